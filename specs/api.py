@@ -1,0 +1,293 @@
+"""The contract both allocators implement: protocol, errors, Config, Stats, Snapshot.
+
+The tiny pool serves sizes 0..1024 bytes from eight size classes.  Two
+implementations meet this contract: ``hakmem_ref`` (simple, obviously
+correct) and ``hakmem_fast`` (the seed design).  They never import each other;
+``specs.lockstep`` drives both through the protocol below.
+
+Decisions written here are the contract:
+
+* ``alloc(0)`` returns a minimum block (class 0, usable size 8), as C's
+  ``malloc(0)`` may; a size that is not an ``int`` (``bool`` included), is
+  negative or exceeds the largest class raises :class:`SizeError`.
+* ``alloc`` returns ``None`` only for out of memory.
+* Every error is raised with the allocator's state unchanged.
+* A tid is an int >= 0 (else :class:`BadArgument`).  Thread state is created
+  on first use; ``thread_exit`` of a tid with no state is a no-op.  Freeing a
+  live block after the thread that allocated it exited is legal (the block
+  is still live); freeing it twice is a :class:`DoubleFree`.
+* Argument errors are checked first: a bad tid, write data that is not
+  bytes, a read length that is not an int (``bool`` included) raise
+  :class:`BadArgument` before any size or address is looked at.  A negative
+  read length is :class:`OutOfBounds`.  Freeing a block start of a slab that
+  is not live (freed, or never handed out) is a :class:`DoubleFree`.
+* New blocks are not zeroed: only bytes the client wrote are defined.
+* ``usable_size``/``read``/``write`` of an address that is not inside a live
+  block raise :class:`InvalidAddress` (usable_size) or :class:`OutOfBounds`.
+* Memory is simulated: addresses are plain ints, slabs are ``slab_size``
+  aligned, block ``i`` of a slab lives at ``base + i * block_size``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Protocol, runtime_checkable
+
+# ============================================================================
+# Errors
+# ============================================================================
+
+
+class AllocatorError(Exception):
+    """Base of every error an allocator raises for bad client input."""
+
+
+class SizeError(AllocatorError, ValueError):
+    """alloc() got a size that is not an int in 0..max class size."""
+
+
+class InvalidAddress(AllocatorError):
+    """An address that is not the start of a live block of this pool."""
+
+
+class InvalidFree(InvalidAddress):
+    """free() got an address that is not the start of a block of this pool."""
+
+
+class DoubleFree(InvalidFree):
+    """free() got the start of a block that is not live (already free)."""
+
+
+class OutOfBounds(AllocatorError):
+    """read()/write() outside a live block's usable size, or of a free block."""
+
+
+class BadArgument(AllocatorError, TypeError):
+    """A tid that is not an int >= 0, data that is not bytes, a count that is not an int."""
+
+
+class ConfigError(ValueError):
+    """An impossible Config (e.g. slab size not a multiple of a class size)."""
+
+
+class InvariantViolation(AssertionError):
+    """An invariant of the catalogue does not hold.
+
+    ``inv_id`` is the catalogue ID (``SLAB-03``); the message starts with
+    ``[ID]`` and names the offending block, slab, class and thread.
+    """
+
+    def __init__(self, inv_id: str, message: str, dump: str = ""):
+        self.inv_id = inv_id
+        self.detail = message
+        self.dump = dump
+        text = f"[{inv_id}] {message}"
+        if dump:
+            text += "\n" + dump
+        super().__init__(text)
+
+
+# ============================================================================
+# Config: every limit of the design is a knob; defaults are the seed's numbers
+# ============================================================================
+
+SEED_CLASS_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Geometry and limits of the tiny pool (defaults: the seed design).
+
+    Tests shrink these to reach rare paths in a few steps: a 4-block slab,
+    a magazine of 2, a flush interval of 4.
+    """
+
+    class_sizes: tuple = SEED_CLASS_SIZES  # block size per class, ascending
+    slab_size: int = 64 * 1024             # bytes per slab; also its alignment
+    word_bits: int = 64                    # bits per bitmap word
+    mini_mag_capacity: int = 16            # PageMiniMag.capacity (seed: 16, up to 32)
+    refill_batch: int = 16                 # blocks moved bitmap -> mini-mag per refill
+    magazine_capacity: int = 2048          # TLS magazine items per class per thread
+    flush_interval: int = 256              # stat events per thread batch before flush
+    max_slabs_per_class: Optional[int] = None  # memory limit; None = unlimited
+    check_level: int = 0                   # self-check after every call (0 = off)
+    base_address: int = 0x1_0000_0000      # address of the first slab
+
+    def __post_init__(self):
+        def need(cond, what):
+            if not cond:
+                raise ConfigError(f"impossible Config: {what} (got {self!r})")
+
+        need(isinstance(self.class_sizes, tuple) and len(self.class_sizes) >= 1,
+             "class_sizes must be a non-empty tuple")
+        need(all(isinstance(s, int) and not isinstance(s, bool) and s >= 8
+                 for s in self.class_sizes),
+             "every class size must be an int >= 8 (a free block holds an 8-byte next pointer)")
+        need(all(s % 8 == 0 for s in self.class_sizes), "class sizes must be multiples of 8")
+        need(list(self.class_sizes) == sorted(set(self.class_sizes)),
+             "class_sizes must be strictly ascending")
+        for name in ("slab_size", "word_bits", "mini_mag_capacity", "refill_batch",
+                     "magazine_capacity", "flush_interval"):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                 f"{name} must be a positive int")
+        need(self.slab_size & (self.slab_size - 1) == 0, "slab_size must be a power of two")
+        need(all(self.slab_size % s == 0 for s in self.class_sizes),
+             "slab_size must be a multiple of every class size")
+        need(self.slab_size // self.class_sizes[-1] >= 1, "a slab must hold a block")
+        need(self.max_slabs_per_class is None
+             or (isinstance(self.max_slabs_per_class, int) and self.max_slabs_per_class >= 1),
+             "max_slabs_per_class must be None or a positive int")
+        need(isinstance(self.check_level, int) and 0 <= self.check_level <= 3,
+             "check_level must be 0..3")
+        need(isinstance(self.base_address, int) and self.base_address > 0
+             and self.base_address % self.slab_size == 0,
+             "base_address must be a positive multiple of slab_size")
+
+    # ---- derived geometry -------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_sizes)
+
+    @property
+    def max_size(self) -> int:
+        return self.class_sizes[-1]
+
+    def blocks_per_slab(self, class_idx: int) -> int:
+        return self.slab_size // self.class_sizes[class_idx]
+
+    def words_per_slab(self, class_idx: int) -> int:
+        return -(-self.blocks_per_slab(class_idx) // self.word_bits)
+
+
+def size_to_class(size, class_sizes=SEED_CLASS_SIZES) -> int:
+    """Smallest class whose block size holds ``size`` bytes (0 -> class 0).
+
+    Raises SizeError for a non-int, negative or too-large size.
+
+    >>> size_to_class(0), size_to_class(8), size_to_class(9), size_to_class(1024)
+    (0, 0, 1, 7)
+    """
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise SizeError(f"size must be an int, got {type(size).__name__} {size!r}")
+    if size < 0 or size > class_sizes[-1]:
+        raise SizeError(f"size {size} outside the tiny pool's range 0..{class_sizes[-1]}; "
+                        f"larger sizes belong to another pool")
+    for idx, cs in enumerate(class_sizes):
+        if size <= cs:
+            return idx
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ============================================================================
+# Statistics
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Alloc and free counts per class (tuples indexed by class)."""
+
+    allocs: tuple
+    frees: tuple
+
+    @classmethod
+    def zero(cls, num_classes: int) -> "Stats":
+        return cls((0,) * num_classes, (0,) * num_classes)
+
+    def live(self, class_idx: int) -> int:
+        return self.allocs[class_idx] - self.frees[class_idx]
+
+
+# ============================================================================
+# Snapshot: plain data, the input of every invariant in specs.invariants
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class SlabSnap:
+    """One slab. Bit = 1 means used; bits past nblocks are padding (must be 1).
+
+    ``mini_mag`` and ``remote`` are the intrusive lists read from memory, head
+    first, walked at most capacity + 1 (resp. nblocks + 1) steps; a walk that
+    ends early on a cycle or a foreign pointer records it in ``walk_errors``.
+    """
+
+    base: int
+    class_idx: int
+    block_size: int
+    nblocks: int
+    words: tuple            # bitmap words
+    summary: tuple          # summary words: bit w set <=> words[w] has a free bit
+    hint_word: int          # scan start (lower bound of the first word with a free bit)
+    free_count: int         # number of bitmap-free blocks
+    mini_mag: tuple         # addresses, head first
+    mini_mag_count: int
+    mini_mag_capacity: int
+    remote: tuple           # addresses, head first
+    remote_count: int
+    owner: Optional[int]    # tid whose active slab this is, None when unowned
+    walk_errors: tuple = ()
+
+
+@dataclass(frozen=True)
+class ThreadSnap:
+    """Per-thread state: magazines (bottom..top), active slabs, pending stats."""
+
+    tid: int
+    magazines: tuple        # per class: tuple of addresses, bottom first
+    magazine_tops: tuple    # per class: top index as stored
+    active_a: tuple         # per class: slab base or None
+    active_b: tuple
+    pending_allocs: tuple   # per class: batched, not yet flushed
+    pending_frees: tuple
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    config: Config
+    slabs: dict             # base -> SlabSnap (all, or the touched subset)
+    threads: dict           # tid -> ThreadSnap (all, or the touched subset)
+    flushed: Stats          # global counters
+    exact: Stats            # true counts
+    complete: bool = True   # False when only touched slabs/threads are included
+    path_counts: dict = field(default_factory=dict)
+
+
+# ============================================================================
+# The protocol
+# ============================================================================
+
+
+@runtime_checkable
+class Allocator(Protocol):
+    config: Config
+
+    def alloc(self, size: int, tid: int = 0) -> Optional[int]:
+        """Address of a block of at least ``size`` bytes; None if out of memory."""
+
+    def free(self, addr: int, tid: int = 0) -> None:
+        """Return a live block. InvalidFree / DoubleFree on a bad address."""
+
+    def usable_size(self, addr: int) -> int:
+        """Block size of a live block (InvalidAddress if not a live block start)."""
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Write client bytes at addr inside one live block (OutOfBounds otherwise)."""
+
+    def read(self, addr: int, n: int) -> bytes:
+        """Read n client bytes at addr inside one live block (OutOfBounds otherwise)."""
+
+    def thread_exit(self, tid: int) -> None:
+        """Return every block cached by tid and flush its stat batch."""
+
+    def stats(self) -> Stats:
+        """Reported statistics (may lag the exact ones by the pending batches)."""
+
+    def exact_stats(self) -> Stats:
+        """True alloc/free counts per class."""
+
+    def flush_stats(self) -> None:
+        """Flush every thread's pending stat batch to the global counters."""
+
+    def quiesce(self) -> None:
+        """Every thread's caches and batches returned, every remote stack drained."""

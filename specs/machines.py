@@ -1,0 +1,175 @@
+"""Hypothesis state machines that run the reference and the fast model in lockstep.
+
+``make_machine(ref_factory, fast_factory)`` builds a RuleBasedStateMachine
+whose rules are the ops of ``specs.lockstep``; the oracle checks the L2
+catalogue after every step and L3 every ``l3_every`` steps and at teardown.
+The factories take a ``Config``; any allocator that implements
+``specs.api.Allocator`` plus the fast introspection can be put under it.
+
+Rare paths are reached in few steps with tiny Configs (a 4-block slab, a
+magazine of 2, a flush interval of 4) and burst rules (``alloc_many``,
+``free_many``) that do hundreds of operations in one step: Hypothesis caps a
+run near 900 steps.  Every path the fast model takes is labelled with
+``event()`` so ``--hypothesis-show-statistics`` reports coverage.
+"""
+from __future__ import annotations
+
+from hypothesis import event, strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize,
+                                 multiple, rule)
+
+from .api import SEED_CLASS_SIZES, Config
+from .lockstep import (Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Drain, Evict, FlushStats, Free,
+                       FreeMany, Oracle, Quiesce, Read, Refill, ThreadExit, Write)
+
+TIDS = st.integers(0, 3)
+CLASSES = st.integers(0, 7)
+
+# ============================================================================
+# Configs: tiny (rare paths in a few steps) .. the seed's numbers
+# ============================================================================
+
+tiny_configs = st.builds(
+    Config,
+    class_sizes=st.sampled_from([(8, 16), (8,), (8, 16, 32), (16, 32, 64)]),
+    slab_size=st.sampled_from([64, 128]),
+    word_bits=st.sampled_from([4, 8, 2, 64]),
+    mini_mag_capacity=st.integers(1, 4),
+    refill_batch=st.integers(1, 5),
+    magazine_capacity=st.integers(1, 4),
+    flush_interval=st.integers(1, 8),
+    max_slabs_per_class=st.one_of(st.integers(1, 3), st.none()),
+)
+
+small_configs = st.builds(
+    Config,
+    class_sizes=st.just(SEED_CLASS_SIZES),
+    slab_size=st.sampled_from([1024, 2048, 4096]),
+    word_bits=st.sampled_from([8, 64, 16]),
+    mini_mag_capacity=st.integers(2, 32),
+    refill_batch=st.integers(1, 16),
+    magazine_capacity=st.integers(2, 64),
+    flush_interval=st.integers(2, 64),
+    max_slabs_per_class=st.one_of(st.none(), st.integers(1, 4)),
+)
+
+seed_configs = st.builds(Config, max_slabs_per_class=st.one_of(st.none(), st.integers(1, 2)))
+
+configs = st.one_of(tiny_configs, small_configs, seed_configs)
+
+BAD_SIZES = st.one_of(st.integers(-3, -1), st.integers(1025, 1100), st.just(1.5),
+                      st.just(True), st.just("8"), st.none())
+
+
+# ============================================================================
+# The machine
+# ============================================================================
+
+
+def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = 25,
+                 name: str = "LockstepMachine"):
+    """A RuleBasedStateMachine class over fresh ref/fast allocators per example."""
+
+    class Machine(RuleBasedStateMachine):
+        handles = Bundle("handles")
+
+        def __init__(self):
+            super().__init__()
+            self.oracle = None
+            self.broken = False
+
+        # ---- plumbing ----------------------------------------------------------
+        def _apply(self, op):
+            before = dict(self.oracle.events)
+            try:
+                out = self.oracle.apply(op)
+            except BaseException:
+                self.broken = True
+                raise
+            for k, v in self.oracle.events.items():
+                if v != before.get(k, 0):
+                    event(k)
+            return out
+
+        def _size(self, s: int) -> int:
+            return s % (self.oracle.config.max_size + 1)
+
+        @initialize(cfg=config_strategy)
+        def setup(self, cfg):
+            self.oracle = Oracle(ref_factory(cfg), fast_factory(cfg), l3_every=l3_every)
+            event(f"config slab={cfg.slab_size} classes={len(cfg.class_sizes)}")
+
+        # ---- allocation ----------------------------------------------------------
+        @rule(target=handles, size=st.integers(0, 1024), tid=TIDS)
+        def alloc(self, size, tid):
+            return multiple(*self._apply(Alloc(self._size(size), tid)))
+
+        @rule(target=handles, size=st.integers(0, 1024),
+              n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS)
+        def alloc_many(self, size, n, tid):
+            return multiple(*self._apply(AllocMany(self._size(size), n, tid)))
+
+        # ---- free ------------------------------------------------------------------
+        @rule(h=consumes(handles), tid=TIDS)
+        def free(self, h, tid):
+            self._apply(Free(h, tid))
+
+        @rule(n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS,
+              newest=st.booleans())
+        def free_many(self, n, tid, newest):
+            self._apply(FreeMany(n, tid, newest))
+
+        # ---- client data -------------------------------------------------------------
+        @rule(h=handles, offset=st.integers(0, 40), data=st.binary(min_size=1, max_size=16))
+        def write(self, h, offset, data):
+            self._apply(Write(h, offset, data))
+
+        @rule(h=handles, offset=st.integers(0, 40), n=st.integers(0, 16))
+        def read(self, h, offset, n):
+            self._apply(Read(h, offset, n))
+
+        # ---- threads, stats, maintenance ---------------------------------------------
+        @rule(tid=TIDS)
+        def thread_exit(self, tid):
+            self._apply(ThreadExit(tid))
+
+        @rule()
+        def flush_stats(self):
+            self._apply(FlushStats())
+
+        @rule(tid=TIDS, c=CLASSES)
+        def evict(self, tid, c):
+            self._apply(Evict(tid, c))
+
+        @rule(tid=TIDS, c=CLASSES)
+        def drain(self, tid, c):
+            self._apply(Drain(tid, c))
+
+        @rule(tid=TIDS, c=CLASSES)
+        def refill(self, tid, c):
+            self._apply(Refill(tid, c))
+
+        @rule()
+        def quiesce(self):
+            self._apply(Quiesce())
+
+        # ---- bad input ---------------------------------------------------------------
+        @rule(size=BAD_SIZES, tid=TIDS)
+        def bad_alloc(self, size, tid):
+            self._apply(BadAlloc(size, tid))
+
+        @rule(kind=st.sampled_from(["double", "unaligned", "interior", "foreign", "none"]),
+              h=st.integers(0, 50), tid=TIDS)
+        def bad_free(self, kind, h, tid):
+            self._apply(BadFree(kind, self.oracle.next_handle - 1 - h, tid))
+
+        @rule(h=st.integers(0, 50), write=st.booleans())
+        def bad_access(self, h, write):
+            self._apply(BadAccess(self.oracle.next_handle - 1 - h, write))
+
+        def teardown(self):
+            if self.oracle is not None and not self.broken:
+                self.oracle.teardown()
+
+    Machine.__name__ = Machine.__qualname__ = name
+    return Machine
