@@ -91,13 +91,32 @@ class FastAllocator:
 
     def free(self, addr: int, tid: int = 0) -> None:
         """Return a live block. Cost O(1) (O(nblocks) if it releases a slab)."""
+        self._free(addr, tid, race_drain=False)
+
+    def free_racing_drain(self, addr: int, tid: int = 0) -> None:
+        """free(), but if the block takes the remote route the owner drains the slab's
+        remote stack between the push's load/link steps and its CAS: the interleaving
+        a lock-free push must survive."""
+        self._free(addr, tid, race_drain=True)
+
+    def _free(self, addr: int, tid: int, race_drain: bool) -> None:
         self._check_tid(tid)
         slab, c = self._validate_free(addr)
         t = self._thread(tid)
         del self._live[addr]
         self._exact_free[c] += 1
         self._touched.add(slab.base)
-        self._free_route(t, slab, addr)
+        if race_drain and slab.owner is not None and slab.owner != tid:
+            self.path_counts["free_remote"] += 1
+            steps = ops.remote_push_steps(slab, addr)
+            next(steps)          # load head
+            next(steps)          # link ptr->next = head
+            self.path_counts["drain"] += 1
+            ops.remote_drain(slab)   # the owner drains concurrently
+            for _ in steps:      # CAS (fails and retries if the head moved), count
+                pass
+        else:
+            self._free_route(t, slab, addr)
         ops.stats_record_free(t.free_batch, c)
         if ops.stats_flush_if_needed(t.free_batch, self.g_free_count, c,
                                      self.config.flush_interval):

@@ -67,7 +67,8 @@ def snapshot(fa, bases=None) -> Snapshot:
         slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
     threads = {tid: thread_snap(t) for tid, t in fa._threads.items()}
     return Snapshot(config=fa.config, slabs=slabs, threads=threads,
-                    flushed=fa.stats(), exact=fa.exact_stats(),
+                    flushed=Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count)),
+                    exact=fa.exact_stats(), reported=fa.stats(),
                     complete=bases is None, path_counts=dict(fa.path_counts))
 
 

@@ -20,7 +20,9 @@ Decisions written here are the contract:
   bytes, a read length that is not an int (``bool`` included) raise
   :class:`BadArgument` before any size or address is looked at.  A negative
   read length is :class:`OutOfBounds`.  Freeing a block start of a slab that
-  is not live (freed, or never handed out) is a :class:`DoubleFree`.
+  is not live (freed, or never handed out) is a :class:`DoubleFree`; once the
+  slab itself was released the address is foreign and :class:`InvalidFree`
+  (the parent of DoubleFree) is the answer.
 * New blocks are not zeroed: only bytes the client wrote are defined.
 * ``usable_size``/``read``/``write`` of an address that is not inside a live
   block raise :class:`InvalidAddress` (usable_size) or :class:`OutOfBounds`.
@@ -135,9 +137,12 @@ class Config:
              "slab_size must be a multiple of every class size")
         need(self.slab_size // self.class_sizes[-1] >= 1, "a slab must hold a block")
         need(self.max_slabs_per_class is None
-             or (isinstance(self.max_slabs_per_class, int) and self.max_slabs_per_class >= 1),
+             or (isinstance(self.max_slabs_per_class, int)
+                 and not isinstance(self.max_slabs_per_class, bool)
+                 and self.max_slabs_per_class >= 1),
              "max_slabs_per_class must be None or a positive int")
-        need(isinstance(self.check_level, int) and 0 <= self.check_level <= 3,
+        need(isinstance(self.check_level, int) and not isinstance(self.check_level, bool)
+             and 0 <= self.check_level <= 3,
              "check_level must be 0..3")
         need(isinstance(self.base_address, int) and self.base_address > 0
              and self.base_address % self.slab_size == 0,
@@ -247,8 +252,9 @@ class Snapshot:
     config: Config
     slabs: dict             # base -> SlabSnap (all, or the touched subset)
     threads: dict           # tid -> ThreadSnap (all, or the touched subset)
-    flushed: Stats          # global counters
+    flushed: Stats          # global counters (what flushes added)
     exact: Stats            # true counts
+    reported: Stats = None  # what stats() returns to the client
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
 

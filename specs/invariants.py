@@ -386,9 +386,8 @@ def live_01_block(snap: Snapshot, addr: int, c: int) -> None:
 
 
 def stat_01_conservation(snap: Snapshot) -> None:
-    """STAT-01: flushed + pending == exact, per class, for allocs and frees."""
-    if not snap.complete:
-        return
+    """STAT-01: flushed + pending == exact, per class, for allocs and frees.
+    (Snapshots always hold every thread, so this holds on partial ones too.)"""
     for kind, flushed, exact, attr in (("alloc", snap.flushed.allocs, snap.exact.allocs,
                                         "pending_allocs"),
                                        ("free", snap.flushed.frees, snap.exact.frees,
@@ -415,8 +414,9 @@ def stat_03_accuracy(snap: Snapshot, nthreads: int = None) -> None:
     """STAT-03: reported within 1% of exact once exact >= 100 x the pending bound."""
     nthreads = len(snap.threads) if nthreads is None else nthreads
     bound = max(1, nthreads) * (snap.config.flush_interval - 1)
-    for kind, rep, ex in (("alloc", snap.flushed.allocs, snap.exact.allocs),
-                          ("free", snap.flushed.frees, snap.exact.frees)):
+    reported = snap.reported or snap.flushed
+    for kind, rep, ex in (("alloc", reported.allocs, snap.exact.allocs),
+                          ("free", reported.frees, snap.exact.frees)):
         for c in range(len(ex)):
             if ex[c] >= 100 * bound and abs(rep[c] - ex[c]) * 100 > ex[c]:
                 _fail("STAT-03", f"class {c} {kind}s: reported {rep[c]} is more than 1% off "
@@ -519,8 +519,8 @@ def check_snapshot(snap: Snapshot, level: int, live: LiveSet = None) -> None:
         stat_01_conservation(snap)
         stat_02_pending_bound(snap)
     if level >= 2:
-        check_slabs(snap, live)
         check_threads(snap)
+        check_slabs(snap, live)
     if level >= 3 and live is not None:
         for a, c in live.blocks.items():
             live_01_block(snap, a, c)

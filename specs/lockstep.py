@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import invariants as inv
-from .api import AllocatorError, Config, InvariantViolation, size_to_class
+from .api import AllocatorError, Config, InvalidFree, InvariantViolation, size_to_class
 
 # ============================================================================
 # Ops
@@ -51,6 +51,12 @@ class AllocMany:
 class Free:
     handle: int
     tid: int = 0           # a tid other than the allocating one makes a remote free
+
+
+@dataclass(frozen=True)
+class RaceFree:
+    handle: int
+    tid: int = 0           # a non-owner: its remote push races the owner's drain
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class Check:
     level: int = 3
 
 
-OPS = (Alloc, AllocMany, Free, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
+OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
        Refill, Quiesce, BadAlloc, BadFree, BadAccess, Check)
 
 
@@ -181,6 +187,7 @@ class Oracle:
     events: Counter = field(default_factory=Counter)  # path and situation labels
     checks: Counter = field(default_factory=Counter)  # invariant check runs per level
     trace: list = field(default_factory=list)         # every op applied, in order
+    _releases_seen: int = 0
 
     @property
     def config(self) -> Config:
@@ -211,7 +218,9 @@ class Oracle:
 
     def _op_AllocMany(self, op: AllocMany):
         out = []
-        for _ in range(op.n):
+        for i in range(op.n):
+            if i:
+                self._after_op(burst=True)    # check each alloc of the burst
             h = self._alloc(op.size, op.tid)
             if h is None:
                 break
@@ -223,7 +232,7 @@ class Oracle:
         a_before = self._active_snap(tid, c)
         r = self.ref.alloc(size, tid)
         paths0 = self.fast.path_counts.get("refill", 0)
-        f = self.fast.alloc(size, tid)
+        f = self._legit(f"alloc({size}, tid={tid})", self.fast.alloc, size, tid)
         if r is None and f is not None:
             self._fail("LOCK-01", f"alloc({size}, tid={tid}): reference is out of memory "
                                   f"(class {c} full) but fast returned {hex(f)}: more blocks "
@@ -252,7 +261,7 @@ class Oracle:
         n = min(us_f, self.fill_len)
         pat = fill_pattern(h, n)
         self.ref.write(r, pat)
-        self.fast.write(f, pat)
+        self._legit(f"write to new handle {self.next_handle - 1}", self.fast.write, f, pat)
         self.handles[h] = Block(r, f, size, c, tid, pat)
         self.ref_addrs[r] = h
         self.live.blocks[f] = c
@@ -301,17 +310,27 @@ class Oracle:
             self._free(op.handle, op.tid)
         return []
 
+    def _op_RaceFree(self, op: RaceFree):
+        if op.handle in self.handles:
+            self._free(op.handle, op.tid, race=True)
+        return []
+
     def _op_FreeMany(self, op: FreeMany):
         hs = sorted(self.handles, reverse=op.newest)[:op.n]
-        for h in hs:
+        for i, h in enumerate(hs):
+            if i:
+                self._after_op(burst=True)    # check each free of the burst
             self._free(h, op.tid)
         return []
 
-    def _free(self, h: int, tid: int) -> None:
+    def _free(self, h: int, tid: int, race: bool = False) -> None:
         b = self.handles[h]
         self._check_data(h, b, tid)
         self.ref.free(b.ref, tid)
-        self.fast.free(b.fast, tid)
+        if race:
+            self._legit(f"free of live handle {h}", self.fast.free_racing_drain, b.fast, tid)
+        else:
+            self._legit(f"free of live handle {h}", self.fast.free, b.fast, tid)
         del self.handles[h]
         del self.ref_addrs[b.ref]
         del self.live.blocks[b.fast]
@@ -326,10 +345,18 @@ class Oracle:
         if b.tid != tid:
             self.events["cross_thread_free"] += 1
 
+    def _legit(self, what: str, call, *args):
+        """Call fast for an op the reference accepted: an error there is a divergence."""
+        try:
+            return call(*args)
+        except AllocatorError as e:
+            self._fail("LOCK-01", f"{what}: the reference accepted it but fast raised "
+                                  f"{type(e).__name__}: {e}")
+
     def _check_data(self, h: int, b: Block, tid: int) -> None:
         n = len(b.content)
         got_r = self.ref.read(b.ref, n)
-        got_f = self.fast.read(b.fast, n)
+        got_f = self._legit(f"read of live handle {h}", self.fast.read, b.fast, n)
         if got_f != b.content or got_r != b.content:
             side = "fast" if got_f != b.content else "reference"
             got = got_f if got_f != b.content else got_r
@@ -374,9 +401,9 @@ class Oracle:
         b = self.handles.get(op.handle) or self.freed.get(op.handle)
         if b is None:
             return []
-        if op.handle not in self.handles and (b.ref in self.ref_addrs
-                                              or b.fast in self.live.blocks):
-            return []
+        if op.handle not in self.handles and (self._inside_live(b.ref, self.ref_addrs, True)
+                                              or self._inside_live(b.fast, self.live.blocks)):
+            return []       # the freed address was handed out again
         usable = self.config.class_sizes[b.cls]
         off = usable - 1 if op.handle in self.handles else 0
         if op.write:
@@ -393,11 +420,11 @@ class Oracle:
         if b is None:
             return []
         offset, n = self._clamp(b, op.offset, op.n)
+        defined = max(0, min(offset + n, len(b.content)) - offset)   # bytes the client wrote
         res = self._compare_call(f"read(handle {op.handle}, {offset}, {n})",
-                                 lambda a: a.read(b.ref + offset, n),
-                                 lambda a: a.read(b.fast + offset, n))
-        if res is not None and offset + n <= len(b.content) \
-                and res[1] != b.content[offset:offset + n]:
+                                 lambda a: a.read(b.ref + offset, n)[:defined],
+                                 lambda a: a.read(b.fast + offset, n)[:defined])
+        if res is not None and res[1] != b.content[offset:offset + defined]:
             self._check_data(op.handle, b, b.tid)
         return []
 
@@ -466,9 +493,9 @@ class Oracle:
         self.ref.quiesce()
         self.fast.quiesce()
         snap = self.fast.snapshot()
+        self._check_l3(snap)
         self.checks["QUI-01"] += 1
         inv.qui_01_empty(snap, self.live)
-        self._check_l3(snap)
         return []
 
     def _op_Check(self, op: Check):
@@ -483,7 +510,8 @@ class Oracle:
         return []
 
     def _op_BadFree(self, op: BadFree):
-        b = self.handles.get(op.handle) or self.freed.get(op.handle)
+        b = self.handles.get(op.handle) or (self.freed.get(op.handle)
+                                            if op.kind == "double" else None)
         if op.kind == "none":
             ra = fa = None
         elif op.kind == "foreign":
@@ -491,8 +519,8 @@ class Oracle:
         elif b is None:
             return []
         elif op.kind == "double":
-            if op.handle not in self.freed or b.ref in self.ref_addrs \
-                    or b.fast in self.live.blocks:
+            if op.handle not in self.freed or self._inside_live(b.ref, self.ref_addrs, True) \
+                    or self._inside_live(b.fast, self.live.blocks):
                 return []       # not freed, or its address was handed out again
             ra, fa = b.ref, b.fast
         else:
@@ -500,11 +528,20 @@ class Oracle:
                 return []
             delta = 1 if op.kind == "unaligned" else 8
             ra, fa = b.ref + delta, b.fast + delta
+        released = False
+        if op.kind == "double":
+            base = fa & ~(self.config.slab_size - 1)
+            now = self._slab_snap(base) if base in self.fast.slab_bases() else None
+            released = now is None or now.class_idx != b.cls
         self._compare_error(f"free({op.kind} address, tid={op.tid})",
-                            lambda a: a.free(ra if a is self.ref else fa, op.tid))
+                            lambda a: a.free(ra if a is self.ref else fa, op.tid),
+                            # a double free into a slab the fast pool released (and maybe
+                            # reused for another class) cannot be told from a foreign or
+                            # interior address: InvalidFree is the contract
+                            also_ok=(InvalidFree,) if op.kind == "double" and released else ())
         return []
 
-    def _compare_error(self, what, call):
+    def _compare_error(self, what, call, also_ok=()):
         """Both must raise the same AllocatorError, the fast state unchanged."""
         before = self.fast.snapshot() if self._small_heap() else None
         errs = []
@@ -514,7 +551,8 @@ class Oracle:
                 errs.append(None)
             except AllocatorError as e:
                 errs.append(e)
-        if errs[0] is None or type(errs[0]) is not type(errs[1]):
+        if errs[0] is None or (type(errs[0]) is not type(errs[1])
+                               and type(errs[1]) not in also_ok):
             self._fail("LOCK-01", f"{what}: reference "
                                   f"{'raised ' + type(errs[0]).__name__ if errs[0] else 'accepted it'}"
                                   f", fast {'raised ' + type(errs[1]).__name__ if errs[1] else 'accepted it'}")
@@ -522,6 +560,16 @@ class Oracle:
             self._fail("LOCK-01", f"{what}: fast raised {type(errs[1]).__name__} but changed "
                                   f"its state")
         self.events["error_" + type(errs[1]).__name__] += 1
+
+    def _inside_live(self, addr: int, live, ref_side: bool = False) -> bool:
+        """Is addr inside a live block (blocks are aligned to their size)?"""
+        for c, cs in enumerate(self.config.class_sizes):
+            start = addr - addr % cs
+            if start in live:
+                cls = self.handles[live[start]].cls if ref_side else live[start]
+                if cls == c:
+                    return True
+        return False
 
     # ---- checks -------------------------------------------------------------------------
     def _small_heap(self) -> bool:
@@ -537,7 +585,7 @@ class Oracle:
     def _snap(self, bases):
         return self.fast.snapshot(bases)
 
-    def _after_op(self) -> None:
+    def _after_op(self, burst: bool = False) -> None:
         ref_st, fast_ex = self.ref.exact_stats(), self.fast.exact_stats()
         want = (tuple(a - u for a, u in zip(ref_st.allocs, self._undone_list())),
                 tuple(f - u for f, u in zip(ref_st.frees, self._undone_list())))
@@ -550,6 +598,14 @@ class Oracle:
                                       f"blocks, the client holds {self.live_per_class[c]}")
         if self.check_level < 1:
             return
+        if self.fast.path_counts.get("slab_release", 0) != self._releases_seen:
+            self._releases_seen = self.fast.path_counts.get("slab_release", 0)
+            bases = set(self.fast.slab_bases())
+            for base, n in self.live.per_slab.items():
+                if n and base not in bases:
+                    self._fail("LIVE-01", f"slab {hex(base)} was released while {n} of its "
+                                          f"blocks are live (e.g. "
+                                          f"{hex(next(a for a in self.live.blocks if a & ~(self.config.slab_size - 1) == base))})")
         touched, _ = self.fast.take_touched()
         snap = self._snap(touched if self.check_level >= 2 else [])
         self.checks["L1"] += 1
@@ -558,9 +614,9 @@ class Oracle:
         inv.stat_03_accuracy(snap)
         if self.check_level >= 2:
             self.checks["L2"] += 1
-            inv.check_slabs(snap, self.live, touched)
             inv.check_threads(snap)
-        if self.l3_every and self.steps % self.l3_every == 0:
+            inv.check_slabs(snap, self.live, touched)
+        if self.l3_every and self.steps % self.l3_every == 0 and not burst:
             self._check_l3()
 
     def _undone_list(self):
@@ -582,9 +638,9 @@ class Oracle:
         self.ref.quiesce()
         self.fast.quiesce()
         snap = self.fast.snapshot()
+        inv.check_snapshot(snap, 3, self.live)
         self.checks["QUI-01"] += 1
         inv.qui_01_empty(snap, self.live)
-        inv.check_snapshot(snap, 3, self.live)
         for s in snap.slabs.values():
             if s.free_count != s.nblocks:
                 self._fail("QUI-01", f"slab {hex(s.base)} class {s.class_idx}: "

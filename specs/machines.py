@@ -20,7 +20,8 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
 
 from .api import SEED_CLASS_SIZES, Config
 from .lockstep import (Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Drain, Evict, FlushStats, Free,
-                       FreeMany, Oracle, Quiesce, Read, Refill, ThreadExit, Write)
+                       FreeMany, Oracle, Quiesce, RaceFree, Read, Refill, ThreadExit,
+                       Write)
 
 TIDS = st.integers(0, 3)
 CLASSES = st.integers(0, 7)
@@ -105,7 +106,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
             return multiple(*self._apply(Alloc(self._size(size), tid)))
 
         @rule(target=handles, size=st.integers(0, 1024),
-              n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS)
+              n=st.one_of(st.integers(1, 20), st.sampled_from([64, 255, 256, 300])), tid=TIDS)
         def alloc_many(self, size, n, tid):
             return multiple(*self._apply(AllocMany(self._size(size), n, tid)))
 
@@ -113,6 +114,10 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         @rule(h=consumes(handles), tid=TIDS)
         def free(self, h, tid):
             self._apply(Free(h, tid))
+
+        @rule(h=consumes(handles), tid=TIDS)
+        def race_free(self, h, tid):
+            self._apply(RaceFree(h, tid))
 
         @rule(n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS,
               newest=st.booleans())

@@ -1,0 +1,75 @@
+"""Replay op traces through the lockstep oracle, and write runnable reproducers.
+
+A trace is a Config plus a list of ``specs.lockstep`` ops.  ``replay`` runs it
+on fresh allocators and tears down (free everything, quiesce, check), so a
+trace that once failed fails again, and passes once the bug is fixed.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+from typing import Optional
+
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
+from specs.lockstep import Oracle, op_repr
+
+
+def replay(config: Config, ops, mutant: Optional[str] = None, l3_every: int = 25) -> Oracle:
+    """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down."""
+    if mutant:
+        from fuzz.mutants import apply
+        with apply(mutant):
+            return replay(config, ops, None, l3_every)
+    oracle = Oracle(RefAllocator(config), FastAllocator(config), l3_every=l3_every)
+    oracle.run(ops)
+    oracle.teardown()
+    return oracle
+
+
+def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
+                      message: str = "", mutant: Optional[str] = None,
+                      seed: Optional[int] = None) -> str:
+    """Source of a pytest file that replays the trace."""
+    ops_src = ",\n".join("    " + op_repr(op) for op in ops)
+    header = [f"Reproducer {name}: lockstep trace of {len(ops)} ops."]
+    if inv_id:
+        header.append(f"Invariant: {inv_id}")
+    if seed is not None:
+        header.append(f"Seed: {seed}")
+    if mutant:
+        header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
+    if message:
+        header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
+    doc = "\n".join(header).replace('"""', "'''")
+    return f'''"""{doc}
+"""
+from specs.api import Config
+from specs.lockstep import *  # noqa: F401,F403
+
+from fuzz.replay import replay
+
+CONFIG = {config!r}
+MUTANT = {mutant!r}
+OPS = [
+{ops_src}
+]
+
+
+def test_{_ident(name)}_replays_clean():
+    replay(CONFIG, OPS, mutant=MUTANT)
+'''
+
+
+def write_reproducer(directory: str, config: Config, ops, *, name: str, **kw) -> str:
+    """Write ``test_repro_<name>.py`` in directory; returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"test_repro_{_ident(name)}.py")
+    with open(path, "w") as f:
+        f.write(reproducer_source(config, ops, name=name, **kw))
+    return path
+
+
+def _ident(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower() or "trace"
