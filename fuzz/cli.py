@@ -1,14 +1,200 @@
-"""hakmem-fuzz: command-line entry point (placeholder until the runner lands)."""
+"""hakmem-fuzz: command-line entry point.
+
+    hakmem-fuzz run [--minutes M] [--workers N] [--seed S] [--db PATH] [--report DIR]
+                    [--machine NAME]... [--mutant NAME] [--promote] [--list]
+    hakmem-fuzz promote FILE... [--to DIR]
+    hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
+
+``run`` is the nightly runner (``fuzz.runner``); with no options it is a
+short campaign of one minute on every core with a report in ``fuzz-report/``.
+Exit status: 0 nothing found, 1 failures found, 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
 import sys
 
-USAGE = """usage: hakmem-fuzz run [--minutes M] [--workers N] [--seed S] [--db PATH] [--report DIR]
-       hakmem-fuzz mutants [--budget SECONDS] [--json FILE] [--list] [NAME ...]
-"""
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the hint of where to look next on every usage error."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n"
+                              f"Run '{self.prog} --help' for the options.\n")
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--minutes must be a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--minutes must be > 0 (fractions allowed, "
+                                         f"e.g. 0.5), got {text!r}")
+    return value
+
+
+def _at_least(low: int, flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") \
+                from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fuzz.runner import DEFAULTS
+    from fuzz.runner_worker import FAMILIES
+    parser = _Parser(prog="hakmem-fuzz", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="{run,promote,mutants}",
+                                parser_class=_Parser)
+
+    r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
+                       description="Run the lockstep machines (reference vs fast model) across "
+                       "worker processes until the budget ends. Failures are shrunk, saved to "
+                       "the example database and written as runnable pytest reproducers. "
+                       "Exit status: 0 nothing found, 1 failures found, 2 usage error.")
+    r.add_argument("--minutes", type=_positive_minutes, default=DEFAULTS["minutes"],
+                   help="time budget in minutes, fractions allowed (default: %(default)s)")
+    r.add_argument("--workers", type=_at_least(1, "--workers"), default=None,
+                   help=f"worker processes (default: all cores, {os.cpu_count()} here)")
+    r.add_argument("--seed", type=_at_least(0, "--seed"), default=None,
+                   help="base seed: worker i uses seeds S + i*1000000 + k (default: random, "
+                        "printed in the report)")
+    r.add_argument("--db", default=DEFAULTS["db"], metavar="PATH",
+                   help="example database directory shared by the workers and by later runs "
+                        "(default: $HAKMEM_DB, else .hypothesis/hakmem-examples; here "
+                        "%(default)s)")
+    r.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
+                   help="report directory: report.json, report.md, reproducers/ "
+                        "(default: %(default)s)")
+    r.add_argument("--machine", action="append", metavar="NAME", dest="machines",
+                   help=f"config family, repeatable: {', '.join(FAMILIES)} (default: any)")
+    r.add_argument("--mutant", metavar="NAME",
+                   help="apply this planted bug in every worker and stop at its first kill "
+                        "(tests the runner itself; see --list)")
+    r.add_argument("--promote", action="store_true",
+                   help="copy the reproducers of the failures found into --regressions "
+                        "(refused for --mutant runs: they fail only under the planted bug)")
+    r.add_argument("--regressions", default=DEFAULTS["regressions"], metavar="DIR",
+                   help="where --promote copies reproducers (default: %(default)s)")
+    r.add_argument("--chunk", type=_at_least(1, "--chunk"), default=DEFAULTS["chunk"],
+                   help="examples per Hypothesis run, one seed each (default: %(default)s)")
+    r.add_argument("--steps", type=_at_least(1, "--steps"), default=DEFAULTS["steps"],
+                   help="max steps per example (default: %(default)s)")
+    r.add_argument("--l3-every", type=_at_least(1, "--l3-every"), dest="l3_every",
+                   default=DEFAULTS["l3_every"],
+                   help="run the L3 (whole heap) invariants every N ops (default: %(default)s)")
+    r.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+                   help="progress line interval on stderr (default: 2 on a terminal, else 30)")
+    r.add_argument("--list", action="store_true",
+                   help="list the machine families and the planted bugs, then exit")
+    r.set_defaults(subparser=r)
+
+    p = sub.add_parser("promote", help="copy reproducers into tests/regressions",
+                       description="Copy reproducer files (a report's reproducers/"
+                       "test_repro_*.py) into the regression suite. Reproducers of planted "
+                       "bugs (MUTANT is not None) are refused.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--to", default=DEFAULTS["regressions"], metavar="DIR",
+                   help="destination (default: %(default)s)")
+
+    sub.add_parser("mutants", help="the planted-bug catalogue (options: hakmem-fuzz mutants "
+                   "--help)", add_help=False)
+    return parser
+
+
+def _list(out=None) -> int:
+    out = out or sys.stdout
+    from fuzz import mutants
+    from fuzz.runner_worker import FAMILIES
+    out.write("machine families (--machine):\n")
+    for name, attr in FAMILIES.items():
+        out.write(f"  {name:<8} specs.machines.{attr}\n")
+    out.write("planted bugs (--mutant):\n")
+    for name in mutants.names():
+        m = mutants.get(name)
+        tag = "equivalent, cannot be killed" if m.equivalent else \
+            "expect " + ", ".join(m.expect) if m.expect else ""
+        out.write(f"  {name:<34} {tag}\n")
+    return 0
+
+
+def _run(args, parser) -> int:
+    from fuzz import mutants, runner
+    from fuzz.runner_worker import FAMILIES
+    if args.list:
+        return _list()
+    machines = args.machines or ["any"]
+    unknown = [m for m in machines if m not in FAMILIES]
+    if unknown:
+        parser.error(f"unknown --machine {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    if args.mutant is not None and args.mutant not in mutants.names():
+        parser.error(f"unknown --mutant {args.mutant!r}; 'hakmem-fuzz run --list' lists the "
+                     "planted bugs")
+    if args.progress_every is not None and not args.progress_every > 0:
+        parser.error("--progress-every must be > 0")
+    if args.promote and args.mutant:
+        sys.stderr.write("hakmem-fuzz: --promote with --mutant: reproducers of a planted bug "
+                         "fail only while the bug is applied, so they will not be promoted\n")
+    params = runner.default_params(
+        minutes=args.minutes, workers=args.workers, seed=args.seed, db=args.db,
+        report=args.report, machines=sorted(set(machines), key=machines.index),
+        mutant=args.mutant, promote=args.promote, regressions=args.regressions,
+        chunk=args.chunk, steps=args.steps, l3_every=args.l3_every,
+        progress_every=args.progress_every)
+    return runner.run(params)
+
+
+def _promote(args) -> int:
+    from fuzz import runner
+    _, refused = runner.promote(args.files, args.to)
+    return EXIT_USAGE if refused else 0
+
+
+def _mutants(argv) -> int:
+    try:
+        from fuzz import mutants_cmd
+    except ImportError as exc:
+        if getattr(exc, "name", None) not in ("fuzz.mutants_cmd", None):
+            raise
+        sys.stderr.write("hakmem-fuzz mutants: fuzz.mutants_cmd is not available in this "
+                         f"installation ({exc}); 'hakmem-fuzz run --list' lists the planted "
+                         "bugs\n")
+        return EXIT_USAGE
+    return mutants_cmd.main(argv)
 
 
 def main(argv=None) -> int:
-    print(USAGE, end="")
-    return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "mutants":
+        return _mutants(argv[1:])
+    parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:          # --help (0) or a usage error (2, message on stderr)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command == "run":
+        try:
+            return _run(args, args.subparser)
+        except SystemExit as exc:      # a usage error found after parsing
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command == "promote":
+        return _promote(args)
+    parser.error(f"unknown command {args.command!r}")   # pragma: no cover
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class HuntResult:
     config: object = None          # Config of the shrunk failing run
     trace: list = field(default_factory=list)  # its ops
     seed: int = 0
+    found: dict = field(default_factory=dict)  # every distinct failure: inv_id -> message
     events: Counter = field(default_factory=Counter)
     checks: Counter = field(default_factory=Counter)
 
@@ -43,15 +44,17 @@ class HuntResult:
 
 
 def classify(exc: BaseException):
-    """(inv_id, message) of a failure; unwraps exception groups."""
+    """(inv_id, message) of a failure (the first of an exception group)."""
+    return classify_all(exc)[0]
+
+
+def classify_all(exc: BaseException) -> list:
+    """[(inv_id, message)] of every distinct failure Hypothesis reports."""
     if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            if isinstance(sub, InvariantViolation):
-                return classify(sub)
-        return classify(exc.exceptions[0])
+        return [pair for sub in exc.exceptions for pair in classify_all(sub)]
     if isinstance(exc, InvariantViolation):
-        return exc.inv_id, str(exc)
-    return f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}"
+        return [(exc.inv_id, str(exc))]
+    return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 
 
 def recording_machine(config_strategy, l3_every: int):
@@ -61,17 +64,21 @@ def recording_machine(config_strategy, l3_every: int):
 
     class Recording(base):
         record = {"first_fail": None, "last": None, "examples": 0, "steps": 0,
-                  "events": Counter(), "checks": Counter()}
+                  "events": Counter(), "checks": Counter(), "by_id": {}}
 
         def _apply(self, op):
             try:
                 return super()._apply(op)
-            except BaseException:
-                rec = type(self).record
-                if rec["first_fail"] is None:
-                    rec["first_fail"] = time.monotonic()
-                rec["last"] = (self.oracle.config, list(self.oracle.trace))
+            except BaseException as exc:
+                self._record_failure(exc)
                 raise
+
+        def _record_failure(self, exc):
+            rec = type(self).record
+            if rec["first_fail"] is None:
+                rec["first_fail"] = time.monotonic()
+            rec["last"] = (self.oracle.config, list(self.oracle.trace))
+            rec["by_id"][classify(exc)[0]] = rec["last"]   # the last one is the shrunk one
 
         def teardown(self):
             rec = type(self).record
@@ -82,10 +89,8 @@ def recording_machine(config_strategy, l3_every: int):
                 rec["checks"].update(self.oracle.checks)
             try:
                 super().teardown()
-            except BaseException:
-                if rec["first_fail"] is None:
-                    rec["first_fail"] = time.monotonic()
-                rec["last"] = (self.oracle.config, list(self.oracle.trace))
+            except BaseException as exc:
+                self._record_failure(exc)
                 raise
 
     Recording.__name__ = Recording.__qualname__ = "HuntMachine"
@@ -113,12 +118,16 @@ def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int =
         except BaseException as exc:   # noqa: BLE001 - every failure is a finding
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            inv_id, msg = classify(exc)
-            cfg, trace = rec["last"] or (None, [])
-            result = HuntResult(True, inv_id, msg, (rec["first_fail"] or time.monotonic()) - start,
-                                time.monotonic() - start, rec["examples"], rec["steps"], cfg,
-                                trace, s, rec["events"], rec["checks"])
-            return result
+            failures = classify_all(exc)
+            found = {i: m for i, m in failures}
+            traces = {i: rec["by_id"].get(i, rec["last"] or (None, [])) for i in found}
+            # the primary failure: the shortest shrunk reproducer
+            inv_id = min(found, key=lambda i: len(traces[i][1]))
+            cfg, trace = traces[inv_id]
+            return HuntResult(True, inv_id, found[inv_id],
+                              (rec["first_fail"] or time.monotonic()) - start,
+                              time.monotonic() - start, rec["examples"], rec["steps"], cfg,
+                              list(trace), s, found, rec["events"], rec["checks"])
         s += 1
         if on_chunk:
             on_chunk(rec)

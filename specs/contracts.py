@@ -19,20 +19,22 @@ CrossHair reasons about integers, not bit-vectors: ``|``, ``^`` and
 (bit ``b`` of ``word`` is ``word // 2**b % 2``, setting it is
 ``word + 2**b``, clearing it ``word - 2**b``) and the word width is a
 parameter: the constructors' preconditions bound the geometry CrossHair
-explores (``CHECK_GEOMETRIES``) while the same functions run at 64-bit
-words in the differential test against ``hakmem_fast.bitmap``.
+explores (the ``CHECK_*`` knobs below) while the same functions run at
+64-bit words in the differential test against ``hakmem_fast.bitmap``.
 
-Every constructor maps *any* raw input onto a valid state (and is the
-identity on valid input): summary and free_count are derived from the
-words, padding bits and the words below the hint are forced used, list
-lengths are cut to the capacity.  CrossHair builds every ``self`` through a
-constructor, so it spends no path on a state the invariants reject, and
-each operation is checked from every valid state of the bounded geometry,
-not only from the states a short operation sequence reaches.  Conditions are
-written as sums and single comparisons, never as a branch per bit, so a
-path forks only where the operation itself does.
+Every constructor maps *any* raw input onto a valid state and is the
+identity on a valid one: summary and free_count are derived from the words,
+padding bits and the words below the hint are forced used, counters are
+brought into range.  CrossHair builds every ``self`` through a constructor,
+so it wastes no path on a state the invariants reject, and each operation is
+checked from every valid state of the bounded geometry, not only from the
+states a short operation sequence reaches.  Conditions are sums and single
+comparisons rather than a branch per bit, so a path forks only where the
+operation itself does.
 
-Nothing here imports ``hakmem_ref`` or ``hakmem_fast``.
+Each ``inv:`` line is one line of text (``invariants_hold`` and ``check``
+evaluate the very same lines at run time, at any geometry).  Nothing here
+imports ``hakmem_ref`` or ``hakmem_fast``.
 """
 from __future__ import annotations
 
@@ -44,11 +46,12 @@ NUM_CLASSES = 8
 CLASS_SIZES = tuple(MIN_CLASS_SIZE * 2 ** k for k in range(NUM_CLASSES))
 
 # ---- the state space CrossHair explores (the model runs at 64-bit words) ----
-CHECK_GEOMETRIES = {2: 3}  # bitmap word bits -> most words (2 x 3: two summary words)
-CHECK_SLAB_GEOMETRIES = {2: 2}   # the same for a Slab (bitmap + mini-magazine together)
-CHECK_MAX_CAPACITY = 3           # largest mini-magazine capacity
-CHECK_SLAB_CLASSES = (0, 1)      # size classes a checked Slab may have
-CHECK_MAX_THREADS = 3            # most threads with a pending stat batch
+CHECK_WORD_BITS = 2        # bitmap word width when checked
+CHECK_MAX_WORDS = 3        # at most 3 words of 2 bits: two summary words, the 2nd partial
+CHECK_MAX_CAPACITY = 3     # largest mini-magazine capacity
+CHECK_SLAB_WORDS = 2       # a Slab (bitmap + mini-magazine) has at most 2 words
+CHECK_SLAB_CAPACITY = 2    # ... and a mini-magazine of capacity <= 2
+CHECK_MAX_THREADS = 3      # most threads with a pending stat batch
 
 
 # ============================================================================
@@ -71,10 +74,9 @@ def _has_free(word: int, word_bits: int) -> int:
     return 1 - word // _full(word_bits)
 
 
-def _free_bits(word: int, word_bits: int, below: int = -1) -> int:
-    """Number of free (0) bits of ``word`` (only bits ``< below`` if given)."""
-    n = word_bits if below < 0 else below
-    return n - sum(_bit(word, b) for b in range(n))
+def _free_bits(word: int, word_bits: int) -> int:
+    """Number of free (0) bits of a word."""
+    return word_bits - sum(_bit(word, b) for b in range(word_bits))
 
 
 def _summary_of(words: list, word_bits: int) -> list:
@@ -85,21 +87,25 @@ def _summary_of(words: list, word_bits: int) -> list:
             for k in range(nsum)]
 
 
-def _free_below(bm: "TwoTierBitmap", idx: int) -> int:
-    """Number of free blocks with an index below ``idx``."""
-    wb = bm.word_bits
-    w = idx // wb
-    return (sum(_free_bits(bm.words[v], wb) for v in range(w))
-            + (_free_bits(bm.words[w], wb, idx % wb) if w < bm.nwords else 0))
-
-
-def _bm_is_free(bm: "TwoTierBitmap", idx: int) -> bool:
+def is_free(bm: "TwoTierBitmap", idx: int) -> bool:
+    """Whether block ``idx`` is bitmap-free. O(1)."""
     return _bit(bm.words[idx // bm.word_bits], idx % bm.word_bits) == 0
 
 
-def _only_word_changed(new: list, old: list, w: int) -> bool:
-    """Every word but ``w`` is the same in ``new`` and ``old``."""
-    return len(new) == len(old) and all(new[v] == old[v] for v in range(len(old)) if v != w)
+def _free_below(bm: "TwoTierBitmap", idx: int) -> int:
+    """Number of free blocks with an index below ``idx``."""
+    wb = bm.word_bits
+    w, b = idx // wb, idx % wb
+    return (sum(_free_bits(bm.words[v], wb) for v in range(w))
+            + b - sum(_bit(bm.words[w], c) for c in range(b)))
+
+
+def _one_bit_changed(new: list, old: list, idx: int, word_bits: int, to: int) -> bool:
+    """``new`` is ``old`` with bit ``idx`` turned from ``1 - to`` into ``to``."""
+    w, b = idx // word_bits, idx % word_bits
+    delta = 2 ** b if to == 1 else -2 ** b
+    return (len(new) == len(old) and _bit(old[w], b) == 1 - to and new[w] == old[w] + delta
+            and all(new[v] == old[v] for v in range(len(old)) if v != w))
 
 
 # ============================================================================
@@ -113,14 +119,13 @@ class TwoTierBitmap:
     Block ``i`` is bit ``i % word_bits`` of ``words[i // word_bits]``; the
     bits past ``nblocks`` in the last word are padding and stay used.
 
-        nwords == ceil(nblocks / word_bits) == len(words), 0 <= word <= full  [SLAB-01]
+        nwords == ceil(nblocks / word_bits) == len(words); 0 <= word <= full  [SLAB-01]
         padding bits (index >= nblocks) == 1                                 [SLAB-02]
         free_count == number of 0 bits in words                              [SLAB-03]
         summary bit w == 1  <=>  words[w] has a 0 bit                        [SUM-01]
         0 <= hint_word < nwords; every word below hint_word is full          [SUM-02]
 
-    inv: self.nwords == len(self.words) >= 1 and (self.nwords - 1) * self.word_bits < self.nblocks <= self.nwords * self.word_bits and all(0 <= x <= _full(self.word_bits) for x in self.words)  # SLAB-01
-    inv: sum(_bit(self.words[-1], b) for b in range(self.nblocks - (self.nwords - 1) * self.word_bits, self.word_bits)) == self.nwords * self.word_bits - self.nblocks  # SLAB-02
+    inv: self.nwords == len(self.words) >= 1 and (self.nwords - 1) * self.word_bits < self.nblocks <= self.nwords * self.word_bits and all(0 <= x <= _full(self.word_bits) for x in self.words) and sum(_bit(self.words[-1], b) for b in range(self.nblocks - (self.nwords - 1) * self.word_bits, self.word_bits)) == self.nwords * self.word_bits - self.nblocks  # SLAB-01, SLAB-02
     inv: self.free_count == sum(_free_bits(x, self.word_bits) for x in self.words)  # SLAB-03
     inv: self.summary == _summary_of(self.words, self.word_bits)  # SUM-01
     inv: 0 <= self.hint_word < self.nwords and sum(_has_free(self.words[w], self.word_bits) for w in range(self.hint_word)) == 0  # SUM-02
@@ -135,15 +140,16 @@ class TwoTierBitmap:
         geometry CrossHair explores; :func:`fresh_bitmap` builds bitmaps of
         any geometry (the model's 64-bit words included).
 
-        pre: word_bits in CHECK_GEOMETRIES
-        pre: len(words) == CHECK_GEOMETRIES[word_bits]
+        pre: word_bits == CHECK_WORD_BITS and 1 <= len(words) <= CHECK_MAX_WORDS
         """
+        # a state generator: CrossHair checks the methods from the states it builds
+        # crosshair: off
         nwords = len(words)
         full = _full(word_bits)
         pad = (nwords * word_bits - nblocks) % word_bits      # padding bits, < word_bits
         hint_word %= nwords
-        # a word below the hint is full: x + (full - x) * [w < hint], without a branch
         words = [words[w] % (full + 1) for w in range(nwords)]
+        # words below the hint are full: x + (full - x) * [w < hint_word], with no branch
         words = [x + (full - x) * ((hint_word - w + nwords - 1) // nwords)
                  for w, x in enumerate(words)]
         low = 2 ** (word_bits - pad)                          # the last word's real blocks
@@ -154,15 +160,6 @@ class TwoTierBitmap:
         return (f"TwoTierBitmap(nblocks={self.nblocks}, word_bits={self.word_bits}, "
                 f"words={self.words!r}, hint_word={self.hint_word})")
 
-    # ---- queries ------------------------------------------------------------
-    def is_free(self, idx: int) -> bool:
-        """Whether block ``idx`` is bitmap-free. O(1).
-
-        pre: 0 <= idx < self.nblocks
-        post: __return__ == (_bit(self.words[idx // self.word_bits], idx % self.word_bits) == 0)
-        """
-        return _bm_is_free(self, idx)
-
     def find_free(self) -> int:
         """Index of the lowest free block at or after the hint word, or -1.
 
@@ -170,19 +167,16 @@ class TwoTierBitmap:
         Cost: O(nwords) summary bits and one word.
 
         post: self.words == __old__.self.words and self.summary == __old__.self.summary and self.free_count == __old__.self.free_count
-        post: (__return__ == -1) == (self.free_count == 0)
-        post: __return__ == -1 or (0 <= __return__ < self.nblocks and _bm_is_free(self, __return__) and _free_below(self, __return__) == 0)
+        post: (__return__ == -1) == (self.free_count == 0) and (__return__ == -1 or (0 <= __return__ < self.nblocks and is_free(self, __return__) and _free_below(self, __return__) == 0))
         post: self.hint_word == (__old__.self.hint_word if __return__ == -1 else __return__ // self.word_bits)
         """
         return _find_free(self)
 
-    # ---- updates (owner only) ----------------------------------------------
     def set_used(self, idx: int) -> None:
         """Mark free block ``idx`` used; clear its summary bit if its word fills. O(1).
 
-        pre: 0 <= idx < self.nblocks and _bm_is_free(self, idx)
-        post: not _bm_is_free(self, idx) and _only_word_changed(self.words, __old__.self.words, idx // self.word_bits)
-        post: self.words[idx // self.word_bits] == __old__.self.words[idx // self.word_bits] + 2 ** (idx % self.word_bits)
+        pre: 0 <= idx < self.nblocks and is_free(self, idx)
+        post: _one_bit_changed(self.words, __old__.self.words, idx, self.word_bits, 1)
         post: self.free_count == __old__.self.free_count - 1 and self.hint_word == __old__.self.hint_word
         """
         _set_used(self, idx)
@@ -190,9 +184,8 @@ class TwoTierBitmap:
     def set_free(self, idx: int) -> None:
         """Mark used block ``idx`` free; set its summary bit; lower the hint to its word. O(1).
 
-        pre: 0 <= idx < self.nblocks and not _bm_is_free(self, idx)
-        post: _bm_is_free(self, idx) and _only_word_changed(self.words, __old__.self.words, idx // self.word_bits)
-        post: self.words[idx // self.word_bits] == __old__.self.words[idx // self.word_bits] - 2 ** (idx % self.word_bits)
+        pre: 0 <= idx < self.nblocks and not is_free(self, idx)
+        post: _one_bit_changed(self.words, __old__.self.words, idx, self.word_bits, 0)
         post: self.free_count == __old__.self.free_count + 1 and self.hint_word == min(__old__.self.hint_word, idx // self.word_bits)
         """
         _set_free(self, idx)
@@ -249,3 +242,343 @@ def _set_free(bm: TwoTierBitmap, idx: int) -> None:
     bm.free_count += 1
     if w < bm.hint_word:
         bm.hint_word = w
+
+
+# ============================================================================
+# Page mini-magazine over an abstract memory
+# ============================================================================
+
+
+def _walk(mem: dict, head: int, bound: int):
+    """Addresses of the list from ``head`` (head first), or None when the walk
+    does not reach NULL within ``bound`` steps (a cycle) or meets an address
+    that holds no next pointer."""
+    out = []
+    a = head
+    while a != NULL:
+        if len(out) == bound or a not in mem:
+            return None
+        out.append(a)
+        a = mem[a]
+    return out
+
+
+def mini_mag_blocks(mag: "MiniMag") -> list:
+    """The blocks of a mini-magazine, head first (None if the list is broken)."""
+    return _walk(mag.mem, mag.head, mag.capacity)
+
+
+def _same_except(new: dict, old: dict, addr: int) -> bool:
+    """``new`` and ``old`` agree on every address except ``addr``."""
+    return ({k: v for k, v in new.items() if k != addr}
+            == {k: v for k, v in old.items() if k != addr})
+
+
+class MiniMag:
+    """Page mini-magazine: an intrusive LIFO of free blocks with count and capacity.
+
+    ``mem`` is the memory the list lives in, as block address -> the block's
+    first word (its ``next`` pointer while the block is in the list); other
+    addresses hold whatever the client left there.
+
+        0 <= count <= capacity                                              [MM-01]
+        the list from head holds exactly count blocks: non-NULL, distinct,
+        NULL-terminated (so acyclic)                                        [MM-01, MM-02]
+
+    inv: 1 <= self.capacity and 0 <= self.count <= self.capacity  # MM-01
+    inv: mini_mag_blocks(self) is not None and len(mini_mag_blocks(self)) == self.count  # MM-01, MM-02
+    """
+
+    def __init__(self, capacity: int, blocks: list[int], mem: dict[int, int]):
+        """A mini-magazine holding ``blocks`` (head first) in memory ``mem``.
+
+        ``blocks`` is cut to ``capacity``; their next pointers are written
+        into a copy of ``mem``.
+
+        pre: 1 <= capacity <= CHECK_MAX_CAPACITY
+        pre: all(a > 0 for a in blocks)
+        pre: all(blocks[i] != blocks[j] for i in range(min(capacity, len(blocks))) for j in range(i))
+        """
+        # a state generator: CrossHair checks the methods from the states it builds
+        # crosshair: off
+        blocks = blocks[:capacity]
+        self.capacity = capacity     # max items (seed: 16, up to 32)
+        self.count = len(blocks)     # current item count
+        self.mem = dict(mem)         # block address -> first word
+        for a, nxt in zip(blocks, blocks[1:] + [NULL]):
+            self.mem[a] = nxt
+        self.head = blocks[0] if blocks else NULL   # LIFO stack head
+
+    def __repr__(self):
+        return (f"MiniMag(capacity={self.capacity}, blocks={mini_mag_blocks(self)!r}, "
+                f"mem={self.mem!r})")
+
+    def pop(self) -> int:
+        """Fast path: unlink the head block and return it; NULL when empty. O(1).
+
+        post: __return__ == (mini_mag_blocks(__old__.self)[0] if __old__.self.count > 0 else NULL)
+        post: mini_mag_blocks(self) == mini_mag_blocks(__old__.self)[1:] and self.mem == __old__.self.mem
+        """
+        return _pop(self)
+
+    def push(self, addr: int) -> bool:
+        """Fast path: push free block ``addr``; False, changing nothing, when full. O(1).
+
+        pre: addr > 0 and addr not in mini_mag_blocks(self)
+        post: __return__ == (__old__.self.count < self.capacity)
+        post: mini_mag_blocks(self) == ([addr] if __return__ else []) + mini_mag_blocks(__old__.self) and _same_except(self.mem, __old__.self.mem, addr)
+        """
+        return _push(self, addr)
+
+
+def _pop(mag: MiniMag) -> int:
+    b = mag.head
+    if b == NULL:
+        return NULL
+    mag.head = mag.mem[b]
+    mag.count -= 1
+    return b
+
+
+def _push(mag: MiniMag, addr: int) -> bool:
+    if mag.count >= mag.capacity:
+        return False
+    mag.mem[addr] = mag.head
+    mag.head = addr
+    mag.count += 1
+    return True
+
+
+# ============================================================================
+# Slab: bitmap + mini-magazine; batch refill and spill
+# ============================================================================
+
+
+def _index_of(slab: "Slab", addr: int) -> int:
+    """Block index of ``addr`` in the slab, or -1 if it is not a block start."""
+    off = addr - slab.base
+    if off < 0 or off % slab.block_size != 0 or off // slab.block_size >= slab.bitmap.nblocks:
+        return -1
+    return off // slab.block_size
+
+
+def _whereabouts(slab: "Slab") -> list:
+    """Per block: 1 if bitmap-free + number of times it is in the mini-magazine.
+
+    Every block that is not live is in exactly one of the two places, so a
+    refill or a spill must leave this list unchanged: a block lost by the
+    move shows as a 0, a block handed out twice as a 2.
+    """
+    cached = mini_mag_blocks(slab.mini_mag)
+    return [(1 - _bit(slab.bitmap.words[i // slab.bitmap.word_bits],
+                      i % slab.bitmap.word_bits))
+            + sum(a == slab.base + i * slab.block_size for a in cached)
+            for i in range(slab.bitmap.nblocks)]
+
+
+class Slab:
+    """The part of a TinySlab that batch refill and spill touch.
+
+    Block ``i`` lives at ``base + i * block_size``; the mini-magazine holds
+    blocks of this slab that the bitmap marks used (they are free for the
+    allocator, but not bitmap-free).
+
+        the bitmap and the mini-magazine satisfy their invariants
+        every mini-magazine block is a block start of this slab, bitmap-used  [MM-02]
+
+    inv: invariants_hold(self.bitmap) and invariants_hold(self.mini_mag)
+    inv: all(_index_of(self, a) >= 0 and not is_free(self.bitmap, _index_of(self, a)) for a in mini_mag_blocks(self.mini_mag))  # MM-02
+    """
+
+    def __init__(self, bitmap: TwoTierBitmap, cached: list[int], capacity: int,
+                 class_idx: int, base: int):
+        """A slab of ``class_idx`` at ``base`` whose mini-magazine holds the
+        blocks of indices ``cached`` (head first), marked used in ``bitmap``.
+
+        pre: bitmap.nwords <= CHECK_SLAB_WORDS and 1 <= capacity <= CHECK_SLAB_CAPACITY
+        pre: 0 <= class_idx < NUM_CLASSES and base > 0
+        pre: all(0 <= i < bitmap.nblocks and not is_free(bitmap, i) for i in cached[:capacity])
+        pre: all(cached[i] != cached[j] for i in range(min(capacity, len(cached))) for j in range(i))
+        """
+        # a state generator: CrossHair checks the methods from the states it builds
+        # crosshair: off
+        self.class_idx = class_idx                 # size class
+        self.block_size = CLASS_SIZES[class_idx]   # bytes per block
+        self.base = base                           # address of block 0
+        self.bitmap = bitmap                       # bit = 1: used (live or cached)
+        self.mini_mag = MiniMag(capacity, [base + i * self.block_size for i in cached], {})
+
+    def __repr__(self):
+        return (f"Slab({self.bitmap!r}, mini_mag={mini_mag_blocks(self.mini_mag)!r} "
+                f"cap {self.mini_mag.capacity}, class_idx={self.class_idx}, "
+                f"base={self.base})")
+
+    def batch_refill(self, want: int) -> int:
+        """Move up to ``want`` bitmap-free blocks into the mini-magazine; return how many.
+
+        Room is checked before a block is marked used, so every block taken
+        from the bitmap is pushed (the seed's sample marks first and loses
+        the block when the push fails).  Cost: O(got) finds.
+
+        post: __return__ == max(0, min(want, __old__.self.mini_mag.capacity - __old__.self.mini_mag.count, __old__.self.bitmap.free_count))
+        post: self.bitmap.free_count == __old__.self.bitmap.free_count - __return__ and self.mini_mag.count == __old__.self.mini_mag.count + __return__
+        post: _whereabouts(self) == _whereabouts(__old__.self)  # REF-01: no block lost or doubled
+        """
+        bm, mag = self.bitmap, self.mini_mag
+        got = 0
+        while got < want and mag.count < mag.capacity:     # room first
+            idx = _find_free(bm)
+            if idx < 0:
+                break
+            _set_used(bm, idx)
+            _push(mag, self.base + idx * self.block_size)  # cannot fail: there is room
+            got += 1
+        return got
+
+    def spill(self) -> int:
+        """Slow path: return every mini-magazine block to the bitmap (on eviction).
+
+        Returns how many; the walk is bounded by the capacity.
+
+        post: __return__ == __old__.self.mini_mag.count and self.mini_mag.count == 0 and self.mini_mag.head == NULL
+        post: self.bitmap.free_count == __old__.self.bitmap.free_count + __return__
+        post: _whereabouts(self) == _whereabouts(__old__.self)  # SPL-01: no block lost or doubled
+        """
+        bm, mag = self.bitmap, self.mini_mag
+        n = 0
+        for _ in range(mag.capacity):
+            if mag.count == 0:
+                break
+            addr = _pop(mag)
+            _set_free(bm, (addr - self.base) // self.block_size)
+            n += 1
+        return n
+
+
+# ============================================================================
+# Size classes
+# ============================================================================
+
+
+def size_to_class(size: int) -> int:
+    """Class of a request of ``size`` bytes: the smallest class that holds it.
+
+    Size 0 is class 0 (a minimum block); a size above the largest class is
+    -1 (not a tiny-pool size).  Cost: O(log classes).
+
+    pre: size >= 0
+    post: (__return__ == -1) == (size > CLASS_SIZES[-1])
+    post: __return__ == -1 or (0 <= __return__ < NUM_CLASSES and size <= CLASS_SIZES[__return__])
+    post: __return__ <= 0 or CLASS_SIZES[__return__ - 1] < size
+    """
+    if size > CLASS_SIZES[-1]:
+        return -1
+    cls, cap = 0, MIN_CLASS_SIZE
+    while cap < size:
+        cls, cap = cls + 1, cap * 2
+    return cls
+
+
+# ============================================================================
+# Statistics: per-thread batches flushed to a global counter
+# ============================================================================
+
+
+class StatCounters:
+    """Batched counters of one event kind (alloc or free) of one class.
+
+    Each thread counts into its own ``pending`` batch (the fast path touches
+    nothing shared); every ``interval`` events the batch is added to the
+    global ``flushed`` counter and reset.  ``exact`` is the true count,
+    kept by the harness.
+
+        flushed + sum(pending) == exact                  [STAT-01]
+        0 <= pending[t] < interval for every thread t    [STAT-02]
+
+    inv: self.flushed + sum(self.pending) == self.exact  # STAT-01
+    inv: self.interval >= 1 and all(0 <= p < self.interval for p in self.pending)  # STAT-02
+    """
+
+    def __init__(self, interval: int, pending: list[int], flushed: int):
+        """Counters with each batch brought into ``0 .. interval - 1``.
+
+        pre: interval >= 1 and 1 <= len(pending) <= CHECK_MAX_THREADS and flushed >= 0
+        """
+        # a state generator: CrossHair checks the methods from the states it builds
+        # crosshair: off
+        self.interval = interval                        # events per batch (seed: 256)
+        self.pending = [p % interval for p in pending]  # per thread, not yet flushed
+        self.flushed = flushed                          # global counter
+        self.exact = flushed + sum(self.pending)        # true count
+
+    def __repr__(self):
+        return (f"StatCounters(interval={self.interval}, pending={self.pending!r}, "
+                f"flushed={self.flushed})")
+
+    def record(self, tid: int) -> None:
+        """Fast path: count one event of thread ``tid``; flush its batch when full. O(1).
+
+        pre: 0 <= tid < len(self.pending)
+        post: self.exact == __old__.self.exact + 1
+        post: self.flushed == __old__.self.flushed + (self.interval if __old__.self.pending[tid] + 1 == self.interval else 0)
+        """
+        self.exact += 1
+        self.pending[tid] += 1
+        if self.pending[tid] == self.interval:
+            _flush(self, tid)
+
+    def flush(self, tid: int) -> int:
+        """Slow path: add thread ``tid``'s batch to the global counter; return it.
+
+        pre: 0 <= tid < len(self.pending)
+        post: __return__ == __old__.self.pending[tid] and self.pending[tid] == 0
+        post: self.flushed == __old__.self.flushed + __return__ and self.exact == __old__.self.exact
+        """
+        return _flush(self, tid)
+
+
+def _flush(st: StatCounters, tid: int) -> int:
+    n = st.pending[tid]
+    st.flushed += n
+    st.pending[tid] = 0
+    return n
+
+
+# ============================================================================
+# Run-time checks: the inv: lines above, evaluated at any geometry
+# ============================================================================
+
+
+def _compiled_invariants(cls) -> list:
+    out = []
+    for line in (cls.__doc__ or "").splitlines():
+        line = line.strip()
+        if line.startswith("inv:"):
+            src = line[len("inv:"):].strip()
+            code = compile(f"lambda self: ({src}\n)", f"<inv of {cls.__name__}>", "eval")
+            out.append((src, eval(code, globals())))
+    return out
+
+
+_INVARIANTS = {cls: _compiled_invariants(cls)
+               for cls in (TwoTierBitmap, MiniMag, Slab, StatCounters)}
+
+
+def _invariants_of(cls) -> list:
+    """The inv: lines of ``cls`` and of its bases (as CrossHair applies them)."""
+    return [inv for c in cls.__mro__ for inv in _INVARIANTS.get(c, ())]
+
+
+def invariants_hold(obj) -> bool:
+    """Whether every ``inv:`` line of ``obj``'s class holds."""
+    return all(holds(obj) for _, holds in _invariants_of(type(obj)))
+
+
+def check(obj) -> None:
+    """Raise AssertionError naming the first ``inv:`` line of ``obj``'s class
+    that does not hold, with the structure dumped."""
+    for src, holds in _invariants_of(type(obj)):
+        if not holds(obj):
+            raise AssertionError(f"{type(obj).__name__} invariant does not hold: {src}\n"
+                                 f"  {obj!r}\n  summary={getattr(obj, 'summary', None)!r} "
+                                 f"free_count={getattr(obj, 'free_count', None)!r}")

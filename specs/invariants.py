@@ -554,4 +554,5 @@ CATALOGUE = {
     "QUI-01": ("L3", "O(heap)", "after quiesce: no thread state, nothing cached or leaked"),
     "OOM-01": ("L2", "O(slabs of class)", "out of memory only when no reachable free block"),
     "LOCK-01": ("L1", "O(1)", "same outcome as the reference: ok / OOM / error type"),
+    "LOCK-02": ("L1", "O(1)", "usable size == the reference's and >= the size asked"),
 }

@@ -23,6 +23,7 @@ side must offer the introspection of ``hakmem_fast.FastAllocator``:
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -229,7 +230,7 @@ class Oracle:
 
     def _alloc(self, size: int, tid: int) -> Optional[int]:
         c = size_to_class(size, self.config.class_sizes)
-        a_before = self._active_snap(tid, c)
+        a_before = self._active_snap(tid, c) if self.check_level >= 2 else None
         r = self.ref.alloc(size, tid)
         paths0 = self.fast.path_counts.get("refill", 0)
         f = self._legit(f"alloc({size}, tid={tid})", self.fast.alloc, size, tid)
@@ -278,6 +279,9 @@ class Oracle:
     def _justify_oom(self, c: int, tid: int, size: int) -> None:
         """OOM-01: fast may fail only if no free block of class c is reachable by tid."""
         snap = self.fast.snapshot()
+        # a broken structure is the cause; the failed alloc only its symptom
+        inv.check_threads(snap)
+        inv.check_slabs(snap, self.live)
         cfg = self.config
         reachable = []
         t = snap.threads.get(tid)
@@ -316,7 +320,8 @@ class Oracle:
         return []
 
     def _op_FreeMany(self, op: FreeMany):
-        hs = sorted(self.handles, reverse=op.newest)[:op.n]
+        # handles are issued in increasing order and dicts keep insertion order
+        hs = list(islice(reversed(self.handles) if op.newest else iter(self.handles), op.n))
         for i, h in enumerate(hs):
             if i:
                 self._after_op(burst=True)    # check each free of the burst

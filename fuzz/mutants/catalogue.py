@@ -163,7 +163,7 @@ def _mm_pop_count():
     return patched((ops, "mini_mag_pop", pop))
 
 
-@mutant("minimag-pop-keeps-head", expect=("LIVE-02", "PART-01", "DATA-01"))
+@mutant("minimag-pop-keeps-head", expect=("LIVE-02", "PART-01", "DATA-01", "MAG-02"))
 def _mm_pop_keeps():
     """mini_mag_pop returns the head without unlinking it: the block is handed out
     and stays free. Bug class: double allocation."""
@@ -627,14 +627,14 @@ def _stats_racy():
 def _stats_stale():
     """stats() returns the counters as of the last thread exit, not the flushed ones.
     Bug class: reported statistics from a stale copy (more than 1% off)."""
-    cache = {}
-
     def stats(self):
-        return cache.setdefault(id(self), _fa["stats"](self))
+        if "_stale_stats" not in self.__dict__:
+            self._stale_stats = _fa["stats"](self)
+        return self._stale_stats
 
     def thread_exit(self, tid):
         _fa["thread_exit"](self, tid)
-        cache[id(self)] = _fa["stats"](self)
+        self._stale_stats = _fa["stats"](self)
     return patched((FA, "stats", stats), (FA, "thread_exit", thread_exit))
 
 
@@ -662,3 +662,115 @@ def _free_count_drift():
         if self.words[w] == self.full:
             self.free_count += 1
     return patched((TwoTierBitmap, "set_used", set_used))
+
+
+@mutant("slab-geometry-off-by-one", expect=("SLAB-01",))
+def _geometry():
+    """A new slab is carved into one block fewer than slab_size / block_size (the last
+    block is never used). Bug class: wrong slab geometry (header reservation miscount)."""
+    def new_slab(self, c):
+        slab = _fa["_new_slab"](self, c)
+        if slab is not None and slab.nblocks > 1:
+            slab.nblocks -= 1
+            slab.bitmap = TwoTierBitmap(slab.nblocks, self.config.word_bits)
+        return slab
+    return patched((FA, "_new_slab", new_slab))
+
+
+@mutant("hot-refill-loses-block", expect=("REF-01", "PART-01"))
+def _hot_refill_loses():
+    """The hot-path refill (Phase 2 step 3) marks one block more used than it pushes.
+    Bug class: block lost on refill, on the hottest refill site only."""
+    def lossy(slab, mag, want):
+        got = _orig["batch_refill_from_bitmap"](slab, mag, want)
+        if got and slab.bitmap.free_count > 0:
+            slab.bitmap.set_used(slab.bitmap.find_free())
+        return got
+
+    def alloc_hot(self, t, c):
+        ops.batch_refill_from_bitmap = lossy
+        try:
+            return _fa["_alloc_hot"](self, t, c)
+        finally:
+            ops.batch_refill_from_bitmap = _orig["batch_refill_from_bitmap"]
+    return patched((FA, "_alloc_hot", alloc_hot))
+
+
+@mutant("evict-skips-spill", expect=("SPL-01",))
+def _evict_skips_spill():
+    """Evicting an active slab drains it and drops ownership but does not spill its
+    mini-magazine. Bug class: cached blocks stranded in a slab nobody owns."""
+    def evict_active(self, tid, class_idx):
+        t = self._threads.get(tid)
+        if t is None or not 0 <= class_idx < self.config.num_classes:
+            return False
+        slab = t.active_a[class_idx]
+        if slab is None:
+            return False
+        self._touched.add(slab.base)
+        if slab.remote_head != NULL:
+            ops.remote_drain(slab)
+        slab.owner = None
+        t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
+        return True
+    return patched((FA, "evict_active", evict_active))
+
+
+@mutant("exact-counts-failed-alloc", expect=("STAT-04",))
+def _exact_failed():
+    """The exact alloc counter is bumped before the out-of-memory test, so a failed
+    alloc is counted. Bug class: statistics counting failed operations."""
+    orig = FA.__dict__["alloc"]
+
+    def alloc(self, size, tid=0):
+        p = orig(self, size, tid)
+        if p is None:
+            self._exact_alloc[fa_mod.size_to_class(size, self.config.class_sizes)] += 1
+        return p
+    return patched((FA, "alloc", alloc))
+
+
+@mutant("magazine-pop-post-decrement", expect=("LIVE-02", "PART-01", "RMT-01", "MM-02",
+                                               "DATA-01"))
+def _mag_post_decrement():
+    """The TLS magazine pop reads items[top] and then decrements (items[top--] for
+    items[--top]): it returns a stale slot, a block handed out before, and strands the
+    real top item. Bug class: off-by-one array pop (double allocation)."""
+    def alloc_hot(self, t, c):
+        mag = t.mags[c]
+        if mag.top > 0:
+            p = mag.items[mag.top] if mag.top < mag.cap else mag.items[mag.top - 1]
+            mag.top -= 1
+            if p != NULL:
+                self.path_counts["tls_mag"] += 1
+                return p
+            mag.top += 1
+        return _fa["_alloc_hot"](self, t, c)
+    return patched((FA, "_alloc_hot", alloc_hot))
+
+
+@mutant("slab-released-twice", expect=("LIVE-02", "OWN-01", "MAG-02", "PART-01"))
+def _released_twice():
+    """Releasing a slab pushes its address on the free-slab list twice, so two later
+    slab acquisitions get the same memory. Bug class: double release of a page/span
+    (two owners of one address range, double allocation)."""
+    def maybe_release(self, slab):
+        n = len(self._free_bases)
+        _fa["_maybe_release"](self, slab)
+        if len(self._free_bases) > n:
+            self._free_bases.insert(0, self._free_bases[-1])
+    return patched((FA, "_maybe_release", maybe_release))
+
+
+@mutant("magazine-pop-stale-slot", expect=("LIVE-02",))
+def _mag_stale_slot():
+    """When the slot just above top still holds an address, the TLS magazine 'pop'
+    returns it without touching top: the block popped last time, which the client
+    still holds. Bug class: reading a stale array slot (double allocation)."""
+    def alloc_hot(self, t, c):
+        mag = t.mags[c]
+        if 0 < mag.top < mag.cap and mag.items[mag.top] != NULL:
+            self.path_counts["tls_mag"] += 1
+            return mag.items[mag.top]
+        return _fa["_alloc_hot"](self, t, c)
+    return patched((FA, "_alloc_hot", alloc_hot))

@@ -1,0 +1,139 @@
+"""hakmem-fuzz mutants: run the lockstep machines against every planted bug.
+
+    hakmem-fuzz mutants [--budget SECONDS] [--json FILE] [--list] [--workers N]
+                        [--fast-only] [--seed S] [NAME ...]
+
+For each mutant (all, or the NAMEs given) the machine hunts under the bug,
+in parallel across cores, until it fails or the budget ends, and prints a
+table: mutant | killed | invariant that fired | expected | time to kill |
+steps in the shrunk reproducer.  Exit status 1 if a catalogued mutant
+survives, is killed by an invariant it does not expect, or an equivalent
+mutant is killed (its equivalence argument is then wrong); 2 on bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from multiprocessing import get_context
+
+
+def _hunt_one(args):
+    name, budget, seed = args
+    from fuzz import mutants
+    from fuzz.hunt import hunt
+    m = mutants.get(name)
+    try:
+        with m.apply():
+            r = hunt(budget=budget, seed=seed, config_strategy=m.configs)
+    except Exception as exc:  # noqa: BLE001 - a crashing hunt is reported, not fatal
+        return {"name": name, "killed": False, "error": f"{type(exc).__name__}: {exc}",
+                "equivalent": m.equivalent, "expect": list(m.expect)}
+    first = r.message.splitlines()[0] if r.message else ""
+    return {"name": name, "killed": r.killed, "inv_id": r.inv_id, "message": first[:300],
+            "found": sorted(r.found),
+            "time_to_kill": round(r.time_to_fail, 3) if r.killed else None,
+            "elapsed": round(r.elapsed, 2), "repro_steps": r.repro_steps if r.killed else None,
+            "examples": r.examples, "seed": r.seed, "equivalent": m.equivalent,
+            "expect": list(m.expect), "trace": [repr(op) for op in r.trace],
+            "config": repr(r.config) if r.config is not None else None}
+
+
+def verdict(row) -> str:
+    if row.get("error"):
+        return "ERROR"
+    if row["equivalent"]:
+        return "EQUIVALENT-KILLED" if row["killed"] else "equivalent"
+    if not row["killed"]:
+        return "SURVIVED"
+    expected = set(row["expect"]) & set(row.get("found") or [row["inv_id"]])
+    return "killed" if expected else "KILLED-UNEXPECTED"
+
+
+def _table(rows) -> str:
+    head = ("mutant", "verdict", "invariant", "expected", "time to kill", "repro steps")
+    lines = [head]
+    for r in rows:
+        lines.append((r["name"], verdict(r), r.get("inv_id") or "-",
+                      ",".join(r["expect"]) or "-",
+                      f"{r['time_to_kill']:.2f}s" if r.get("time_to_kill") is not None else "-",
+                      str(r["repro_steps"]) if r.get("repro_steps") is not None else "-"))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    out = []
+    for k, line in enumerate(lines):
+        out.append(" | ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+        if k == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def summary(rows) -> dict:
+    killed = [r for r in rows if r["killed"] and not r["equivalent"]]
+    times = [r["time_to_kill"] for r in killed]
+    steps = [r["repro_steps"] for r in killed]
+    return {
+        "mutants": len(rows),
+        "catalogued": sum(not r["equivalent"] for r in rows),
+        "killed": len(killed),
+        "survived": [r["name"] for r in rows if not r["equivalent"] and not r["killed"]],
+        "unexpected": [r["name"] for r in rows if verdict(r) == "KILLED-UNEXPECTED"],
+        "equivalent": [r["name"] for r in rows if r["equivalent"]],
+        "median_time_to_kill": statistics.median(times) if times else None,
+        "max_time_to_kill": max(times) if times else None,
+        "median_repro_steps": statistics.median(steps) if steps else None,
+    }
+
+
+def main(argv=None) -> int:
+    from fuzz import mutants
+    p = argparse.ArgumentParser(prog="hakmem-fuzz mutants",
+                                description="Run the machines against the planted bugs.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds per mutant before it counts as surviving (default 60)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--list", action="store_true", help="print one mutant name per line")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="parallel processes (default: all cores)")
+    p.add_argument("--fast-only", action="store_true", help="only the CI subset")
+    p.add_argument("--seed", type=int, default=0, help="first Hypothesis seed (default 0)")
+    args = p.parse_args(argv)
+    if args.list:
+        for n in mutants.names():
+            print(n)
+        return 0
+    if args.budget <= 0 or args.workers < 1:
+        p.error("--budget must be > 0 and --workers >= 1")
+    unknown = [n for n in args.names if n not in mutants.names()]
+    if unknown:
+        p.error(f"unknown mutant(s): {', '.join(unknown)}; see --list")
+    names = args.names or [n for n in mutants.names()
+                           if not args.fast_only or mutants.get(n).fast]
+    start = time.monotonic()
+    rows = []
+    jobs = [(n, args.budget, args.seed) for n in names]
+    with get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
+        for row in pool.imap_unordered(_hunt_one, jobs):
+            rows.append(row)
+            print(f"[{time.monotonic() - start:6.1f}s] {row['name']}: {verdict(row)} "
+                  f"{row.get('inv_id') or ''}", file=sys.stderr, flush=True)
+    rows.sort(key=lambda r: names.index(r["name"]))
+    print(_table(rows))
+    s = summary(rows)
+    print(f"\n{s['killed']}/{s['catalogued']} catalogued mutants killed; "
+          f"median time to kill {s['median_time_to_kill']}s, max {s['max_time_to_kill']}s; "
+          f"median shrunk reproducer {s['median_repro_steps']} steps; "
+          f"equivalent (reported separately): {', '.join(s['equivalent']) or 'none'}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": s, "budget": args.budget, "results": rows}, f, indent=2)
+    bad = [r for r in rows if verdict(r) in ("SURVIVED", "KILLED-UNEXPECTED",
+                                              "EQUIVALENT-KILLED", "ERROR")]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

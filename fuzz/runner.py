@@ -1,0 +1,305 @@
+"""The nightly runner: the lockstep machines on every core until the budget ends.
+
+``run(params)`` starts ``params["workers"]`` processes (``fuzz.runner_worker``),
+each hunting on its own seed stream with a shared Hypothesis example
+database, and gathers what they send through one queue: progress (a live
+line on stderr), failures (each already shrunk, with a runnable reproducer
+in ``<report>/reproducers/``) and the end of each worker.  It always writes
+``report.json`` and ``report.md`` (``fuzz.runner_report``), also when it is
+stopped by Ctrl-C or SIGTERM or a worker crashes.
+
+Stopping: at the deadline, at the first failure of a ``--mutant`` run, or on
+the first SIGINT/SIGTERM the shared stop event is set; workers return at the
+end of their current chunk.  A worker still busy ``GRACE`` seconds later (a
+long shrink), or any worker after a second signal, is terminated; what it
+found so far is in the example database and is replayed first next time.
+
+Exit status: 0 nothing found, 1 failures found (or a worker crashed).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import random
+import shutil
+import signal
+import sys
+import time
+
+from fuzz import runner_report
+from fuzz.runner_worker import SEED_STRIDE, worker_main
+
+GRACE = 60.0                      # seconds a worker may take to stop after the stop event
+DEFAULTS = {
+    "minutes": 1.0, "workers": None, "seed": None,
+    "db": os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-examples"),
+    "report": "fuzz-report", "machines": ["any"], "mutant": None, "promote": False,
+    "regressions": os.path.join("tests", "regressions"), "chunk": 10, "steps": 50,
+    "l3_every": 10, "progress_every": None, "quiet": False,
+}
+
+
+def default_params(**overrides) -> dict:
+    """The parameters of a run: DEFAULTS, with workers = all cores and a fresh seed."""
+    params = dict(DEFAULTS, **{k: v for k, v in overrides.items() if v is not None})
+    params["workers"] = params["workers"] or os.cpu_count() or 1
+    if params["seed"] is None:
+        params["seed"] = random.SystemRandom().randrange(1_000_000_000)
+    return params
+
+
+# ============================================================================
+# State gathered from the workers
+# ============================================================================
+
+
+class Campaign:
+    """What the parent knows: per-worker totals and status, failures, how it stopped."""
+
+    def __init__(self, params: dict):
+        self.params = params
+        self.started = time.time()
+        self.finished = None
+        self.stop_reason = None
+        self.signals = 0
+        self.failures: list = []
+        self.workers = [{"index": i, "pid": None, "seed_start": params["seed"] + i * SEED_STRIDE,
+                         "status": "starting", "exitcode": None, "error": None,
+                         "examples": 0, "steps": 0, "elapsed": 0.0, "cpu": 0.0, "events": {},
+                         "checks": {}} for i in range(params["workers"])]
+
+    def handle(self, msg) -> None:
+        kind, index, body = msg
+        w = self.workers[index]
+        if kind in ("progress", "done"):
+            w.update(body)
+            if kind == "done":
+                w["status"] = "failed" if any(f["worker"] == index for f in self.failures) \
+                    else "finished"
+        elif kind == "failure":
+            self.failures.append(body)
+            w["status"] = "failed"
+        elif kind == "error":
+            w["status"], w["error"] = "crashed", body
+
+    def totals(self) -> dict:
+        return {"examples": sum(w["examples"] for w in self.workers),
+                "steps": sum(w["steps"] for w in self.workers)}
+
+    def progress_line(self) -> str:
+        el = time.time() - self.started
+        t = self.totals()
+        running = sum(w["status"] in ("running", "starting") for w in self.workers)
+        return (f"[hakmem-fuzz] {int(el) // 60}:{int(el) % 60:02d} elapsed | {running}/"
+                f"{len(self.workers)} workers | {t['examples']:,} examples | "
+                f"{t['steps']:,} steps | {t['steps'] / max(el, 1e-9):,.0f} steps/s | "
+                f"{len(self.failures)} failures")
+
+
+# ============================================================================
+# The run
+# ============================================================================
+
+
+def run(params: dict, target=worker_main) -> int:
+    """Run a campaign with ``params`` (see ``default_params``); returns the exit status."""
+    params = dict(params)
+    params["deadline"] = time.time() + params["minutes"] * 60.0
+    os.makedirs(params["report"], exist_ok=True)
+    _preload()
+    camp = Campaign(params)
+    db_files_before = _count_files(params["db"])
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    q = ctx.Queue()
+    stop_event = ctx.Event()
+    procs: list = []
+    old_handlers = _install_signals(camp, stop_event, procs)
+    try:
+        for i in range(params["workers"]):
+            p = ctx.Process(target=target, args=(i, params, q, stop_event),
+                            name=f"hakmem-fuzz-worker-{i}", daemon=True)
+            p.start()
+            procs.append(p)
+            camp.workers[i].update(pid=p.pid, status="running")
+        _supervise(camp, procs, q, stop_event)
+    finally:
+        stop_event.set()
+        _wind_down(camp, procs, q)
+        _restore_signals(old_handlers)
+        camp.finished = time.time()
+        if not params.get("quiet"):
+            sys.stderr.write(("\r" if sys.stderr.isatty() else "") + camp.progress_line() + "\n")
+        promoted = _promote_found(camp) if params.get("promote") else None
+        report = runner_report.build(camp, db_files_before, _count_files(params["db"]),
+                                     promoted)
+        paths = runner_report.write(report, params["report"])
+        if not params.get("quiet"):
+            print(runner_report.summary(report, paths))
+    return report["exit_status"]
+
+
+def _preload() -> None:
+    """Import the machines before forking, so workers start hunting at once."""
+    from fuzz import hunt, mutants, replay  # noqa: F401
+    mutants.names()
+
+
+def _supervise(camp: Campaign, procs, q, stop_event) -> None:
+    """Gather messages and print progress until every worker ended or the run must stop."""
+    params = camp.params
+    every = params.get("progress_every") or (2.0 if sys.stderr.isatty() else 30.0)
+    next_line = time.time() + every
+    while any(p.is_alive() for p in procs) or not q.empty():
+        _drain(camp, q, timeout=0.25)
+        _reap(camp, procs)
+        now = time.time()
+        if camp.stop_reason is None:
+            if now >= params["deadline"]:
+                camp.stop_reason = "budget"
+            elif params["mutant"] and camp.failures:
+                camp.stop_reason = "first failure of a --mutant run"
+        if camp.stop_reason is not None:
+            return                # _wind_down waits for the workers to return
+        if now >= next_line and not params.get("quiet"):
+            tty = sys.stderr.isatty()
+            sys.stderr.write(("\r" if tty else "") + camp.progress_line() + ("" if tty else "\n"))
+            sys.stderr.flush()
+            next_line = now + every
+    camp.stop_reason = camp.stop_reason or "every worker ended"
+
+
+def _drain(camp: Campaign, q, timeout: float) -> None:
+    try:
+        camp.handle(q.get(timeout=timeout))
+        while True:
+            camp.handle(q.get_nowait())
+    except queue_mod.Empty:
+        pass
+    except (EOFError, OSError):   # a worker died while writing to the queue
+        pass
+
+
+def _reap(camp: Campaign, procs) -> None:
+    """Mark workers that ended without saying so (killed, or died in the interpreter)."""
+    for i, p in enumerate(procs):
+        w = camp.workers[i]
+        if p.exitcode is None:
+            continue
+        w["exitcode"] = p.exitcode
+        if w["status"] in ("running", "starting"):
+            w["status"] = "crashed"
+            w["error"] = w["error"] or _exit_text(p.exitcode)
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code} without a result"
+
+
+def _wind_down(camp: Campaign, procs, q) -> None:
+    """Wait for the workers (GRACE at most, none after a second signal), then terminate."""
+    limit = time.time() + (0 if camp.signals >= 2 else GRACE)
+    while any(p.is_alive() for p in procs) and time.time() < limit and camp.signals < 2:
+        _drain(camp, q, timeout=0.2)
+    for i, p in enumerate(procs):
+        if p.is_alive():
+            p.terminate()
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+            w = camp.workers[i]
+            if w["status"] in ("running", "starting"):
+                w["status"] = "terminated"
+                w["error"] = "did not stop in time and was terminated; partial totals " \
+                             "are from its last progress message"
+    for p in procs:
+        p.join(5)
+    _drain(camp, q, timeout=0.05)
+    _reap(camp, procs)
+
+
+def _install_signals(camp: Campaign, stop_event, procs):
+    """SIGINT/SIGTERM: the first stops the workers cleanly, a second terminates them."""
+    def handler(signum, _frame):
+        camp.signals += 1
+        if camp.stop_reason is None or camp.stop_reason == "budget":
+            camp.stop_reason = signal.Signals(signum).name
+        stop_event.set()
+        if camp.signals >= 2:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:        # not the main thread: no handlers, the stop event still works
+            pass
+    return old
+
+
+def _restore_signals(old) -> None:
+    for sig, h in old.items():
+        signal.signal(sig, h)
+
+
+def _count_files(path) -> int:
+    if not path or not os.path.isdir(path):
+        return 0
+    return sum(len(files) for _, _, files in os.walk(path))
+
+
+# ============================================================================
+# Promotion of reproducers into tests/regressions
+# ============================================================================
+
+
+def reproducer_mutant(path: str):
+    """The MUTANT named in a reproducer file (None for a clean-code failure)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("MUTANT = "):
+                value = line[len("MUTANT = "):].strip()
+                return None if value == "None" else value.strip("'\"")
+    raise ValueError(f"{path} is not a hakmem-fuzz reproducer (no MUTANT line); "
+                     "promote the test_repro_*.py files of a report's reproducers/ directory")
+
+
+def promote(paths, dest: str, out=None, err=None) -> tuple:
+    """Copy reproducers into ``dest``; returns (copied, refused) lists of paths."""
+    out, err = out or sys.stdout, err or sys.stderr
+    copied, refused = [], []
+    for path in paths:
+        try:
+            mutant = reproducer_mutant(path)
+        except OSError as exc:
+            err.write(f"hakmem-fuzz promote: cannot read {path}: {exc.strerror}\n")
+            refused.append(path)
+            continue
+        except ValueError as exc:
+            err.write(f"hakmem-fuzz promote: {exc}\n")
+            refused.append(path)
+            continue
+        if mutant is not None:
+            err.write(f"hakmem-fuzz promote: refusing {path}: it fails only under the planted "
+                      f"bug {mutant!r}, so as a regression test it would always pass; "
+                      "promote reproducers of failures found on the real code\n")
+            refused.append(path)
+            continue
+        os.makedirs(dest, exist_ok=True)
+        target = os.path.join(dest, os.path.basename(path))
+        shutil.copyfile(path, target)
+        out.write(f"promoted {path} -> {target}\n")
+        copied.append(target)
+    return copied, refused
+
+
+def _promote_found(camp: Campaign) -> dict:
+    files = [f["reproducer"] for f in camp.failures if f.get("reproducer")]
+    copied, refused = promote(files, camp.params["regressions"])
+    return {"dest": camp.params["regressions"], "copied": copied, "refused": refused}
