@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "printed in the report)")
     r.add_argument("--db", default=DEFAULTS["db"], metavar="PATH",
                    help="example database directory shared by the workers and by later runs "
-                        "(default: $HAKMEM_DB, else .hypothesis/hakmem-examples; here "
-                        "%(default)s)")
+                        "('' for none; default: $HAKMEM_DB, else .hypothesis/hakmem-examples; "
+                        "here %(default)s)")
     r.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
                    help="report directory: report.json, report.md, reproducers/ "
                         "(default: %(default)s)")

@@ -77,6 +77,7 @@ class Campaign:
             if kind == "done":
                 w["status"] = "failed" if any(f["worker"] == index for f in self.failures) \
                     else "finished"
+                w["error"] = None
         elif kind == "failure":
             self.failures.append(body)
             w["status"] = "failed"
@@ -152,7 +153,7 @@ def _supervise(camp: Campaign, procs, q, stop_event) -> None:
     next_line = time.time() + every
     while any(p.is_alive() for p in procs) or not q.empty():
         _drain(camp, q, timeout=0.25)
-        _reap(camp, procs)
+        _reap(camp, procs, q)
         now = time.time()
         if camp.stop_reason is None:
             if now >= params["deadline"]:
@@ -180,16 +181,17 @@ def _drain(camp: Campaign, q, timeout: float) -> None:
         pass
 
 
-def _reap(camp: Campaign, procs) -> None:
+def _reap(camp: Campaign, procs, q) -> None:
     """Mark workers that ended without saying so (killed, or died in the interpreter)."""
-    for i, p in enumerate(procs):
-        w = camp.workers[i]
-        if p.exitcode is None:
-            continue
-        w["exitcode"] = p.exitcode
+    ended = [i for i, p in enumerate(procs) if p.exitcode is not None]
+    if any(camp.workers[i]["status"] in ("running", "starting") for i in ended):
+        _drain(camp, q, timeout=0.1)      # an ended worker's last messages are in the pipe
+    for i in ended:
+        w, code = camp.workers[i], procs[i].exitcode
+        w["exitcode"] = code
         if w["status"] in ("running", "starting"):
             w["status"] = "crashed"
-            w["error"] = w["error"] or _exit_text(p.exitcode)
+            w["error"] = w["error"] or _exit_text(code)
 
 
 def _exit_text(code: int) -> str:
@@ -209,18 +211,20 @@ def _wind_down(camp: Campaign, procs, q) -> None:
     for i, p in enumerate(procs):
         if p.is_alive():
             p.terminate()
-            p.join(5)
+            p.join(2)
             if p.is_alive():
                 p.kill()
             w = camp.workers[i]
             if w["status"] in ("running", "starting"):
                 w["status"] = "terminated"
-                w["error"] = "did not stop in time and was terminated; partial totals " \
-                             "are from its last progress message"
+                w["error"] = ("did not stop in time (a long shrink?) and was terminated; its "
+                              "totals are from its last progress message, and a failure it "
+                              "was shrinking is in the example database, replayed first by "
+                              "the next run")
     for p in procs:
         p.join(5)
     _drain(camp, q, timeout=0.05)
-    _reap(camp, procs)
+    _reap(camp, procs, q)
 
 
 def _install_signals(camp: Campaign, stop_event, procs):

@@ -184,13 +184,17 @@ class FastAllocator:
             self._maybe_release(slab)
 
     # ---- maintenance operations the harness drives directly ----------------
-    def evict_active(self, tid: int, class_idx: int) -> bool:
-        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A."""
+    def _thread_and_active(self, tid: int, class_idx: int):
+        """(thread state, its active slab A of class_idx); (None, None) if either is absent."""
         self._check_tid(tid)
         t = self._threads.get(tid)
         if t is None or not 0 <= class_idx < self.config.num_classes:
-            return False
-        slab = t.active_a[class_idx]
+            return None, None
+        return t, t.active_a[class_idx]
+
+    def evict_active(self, tid: int, class_idx: int) -> bool:
+        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A."""
+        t, slab = self._thread_and_active(tid, class_idx)
         if slab is None:
             return False
         self._touched_tids.add(tid)
@@ -200,11 +204,7 @@ class FastAllocator:
 
     def refill_active(self, tid: int, class_idx: int) -> int:
         """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
-        self._check_tid(tid)
-        t = self._threads.get(tid)
-        if t is None or not 0 <= class_idx < self.config.num_classes:
-            return 0
-        a = t.active_a[class_idx]
+        _, a = self._thread_and_active(tid, class_idx)
         if a is None:
             return 0
         self._touched.add(a.base)
@@ -212,9 +212,8 @@ class FastAllocator:
 
     def drain_remote(self, tid: int, class_idx: int) -> int:
         """Owner tid drains the remote stacks of its active slabs of class_idx."""
-        self._check_tid(tid)
-        t = self._threads.get(tid)
-        if t is None or not 0 <= class_idx < self.config.num_classes:
+        t, _ = self._thread_and_active(tid, class_idx)
+        if t is None:
             return 0
         n = 0
         for slab in (t.active_a[class_idx], t.active_b[class_idx]):
@@ -259,9 +258,11 @@ class FastAllocator:
                 self.path_counts["drain"] += 1
                 self._touched.add(slab.base)
                 ops.remote_drain(slab)
-        if self._refill_tls_magazine(t, c) > 0:
+        self._refill_tls_magazine(t, c)
+        p = self._serve_from_actives(t, c)
+        if p != NULL:
             self.path_counts["slow"] += 1
-            return self._mag_pop(t.mags[c])
+            return p
         slab = self._find_partial(c)
         path = "slow"
         if slab is None:
@@ -271,10 +272,29 @@ class FastAllocator:
                 return NULL
         self._adopt(t, slab)
         self._refill_tls_magazine(t, c)
-        p = self._mag_pop(t.mags[c])
+        p = self._serve_from_actives(t, c)
         if p != NULL:
             self.path_counts[path] += 1
         return p
+
+    def _serve_from_actives(self, t: ThreadState, c: int) -> int:
+        """Slow path: a block from the TLS magazine, else straight from A's or B's
+        mini-mag (refilled from the bitmap if empty), else NULL.  The slow path does not
+        rely on the magazine refill having moved anything."""
+        p = self._mag_pop(t.mags[c])
+        if p != NULL:
+            return p
+        for slab in (t.active_a[c], t.active_b[c]):
+            if slab is None:
+                continue
+            if slab.mini_mag.count == 0 and slab.bitmap.free_count > 0:
+                self._touched.add(slab.base)
+                ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
+            if slab.mini_mag.count > 0:
+                p = ops.mini_mag_pop(slab, slab.mini_mag)
+                if p != NULL:
+                    return p
+        return NULL
 
     @staticmethod
     def _mag_pop(mag) -> int:

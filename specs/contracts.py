@@ -278,8 +278,7 @@ class MiniMag:
     """Page mini-magazine: an intrusive LIFO of free blocks with count and capacity.
 
     ``mem`` is the memory the list lives in, as block address -> the block's
-    first word (its ``next`` pointer while the block is in the list); other
-    addresses hold whatever the client left there.
+    first word: its ``next`` pointer while the block is in the list.
 
         0 <= count <= capacity                                              [MM-01]
         the list from head holds exactly count blocks: non-NULL, distinct,
@@ -289,29 +288,25 @@ class MiniMag:
     inv: mini_mag_blocks(self) is not None and len(mini_mag_blocks(self)) == self.count  # MM-01, MM-02
     """
 
-    def __init__(self, capacity: int, blocks: list[int], mem: dict[int, int]):
-        """A mini-magazine holding ``blocks`` (head first) in memory ``mem``.
+    def __init__(self, capacity: int, blocks: list[int]):
+        """A mini-magazine holding ``blocks`` (head first), their next
+        pointers written into a fresh memory.
 
-        ``blocks`` is cut to ``capacity``; their next pointers are written
-        into a copy of ``mem``.
-
-        pre: 1 <= capacity <= CHECK_MAX_CAPACITY
+        pre: 1 <= capacity <= CHECK_MAX_CAPACITY and len(blocks) <= capacity
         pre: all(a > 0 for a in blocks)
-        pre: all(blocks[i] != blocks[j] for i in range(min(capacity, len(blocks))) for j in range(i))
+        pre: all(blocks[i] != blocks[j] for i in range(len(blocks)) for j in range(i))
         """
         # a state generator: CrossHair checks the methods from the states it builds
         # crosshair: off
-        blocks = blocks[:capacity]
         self.capacity = capacity     # max items (seed: 16, up to 32)
         self.count = len(blocks)     # current item count
-        self.mem = dict(mem)         # block address -> first word
+        self.mem = {}                # block address -> first word
         for a, nxt in zip(blocks, blocks[1:] + [NULL]):
             self.mem[a] = nxt
         self.head = blocks[0] if blocks else NULL   # LIFO stack head
 
     def __repr__(self):
-        return (f"MiniMag(capacity={self.capacity}, blocks={mini_mag_blocks(self)!r}, "
-                f"mem={self.mem!r})")
+        return f"MiniMag(capacity={self.capacity}, blocks={mini_mag_blocks(self)!r})"
 
     def pop(self) -> int:
         """Fast path: unlink the head block and return it; NULL when empty. O(1).
@@ -397,8 +392,9 @@ class Slab:
 
         pre: bitmap.nwords <= CHECK_SLAB_WORDS and 1 <= capacity <= CHECK_SLAB_CAPACITY
         pre: 0 <= class_idx < NUM_CLASSES and base > 0
-        pre: all(0 <= i < bitmap.nblocks and not is_free(bitmap, i) for i in cached[:capacity])
-        pre: all(cached[i] != cached[j] for i in range(min(capacity, len(cached))) for j in range(i))
+        pre: len(cached) <= capacity
+        pre: all(0 <= i < bitmap.nblocks and not is_free(bitmap, i) for i in cached)
+        pre: all(cached[i] != cached[j] for i in range(len(cached)) for j in range(i))
         """
         # a state generator: CrossHair checks the methods from the states it builds
         # crosshair: off
@@ -406,7 +402,7 @@ class Slab:
         self.block_size = CLASS_SIZES[class_idx]   # bytes per block
         self.base = base                           # address of block 0
         self.bitmap = bitmap                       # bit = 1: used (live or cached)
-        self.mini_mag = MiniMag(capacity, [base + i * self.block_size for i in cached], {})
+        self.mini_mag = MiniMag(capacity, [base + i * self.block_size for i in cached])
 
     def __repr__(self):
         return (f"Slab({self.bitmap!r}, mini_mag={mini_mag_blocks(self.mini_mag)!r} "

@@ -5,3 +5,8 @@ from specs.profiles import default_profile, register_profiles
 
 register_profiles()
 settings.load_profile(default_profile())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Replay every reproducer in tests/regressions before anything else."""
+    items.sort(key=lambda item: 0 if "regressions" in str(item.fspath) else 1)

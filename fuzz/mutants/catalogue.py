@@ -433,10 +433,7 @@ def _evict_keeps_active():
     """evict_active releases the slab but leaves the thread's A pointer on it.
     Bug class: active slab kept after release (use after release, two owners)."""
     def evict_active(self, tid, class_idx):
-        t = self._threads.get(tid)
-        if t is None or not 0 <= class_idx < self.config.num_classes:
-            return False
-        slab = t.active_a[class_idx]
+        t, slab = self._thread_and_active(tid, class_idx)
         if slab is None:
             return False
         self._evict(t, slab)
@@ -701,10 +698,7 @@ def _evict_skips_spill():
     """Evicting an active slab drains it and drops ownership but does not spill its
     mini-magazine. Bug class: cached blocks stranded in a slab nobody owns."""
     def evict_active(self, tid, class_idx):
-        t = self._threads.get(tid)
-        if t is None or not 0 <= class_idx < self.config.num_classes:
-            return False
-        slab = t.active_a[class_idx]
+        t, slab = self._thread_and_active(tid, class_idx)
         if slab is None:
             return False
         self._touched.add(slab.base)

@@ -20,10 +20,13 @@ def test_sigterm_mid_run_leaves_a_complete_report(tmp_path):
     args = run_args(tmp_path, minutes="5")
     proc = subprocess.Popen(CLI + [str(a) for a in args], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
     try:
-        time.sleep(8)
+        first_line = proc.stderr.readline()      # a progress line: the workers are running
+        assert "[hakmem-fuzz]" in first_line, first_line
+        time.sleep(max(0.0, 8 - (time.monotonic() - started)))
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -48,6 +51,13 @@ def _killed_worker_1(index, params, queue, stop_event):
     worker_main(index, params, queue, stop_event)
 
 
+def _hangs_in_worker_1(index, params, queue, stop_event):
+    if index == 1:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(600)
+    worker_main(index, params, queue, stop_event)
+
+
 def _params(tmp_path, **kw):
     return runner.default_params(minutes=0.05, workers=2, seed=3, db=str(tmp_path / "db"),
                                  report=str(tmp_path / "report"), quiet=True, **kw)
@@ -69,6 +79,17 @@ def test_an_exception_escaping_a_worker_is_reported_and_the_others_go_on(tmp_pat
     assert r["workers"][0]["status"] == "finished"
     assert r["workers"][1]["status"] == "crashed" and r["workers"][1]["exitcode"] == 1
     assert "exited with status 1" in r["workers"][1]["error"]
+
+
+def test_a_worker_that_does_not_stop_is_terminated_after_the_grace_period(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(runner, "GRACE", 1.0)
+    started = time.monotonic()
+    assert runner.run(_params(tmp_path), target=_hangs_in_worker_1) == 0
+    assert time.monotonic() - started < 15
+    w0, w1 = load_report(tmp_path)["workers"]
+    assert w0["status"] == "finished"
+    assert w1["status"] == "terminated" and "example database" in w1["error"]
 
 
 def test_the_real_worker_reports_its_own_crash(tmp_path):
