@@ -268,12 +268,6 @@ def mini_mag_blocks(mag: "MiniMag") -> list:
     return _walk(mag.mem, mag.head, mag.capacity)
 
 
-def _same_except(new: dict, old: dict, addr: int) -> bool:
-    """``new`` and ``old`` agree on every address except ``addr``."""
-    return ({k: v for k, v in new.items() if k != addr}
-            == {k: v for k, v in old.items() if k != addr})
-
-
 class MiniMag:
     """Page mini-magazine: an intrusive LIFO of free blocks with count and capacity.
 
@@ -288,9 +282,9 @@ class MiniMag:
     inv: mini_mag_blocks(self) is not None and len(mini_mag_blocks(self)) == self.count  # MM-01, MM-02
     """
 
-    def __init__(self, capacity: int, blocks: list[int]):
-        """A mini-magazine holding ``blocks`` (head first), their next
-        pointers written into a fresh memory.
+    def __init__(self, capacity: int, blocks: list[int], mem: dict[int, int]):
+        """A mini-magazine holding ``blocks`` (head first) in memory ``mem``,
+        into which their next pointers are written.
 
         pre: 1 <= capacity <= CHECK_MAX_CAPACITY and len(blocks) <= capacity
         pre: all(a > 0 for a in blocks)
@@ -300,7 +294,7 @@ class MiniMag:
         # crosshair: off
         self.capacity = capacity     # max items (seed: 16, up to 32)
         self.count = len(blocks)     # current item count
-        self.mem = {}                # block address -> first word
+        self.mem = mem               # block address -> first word
         for a, nxt in zip(blocks, blocks[1:] + [NULL]):
             self.mem[a] = nxt
         self.head = blocks[0] if blocks else NULL   # LIFO stack head
@@ -321,7 +315,8 @@ class MiniMag:
 
         pre: addr > 0 and addr not in mini_mag_blocks(self)
         post: __return__ == (__old__.self.count < self.capacity)
-        post: mini_mag_blocks(self) == ([addr] if __return__ else []) + mini_mag_blocks(__old__.self) and _same_except(self.mem, __old__.self.mem, addr)
+        post: mini_mag_blocks(self) == ([addr] if __return__ else []) + mini_mag_blocks(__old__.self)
+        post: all(self.mem[a] == __old__.self.mem[a] for a in mini_mag_blocks(__old__.self))
         """
         return _push(self, addr)
 
@@ -386,7 +381,7 @@ class Slab:
     """
 
     def __init__(self, bitmap: TwoTierBitmap, cached: list[int], capacity: int,
-                 class_idx: int, base: int):
+                 class_idx: int, base: int, mem: dict[int, int]):
         """A slab of ``class_idx`` at ``base`` whose mini-magazine holds the
         blocks of indices ``cached`` (head first), marked used in ``bitmap``.
 
@@ -402,7 +397,7 @@ class Slab:
         self.block_size = CLASS_SIZES[class_idx]   # bytes per block
         self.base = base                           # address of block 0
         self.bitmap = bitmap                       # bit = 1: used (live or cached)
-        self.mini_mag = MiniMag(capacity, [base + i * self.block_size for i in cached])
+        self.mini_mag = MiniMag(capacity, [base + i * self.block_size for i in cached], mem)
 
     def __repr__(self):
         return (f"Slab({self.bitmap!r}, mini_mag={mini_mag_blocks(self.mini_mag)!r} "

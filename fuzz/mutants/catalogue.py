@@ -137,7 +137,7 @@ def _mm_cap():
     return patched((ops, "mini_mag_push", push))
 
 
-@mutant("minimag-push-count-not-updated", expect=("MM-01", "OOM-01"))
+@mutant("minimag-push-count-not-updated", expect=("MM-01", "MM-02", "OOM-01"))
 def _mm_push_count():
     """mini_mag_push links the block but does not increment count.
     Bug class: counter not updated on push."""
