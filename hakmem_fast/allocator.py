@@ -497,10 +497,11 @@ class FastAllocator:
         self._touched, self._touched_tids = set(), set()
         return s, t
 
-    def snapshot(self, bases=None):
-        """Plain data of every slab (or the slabs in ``bases``) and every thread."""
+    def snapshot(self, bases=None, tids=None):
+        """Plain data of every slab and thread; or of the slabs in ``bases`` with the
+        magazines of the threads in ``tids`` (see ``introspect.snapshot``)."""
         from .introspect import snapshot
-        return snapshot(self, bases)
+        return snapshot(self, bases, tids)
 
     def check(self, level: int = 3) -> None:
         from .introspect import check

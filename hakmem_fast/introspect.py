@@ -49,27 +49,39 @@ def slab_snap(slab) -> SlabSnap:
         walk_errors=e1 + e2)
 
 
-def thread_snap(t) -> ThreadSnap:
+def thread_snap(t, with_magazines: bool = True) -> ThreadSnap:
+    mags = (tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
+            if with_magazines else tuple(() for _ in t.mags))
     return ThreadSnap(
-        tid=t.tid,
-        magazines=tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags),
-        magazine_tops=tuple(m.top for m in t.mags),
+        tid=t.tid, magazines=mags, magazine_tops=tuple(m.top for m in t.mags),
         active_a=tuple(s.base if s is not None else None for s in t.active_a),
         active_b=tuple(s.base if s is not None else None for s in t.active_b),
         pending_allocs=tuple(t.alloc_batch), pending_frees=tuple(t.free_batch))
 
 
-def snapshot(fa, bases=None) -> Snapshot:
-    """Plain-data state: every slab (or those in ``bases``) and every thread."""
+def snapshot(fa, bases=None, tids=None) -> Snapshot:
+    """Plain-data state: every slab and thread, or (partial) the slabs in ``bases`` with
+    the magazines of the threads in ``tids`` (all threads if None) and, per included
+    slab, the magazine entries of every thread that lie in it."""
+    common = dict(config=fa.config, flushed=Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count)),
+                  exact=fa.exact_stats(), reported=fa.stats(), path_counts=dict(fa.path_counts))
     if bases is None:
-        slabs = {b: slab_snap(s) for b, s in fa._slabs.items()}
-    else:
-        slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
-    threads = {tid: thread_snap(t) for tid, t in fa._threads.items()}
-    return Snapshot(config=fa.config, slabs=slabs, threads=threads,
-                    flushed=Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count)),
-                    exact=fa.exact_stats(), reported=fa.stats(),
-                    complete=bases is None, path_counts=dict(fa.path_counts))
+        return Snapshot(slabs={b: slab_snap(s) for b, s in fa._slabs.items()},
+                        threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
+                        complete=True, **common)
+    slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
+    threads = {tid: thread_snap(t, tids is None or tid in tids)
+               for tid, t in fa._threads.items()}
+    mask = ~(fa.config.slab_size - 1)
+    by_slab = {b: [] for b in slabs}
+    if slabs:
+        for tid, t in fa._threads.items():
+            for c, m in enumerate(t.mags):
+                top = max(0, min(m.top, len(m.items)))
+                for a in [a for a in m.items[:top] if a & mask in by_slab]:
+                    by_slab[a & mask].append((a, tid, c))
+    return Snapshot(slabs=slabs, threads=threads, complete=False,
+                    mags_by_slab={b: tuple(v) for b, v in by_slab.items()}, **common)
 
 
 def check(fa, level: int = 3) -> None:

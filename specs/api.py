@@ -257,6 +257,10 @@ class Snapshot:
     reported: Stats = None  # what stats() returns to the client
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
+    # partial snapshots: base -> ((addr, tid, class), ...) magazine entries of *every*
+    # thread that lie in the included slabs (threads outside ``tids`` carry empty
+    # magazines, their tops only)
+    mags_by_slab: Optional[dict] = None
 
 
 # ============================================================================

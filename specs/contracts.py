@@ -49,8 +49,9 @@ CLASS_SIZES = tuple(MIN_CLASS_SIZE * 2 ** k for k in range(NUM_CLASSES))
 CHECK_WORD_BITS = 2        # bitmap word width when checked
 CHECK_MAX_WORDS = 3        # at most 3 words of 2 bits: two summary words, the 2nd partial
 CHECK_MAX_CAPACITY = 3     # largest mini-magazine capacity
-CHECK_SLAB_WORDS = 2       # a Slab (bitmap + mini-magazine) has at most 2 words
-CHECK_SLAB_CAPACITY = 2    # ... and a mini-magazine of capacity <= 2
+CHECK_SLAB_WORDS = 2       # a Slab (bitmap + mini-magazine) has at most 2 words,
+CHECK_SLAB_CAPACITY = 2    # ... a mini-magazine of capacity <= 2
+CHECK_SLAB_CLASSES = (1,)  # ... and 16-byte blocks
 CHECK_MAX_THREADS = 3      # most threads with a pending stat batch
 
 
@@ -128,7 +129,7 @@ class TwoTierBitmap:
     inv: self.nwords == len(self.words) >= 1 and (self.nwords - 1) * self.word_bits < self.nblocks <= self.nwords * self.word_bits and all(0 <= x <= _full(self.word_bits) for x in self.words) and sum(_bit(self.words[-1], b) for b in range(self.nblocks - (self.nwords - 1) * self.word_bits, self.word_bits)) == self.nwords * self.word_bits - self.nblocks  # SLAB-01, SLAB-02
     inv: self.free_count == sum(_free_bits(x, self.word_bits) for x in self.words)  # SLAB-03
     inv: self.summary == _summary_of(self.words, self.word_bits)  # SUM-01
-    inv: 0 <= self.hint_word < self.nwords and sum(_has_free(self.words[w], self.word_bits) for w in range(self.hint_word)) == 0  # SUM-02
+    inv: 0 <= self.hint_word < self.nwords and sum(_has_free(self.words[w], self.word_bits) * (w < self.hint_word) for w in range(self.nwords)) == 0  # SUM-02
     """
 
     def __init__(self, nblocks: int, word_bits: int, words: list[int], hint_word: int = 0):
@@ -148,10 +149,9 @@ class TwoTierBitmap:
         full = _full(word_bits)
         pad = (nwords * word_bits - nblocks) % word_bits      # padding bits, < word_bits
         hint_word %= nwords
+        # words below the hint are full (no branch on the hint: [w < h] is a 0/1 factor)
         words = [words[w] % (full + 1) for w in range(nwords)]
-        # words below the hint are full: x + (full - x) * [w < hint_word], with no branch
-        words = [x + (full - x) * ((hint_word - w + nwords - 1) // nwords)
-                 for w, x in enumerate(words)]
+        words = [x + (full - x) * (w < hint_word) for w, x in enumerate(words)]
         low = 2 ** (word_bits - pad)                          # the last word's real blocks
         words[-1] = words[-1] % low + (full + 1 - low)        # padding bits: used
         _load(self, nwords * word_bits - pad, word_bits, words, hint_word)
@@ -306,7 +306,8 @@ class MiniMag:
         """Fast path: unlink the head block and return it; NULL when empty. O(1).
 
         post: __return__ == (mini_mag_blocks(__old__.self)[0] if __old__.self.count > 0 else NULL)
-        post: mini_mag_blocks(self) == mini_mag_blocks(__old__.self)[1:] and self.mem == __old__.self.mem
+        post: mini_mag_blocks(self) == mini_mag_blocks(__old__.self)[1:]
+        post: all(self.mem[a] == __old__.self.mem[a] for a in mini_mag_blocks(__old__.self))
         """
         return _pop(self)
 
@@ -386,7 +387,7 @@ class Slab:
         blocks of indices ``cached`` (head first), marked used in ``bitmap``.
 
         pre: bitmap.nwords <= CHECK_SLAB_WORDS and 1 <= capacity <= CHECK_SLAB_CAPACITY
-        pre: 0 <= class_idx < NUM_CLASSES and base > 0
+        pre: class_idx in CHECK_SLAB_CLASSES and base > 0
         pre: len(cached) <= capacity
         pre: all(0 <= i < bitmap.nblocks and not is_free(bitmap, i) for i in cached)
         pre: all(cached[i] != cached[j] for i in range(len(cached)) for j in range(i))

@@ -492,9 +492,11 @@ def spl_01_spill(snap: Snapshot, before: SlabSnap, after: SlabSnap) -> None:
 def check_slabs(snap: Snapshot, live: LiveSet, bases=None) -> None:
     """Every slab check and the partition on the given slabs (default: all in snap)."""
     mask = ~(snap.config.slab_size - 1)
-    mags = {}
-    for a, tid, c in mag_entries(snap):
-        mags.setdefault(a & mask, []).append((a, tid, c))
+    mags = snap.mags_by_slab
+    if mags is None:
+        mags = {}
+        for a, tid, c in mag_entries(snap):
+            mags.setdefault(a & mask, []).append((a, tid, c))
     for base in (snap.slabs if bases is None else bases):
         s = snap.slabs.get(base)
         if s is None:

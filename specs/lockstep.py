@@ -585,10 +585,11 @@ class Oracle:
         return None if base is None else self._slab_snap(base)
 
     def _slab_snap(self, base: int):
-        return self.fast.snapshot([base]).slabs.get(base)
+        return self.fast.snapshot([base], ()).slabs.get(base)
 
-    def _snap(self, bases):
-        return self.fast.snapshot(bases)
+    def _snap(self, bases, tids=()):
+        """Partial snapshot: the slabs in bases, the magazines of the threads in tids."""
+        return self.fast.snapshot(bases, tids)
 
     def _after_op(self, burst: bool = False) -> None:
         ref_st, fast_ex = self.ref.exact_stats(), self.fast.exact_stats()
@@ -611,8 +612,8 @@ class Oracle:
                     self._fail("LIVE-01", f"slab {hex(base)} was released while {n} of its "
                                           f"blocks are live (e.g. "
                                           f"{hex(next(a for a in self.live.blocks if a & ~(self.config.slab_size - 1) == base))})")
-        touched, _ = self.fast.take_touched()
-        snap = self._snap(touched if self.check_level >= 2 else [])
+        touched, tids = self.fast.take_touched()
+        snap = self._snap(touched if self.check_level >= 2 else [], tids)
         self.checks["L1"] += 1
         inv.stat_01_conservation(snap)
         inv.stat_02_pending_bound(snap)
