@@ -1,0 +1,215 @@
+"""Planted bugs: one broken variant of each core in ``specs.contracts``.
+
+CrossHair must refute every one of them with a counterexample.  A variant
+of a method subclasses the core's class and overrides that one method
+without writing a contract: CrossHair merges the base method's ``pre:`` /
+``post:`` and the class invariants into the override, so the variant is
+held to exactly the contract of the correct core.  A variant of a function
+repeats the function's contract lines, and
+``test_crosshair.py::test_planted_functions_repeat_the_contract_verbatim``
+keeps the copy from drifting.
+
+Two of the variants are the seed design's own samples, transcribed
+literally: its ``batch_refill_from_bitmap`` (marks a block used before the
+push that fails when the mini-magazine fills, losing the block) and its
+``stats_flush_if_needed`` (``(batch & 0xFF) == 0xFF`` then ``+= 256``,
+written arithmetically for any ``interval``).
+
+``PLANTED`` maps each variant's qualified name to the text of the
+conditions that must be reported false, and what the bug is.
+"""
+from __future__ import annotations
+
+from specs.contracts import (CLASS_SIZES, MIN_CLASS_SIZE, NULL, NUM_CLASSES, MiniMag, Slab,
+                             StatCounters, TwoTierBitmap, _find_free, _pop, _push, _set_free,
+                             _set_used)
+
+# ============================================================================
+# Two-tier bitmap
+# ============================================================================
+
+
+class StaleHintBitmap(TwoTierBitmap):
+    def find_free(self) -> int:
+        """Finds the right block but leaves ``hint_word`` where it was."""
+        hint = self.hint_word
+        idx = _find_free(self)
+        self.hint_word = hint
+        return idx
+
+
+class SummaryNeverClearedBitmap(TwoTierBitmap):
+    def set_used(self, idx: int) -> None:
+        """Marks the block used but never clears the summary bit of a word that fills,
+        so the summary sends the next scan to a full word."""
+        wb = self.word_bits
+        self.words[idx // wb] += 2 ** (idx % wb)
+        self.free_count -= 1
+
+
+class HintNotLoweredBitmap(TwoTierBitmap):
+    def set_free(self, idx: int) -> None:
+        """Frees the block but does not lower the hint: a block freed below the hint
+        is invisible to every later scan."""
+        hint = self.hint_word
+        _set_free(self, idx)
+        self.hint_word = hint
+
+
+# ============================================================================
+# Mini-magazine
+# ============================================================================
+
+
+class UncheckedPushMiniMag(MiniMag):
+    def push(self, addr: int) -> bool:
+        """Pushes without checking the capacity (the count overruns it)."""
+        self.mem[addr] = self.head
+        self.head = addr
+        self.count += 1
+        return True
+
+
+class CountKeptOnPopMiniMag(MiniMag):
+    def pop(self) -> int:
+        """Unlinks the head but forgets ``count--``."""
+        b = self.head
+        if b == NULL:
+            return NULL
+        self.head = self.mem[b]
+        return b
+
+
+# ============================================================================
+# Batch refill and spill
+# ============================================================================
+
+
+class SeedRefillSlab(Slab):
+    def batch_refill(self, want: int) -> int:
+        """The seed's ``batch_refill_from_bitmap``, literally.
+
+        It marks each block used *before* pushing it and breaks out when the
+        push fails, so whenever ``want`` exceeds the room left the last block
+        is used in the bitmap and in no list: lost.  (The model's set_used
+        keeps ``free_count`` itself, so the sample's separate
+        ``slab->free_count--`` is that one decrement.)
+        """
+        bm, mag = self.bitmap, self.mini_mag
+        if want <= 0 or mag.count >= mag.capacity:
+            return 0
+        got = 0
+        while got < want and bm.free_count > 0:
+            idx = _find_free(bm)                    # hak_tiny_find_free_block
+            if idx < 0:
+                break
+            _set_used(bm, idx)                      # hak_tiny_set_used; free_count--
+            if not _push(mag, self.base + idx * self.block_size):   # mini_mag_push
+                break
+            got += 1
+        return got
+
+
+class DoubleCountSpillSlab(Slab):
+    def spill(self) -> int:
+        """The seed's ``batch_spill_to_bitmap`` over a set_free that already counts
+        the block (as the model's does): the sample's ``slab->free_count++``
+        counts every spilled block twice."""
+        bm, mag = self.bitmap, self.mini_mag
+        n = 0
+        for _ in range(mag.capacity):
+            if mag.count == 0:
+                break
+            ptr = _pop(mag)
+            _set_free(bm, (ptr - self.base) // self.block_size)
+            bm.free_count += 1
+            n += 1
+        return n
+
+
+# ============================================================================
+# Size classes
+# ============================================================================
+
+
+def size_to_class_off_by_one(size: int) -> int:
+    """Doubles while ``cap <= size``: an exact class size lands one class up.
+
+    pre: size >= 0
+    post: (__return__ == -1) == (size > CLASS_SIZES[-1])
+    post: __return__ == -1 or (0 <= __return__ < NUM_CLASSES and size <= CLASS_SIZES[__return__])
+    post: __return__ <= 0 or CLASS_SIZES[__return__ - 1] < size
+    """
+    if size > CLASS_SIZES[-1]:
+        return -1
+    cls, cap = 0, MIN_CLASS_SIZE
+    while cap <= size:
+        cls, cap = cls + 1, cap * 2
+    return cls
+
+
+# ============================================================================
+# Statistics
+# ============================================================================
+
+
+class SeedFlushStats(StatCounters):
+    def record(self, tid: int) -> None:
+        """The seed's ``stats_record_alloc`` + ``stats_flush_if_needed``, literally.
+
+        ``if ((t_alloc_batch & 0xFF) == 0xFF) { g += 256; t_alloc_batch = 0; }``
+        with 0xFF + 1 = ``interval``: the batch is flushed when it holds
+        interval - 1 events, and interval are added, one event too many.
+        """
+        self.exact += 1
+        self.pending[tid] += 1
+        if self.pending[tid] % self.interval == self.interval - 1:
+            self.flushed += self.interval
+            self.pending[tid] = 0
+
+
+class WholeBatchFlushStats(StatCounters):
+    def flush(self, tid: int) -> int:
+        """Flushes a partial batch (thread exit) as if it were full: adds ``interval``."""
+        n = self.pending[tid]
+        self.flushed += self.interval
+        self.pending[tid] = 0
+        return n
+
+
+# ============================================================================
+# The catalogue: variant -> (conditions that must be refuted, the bug)
+# ============================================================================
+
+PLANTED = {
+    "StaleHintBitmap.find_free": (
+        ["self.hint_word == (__old__.self.hint_word if __return__ == -1"],
+        "find_free does not move the hint to the word it found"),
+    "SummaryNeverClearedBitmap.set_used": (
+        ["# SUM-01"],
+        "set_used leaves the summary bit of a full word set"),
+    "HintNotLoweredBitmap.set_free": (
+        ["self.hint_word == min(__old__.self.hint_word, idx // self.word_bits)"],
+        "set_free does not lower the hint"),
+    "UncheckedPushMiniMag.push": (
+        ["__return__ == (__old__.self.count < self.capacity)", "# MM-01"],
+        "push ignores the capacity"),
+    "CountKeptOnPopMiniMag.pop": (
+        ["# MM-01, MM-02"],
+        "pop does not decrement count"),
+    "SeedRefillSlab.batch_refill": (
+        ["# REF-01"],
+        "the seed's refill loses a block when the mini-magazine fills"),
+    "DoubleCountSpillSlab.spill": (
+        ["self.bitmap.free_count == __old__.self.bitmap.free_count + __return__"],
+        "spill counts every block twice"),
+    "size_to_class_off_by_one": (
+        ["CLASS_SIZES[__return__ - 1] < size"],
+        "an exact class size maps one class up"),
+    "SeedFlushStats.record": (
+        ["# STAT-01"],
+        "the seed's flush adds 256 for 255 events"),
+    "WholeBatchFlushStats.flush": (
+        ["self.flushed == __old__.self.flushed + __return__"],
+        "a partial batch is flushed as a whole one"),
+}
