@@ -22,15 +22,22 @@ parameter: the constructors' preconditions bound the geometry CrossHair
 explores (the ``CHECK_*`` knobs below) while the same functions run at
 64-bit words in the differential test against ``hakmem_fast.bitmap``.
 
-Every constructor maps *any* raw input onto a valid state and is the
-identity on a valid one: summary and free_count are derived from the words,
-padding bits and the words below the hint are forced used, counters are
-brought into range.  CrossHair builds every ``self`` through a constructor,
-so it wastes no path on a state the invariants reject, and each operation is
-checked from every valid state of the bounded geometry, not only from the
-states a short operation sequence reaches.  Conditions are sums and single
-comparisons rather than a branch per bit, so a path forks only where the
-operation itself does.
+CrossHair builds every ``self`` through the class's constructor, so the
+constructors are state generators.  The bitmap's and the counters' map *any*
+raw input onto a valid state and are the identity on a valid one (summary
+and free_count are derived from the words, padding bits and the words below
+the hint are forced used, batches are brought into range), so no path is
+spent on a state the invariants reject; the mini-magazine's and the slab's
+state what they need (distinct blocks, cached blocks marked used) as
+preconditions.  Either way each operation is checked from every valid state
+of the bounded geometry, not only from the states a short operation
+sequence reaches.  Conditions are sums and single comparisons rather than a
+branch per bit, so a path forks only where the operation itself does.
+
+The methods carry the contracts; the cores they run are module functions
+(``_find_free``, ``_push``, ...) that refill and spill call directly, so each
+contract is checked on its own (CrossHair enforces a callee's contract on
+every nested call to a contracted method).
 
 Each ``inv:`` line is one line of text (``invariants_hold`` and ``check``
 evaluate the very same lines at run time, at any geometry).  Nothing here
@@ -101,6 +108,25 @@ def _free_below(bm: "TwoTierBitmap", idx: int) -> int:
             + b - sum(_bit(bm.words[w], c) for c in range(b)))
 
 
+def _well_formed(bm: "TwoTierBitmap") -> bool:
+    """nwords == ceil(nblocks / word_bits) == len(words); every word in 0..full."""
+    return (bm.nwords == len(bm.words) >= 1
+            and (bm.nwords - 1) * bm.word_bits < bm.nblocks <= bm.nwords * bm.word_bits
+            and all(0 <= x <= _full(bm.word_bits) for x in bm.words))
+
+
+def _used_padding_bits(bm: "TwoTierBitmap") -> int:
+    """How many of the last word's bits past ``nblocks`` are used."""
+    first_pad = bm.nblocks - (bm.nwords - 1) * bm.word_bits
+    return sum(_bit(bm.words[-1], b) for b in range(first_pad, bm.word_bits))
+
+
+def _words_with_free_bits_below(bm: "TwoTierBitmap", w: int) -> int:
+    """How many words below word ``w`` have a free bit (``[v < w]`` is a 0/1
+    factor, so the hint is not forced to a concrete value)."""
+    return sum(_has_free(bm.words[v], bm.word_bits) * (v < w) for v in range(bm.nwords))
+
+
 def _one_bit_changed(new: list, old: list, idx: int, word_bits: int, to: int) -> bool:
     """``new`` is ``old`` with bit ``idx`` turned from ``1 - to`` into ``to``."""
     w, b = idx // word_bits, idx % word_bits
@@ -126,10 +152,10 @@ class TwoTierBitmap:
         summary bit w == 1  <=>  words[w] has a 0 bit                        [SUM-01]
         0 <= hint_word < nwords; every word below hint_word is full          [SUM-02]
 
-    inv: self.nwords == len(self.words) >= 1 and (self.nwords - 1) * self.word_bits < self.nblocks <= self.nwords * self.word_bits and all(0 <= x <= _full(self.word_bits) for x in self.words) and sum(_bit(self.words[-1], b) for b in range(self.nblocks - (self.nwords - 1) * self.word_bits, self.word_bits)) == self.nwords * self.word_bits - self.nblocks  # SLAB-01, SLAB-02
+    inv: _well_formed(self) and _used_padding_bits(self) == self.nwords * self.word_bits - self.nblocks  # SLAB-01, SLAB-02
     inv: self.free_count == sum(_free_bits(x, self.word_bits) for x in self.words)  # SLAB-03
     inv: self.summary == _summary_of(self.words, self.word_bits)  # SUM-01
-    inv: 0 <= self.hint_word < self.nwords and sum(_has_free(self.words[w], self.word_bits) * (w < self.hint_word) for w in range(self.nwords)) == 0  # SUM-02
+    inv: 0 <= self.hint_word < self.nwords and _words_with_free_bits_below(self, self.hint_word) == 0  # SUM-02
     """
 
     def __init__(self, nblocks: int, word_bits: int, words: list[int], hint_word: int = 0):
@@ -285,6 +311,10 @@ class MiniMag:
     def __init__(self, capacity: int, blocks: list[int], mem: dict[int, int]):
         """A mini-magazine holding ``blocks`` (head first) in memory ``mem``,
         into which their next pointers are written.
+
+        ``mem`` is taken, not made here: storing a symbolic address in a
+        dict made here would hash it, and hashing makes CrossHair pick a
+        concrete address; the dict CrossHair passes in stays symbolic.
 
         pre: 1 <= capacity <= CHECK_MAX_CAPACITY and len(blocks) <= capacity
         pre: all(a > 0 for a in blocks)
@@ -566,11 +596,24 @@ def invariants_hold(obj) -> bool:
     return all(holds(obj) for _, holds in _invariants_of(type(obj)))
 
 
+def _dump(obj) -> str:
+    """The structure's fields, bitmap words in hex, for a failure message."""
+    rows = []
+    for k, v in vars(obj).items():
+        if k in ("words", "summary"):
+            v = "[" + ", ".join(hex(x) for x in v) + "]"
+        elif isinstance(v, MiniMag):
+            v = f"{mini_mag_blocks(v)!r} (count {v.count}, capacity {v.capacity})"
+        elif isinstance(v, TwoTierBitmap):
+            v = "\n    " + _dump(v).replace("\n", "\n    ")
+        rows.append(f"  {k} = {v}")
+    return "\n".join(rows)
+
+
 def check(obj) -> None:
     """Raise AssertionError naming the first ``inv:`` line of ``obj``'s class
     that does not hold, with the structure dumped."""
     for src, holds in _invariants_of(type(obj)):
         if not holds(obj):
-            raise AssertionError(f"{type(obj).__name__} invariant does not hold: {src}\n"
-                                 f"  {obj!r}\n  summary={getattr(obj, 'summary', None)!r} "
-                                 f"free_count={getattr(obj, 'free_count', None)!r}")
+            raise AssertionError(f"{type(obj).__name__}: invariant does not hold: {src}\n"
+                                 f"{_dump(obj)}")

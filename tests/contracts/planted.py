@@ -189,7 +189,7 @@ PLANTED = {
         ["# SUM-01"],
         "set_used leaves the summary bit of a full word set"),
     "HintNotLoweredBitmap.set_free": (
-        ["self.hint_word == min(__old__.self.hint_word, idx // self.word_bits)"],
+        ["self.hint_word == min(__old__.self.hint_word, idx // self.word_bits)", "# SUM-02"],
         "set_free does not lower the hint"),
     "UncheckedPushMiniMag.push": (
         ["__return__ == (__old__.self.count < self.capacity)", "# MM-01"],
@@ -198,18 +198,89 @@ PLANTED = {
         ["# MM-01, MM-02"],
         "pop does not decrement count"),
     "SeedRefillSlab.batch_refill": (
-        ["# REF-01"],
+        ["# REF-01", "self.bitmap.free_count == __old__.self.bitmap.free_count - __return__"],
         "the seed's refill loses a block when the mini-magazine fills"),
     "DoubleCountSpillSlab.spill": (
-        ["self.bitmap.free_count == __old__.self.bitmap.free_count + __return__"],
+        ["self.bitmap.free_count == __old__.self.bitmap.free_count + __return__",
+         "invariants_hold(self.bitmap)"],
         "spill counts every block twice"),
     "size_to_class_off_by_one": (
         ["CLASS_SIZES[__return__ - 1] < size"],
         "an exact class size maps one class up"),
     "SeedFlushStats.record": (
-        ["# STAT-01"],
+        ["# STAT-01", "self.flushed == __old__.self.flushed + (self.interval if"],
         "the seed's flush adds 256 for 255 events"),
     "WholeBatchFlushStats.flush": (
         ["self.flushed == __old__.self.flushed + __return__"],
         "a partial batch is flushed as a whole one"),
 }
+
+
+# ============================================================================
+# Runner: python -m tests.contracts.planted [--timeout SECONDS] [NAME ...]
+# ============================================================================
+
+
+def _conditions_to_refute(name: str, options):
+    """CrossHair's checkables of variant ``name`` whose condition is one of PLANTED[name]."""
+    from crosshair.core_and_libs import analyze_function
+    from crosshair.fnutil import FunctionInfo
+
+    owner, _, attr = name.rpartition(".")
+    ctxfn = (FunctionInfo.from_class(globals()[owner], attr) if owner
+             else FunctionInfo.from_fn(globals()[attr]))
+    fragments = PLANTED[name][0]
+    return [c for c in analyze_function(ctxfn, options)
+            if any(f in c.conditions.post[0].expr_source for f in fragments)]
+
+
+def main(argv=None) -> int:
+    """Run CrossHair on the conditions each variant must violate (only those: the
+    conditions a variant keeps would each spend the whole budget).  Prints one
+    tab-separated line per condition:
+
+        REFUTED|NOT-REFUTED <variant> <seconds> <condition> <CrossHair's message>
+
+    and ``NO-CONDITION <variant>`` when none of its listed conditions exists.
+    Exit status 0 iff every variant has at least one condition refuted.
+    """
+    import argparse
+    import time
+
+    from crosshair.auditwall import engage_auditwall
+    from crosshair.core_and_libs import MessageType
+    from crosshair.options import AnalysisOptionSet
+
+    parser = argparse.ArgumentParser(prog="python -m tests.contracts.planted")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="CPU seconds per condition (default 30; a refutation stops early)")
+    parser.add_argument("names", nargs="*", default=sorted(PLANTED))
+    args = parser.parse_args(argv)
+    options = AnalysisOptionSet(per_condition_timeout=args.timeout, per_path_timeout=2.0,
+                                max_uninteresting_iterations=10 ** 6)
+    engage_auditwall([])
+    ok = True
+    for name in args.names:
+        checkables = _conditions_to_refute(name, options)
+        if not checkables:
+            print(f"NO-CONDITION\t{name}", flush=True)
+            ok = False
+            continue
+        refuted = False
+        for checkable in checkables:
+            start = time.process_time()
+            messages = list(checkable.analyze())
+            seconds = time.process_time() - start
+            fails = [m for m in messages if m.state in (MessageType.POST_FAIL,
+                                                         MessageType.POST_ERR,
+                                                         MessageType.EXEC_ERR)]
+            refuted = refuted or bool(fails)
+            text = fails[0].message if fails else ", ".join(m.message for m in messages)
+            print(f"{'REFUTED' if fails else 'NOT-REFUTED'}\t{name}\t{seconds:.1f}\t"
+                  f"{checkable.conditions.post[0].expr_source}\t{text}", flush=True)
+        ok = ok and refuted
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
