@@ -9,14 +9,18 @@ repeats the function's contract lines, and
 ``test_crosshair.py::test_planted_functions_repeat_the_contract_verbatim``
 keeps the copy from drifting.
 
-Two of the variants are the seed design's own samples, transcribed
-literally: its ``batch_refill_from_bitmap`` (marks a block used before the
-push that fails when the mini-magazine fills, losing the block) and its
+Three variants are the seed design's own samples, transcribed literally:
+its ``batch_refill_from_bitmap`` (marks a block used before the push that
+fails when the mini-magazine fills, losing the block), its
 ``stats_flush_if_needed`` (``(batch & 0xFF) == 0xFF`` then ``+= 256``,
-written arithmetically for any ``interval``).
+written arithmetically for any ``interval``) and its
+``batch_spill_to_bitmap`` (whose ``slab->free_count++`` counts twice over a
+``set_free`` that already counts, as the model's does).
 
 ``PLANTED`` maps each variant's qualified name to the text of the
-conditions that must be reported false, and what the bug is.
+conditions that must be reported false, and what the bug is;
+``python -m tests.contracts.planted`` runs CrossHair on exactly those
+conditions (see ``main``).
 """
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ from specs import contracts
 from specs.contracts import (CLASS_SIZES, NULL, MiniMag, Slab, StatCounters, TwoTierBitmap,
                              mini_mag_blocks, size_to_class)
 
-from .conftest import CROSSHAIR_PROFILE
-
-under_crosshair = settings(settings.get_profile(CROSSHAIR_PROFILE), max_examples=60)
+under_crosshair = settings(settings.get_profile("crosshair"), max_examples=60)  # conftest.py
 
 # ---- size classes ------------------------------------------------------------
 
