@@ -19,6 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import InvariantViolation
+from specs.lockstep import L3_EVERY
 from specs.machines import configs as default_configs, make_machine
 
 
@@ -98,7 +99,7 @@ def recording_machine(config_strategy, l3_every: int):
 
 
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
-         step_count: int = 50, l3_every: int = 25, database=None,
+         step_count: int = 50, l3_every: int = L3_EVERY, database=None,
          stop=lambda: False, on_chunk=None) -> HuntResult:
     """Run the machine until a failure or ``budget`` seconds; the result is shrunk."""
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,

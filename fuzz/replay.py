@@ -13,10 +13,11 @@ from typing import Optional
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config
-from specs.lockstep import Oracle, op_repr
+from specs.lockstep import L3_EVERY, Oracle, op_repr
 
 
-def replay(config: Config, ops, mutant: Optional[str] = None, l3_every: int = 25) -> Oracle:
+def replay(config: Config, ops, mutant: Optional[str] = None,
+           l3_every: int = L3_EVERY) -> Oracle:
     """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down."""
     if mutant:
         from fuzz.mutants import apply

@@ -28,6 +28,7 @@ import sys
 import time
 
 from fuzz import runner_report
+from specs.lockstep import L3_EVERY
 from fuzz.runner_worker import SEED_STRIDE, worker_main
 
 GRACE = 60.0                      # seconds a worker may take to stop after the stop event
@@ -36,7 +37,7 @@ DEFAULTS = {
     "db": os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-examples"),
     "report": "fuzz-report", "machines": ["any"], "mutant": None, "promote": False,
     "regressions": os.path.join("tests", "regressions"), "chunk": 10, "steps": 50,
-    "l3_every": 10, "progress_every": None, "quiet": False,
+    "l3_every": L3_EVERY, "progress_every": None, "quiet": False,
 }
 
 

@@ -32,7 +32,7 @@ Decisions written here are the contract:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, runtime_checkable
+from typing import Iterator, Mapping, Optional, Protocol, runtime_checkable
 
 # ============================================================================
 # Errors
@@ -236,7 +236,13 @@ class SlabSnap:
 
 @dataclass(frozen=True)
 class ThreadSnap:
-    """Per-thread state: magazines (bottom..top), active slabs, pending stats."""
+    """Per-thread state: magazines (bottom..top), active slabs, pending stats.
+
+    ``magazines[c] == items[magazine_lo[c]:top]``: a complete snapshot has
+    ``magazine_lo`` all 0 (or empty, meaning 0); a partial one copies only the
+    slots at and above the lowest slot the op touched (``Footprint.mags``), and
+    ``magazine_lo[c] == top`` for a magazine it does not copy at all.
+    """
 
     tid: int
     magazines: tuple        # per class: tuple of addresses, bottom first
@@ -245,6 +251,7 @@ class ThreadSnap:
     active_b: tuple
     pending_allocs: tuple   # per class: batched, not yet flushed
     pending_frees: tuple
+    magazine_lo: tuple = ()  # per class: index of magazines[c][0] in the magazine
 
 
 @dataclass(frozen=True)
@@ -257,10 +264,6 @@ class Snapshot:
     reported: Stats = None  # what stats() returns to the client
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
-    # partial snapshots: base -> ((addr, tid, class), ...) magazine entries of *every*
-    # thread that lie in the included slabs (threads outside ``tids`` carry empty
-    # magazines, their tops only)
-    mags_by_slab: Optional[dict] = None
 
 
 # ============================================================================
@@ -301,3 +304,84 @@ class Allocator(Protocol):
 
     def quiesce(self) -> None:
         """Every thread's caches and batches returned, every remote stack drained."""
+
+
+# ============================================================================
+# The hooks protocol: white-box access for the oracle
+# ============================================================================
+
+
+@dataclass
+class Footprint:
+    """What an implementation changed since the last ``take_footprint()``.
+
+    It is the unit of incremental (L2) checking: the oracle re-reads and
+    re-checks exactly this, so an implementation must report every change:
+
+    * ``slabs``: bases of slabs created, released, or whose bitmap, summary,
+      hint, free_count, mini-magazine, remote stack or owner changed;
+    * ``threads``: tids whose thread state was created, changed (active slabs,
+      pending statistics) or removed (``thread_exit``);
+    * ``mags``: ``(tid, class) -> lo``, the lowest magazine slot written or
+      popped (and so the lowest slot whose content may differ; the top may
+      have changed too).  Slots below ``lo`` are unchanged.
+    """
+
+    slabs: set = field(default_factory=set)
+    threads: set = field(default_factory=set)
+    mags: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.slabs or self.threads or self.mags)
+
+
+@runtime_checkable
+class Hooks(Protocol):
+    """Everything the oracle may ask of an implementation beyond :class:`Allocator`.
+
+    An implementation that offers only ``Allocator`` is checked black-box
+    (outcomes, usable sizes, client data, no double allocation, statistics).
+    One that also implements these hooks gets the whole invariant catalogue,
+    checked incrementally on each op's :class:`Footprint`.
+    """
+
+    @property
+    def path_counts(self) -> Mapping[str, int]:
+        """The design's debug counters: which stage served each alloc, which route each
+        free took, and the refill / spill / drain / flush / release events."""
+
+    def take_footprint(self) -> Footprint:
+        """What changed since the last call (see :class:`Footprint`); resets it."""
+
+    def snapshot(self, bases=None, mags=None) -> Snapshot:
+        """Plain-data state.  ``bases=None``: complete (every slab and thread, every
+        magazine whole).  Otherwise partial: the slabs in ``bases``, every thread's
+        tops, active slabs and pending stats, and of the magazines named in ``mags``
+        (``(tid, class) -> lo``) the slots from ``lo`` to the top."""
+
+    def slab_bases(self, class_idx: Optional[int] = None) -> list:
+        """Sorted bases of the slabs in use (of one class, or all)."""
+
+    def active_slab(self, tid: int, class_idx: int, which: str = "a") -> Optional[int]:
+        """Base of tid's active slab A (``which="a"``) or B of class_idx, or None."""
+
+    def evict_active(self, tid: int, class_idx: int) -> bool:
+        """Evict tid's active slab A of class_idx (spill, drain, unown); B moves to A."""
+
+    def drain_remote(self, tid: int, class_idx: int) -> int:
+        """Owner tid drains the remote stacks of its active slabs of class_idx."""
+
+    def refill_active(self, tid: int, class_idx: int) -> int:
+        """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
+
+    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
+        """``free(addr, tid)`` as atomic steps: a generator that validates first (an error
+        is raised, state unchanged, before the first step), then yields a label after
+        each access to a word shared between threads (a remote push yields ``"load"``,
+        ``"link"``, ``"cas-retry"``..., ``"cas"``).  Run to the end, it is ``free``;
+        a scheduler may run other threads' steps between two of its steps."""
+
+
+def has_hooks(impl) -> bool:
+    """True when impl offers the white-box hooks (the whole catalogue applies)."""
+    return isinstance(impl, Hooks)

@@ -30,6 +30,10 @@ from typing import Optional
 from . import invariants as inv
 from .api import AllocatorError, Config, InvalidFree, InvariantViolation, size_to_class
 
+#: Full-heap (L3) check period in ops: the one value used by the oracle, the machines,
+#: the runner, replay and the reproducers.
+L3_EVERY = 25
+
 # ============================================================================
 # Ops
 # ============================================================================
@@ -174,7 +178,7 @@ class Oracle:
 
     ref: object
     fast: object
-    l3_every: int = 50            # full-heap check period, in ops
+    l3_every: int = L3_EVERY      # full-heap check period, in ops
     check_level: int = 2          # per-op level (2: touched slabs)
     fill_len: int = 32            # bytes of fill pattern written at alloc
     handles: dict = field(default_factory=dict)    # handle -> Block (live)

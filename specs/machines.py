@@ -19,9 +19,9 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
                                  multiple, rule)
 
 from .api import SEED_CLASS_SIZES, Config
-from .lockstep import (Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Drain, Evict, FlushStats, Free,
-                       FreeMany, Oracle, Quiesce, RaceFree, Read, Refill, ThreadExit,
-                       Write)
+from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Drain, Evict,
+                       FlushStats, Free, FreeMany, Oracle, Quiesce, RaceFree, Read, Refill,
+                       ThreadExit, Write)
 
 TIDS = st.integers(0, 3)
 CLASSES = st.integers(0, 7)
@@ -67,7 +67,7 @@ BAD_SIZES = st.one_of(st.integers(-3, -1), st.integers(1025, 1100), st.just(1.5)
 # ============================================================================
 
 
-def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = 25,
+def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = L3_EVERY,
                  name: str = "LockstepMachine"):
     """A RuleBasedStateMachine class over fresh ref/fast allocators per example."""
 
