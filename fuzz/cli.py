@@ -4,6 +4,7 @@
                     [--machine NAME]... [--mutant NAME] [--promote] [--list]
     hakmem-fuzz promote FILE... [--to DIR]
     hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
+    hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
 short campaign of one minute on every core with a report in ``fuzz-report/``.
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fuzz.runner import DEFAULTS
     from fuzz.runner_worker import FAMILIES
     parser = _Parser(prog="hakmem-fuzz", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", metavar="{run,promote,mutants}",
+    sub = parser.add_subparsers(dest="command", metavar="{run,promote,mutants,invariants}",
                                 parser_class=_Parser)
 
     r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("mutants", help="the planted-bug catalogue (options: hakmem-fuzz mutants "
                    "--help)", add_help=False)
+    sub.add_parser("invariants", help="the invariant catalogue (options: hakmem-fuzz "
+                   "invariants --help)", add_help=False)
     return parser
 
 
@@ -178,6 +181,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "mutants":
         return _mutants(argv[1:])
+    if argv and argv[0] == "invariants":
+        from fuzz import invariants_cmd
+        return invariants_cmd.main(argv[1:])
     parser = build_parser()
     if not argv:
         parser.print_help(sys.stderr)

@@ -7,7 +7,7 @@ Invariants (checked by ``specs.invariants``, IDs in brackets):
 
     free_count == popcount(~words & valid_mask)                      [SLAB-03]
     summary bit w == 1  <=>  words[w] != FULL                       [SUM-01]
-    padding bits of the last word == 1                              [BMP-02]
+    padding bits of the last word == 1                              [SLAB-02]
     0 <= hint_word < nwords, and every word below hint_word is FULL [SUM-02]
 
 The hint is a lower bound of the first word with a free bit: ``find_free``

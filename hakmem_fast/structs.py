@@ -93,7 +93,7 @@ class TinySlab:
 class TinyTLSMag:
     """Array magazine (not intrusive): items[0:top] are cached free blocks.
 
-    Invariant: ``0 <= top <= cap``; entries unique, of this class, not live [MAG-01]
+    Invariants: ``0 <= top <= cap`` [MAG-01]; entries unique, of this class [MAG-02], not live [PART-01]
     """
 
     __slots__ = ("items", "top", "cap")

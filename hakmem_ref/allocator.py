@@ -74,13 +74,14 @@ class _Slab:
 class RefAllocator:
     """Reference allocator: lowest free address first, no caches, exact counters.
 
-    Accounting identities (checked by :meth:`check`, IDs in brackets):
+    Accounting identities (checked by :meth:`check`; the reference's own self-checks carry
+    the prefix RALLOC, apart from the catalogue of specs/invariants):
 
-        per slab:  nlive + len(free) == nblocks                          [REF-01]
-        per slab:  free == {i : base + i*block_size not in live}         [REF-02]
-        per class: allocs[c] - frees[c] == |{a in live : class a == c}|  [REF-03]
-        per class: avail[c] == {base of a slab of c : len(free) > 0}     [REF-04]
-        per class: len(slabs[c]) <= max_slabs_per_class                  [REF-05]
+        per slab:  nlive + len(free) == nblocks                          [RALLOC-01]
+        per slab:  free == {i : base + i*block_size not in live}         [RALLOC-02]
+        per class: allocs[c] - frees[c] == |{a in live : class a == c}|  [RALLOC-03]
+        per class: avail[c] == {base of a slab of c : len(free) > 0}     [RALLOC-04]
+        per class: len(slabs[c]) <= max_slabs_per_class                  [RALLOC-05]
     """
 
     def __init__(self, config: Config = Config()):
@@ -266,23 +267,23 @@ class RefAllocator:
         for c, slabs in enumerate(self._slabs):
             for s in slabs:
                 if s.nlive + len(s.free) != s.nblocks:
-                    raise InvariantViolation("REF-01", f"slab {s.base:#x} class {c}: nlive "
+                    raise InvariantViolation("RALLOC-01", f"slab {s.base:#x} class {c}: nlive "
                                              f"{s.nlive} + free {len(s.free)} != {s.nblocks}")
                 want = {i for i in range(s.nblocks)
                         if s.base + i * s.block_size not in self._live}
                 if len(set(s.free)) != len(s.free) or set(s.free) != want:
-                    raise InvariantViolation("REF-02", f"slab {s.base:#x} class {c}: free "
+                    raise InvariantViolation("RALLOC-02", f"slab {s.base:#x} class {c}: free "
                                              f"indices {sorted(s.free)} != non-live {sorted(want)}")
             nlive = sum(1 for k in self._live.values() if k == c)
             if self.live_count(c) != nlive:
-                raise InvariantViolation("REF-03", f"class {c}: allocs {self._allocs[c]} - frees "
+                raise InvariantViolation("RALLOC-03", f"class {c}: allocs {self._allocs[c]} - frees "
                                          f"{self._frees[c]} != {nlive} live blocks")
             want_avail = sorted(s.base for s in slabs if s.free)
             if sorted(self._avail[c]) != want_avail:
-                raise InvariantViolation("REF-04", f"class {c}: avail {sorted(self._avail[c])} "
+                raise InvariantViolation("RALLOC-04", f"class {c}: avail {sorted(self._avail[c])} "
                                          f"!= slabs with a free block {want_avail}")
             if limit is not None and len(slabs) > limit:
-                raise InvariantViolation("REF-05", f"class {c}: {len(slabs)} slabs > limit {limit}")
+                raise InvariantViolation("RALLOC-05", f"class {c}: {len(slabs)} slabs > limit {limit}")
 
     def _self_check(self) -> None:
         if self.config.check_level:

@@ -276,14 +276,14 @@ def test_check_level_runs_the_self_check_after_every_mutation():
     a._live[p + 8] = 0                                        # plant a block that is still free
     with pytest.raises(InvariantViolation) as info:
         a.alloc(16)
-    assert info.value.inv_id == "REF-02"
+    assert info.value.inv_id == "RALLOC-02"
 
 
 def test_check_names_the_slab_when_the_accounting_identity_breaks():
     a = RefAllocator(TINY)
     a.alloc(8)
     a._slabs[0][0].nlive += 1
-    with pytest.raises(InvariantViolation, match=r"\[REF-01\] slab 0x100000000 class 0"):
+    with pytest.raises(InvariantViolation, match=r"\[RALLOC-01\] slab 0x100000000 class 0"):
         a.check()
 
 

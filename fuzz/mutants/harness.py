@@ -1,0 +1,64 @@
+"""Planted bugs for the checks about the harness's own contract with an implementation:
+thread exit, crashes escaping a call, and footprints that leave out a change.
+"""
+from __future__ import annotations
+
+from hakmem_fast.allocator import FastAllocator
+from hakmem_fast.structs import ThreadState
+from specs.api import Footprint
+
+from . import mutant, patched
+
+FA = FastAllocator
+
+
+@mutant("thread-exit-keeps-state", expect=("EXIT-01",))
+def _exit_keeps_state():
+    """thread_exit returns the caches but leaves an (empty) thread state behind.
+    Bug class: per-thread state not torn down at thread exit (a TLS destructor that
+    forgets to unregister the thread, leaking its heap record)."""
+    orig = FA.thread_exit
+
+    def thread_exit(self, tid):
+        had = tid in self._threads
+        orig(self, tid)
+        if had:
+            self._threads[tid] = ThreadState(tid, self.config.num_classes,
+                                             self.config.magazine_capacity)
+    return patched((FA, "thread_exit", thread_exit))
+
+
+@mutant("crash-in-free", expect=("LOCK-03",))
+def _crash_in_free():
+    """free raises a KeyError (not a contract error) for every block at index 3 mod 7.
+    Bug class: an unchecked lookup in a free path that a rare block reaches (a crash,
+    not an allocator error, escapes to the client)."""
+    orig = FA.free
+
+    def free(self, addr, tid=0):
+        slab = self._slab_of(addr) if isinstance(addr, int) else None
+        if slab is not None and (addr - slab.base) // slab.block_size % 7 == 3:
+            raise KeyError(addr)
+        return orig(self, addr, tid)
+    return patched((FA, "free", free))
+
+
+@mutant("footprint-forgets-magazine", expect=("HOOK-01",))
+def _footprint_forgets():
+    """The footprint never names a thread magazine: magazine pushes and pops are
+    invisible to the incremental checks.
+    Bug class: a debug hook that misses a mutation path (the checker then checks stale
+    state and vouches for it)."""
+    if "take_footprint" in FA.__dict__:
+        orig = FA.take_footprint
+
+        def take_footprint(self):
+            fp = orig(self)
+            return Footprint(fp.slabs, fp.threads, {})
+        return patched((FA, "take_footprint", take_footprint))
+    orig = FA.take_touched
+
+    def take_touched(self):
+        bases, _ = orig(self)
+        return bases, set()
+    return patched((FA, "take_touched", take_touched))

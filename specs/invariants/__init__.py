@@ -1,0 +1,57 @@
+"""The invariant catalogue: one registered check per ID, grouped by topic.
+
+| module          | what it checks                                              |
+|-----------------|-------------------------------------------------------------|
+| ``bitmap``      | bitmap words, padding, free_count, summary, hint (SLAB, SUM) |
+| ``minimag``     | the mini-magazine, refill and spill (MM, REF, SPL)          |
+| ``magazine``    | thread magazines (MAG)                                      |
+| ``remote``      | remote-free stacks (RMT)                                    |
+| ``ownership``   | active slabs and owners (OWN)                               |
+| ``heap``        | partition, live blocks, thread exit, quiescence (PART, LIVE-01, EXIT, QUI) |
+| ``stats``       | batched statistics (STAT)                                   |
+| ``data``        | client data and double allocation (DATA, LIVE-02)           |
+| ``compare``     | lockstep comparisons with the reference (LOCK, OOM)         |
+| ``incremental`` | the op-by-op checker and its own honesty (HOOK)             |
+
+``registry`` holds the declarations; ``check(snapshot, level, scope)`` runs them.
+Every check takes plain data (``specs.api.Snapshot``) and raises
+``specs.api.InvariantViolation`` whose message starts with the ID and names the
+block, slab, class and thread.  Nothing here imports an allocator.
+"""
+from __future__ import annotations
+
+# registration order is the order checks run in: statistics, threads, then slab
+# structures before the partition, so the most specific ID names a failure first
+from . import stats, magazine, ownership, bitmap, minimag, remote, heap  # noqa: F401,I001
+from . import data, compare, incremental  # noqa: F401,I001
+from .geometry import dump_slab
+from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
+from .minimag import ref_01_refill, spl_01_spill
+from .incremental import Checker
+from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_snapshot, fail,
+                       run_op)
+
+TOPICS = ("bitmap", "minimag", "remote", "magazine", "ownership", "heap", "stats", "data",
+          "compare", "incremental")
+
+
+def catalogue() -> list:
+    """Every invariant, in topic order, as the registry declares it."""
+    return sorted(REGISTRY.values(), key=lambda inv: (TOPICS.index(inv.topic),
+                                                      list(REGISTRY).index(inv.id)))
+
+
+def markdown_table() -> str:
+    """The catalogue table of specs/README.md (generated; a test keeps them equal)."""
+    rows = ["| ID | statement | level | scope | cost | where it runs | planted bug |",
+            "|---|---|---|---|---|---|---|"]
+    for inv in catalogue():
+        rows.append(f"| {inv.id} | {inv.statement} | L{inv.level} | {inv.scope} | {inv.cost} "
+                    f"| {inv.where} | `{inv.planted}` |")
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["REGISTRY", "RUNS", "Invariant", "LiveSet", "View", "Checker", "check",
+           "check_snapshot", "run_op", "fail", "dump_slab", "catalogue", "markdown_table",
+           "exit_01_gone", "live_01_blocks", "part_01_partition", "qui_01_empty",
+           "ref_01_refill", "spl_01_spill"]

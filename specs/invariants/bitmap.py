@@ -1,0 +1,85 @@
+"""Bitmap, summary and hint of one slab (L2: the slabs an op touched).
+
+    bit i of words == 1  <=>  block i is not bitmap-free   (padding bits: 1)
+    free_count == popcount(free bits)
+    summary bit w == 1  <=>  words[w] has a free bit
+    every word below hint_word is full
+"""
+from __future__ import annotations
+
+from ..api import SlabSnap, Snapshot
+from .geometry import dump_slab, free_popcount, h, valid_mask
+from .registry import fail, invariant
+
+TOUCHED = "every op, the slabs it touched; every slab at L3"
+
+
+@invariant("SLAB-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
+           planted="slab-geometry-off-by-one",
+           statement="base % slab_size == 0; block_size == class_sizes[class]; "
+                     "nblocks == slab_size / block_size; len(words) == ceil(nblocks / word_bits)")
+def slab_01_geometry(snap: Snapshot, s: SlabSnap, view) -> None:
+    cfg = snap.config
+    ok = (s.base % cfg.slab_size == 0 and 0 <= s.class_idx < cfg.num_classes
+          and s.block_size == cfg.class_sizes[s.class_idx]
+          and s.nblocks == cfg.slab_size // s.block_size
+          and len(s.words) == cfg.words_per_slab(s.class_idx))
+    if not ok:
+        fail("SLAB-01", f"slab {h(s.base)} class {s.class_idx}: geometry does not match the "
+                        f"Config (block size {s.block_size}, nblocks {s.nblocks}, "
+                        f"{len(s.words)} words)", dump_slab(s))
+
+
+@invariant("SLAB-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
+           planted="padding-bits-free",
+           statement="padding bits (index >= nblocks) are 1 (used), never free")
+def slab_02_padding(snap: Snapshot, s: SlabSnap, view) -> None:
+    wb = snap.config.word_bits
+    full = (1 << wb) - 1
+    w = len(s.words) - 1
+    pad = full & ~valid_mask(s, wb, w)
+    if s.words and (s.words[w] & pad) != pad:
+        idx = w * wb + ((~s.words[w] & pad) & -(~s.words[w] & pad)).bit_length() - 1
+        fail("SLAB-02", f"padding bit {idx} (>= nblocks {s.nblocks}) is free in slab "
+                        f"{h(s.base)}, class {s.class_idx}", dump_slab(s))
+
+
+@invariant("SLAB-03", level=2, scope="slab", cost="O(words) per slab", where=TOUCHED,
+           planted="free-count-drift", statement="free_count == popcount(free bits)")
+def slab_03_free_count(snap: Snapshot, s: SlabSnap, view) -> None:
+    n = free_popcount(s, snap.config.word_bits)
+    if s.free_count != n:
+        fail("SLAB-03", f"free_count={s.free_count} but bitmap has {n} free bits "
+                        f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+
+
+@invariant("SUM-01", level=2, scope="slab", cost="O(words) per slab", where=TOUCHED,
+           planted="summary-not-set", statement="summary bit w == (words[w] != FULL)")
+def sum_01_summary(snap: Snapshot, s: SlabSnap, view) -> None:
+    wb = snap.config.word_bits
+    full = (1 << wb) - 1
+    summary = s.summary
+    for w, word in enumerate(s.words):
+        sw = w // wb
+        bit = (summary[sw] >> (w % wb)) & 1 if sw < len(summary) else 0
+        if bit != ((word & full) != full):
+            fail("SUM-01", f"summary bit {w} is {bit} but word {w} ({hex(word)}) "
+                           f"{'has no' if bit else 'has a'} free bit "
+                           f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+
+
+@invariant("SUM-02", level=2, scope="slab", cost="O(hint) per slab", where=TOUCHED,
+           planted="stale-hint-never-wraps",
+           statement="0 <= hint_word < nwords, and words[w] == FULL for w < hint_word")
+def sum_02_hint(snap: Snapshot, s: SlabSnap, view) -> None:
+    wb = snap.config.word_bits
+    full = (1 << wb) - 1
+    if not 0 <= s.hint_word < len(s.words):
+        fail("SUM-02", f"hint_word {s.hint_word} out of range 0..{len(s.words) - 1} "
+                       f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+    for w in range(s.hint_word):
+        if s.words[w] & full != full:
+            idx = w * wb + ((~s.words[w] & full) & -(~s.words[w] & full)).bit_length() - 1
+            fail("SUM-02", f"block {h(s.base + idx * s.block_size)} (index {idx}) is free "
+                           f"below hint_word {s.hint_word}: a scan from the hint misses it "
+                           f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))

@@ -1,0 +1,240 @@
+"""The registry: every invariant declared once, with everything the harness derives from it.
+
+A check is a function decorated with :func:`invariant`, which records its ID,
+statement (the equation), level, scope, cost and the planted bug that must trip
+it.  The table in ``specs/README.md``, ``hakmem-fuzz invariants``, the levels
+the oracle runs and ``FastAllocator.check`` all read this registry.
+
+Scopes say what one call of the check looks at, and so how :func:`check` calls it:
+
+* ``slab``:   ``fn(snap, slab, view)`` for each slab the view covers;
+* ``thread``: ``fn(snap, thread, view)`` for each thread the view covers;
+* ``heap``:   ``fn(snap, view)`` once; it walks what the view covers itself;
+* ``op``:     a comparison or transition the oracle runs inside one op, with
+  the op's own observations (``fn(...)`` with its own arguments, through
+  :func:`run_op`); :func:`check` never runs these.
+
+Levels: **L1** O(1) per op (bounded by threads x classes), **L2** O(what the op
+touched), **L3** O(heap).  ``check(snap, level)`` runs every slab, thread and
+heap check of level <= ``level``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..api import InvariantViolation, Snapshot
+
+SCOPES = ("op", "slab", "thread", "heap")
+QUALITY_TEST = "tests/quality/test_every_invariant_catches_its_bug.py"
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    level: int              # 1, 2 or 3
+    scope: str              # one of SCOPES
+    cost: str               # e.g. "O(words) per slab"
+    statement: str          # the equation, one line
+    where: str              # when the harness runs it
+    planted: str            # name of the planted bug (fuzz/mutants) that must trip it
+    topic: str              # module of specs/invariants it lives in
+    fn: Callable
+
+    @property
+    def quality_test(self) -> str:
+        return (f"{QUALITY_TEST}::test_the_machine_names_the_invariant_its_planted_bug_breaks"
+                f"[{self.id}]")
+
+    def as_dict(self) -> dict:
+        return dict(id=self.id, level=self.level, scope=self.scope, cost=self.cost,
+                    statement=self.statement, where=self.where, topic=self.topic,
+                    planted=self.planted, quality_test=self.quality_test)
+
+
+REGISTRY: dict = {}          # id -> Invariant, in declaration order
+RUNS: Counter = Counter()    # id -> number of times the check ran (this process)
+
+
+def invariant(inv_id: str, *, level: int, scope: str, cost: str, statement: str,
+              where: str, planted: str):
+    """Declare the decorated function as the check of ``inv_id``."""
+    if scope not in SCOPES:
+        raise ValueError(f"{inv_id}: scope {scope!r} is not one of {SCOPES}")
+    if level not in (1, 2, 3):
+        raise ValueError(f"{inv_id}: level must be 1, 2 or 3, got {level!r}")
+
+    def deco(fn):
+        if inv_id in REGISTRY:
+            raise ValueError(f"invariant {inv_id} declared twice ({REGISTRY[inv_id].fn} "
+                             f"and {fn})")
+        topic = fn.__module__.rsplit(".", 1)[-1]
+        REGISTRY[inv_id] = Invariant(inv_id, level, scope, cost, statement, where, planted,
+                                     topic, fn)
+        fn.inv_id = inv_id
+        return fn
+    return deco
+
+
+def fail(inv_id: str, msg: str, dump: str = ""):
+    """Raise the violation of a registered invariant (an unknown ID is a harness bug)."""
+    if inv_id not in REGISTRY:
+        raise KeyError(f"{inv_id} is not a registered invariant")
+    raise InvariantViolation(inv_id, msg, dump)
+
+
+# ============================================================================
+# The client's live blocks, and what the checks see besides the snapshot
+# ============================================================================
+
+
+@dataclass
+class LiveSet:
+    """Blocks the client holds: addr -> class, and a count per slab base."""
+
+    blocks: dict = field(default_factory=dict)          # addr -> class index
+    per_slab: Counter = field(default_factory=Counter)  # slab base -> live count
+
+    @classmethod
+    def from_blocks(cls, blocks: dict, config) -> "LiveSet":
+        mask = ~(config.slab_size - 1)
+        return cls(dict(blocks), Counter(a & mask for a in blocks))
+
+    def add(self, addr: int, cls_idx: int, base: int) -> None:
+        self.blocks[addr] = cls_idx
+        self.per_slab[base] += 1
+
+    def remove(self, addr: int, base: int) -> None:
+        del self.blocks[addr]
+        n = self.per_slab[base] - 1
+        if n:
+            self.per_slab[base] = n
+        else:
+            del self.per_slab[base]
+
+
+class View:
+    """What a check covers and knows besides the snapshot.
+
+    * ``bases`` / ``tids``: the slabs and threads to check (all, or an op's footprint);
+    * ``released``: slabs that left the pool since the last check;
+    * ``live``: the client's blocks (None: unknown, checks that need it skip);
+    * an index of every block cached in a thread magazine (``mag_where``,
+      ``mag_by_slab``), the entries that entered magazines since the last check
+      (``new_mag``) and duplicates met while indexing (``mag_dups``);
+    * ``prev``: each slab as of the last check (for transitions), or None.
+
+    Built whole from a complete snapshot (:meth:`whole`), or kept up to date op
+    by op from footprints by ``specs.invariants.incremental.Checker``.
+    """
+
+    def __init__(self, live: Optional[LiveSet] = None):
+        self.live = live
+        self.bases = ()
+        self.tids = ()
+        self.released = ()
+        self.mag_where = {}      # addr -> (tid, class) of a magazine holding it
+        self.mag_count = Counter()  # addr -> number of magazine slots holding it
+        self.mag_by_slab = {}    # slab base -> set of addrs cached in magazines
+        self.new_mag = []        # (addr, tid, class) that entered a magazine
+        self.mag_dups = []       # (addr, (tid, class), (tid, class)) duplicate slots
+        self.prev = {}           # slab base -> SlabSnap at the last check
+        self.new_live = []       # (addr, class) handed out since the last check
+        self.mags = {}           # (tid, class) -> list: each magazine as last seen
+        self.complete = False
+
+    @classmethod
+    def whole(cls, snap: Snapshot, live: Optional[LiveSet] = None) -> "View":
+        """A view of every slab, thread and magazine entry of a complete snapshot."""
+        v = cls(live)
+        v.complete = snap.complete
+        v.bases = tuple(snap.slabs)
+        v.tids = tuple(snap.threads)
+        mask = ~(snap.config.slab_size - 1)
+        for tid, t in snap.threads.items():
+            for c, items in enumerate(t.magazines):
+                for a in items:
+                    v.mag_add(a, tid, c, mask)
+        return v
+
+    def mag_add(self, a: int, tid: int, c: int, mask: int) -> None:
+        if self.mag_count[a]:
+            self.mag_dups.append((a, self.mag_where[a], (tid, c)))
+        self.mag_count[a] += 1
+        self.mag_where[a] = (tid, c)
+        self.mag_by_slab.setdefault(a & mask, set()).add(a)
+        self.new_mag.append((a, tid, c))
+
+    def mag_remove(self, a: int, mask: int) -> None:
+        n = self.mag_count[a] - 1
+        if n > 0:
+            self.mag_count[a] = n
+            return
+        del self.mag_count[a]
+        self.mag_where.pop(a, None)
+        s = self.mag_by_slab.get(a & mask)
+        if s is not None:
+            s.discard(a)
+            if not s:
+                del self.mag_by_slab[a & mask]
+
+    def mags_in(self, base: int):
+        """(addr, tid, class) of every magazine entry that lies in slab ``base``."""
+        return [(a,) + self.mag_where[a] for a in self.mag_by_slab.get(base, ())]
+
+
+# ============================================================================
+# Running the registry
+# ============================================================================
+
+
+def of_level(level: int, scopes=("slab", "thread", "heap")):
+    return [inv for inv in REGISTRY.values() if inv.level <= level and inv.scope in scopes]
+
+
+def run_view(snap: Snapshot, view: View, level: int, scope: Optional[str] = None,
+             min_level: int = 1, counts: Counter = RUNS) -> None:
+    """Run the slab, thread and heap checks of level ``min_level..level`` over a view
+    (each check run is counted in ``counts``, by ID)."""
+    scopes = ("slab", "thread", "heap") if scope is None else (scope,)
+    for inv in REGISTRY.values():
+        if not min_level <= inv.level <= level or inv.scope not in scopes:
+            continue
+        counts[inv.id] += 1
+        fn = inv.fn
+        if inv.scope == "slab":
+            slabs = snap.slabs
+            for base in view.bases:
+                s = slabs.get(base)
+                if s is not None:
+                    fn(snap, s, view)
+        elif inv.scope == "thread":
+            threads = snap.threads
+            for tid in view.tids:
+                t = threads.get(tid)
+                if t is not None:
+                    fn(snap, t, view)
+        else:
+            fn(snap, view)
+
+
+def check(snap: Snapshot, level: int = 3, scope: Optional[str] = None,
+          live: Optional[LiveSet] = None) -> None:
+    """Run every registered check of level <= ``level`` (and of ``scope``, if given)
+    on a snapshot, complete or partial (a partial one is checked where it has data)."""
+    if scope == "op":
+        raise ValueError("op-scope checks compare one op's observations; the oracle runs "
+                         "them (specs.lockstep), check() cannot")
+    run_view(snap, View.whole(snap, live), level, scope)
+
+
+def check_snapshot(snap: Snapshot, level: int, live: Optional[LiveSet] = None) -> None:
+    """``check(snap, level, live=live)``: the name allocators' own ``check()`` calls."""
+    check(snap, level, live=live)
+
+
+def run_op(inv_id: str, *args, counts: Counter = RUNS, **kwargs):
+    """Run one op-scope check of the registry (counted in ``counts``)."""
+    counts[inv_id] += 1
+    return REGISTRY[inv_id].fn(*args, **kwargs)

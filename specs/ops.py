@@ -1,0 +1,125 @@
+"""The op language: plain frozen values the oracle applies to both allocators.
+
+Ops name blocks by *handle* (the n-th successful allocation is handle n),
+never by address: the two allocators place blocks differently.  A reproducer
+is a Config plus a list of these values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ============================================================================
+# Ops
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class Alloc:
+    size: int
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class AllocMany:
+    size: int
+    n: int
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class Free:
+    handle: int
+    tid: int = 0           # a tid other than the allocating one makes a remote free
+
+
+@dataclass(frozen=True)
+class RaceFree:
+    handle: int
+    tid: int = 0           # a non-owner: its remote push races the owner's drain
+
+
+@dataclass(frozen=True)
+class FreeMany:
+    n: int                 # free the n oldest live handles
+    tid: int = 0
+    newest: bool = False   # ... or the n newest
+
+
+@dataclass(frozen=True)
+class Write:
+    handle: int
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Read:
+    handle: int
+    offset: int
+    n: int
+
+
+@dataclass(frozen=True)
+class ThreadExit:
+    tid: int
+
+
+@dataclass(frozen=True)
+class FlushStats:
+    pass
+
+
+@dataclass(frozen=True)
+class Evict:
+    tid: int
+    class_idx: int
+
+
+@dataclass(frozen=True)
+class Drain:
+    tid: int
+    class_idx: int
+
+
+@dataclass(frozen=True)
+class Refill:
+    tid: int
+    class_idx: int
+
+
+@dataclass(frozen=True)
+class Quiesce:
+    pass
+
+
+@dataclass(frozen=True)
+class BadAlloc:
+    size: object           # not an int in 0..max: SizeError on both sides
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class BadFree:
+    kind: str              # "unaligned" | "interior" | "foreign" | "none" | "double"
+    handle: int = -1
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class BadAccess:
+    handle: int            # live: the access crosses its end; freed: use after free
+    write: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    level: int = 3
+
+
+OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
+       Refill, Quiesce, BadAlloc, BadFree, BadAccess, Check)
+
+
+def op_repr(op) -> str:
+    """Python source that builds op (for reproducers)."""
+    return repr(op).replace("specs.lockstep.", "").replace("specs.ops.", "")
