@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
 from .geometry import dump_slab, free_popcount, h, valid_mask
+
+
+def _free_bits(s: SlabSnap, wb: int, w: int, word: int) -> int:
+    """Free (0) bits of word w that are real blocks."""
+    return (~word & valid_mask(s, wb, w)).bit_count()
 from .registry import fail, invariant
 
 TOUCHED = "every op, the slabs it touched; every slab at L3"
@@ -44,22 +49,45 @@ def slab_02_padding(snap: Snapshot, s: SlabSnap, view) -> None:
                         f"{h(s.base)}, class {s.class_idx}", dump_slab(s))
 
 
-@invariant("SLAB-03", level=2, scope="slab", cost="O(words) per slab", where=TOUCHED,
+@invariant("SLAB-03", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
            planted="free-count-drift", statement="free_count == popcount(free bits)")
 def slab_03_free_count(snap: Snapshot, s: SlabSnap, view) -> None:
-    n = free_popcount(s, snap.config.word_bits)
+    wb = snap.config.word_bits
+    cw = view.changed_words(s)
+    if cw is None:
+        n = free_popcount(s, wb)
+    else:       # the last check verified the old count: add the changed words' difference
+        p = view.prev[s.base]
+        if not cw and p.free_count == s.free_count:
+            return
+        n = p.free_count + sum(_free_bits(s, wb, w, s.words[w]) - _free_bits(s, wb, w, p.words[w])
+                               for w in cw)
     if s.free_count != n:
         fail("SLAB-03", f"free_count={s.free_count} but bitmap has {n} free bits "
                         f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
 
 
-@invariant("SUM-01", level=2, scope="slab", cost="O(words) per slab", where=TOUCHED,
+@invariant("SUM-01", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
            planted="summary-not-set", statement="summary bit w == (words[w] != FULL)")
 def sum_01_summary(snap: Snapshot, s: SlabSnap, view) -> None:
     wb = snap.config.word_bits
     full = (1 << wb) - 1
     summary = s.summary
-    for w, word in enumerate(s.words):
+    cw = view.changed_words(s)
+    if cw is None:
+        ws = range(len(s.words))
+    else:       # words that changed, and every word of a summary word that changed
+        p = view.prev[s.base]
+        if not cw and p.summary == summary:
+            return
+        ws = set(cw)
+        for sw, (a, b) in enumerate(zip(p.summary, summary)):
+            if a != b:
+                ws.update(range(sw * wb, min(len(s.words), (sw + 1) * wb)))
+        ws = sorted(ws)
+    words = s.words
+    for w in ws:
+        word = words[w]
         sw = w // wb
         bit = (summary[sw] >> (w % wb)) & 1 if sw < len(summary) else 0
         if bit != ((word & full) != full):
@@ -68,7 +96,7 @@ def sum_01_summary(snap: Snapshot, s: SlabSnap, view) -> None:
                            f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
 
 
-@invariant("SUM-02", level=2, scope="slab", cost="O(hint) per slab", where=TOUCHED,
+@invariant("SUM-02", level=2, scope="slab", cost="O(words changed + hint moved)", where=TOUCHED,
            planted="stale-hint-never-wraps",
            statement="0 <= hint_word < nwords, and words[w] == FULL for w < hint_word")
 def sum_02_hint(snap: Snapshot, s: SlabSnap, view) -> None:
@@ -77,7 +105,15 @@ def sum_02_hint(snap: Snapshot, s: SlabSnap, view) -> None:
     if not 0 <= s.hint_word < len(s.words):
         fail("SUM-02", f"hint_word {s.hint_word} out of range 0..{len(s.words) - 1} "
                        f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
-    for w in range(s.hint_word):
+    cw = view.changed_words(s)
+    if cw is None:
+        ws = range(s.hint_word)
+    else:       # words below the old hint were full: recheck the changed ones, and the
+        p = view.prev[s.base]        # words the hint moved over
+        if not cw and p.hint_word == s.hint_word:
+            return
+        ws = sorted({w for w in cw if w < s.hint_word} | set(range(p.hint_word, s.hint_word)))
+    for w in ws:
         if s.words[w] & full != full:
             idx = w * wb + ((~s.words[w] & full) & -(~s.words[w] & full)).bit_length() - 1
             fail("SUM-02", f"block {h(s.base + idx * s.block_size)} (index {idx}) is free "

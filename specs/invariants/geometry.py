@@ -55,11 +55,15 @@ def free_indices(s: SlabSnap, wb: int):
     return out
 
 
-def newly_free(before: SlabSnap, after: SlabSnap, wb: int):
-    """Indices whose bit is free in ``after`` and used in ``before``. O(words)."""
+def newly_free(before: SlabSnap, after: SlabSnap, wb: int, words=None):
+    """Indices whose bit is free in ``after`` and used in ``before``: O(words), or
+    O(len(words)) given the indices of the words that changed."""
     out = []
     full = (1 << wb) - 1
-    for w, (old, new) in enumerate(zip(before.words, after.words)):
+    if words is None:
+        words = range(len(after.words))
+    for w in words:
+        old, new = before.words[w], after.words[w]
         if old == new:
             continue
         freed = old & ~new & full

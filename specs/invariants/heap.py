@@ -11,7 +11,7 @@ from .geometry import block_idx, dump_slab, free_indices, h, is_free_bit, newly_
 from .registry import fail, invariant
 
 
-@invariant("PART-01", level=2, scope="slab", cost="O(cached blocks of the slab)",
+@invariant("PART-01", level=2, scope="slab", cost="O(entries the op moved) per slab",
            where="every op, the slabs it touched; every slab at L3",
            planted="drain-leaves-blocks-used",
            statement="per slab: nblocks == live + bitmap_free + mini_mag + remote + in "
@@ -25,30 +25,52 @@ def part_01_partition(snap: Snapshot, s: SlabSnap, view) -> None:
     for place, addrs in (("the mini_mag", s.mini_mag), ("the remote stack", s.remote)):
         for a in addrs:
             if a in where:
-                fail("PART-01", f"block {h(a)} is in {where[a]} and in {place} "
-                                f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                _two_places(s, a, where[a], place)
             where[a] = place
-    for a, tid, c in view.mags_in(s.base):
-        if a in where:
-            fail("PART-01", f"block {h(a)} is in the magazine of tid {tid} and in "
-                            f"{where[a]} (slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+    in_mags = view.mag_by_slab.get(s.base, ())
+    cw = view.changed_words(s)
+    if cw is None:          # not seen before: every magazine entry of the slab
+        moved = view.mags_in(s.base)
+        fresh = ()
+    else:                   # only what moved: new magazine entries, bits that became free
+        moved = [e for e in view.new_mag if e[0] & ~(snap.config.slab_size - 1) == s.base]
+        fresh = newly_free(view.prev[s.base], s, wb, cw)
+    for a, tid, c in moved:
         idx = block_idx(s, a)
         if idx is not None and is_free_bit(s, wb, idx):
             fail("PART-01", f"block {h(a)} is in the magazine of tid {tid} and bitmap-free "
                             f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
-        where[a] = f"the magazine of tid {tid}"
-    blocks = live.blocks
+        if a in live.blocks:
+            _two_places(s, a, "live (held by the client)", f"the magazine of tid {tid}")
     for a, place in where.items():
-        if a in blocks:
-            fail("PART-01", f"block {h(a)} is live (held by the client) and in {place} "
+        if a in in_mags:
+            tid, _ = view.mag_where[a]
+            _two_places(s, a, f"the magazine of tid {tid}", place)
+        if a in live.blocks:
+            _two_places(s, a, "live (held by the client)", place)
+    for i in fresh:
+        a = s.base + i * s.block_size
+        if a in in_mags:
+            tid, _ = view.mag_where[a]
+            fail("PART-01", f"block {h(a)} is in the magazine of tid {tid} and bitmap-free "
                             f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+    for a, _ in view.new_live:
+        if a in in_mags or a in where:
+            _two_places(s, a, "live (held by the client)",
+                        where.get(a) or f"the magazine of tid {view.mag_where[a][0]}")
     n_live = live.per_slab.get(s.base, 0)
-    total = n_live + s.free_count + len(where)
+    cached = len(where) + len(in_mags)
+    total = n_live + s.free_count + cached
     if total != s.nblocks:
         fail("PART-01", f"slab {h(s.base)} class {s.class_idx}: live {n_live} + bitmap-free "
-                        f"{s.free_count} + cached {len(where)} = {total} != nblocks "
+                        f"{s.free_count} + cached {cached} = {total} != nblocks "
                         f"{s.nblocks} ({'a block is lost' if total < s.nblocks else 'a block is counted twice'})",
              dump_slab(s))
+
+
+def _two_places(s: SlabSnap, a: int, first: str, second: str):
+    fail("PART-01", f"block {h(a)} is {'in ' if first.startswith('the') else ''}{first} and in "
+                    f"{second} (slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
 
 
 def _live_block(snap: Snapshot, addr: int, c: int) -> None:
@@ -93,8 +115,8 @@ def live_01_blocks(snap: Snapshot, view) -> None:
         s = snap.slabs.get(base)
         if s is None or not live.per_slab.get(base):
             continue
-        before = view.prev.get(base)
-        idxs = free_indices(s, wb) if before is None else newly_free(before, s, wb)
+        cw = view.changed_words(s)
+        idxs = free_indices(s, wb) if cw is None else newly_free(view.prev[base], s, wb, cw)
         for i in idxs:
             a = s.base + i * s.block_size
             if a in live.blocks:

@@ -142,6 +142,7 @@ class View:
         self.prev = {}           # slab base -> SlabSnap at the last check
         self.new_live = []       # (addr, class) handed out since the last check
         self.mags = {}           # (tid, class) -> list: each magazine as last seen
+        self._delta = {}         # slab base -> (SlabSnap, changed word indices), this step
         self.complete = False
 
     @classmethod
@@ -178,6 +179,23 @@ class View:
             s.discard(a)
             if not s:
                 del self.mag_by_slab[a & mask]
+
+    def changed_words(self, s):
+        """Indices of the bitmap words of slab s that differ from the last check, or None
+        when the slab was not seen before (then a check must look at every word).
+        Incremental checks use it to cost O(words changed), not O(words)."""
+        p = self.prev.get(s.base)
+        if p is None or self.complete:
+            return None
+        cached = self._delta.get(s.base)
+        if cached is not None and cached[0] is s:
+            return cached[1]
+        if p.words == s.words:
+            out = ()
+        else:
+            out = [w for w, (a, b) in enumerate(zip(p.words, s.words)) if a != b]
+        self._delta[s.base] = (s, out)
+        return out
 
     def mags_in(self, base: int):
         """(addr, tid, class) of every magazine entry that lies in slab ``base``."""
