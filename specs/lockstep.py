@@ -323,6 +323,8 @@ class Oracle:
         for c, (a, f, n) in enumerate(zip(ref_ex.allocs, ref_ex.frees, self.live_per_class)):
             if a - f != n:
                 data_checks.live_02_counts(c, self.ref.live_count(c), n)
+        if self.check_level < 2 and self.checker is not None:
+            self.checker.view = None     # what it kept goes stale: resync at the next L2
         if self.check_level < 1:
             return
         if self.checker is None:

@@ -55,7 +55,7 @@ def part_01_partition(snap: Snapshot, s: SlabSnap, view) -> None:
             fail("PART-01", f"block {h(a)} is in the magazine of tid {tid} and bitmap-free "
                             f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
     for a, _ in view.new_live:
-        if a in in_mags or a in where:
+        if a in live.blocks and (a in in_mags or a in where):
             _two_places(s, a, "live (held by the client)",
                         where.get(a) or f"the magazine of tid {view.mag_where[a][0]}")
     n_live = live.per_slab.get(s.base, 0)
