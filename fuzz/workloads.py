@@ -17,6 +17,11 @@ the block's slab is still owned by the allocating thread.
 ('alloc', 6)
 >>> ops == random_ops(6, seed=1, threads=2, sizes=(8, 16))
 True
+
+The standard allocator workloads (larson, xmalloc-test, mstress, cache-scratch,
+sh6bench, glibc-thread) are generated in the op language of
+``specs.lockstep`` by ``fuzz.standard_workloads`` and listed in ``WORKLOADS``
+here; ``generate(name, scale, seed, threads)`` builds one.
 """
 from __future__ import annotations
 
@@ -73,4 +78,7 @@ def replay(allocator, ops) -> list:
     return addrs
 
 
-__all__ = ["ACCEPTANCE", "random_ops", "replay"]
+from fuzz.standard_workloads import WORKLOADS, Workload, generate, run_bare  # noqa: E402
+
+__all__ = ["ACCEPTANCE", "WORKLOADS", "Workload", "generate", "random_ops", "replay",
+           "run_bare"]
