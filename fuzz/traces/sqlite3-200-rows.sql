@@ -1,0 +1,5 @@
+CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<200) INSERT INTO t SELECT x, 'name' || x, x * 0.5 FROM c;
+CREATE INDEX t_name ON t(name);
+SELECT count(*), sum(score) FROM t WHERE name LIKE 'name1%';
+SELECT name FROM t ORDER BY score DESC LIMIT 3;
