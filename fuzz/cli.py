@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     from fuzz.runner import DEFAULTS
     from fuzz.runner_worker import FAMILIES
     parser = _Parser(prog="hakmem-fuzz", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", metavar="{run,promote,mutants,invariants}",
+    sub = parser.add_subparsers(dest="command",
+                                metavar="{run,promote,mutants,invariants,replay}",
                                 parser_class=_Parser)
 
     r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
@@ -113,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--help)", add_help=False)
     sub.add_parser("invariants", help="the invariant catalogue (options: hakmem-fuzz "
                    "invariants --help)", add_help=False)
+    from fuzz import replay_cmd
+    replay_cmd.register(sub)           # replay (fuzz/replay_cmd.py)
     return parser
 
 
@@ -199,6 +202,8 @@ def main(argv=None) -> int:
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "promote":
         return _promote(args)
+    if getattr(args, "handler", None):   # subcommands registered by their own modules
+        return args.handler(args)
     parser.error(f"unknown command {args.command!r}")   # pragma: no cover
     return EXIT_USAGE
 

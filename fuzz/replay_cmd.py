@@ -1,0 +1,290 @@
+"""hakmem-fuzz replay: a recorded trace or a standard workload through the lockstep oracle.
+
+    hakmem-fuzz replay TRACE [--skip-bad] [--threads N --remote P] [options]
+    hakmem-fuzz replay --workload NAME [--scale S] [--threads N --remote P] [options]
+
+Every op is applied to the reference and to the fast model and checked
+(``specs.lockstep.Oracle``: outcomes, bytes, statistics, the invariant
+catalogue at ``--check-level``), then everything is freed and the pool
+quiesced and checked again.  A failure is cut down to the shortest failing
+prefix, then shrunk, and written as a runnable pytest reproducer.
+
+Exit status: 0 clean, 1 a finding (reproducer written), 2 usage error or a
+bad trace (the line number is named).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from typing import Callable, Optional
+
+from specs.api import Config, ConfigError, InvariantViolation
+from specs.lockstep import L3_EVERY, Oracle
+
+EXIT_CLEAN, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
+# knobs --config may set (ints; max_slabs_per_class also 'none')
+KNOBS = tuple(f.name for f in dataclasses.fields(Config) if f.name != "class_sizes")
+
+
+def default_fast():
+    """The allocator under test: the fast model (the one place an --impl choice plugs in)."""
+    from hakmem_fast import FastAllocator
+    return FastAllocator
+
+
+def parse_config(pairs) -> Config:
+    """Config from ``knob=value`` strings; ValueError naming the bad pair and the knobs."""
+    kw = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or name not in KNOBS:
+            raise ValueError(f"--config {pair!r}: expected knob=value with knob one of "
+                             f"{', '.join(KNOBS)}")
+        if name == "max_slabs_per_class" and value.lower() == "none":
+            kw[name] = None
+            continue
+        try:
+            kw[name] = int(value, 0)
+        except ValueError:
+            raise ValueError(f"--config {pair!r}: {name} takes an integer, got {value!r}") \
+                from None
+    try:
+        return Config(**kw)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
+def oracle_levels(check_level: int):
+    """(Oracle check_level, l3_every) for --check-level 0..3 (3: the whole heap every op)."""
+    return (2, 1) if check_level >= 3 else (check_level, L3_EVERY)
+
+
+def check_ops(config: Config, ops: list, *, check_level: int = 2, make_fast=None,
+              progress: Optional[Callable[[int, int], None]] = None):
+    """Replay ops in lockstep and tear down: (oracle, None) or (oracle, (index, violation)).
+
+    ``index`` is the op that failed (len(ops) for the teardown).
+    """
+    level, l3_every = oracle_levels(check_level)
+    fast = (make_fast or default_fast())(config)
+    from hakmem_ref import RefAllocator
+    oracle = Oracle(RefAllocator(config), fast, l3_every=l3_every, check_level=level)
+    i = 0
+    try:
+        for i, op in enumerate(ops):
+            oracle.apply(op)
+            if progress and not i & 255:
+                progress(i, len(ops))
+        i = len(ops)
+        oracle.teardown()
+    except InvariantViolation as e:
+        return oracle, (i, e)
+    return oracle, None
+
+
+class Progress:
+    """A progress line on stderr every ``every`` seconds."""
+
+    def __init__(self, every: float, out=None):
+        self.every, self.out = every, out or sys.stderr
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = done / max(now - self.start, 1e-9)
+            self.out.write(f"replay: {done:,}/{total:,} ops ({100 * done // max(total, 1)}%), "
+                           f"{rate:,.0f} ops/s, {now - self.start:.0f} s\n")
+            self.out.flush()
+
+
+def load_ops(args):
+    """(ops, description, skipped counter) from the trace or workload the args name."""
+    from fuzz.trace_import import load_trace, spread
+    from fuzz.workloads import generate
+    if args.workload:
+        w = generate(args.workload, args.scale, args.seed, args.threads or 4)
+        ops = spread(w.ops, None, args.remote, args.seed) if args.remote else w.ops
+        return ops, f"workload {w.name} {w.params}", w.skipped
+    t = load_trace(args.trace, skip_bad=args.skip_bad)
+    for lineno, reason in t.bad_lines[:10]:
+        sys.stderr.write(f"replay: skipped bad line {args.trace}:{lineno}: {reason}\n")
+    ops = spread(t.ops, args.threads, args.remote, args.seed) if (args.threads or args.remote) \
+        else t.ops
+    return ops, t.summary(), t.skipped
+
+
+def minimize(config: Config, ops: list, index: int, err: InvariantViolation, *,
+             check_level: int, seconds: float, make_fast=None):
+    """Shortest failing prefix, then shrunk: (ops, prefix length, inv_id, message)."""
+    from fuzz.trace_shrink import fails_like, shortest_failing_prefix, shrink
+
+    def run(candidate):
+        _, failure = check_ops(config, candidate, check_level=check_level,
+                               make_fast=make_fast)
+        if failure:
+            raise failure[1]
+    fails = fails_like(run, err.inv_id)
+    hi = min(index + 1, len(ops))
+    if not fails(ops[:hi]):                  # flaky under a different ID: accept any
+        fails = fails_like(run, None)
+    n = shortest_failing_prefix(ops, fails, hi) if fails(ops[:hi]) else hi
+    sys.stderr.write(f"replay: shortest failing prefix: {n:,} of {len(ops):,} ops; "
+                     f"shrinking (at most {seconds:g} s)\n")
+    small = shrink(ops[:n], fails, seconds)
+    try:
+        run(small)
+        return small, n, err.inv_id, str(err)
+    except InvariantViolation as e:
+        return small, n, e.inv_id, str(e)
+
+
+def main(args) -> int:
+    """Run ``hakmem-fuzz replay``; the exit status."""
+    from fuzz.trace_import import TraceError
+    out = sys.stdout
+    if bool(args.trace) == bool(args.workload):
+        return _usage(args, "give a TRACE file or --workload NAME (one of them)")
+    if not 0.0 <= args.remote <= 1.0:
+        return _usage(args, f"--remote is a share of frees in [0, 1], got {args.remote}")
+    if args.mutant:
+        from fuzz import mutants
+        if args.mutant not in mutants.names():
+            return _usage(args, f"unknown --mutant {args.mutant!r}; 'hakmem-fuzz run --list' "
+                                "lists the planted bugs")
+    try:
+        config = parse_config(args.config)
+        ops, what, skipped = load_ops(args)
+    except TraceError as e:
+        sys.stderr.write(f"hakmem-fuzz replay: bad trace: {e}\n")
+        return EXIT_USAGE
+    except (ValueError, OSError) as e:
+        return _usage(args, str(e))
+    out.write(f"replay: {what}\nreplay: {len(ops):,} ops, check level {args.check_level}, "
+              f"{'planted bug ' + args.mutant + ', ' if args.mutant else ''}config "
+              f"{_config_diff(config) or 'seed defaults'}\n")
+    if sum(skipped.values()):
+        out.write("replay: skipped " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+                  + "\n")
+    out.flush()
+    every = args.progress_every or (2.0 if sys.stderr.isatty() else 10.0)
+    with _maybe_mutant(args.mutant):
+        t0 = time.monotonic()
+        oracle, failure = check_ops(config, ops, check_level=args.check_level,
+                                    progress=Progress(every))
+        elapsed = time.monotonic() - t0
+        if failure is None:
+            paths = ", ".join(f"{k} {v}" for k, v in sorted(oracle.events.items()))
+            out.write(f"replay: clean: {len(ops):,} ops in {elapsed:.1f} s "
+                      f"({len(ops) / max(elapsed, 1e-9):,.0f} ops/s); checks "
+                      f"{dict(oracle.checks)}\nreplay: ops that took each path: {paths}\n")
+            return EXIT_CLEAN
+        index, err = failure
+        out.write(f"replay: FINDING at op {index:,} of {len(ops):,} "
+                  f"({'teardown' if index == len(ops) else repr(ops[index])}):\n{err}\n")
+        out.flush()
+        small, n, inv_id, message = minimize(config, ops, index, err,
+                                             check_level=args.check_level,
+                                             seconds=args.shrink_seconds)
+    path = _write(args, config, small, inv_id, message)
+    out.write(f"replay: cut to {n:,} ops (shortest failing prefix), shrunk to {len(small)} "
+              f"ops: [{inv_id}]\nreplay: reproducer: {path}\n"
+              f"replay: next: run '.venv/bin/pytest {path}' (it fails until the bug is fixed)"
+              + (" under the planted bug" if args.mutant else "") + "\n")
+    return EXIT_FINDING
+
+
+def _write(args, config, ops, inv_id, message) -> str:
+    from fuzz.replay import reproducer_source, _ident
+    name = f"{inv_id}_{args.workload or os.path.basename(args.trace)}"
+    src = reproducer_source(config, ops, name=name, inv_id=inv_id, message=message,
+                            mutant=args.mutant)
+    _, l3_every = oracle_levels(args.check_level)
+    if l3_every != L3_EVERY:
+        src = src.replace("replay(CONFIG, OPS, mutant=MUTANT)",
+                          f"replay(CONFIG, OPS, mutant=MUTANT, l3_every={l3_every})")
+    os.makedirs(args.reproducers, exist_ok=True)
+    path = os.path.join(args.reproducers, f"test_repro_{_ident(name)}.py")
+    with open(path, "w") as f:
+        f.write(src)
+    return path
+
+
+class _maybe_mutant:
+    def __init__(self, name):
+        self.cm = None
+        if name:
+            from fuzz import mutants
+            self.cm = mutants.apply(name)
+
+    def __enter__(self):
+        return self.cm.__enter__() if self.cm else None
+
+    def __exit__(self, *exc):
+        return self.cm.__exit__(*exc) if self.cm else False
+
+
+def _config_diff(config: Config) -> str:
+    base = Config()
+    return ", ".join(f"{k}={getattr(config, k)}" for k in KNOBS
+                     if getattr(config, k) != getattr(base, k))
+
+
+def _usage(args, message: str) -> int:
+    sys.stderr.write(f"hakmem-fuzz replay: error: {message}\n"
+                     "Run 'hakmem-fuzz replay --help' for the options.\n")
+    return EXIT_USAGE
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by replay and explore: workload scale, seed, threads, config."""
+    p.add_argument("--scale", type=int, default=1, metavar="S",
+                   help="workload size multiplier, an int >= 1 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the workload and of --threads/--remote (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads: a workload's worker threads (default 4); a trace's ops are "
+                        "spread over N threads (default: as recorded, tid 0)")
+    p.add_argument("--remote", type=float, default=0.0, metavar="P",
+                   help="share of frees made by another thread than the allocating one "
+                        "(default: as generated / recorded)")
+
+
+def register(subparsers) -> None:
+    """Add the ``replay`` subcommand to hakmem-fuzz's subparsers."""
+    p = subparsers.add_parser(
+        "replay", help="replay a valgrind trace or a standard workload through the oracle",
+        description=__doc__.split("\n\n")[2].replace("\n", " "),
+        epilog="Exit status: 0 clean, 1 finding (reproducer written), 2 usage error or bad "
+               "trace.")
+    p.add_argument("trace", nargs="?", metavar="TRACE",
+                   help="a valgrind --trace-malloc=yes log (fuzz/traces/ has recorded ones)")
+    p.add_argument("--workload", metavar="NAME",
+                   help="a standard workload: larson, xmalloc-test, mstress, cache-scratch, "
+                        "sh6bench, glibc-thread")
+    add_common(p)
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip and count malformed trace lines instead of stopping (exit 2)")
+    p.add_argument("--check-level", type=int, choices=(0, 1, 2, 3), default=2, metavar="L",
+                   help="0 outcomes and stats only, 1 + statistics invariants, 2 + the "
+                        "touched slabs after every op (L3 every 25 ops), 3 the whole heap "
+                        "after every op (default: %(default)s)")
+    p.add_argument("--config", action="append", metavar="KNOB=VALUE",
+                   help=f"a Config knob, repeatable: {', '.join(KNOBS)}")
+    p.add_argument("--mutant", metavar="NAME",
+                   help="apply a planted bug (checks the replay itself)")
+    p.add_argument("--reproducers", default="fuzz-report/reproducers", metavar="DIR",
+                   help="where a finding's reproducer goes (default: %(default)s)")
+    p.add_argument("--shrink-seconds", type=float, default=60.0, metavar="S",
+                   help="time budget of the shrink after the prefix cut (default: %(default)s)")
+    p.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+                   help="progress line interval on stderr (default: 2 on a terminal, else 10)")
+    p.set_defaults(handler=main)
+
+
+__all__ = ["KNOBS", "check_ops", "default_fast", "main", "minimize", "parse_config",
+           "register"]
