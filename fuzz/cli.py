@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fuzz.runner_worker import FAMILIES
     parser = _Parser(prog="hakmem-fuzz", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command",
-                                metavar="{run,promote,mutants,invariants,replay}",
+                                metavar="{run,promote,mutants,invariants,replay,explore}",
                                 parser_class=_Parser)
 
     r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "--help)", add_help=False)
     sub.add_parser("invariants", help="the invariant catalogue (options: hakmem-fuzz "
                    "invariants --help)", add_help=False)
-    from fuzz import replay_cmd
+    from fuzz import explore, replay_cmd
     replay_cmd.register(sub)           # replay (fuzz/replay_cmd.py)
+    explore.register(sub)              # explore (fuzz/explore.py)
     return parser
 
 
