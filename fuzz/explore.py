@@ -152,14 +152,17 @@ def measure(ops: list, config: Config, make_fast=None, samples: int = 100) -> di
         err["intervals"][-1][1] = len(ops)
     peak_stranded = max((s["magazine"] + s["mini_mag"] + s["remote"] for s in series),
                         default=0)
+    peak_cached = max((s["magazine"] + s["mini_mag"] for s in series), default=0)
+    peak_remote = max((s["remote"] for s in series), default=0)
     return dict(ops=len(ops), allocs=sum(stages.values()), frees=sum(routes.values()),
                 stages=dict(stages), routes=dict(routes), exit_routes=dict(exit_routes),
                 path_counts=dict(pc), series=series, stats_error=err,
                 peak_slabs=peak_slabs, peak_bytes=peak_slabs * config.slab_size,
-                peak_stranded=peak_stranded, slab_size=config.slab_size,
+                peak_stranded=peak_stranded, peak_cached=peak_cached,
+                peak_remote=peak_remote, slab_size=config.slab_size,
                 threads_peak=threads_peak,
-                # what the design can hold in caches: every live thread's magazines
-                # (classes x capacity) and a full mini-magazine in every slab
+                # what the design can cache (remote stacks aside): every live thread's
+                # magazines (classes x capacity) and a full mini-magazine in every slab
                 stranded_bound=threads_peak * config.num_classes * config.magazine_capacity
                 + peak_slabs * config.mini_mag_capacity)
 

@@ -35,8 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from specs.lockstep import Alloc, AllocMany, FlushStats, Free, FreeMany, Quiesce, Read, \
-    ThreadExit, Write
+from specs.lockstep import Alloc, Free, ThreadExit, Write
 
 TINY_MAX = 1024         # largest size the tiny pool serves (Config().max_size)
 SKIPPED = -1            # "handle" of an alloc that was not emitted (size out of range)
@@ -380,51 +379,5 @@ def generate(name: str, scale: int = 1, seed: int = 0, threads: int = 4,
     return Workload(name, b.ops, params, b.skipped)
 
 
-def run_bare(allocator, ops) -> list:
-    """Apply lockstep ops to one allocator, no oracle and no checks; the address per handle.
-
-    Handles Alloc, AllocMany, Free, FreeMany, Write, Read, ThreadExit,
-    FlushStats and Quiesce (other ops are ignored).  A handle whose alloc ran
-    out of memory is None and its frees are skipped.  Cost: O(ops).
-    """
-    addrs, live = [], {}
-    alloc, free = allocator.alloc, allocator.free
-    for op in ops:
-        kind = type(op)
-        if kind is Alloc:
-            a = alloc(op.size, op.tid)
-            if a is not None:
-                live[len(addrs)] = a
-            addrs.append(a)
-        elif kind is Free:
-            a = live.pop(op.handle, None)
-            if a is not None:
-                free(a, op.tid)
-        elif kind is Write:
-            if op.handle in live:
-                allocator.write(live[op.handle] + op.offset, op.data)
-        elif kind is Read:
-            if op.handle in live:
-                allocator.read(live[op.handle] + op.offset, op.n)
-        elif kind is ThreadExit:
-            allocator.thread_exit(op.tid)
-        elif kind is AllocMany:
-            for _ in range(op.n):
-                a = alloc(op.size, op.tid)
-                if a is None:
-                    break
-                live[len(addrs)] = a
-                addrs.append(a)
-        elif kind is FreeMany:
-            hs = sorted(live, reverse=op.newest)[:op.n]
-            for h in hs:
-                free(live.pop(h), op.tid)
-        elif kind is FlushStats:
-            allocator.flush_stats()
-        elif kind is Quiesce:
-            allocator.quiesce()
-    return addrs
-
-
 __all__ = ["OpBuilder", "SKIPPED", "TINY_MAX", "WORKLOADS", "Workload", "generate",
-           "interleave", "inverse_square_size", "run_bare"]
+           "interleave", "inverse_square_size"]

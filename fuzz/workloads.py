@@ -78,7 +78,55 @@ def replay(allocator, ops) -> list:
     return addrs
 
 
-from fuzz.standard_workloads import WORKLOADS, Workload, generate, run_bare  # noqa: E402
+def run_bare(allocator, ops) -> list:
+    """Apply ``specs.lockstep`` ops to one allocator, no oracle and no checks.
+
+    Returns the address of every handle.  Handles Alloc, AllocMany, Free,
+    FreeMany, Write, Read, ThreadExit, FlushStats and Quiesce (other ops are
+    ignored).  A handle whose alloc ran out of memory is None and its frees are
+    skipped.  The loop ``bench/bench_workloads.py`` times.  Cost: O(ops).
+    """
+    from specs.lockstep import (Alloc, AllocMany, FlushStats, Free, FreeMany, Quiesce, Read,
+                                ThreadExit, Write)
+    addrs, live = [], {}
+    alloc, free = allocator.alloc, allocator.free
+    for op in ops:
+        kind = type(op)
+        if kind is Alloc:
+            a = alloc(op.size, op.tid)
+            if a is not None:
+                live[len(addrs)] = a
+            addrs.append(a)
+        elif kind is Free:
+            a = live.pop(op.handle, None)
+            if a is not None:
+                free(a, op.tid)
+        elif kind is Write:
+            if op.handle in live:
+                allocator.write(live[op.handle] + op.offset, op.data)
+        elif kind is Read:
+            if op.handle in live:
+                allocator.read(live[op.handle] + op.offset, op.n)
+        elif kind is ThreadExit:
+            allocator.thread_exit(op.tid)
+        elif kind is AllocMany:
+            for _ in range(op.n):
+                a = alloc(op.size, op.tid)
+                if a is None:
+                    break
+                live[len(addrs)] = a
+                addrs.append(a)
+        elif kind is FreeMany:
+            for h in sorted(live, reverse=op.newest)[:op.n]:
+                free(live.pop(h), op.tid)
+        elif kind is FlushStats:
+            allocator.flush_stats()
+        elif kind is Quiesce:
+            allocator.quiesce()
+    return addrs
+
+
+from fuzz.standard_workloads import WORKLOADS, Workload, generate  # noqa: E402
 
 __all__ = ["ACCEPTANCE", "WORKLOADS", "Workload", "generate", "random_ops", "replay",
            "run_bare"]

@@ -100,8 +100,15 @@ def test_the_stats_error_is_zero_when_every_event_is_flushed_and_large_when_batc
 def test_stranded_blocks_shrink_with_the_magazine_capacity():
     ops = generate("sh6bench", 1, 0, 2).ops
     big, small = (measure(ops, Config(magazine_capacity=m), samples=20) for m in (2048, 4))
-    assert small["peak_stranded"] < big["peak_stranded"] <= big["stranded_bound"]
-    assert small["peak_stranded"] <= small["stranded_bound"]
+    assert small["peak_stranded"] < big["peak_stranded"]
+    for m in (big, small):
+        assert m["peak_cached"] <= m["stranded_bound"] and m["peak_remote"] == 0
+
+
+def test_remote_frees_strand_blocks_until_their_owner_drains():
+    m = measure(generate("xmalloc-test", 2, 0, 2).ops, Config(), samples=50)
+    assert m["routes"] == {"free_remote": 512}
+    assert m["peak_remote"] > 256 and m["peak_stranded"] >= m["peak_remote"]
 
 
 @pytest.mark.parametrize("argv, message", [
