@@ -7,7 +7,7 @@ them in the op language (``Alloc``, ``Free``, ``Write``, ``ThreadExit``) over
 virtual threads, so the lockstep oracle can check it and ``explore`` can
 measure it.  The parameters of the originals are in REFERENCES.md; here they
 are scaled down by a constant and multiplied by ``scale`` (an int >= 1), so
-the op count grows linearly with ``scale`` (about 2,000-6,000 ops at scale 1,
+the op count grows linearly with ``scale`` (about 1,000-3,300 ops at scale 1,
 4 threads).
 
 Threads run concurrently in the originals.  Here each virtual thread is a
