@@ -5,6 +5,7 @@
     hakmem-fuzz promote FILE... [--to DIR]
     hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
     hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
+    hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
 short campaign of one minute on every core with a report in ``fuzz-report/``.

@@ -118,3 +118,15 @@ def test_remote_frees_strand_blocks_until_their_owner_drains():
 def test_bad_options_exit_2(argv, message, tmp_path, capsys):
     assert main(["explore", "--report", str(tmp_path)] + argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_plots(
+        tmp_path, monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "fuzz.explore_plots", None)     # import fails
+    assert main(["explore", "--workload", "cache-scratch", "--scale", "1", "--knob",
+                 "refill_batch=4", "--samples", "5", "--report", str(tmp_path)]) == 0
+    assert not list(tmp_path.glob("*.png"))
+    md = (tmp_path / "report.md").read_text()
+    assert "pip install -e '.[report]'" in md and "| cache-scratch | refill_batch=4 |" in md
+    assert "plots not drawn" in capsys.readouterr().out
