@@ -24,7 +24,7 @@ import time
 from collections import Counter
 
 from specs.api import Config
-from specs.lockstep import Alloc, Free, ThreadExit, Write
+from specs.lockstep import Alloc, Free, Read, ThreadExit, Write
 
 # ============================================================================
 # The one table from the design's path counters to the report's categories.
@@ -90,6 +90,9 @@ def _stats_error(rep, ex, gate: float):
 def measure(ops: list, config: Config, make_fast=None, samples: int = 100) -> dict:
     """Replay ops on the allocator alone and measure the design (see the module doc).
 
+    Takes the ops workloads and traces are made of (Alloc, Free, Write, Read,
+    ThreadExit); ValueError for any other op.
+
     Cost: O(ops) plus ``samples`` complete snapshots (O(heap) each).
     """
     if make_fast is None:
@@ -137,8 +140,13 @@ def measure(ops: list, config: Config, make_fast=None, samples: int = 100) -> di
             for k, b in zip(ROUTES, before):
                 exit_routes[k] += pc.get(k, 0) - b
             tids.discard(op.tid)
-        elif kind is Write and op.handle in live:
-            fast.write(live[op.handle][0] + op.offset, op.data)
+        elif kind is Write:
+            if op.handle in live:
+                fast.write(live[op.handle][0] + op.offset, op.data)
+        elif kind is not Read:          # a read changes nothing the report measures
+            raise ValueError(f"measure: {type(op).__name__} ops are not supported (op {i}: "
+                             f"{op!r}); workloads and traces use Alloc, Free, Write, Read "
+                             f"and ThreadExit")
         threads_peak = max(threads_peak, len(tids))
         # STAT-03's reading of the claim: it applies once exact >= 100 x the pending bound
         gate = 100 * max(1, len(tids)) * (config.flush_interval - 1)

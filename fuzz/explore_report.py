@@ -103,7 +103,10 @@ def markdown(report: dict) -> str:
     out += ["", f"The seed gives no number for the hot path's share; {HOT_PATH_CLAIM:.0f}% is "
             "this report's reading of \"the hot path serves the common case\".", ""]
 
-    out += ["## Which stage serves an alloc", ""]
+    out += ["## Which stage serves an alloc", "",
+            "Shares in % of the run's allocs. Thread magazine and mini-magazine are the hot "
+            "path; refill is a batch scan of the slab's bitmap; slow path drains remote "
+            "stacks, refills the thread magazine or adopts a partial slab.", ""]
     img("alloc_stages.png", "share of allocs per stage, per workload and setting")
     for w in workloads:
         out += [f"**{w}**", "", "| setting | allocs | " + " | ".join(LABEL[k] for k in STAGES)
@@ -115,7 +118,10 @@ def markdown(report: dict) -> str:
                        + f" | {hot:.1f} |")
         out.append("")
 
-    out += ["## Which route a free takes", ""]
+    out += ["## Which route a free takes", "",
+            "Shares in % of the client's frees: into the freeing thread's magazine, back to "
+            "the slab (local: magazine full or slab not owned), or onto the owner's remote "
+            "stack. Blocks a thread's magazines return when it exits are counted apart.", ""]
     img("free_routes.png", "share of frees per route")
     for w in workloads:
         out += [f"**{w}**", "", "| setting | frees | " + " | ".join(LABEL[k] for k in ROUTES)
@@ -126,7 +132,11 @@ def markdown(report: dict) -> str:
                        + f" | {sum(r['exit_routes'].values()):,} |")
         out.append("")
 
-    out += ["## Blocks stranded in caches, against live blocks", ""]
+    out += ["## Blocks stranded in caches, against live blocks", "",
+            "Free blocks no other thread can use: in thread magazines, in mini-magazines, on "
+            "remote stacks until the owner drains them. The black line is the live blocks "
+            "of the seed run; a coloured line above it means the caches hold more free "
+            "blocks than the program holds live ones.", ""]
     for w in workloads:
         img(f"stranded_{_slug(w)}.png", f"stranded vs live blocks over time, {w}")
     out += ["| workload | setting | peak stranded | peak live | bound | magazine / mini-mag / "
@@ -137,7 +147,10 @@ def markdown(report: dict) -> str:
                    f"{max_live(r):,} | {r['stranded_bound']:,} | {s['magazine']:,} / "
                    f"{s['mini_mag']:,} / {s['remote']:,} |")
 
-    out += ["", "## Memory: slabs in use per live byte, and the peak", ""]
+    out += ["", "## Memory: slabs in use per live byte, and the peak", "",
+            "Slab bytes per requested live byte at the moment the live bytes peak: 1 would "
+            "be no overhead; class rounding, partly used slabs and cached blocks add to it.",
+            ""]
     img("memory.png", "peak memory and slab bytes per live byte")
     out += ["| workload | setting | peak slabs | peak memory (KiB) | live bytes at their peak | "
             "slab bytes per live byte there |", "|---|---|---:|---:|---:|---:|"]
@@ -146,7 +159,12 @@ def markdown(report: dict) -> str:
         out.append(f"| {r['workload']} | {r['setting']} | {r['peak_slabs']:,} | "
                    f"{r['peak_bytes'] // 1024:,} | {lb:,} | {_fmt(ratio)} |")
 
-    out += ["", "## Reported statistics against exact", ""]
+    out += ["", "## Reported statistics against exact", "",
+            "The error is |reported - exact| / exact over all classes, allocs and frees, "
+            "after every op "
+            "(plots: at the samples, log scale). Each thread batches up to flush_interval - 1 "
+            "events per class before they reach the reported counters; a thread exit "
+            "flushes its batch.", ""]
     for w in workloads:
         img(f"stats_error_{_slug(w)}.png", f"statistics error over time, {w}")
     out += ["| workload | setting | max error % (all classes) | max error % (worst class) | "

@@ -130,3 +130,9 @@ def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_plots(
     md = (tmp_path / "report.md").read_text()
     assert "pip install -e '.[report]'" in md and "| cache-scratch | refill_batch=4 |" in md
     assert "plots not drawn" in capsys.readouterr().out
+
+
+def test_measure_refuses_ops_it_cannot_attribute():
+    from specs.lockstep import AllocMany
+    with pytest.raises(ValueError, match="AllocMany ops are not supported"):
+        measure([AllocMany(8, 3)], Config())
