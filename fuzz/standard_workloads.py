@@ -195,8 +195,10 @@ def mstress(b: OpBuilder, rng: random.Random, scale: int, threads: int) -> dict:
     global transfer slot: the block it takes back was allocated by another
     thread and is freed by this one.  A thread frees what it holds and exits;
     after each round the main thread (tid 0) frees each transfer slot with
-    probability 50% (all of them after the last round).  Scaled: 5 rounds
-    (original 25), 50 x scale transfer slots (original 1000).
+    probability 50% (all of them after the last round).  The original's cookie
+    check of block contents is the oracle's: it writes a pattern into every new
+    block and checks it at every free (DATA-01).  Scaled: 5 rounds (original
+    25), 50 x scale transfer slots (original 1000).
     """
     rounds, transfers = 5, 50 * scale
     transfer = [None] * transfers
