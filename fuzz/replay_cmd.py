@@ -179,9 +179,13 @@ def main(args) -> int:
         elapsed = time.monotonic() - t0
         if failure is None:
             paths = ", ".join(f"{k} {v}" for k, v in sorted(oracle.events.items()))
+            levels = ", ".join(f"{k} {oracle.checks[k]:,}" for k in ("L1", "L2", "L3")
+                               if oracle.checks.get(k))
+            ids = {k: v for k, v in oracle.checks.items() if k not in ("L1", "L2", "L3")}
             out.write(f"replay: clean: {len(ops):,} ops in {elapsed:.1f} s "
-                      f"({len(ops) / max(elapsed, 1e-9):,.0f} ops/s); checks "
-                      f"{dict(oracle.checks)}\nreplay: ops that took each path: {paths}\n")
+                      f"({len(ops) / max(elapsed, 1e-9):,.0f} ops/s); check runs: {levels}; "
+                      f"{sum(ids.values()):,} invariant checks of {len(ids)} IDs\n"
+                      f"replay: ops that took each path: {paths}\n")
             return EXIT_CLEAN
         index, err = failure
         out.write(f"replay: FINDING at op {index:,} of {len(ops):,} "
