@@ -1,32 +1,45 @@
-"""Contracts of the tiny pool's pure cores, checkable by CrossHair.
+"""Contracts of the tiny pool's data plane, checkable by CrossHair.
 
 The seed design's data plane is a handful of small state machines: the
 two-tier bitmap (``find_free`` / ``set_used`` / ``set_free`` with summary
 words and a hint word), the page mini-magazine (an intrusive LIFO whose
 ``next`` pointers live in the free blocks), batch refill (bitmap ->
 mini-magazine) and spill (mini-magazine -> bitmap), the size-class mapping,
-and the batched statistics counters.  Each is written here once more as
-plain Python with PEP 316 docstring contracts: the class invariants
-(``inv:``) are the state invariants of the catalogue (IDs as in
-``specs/invariants.py``), and each operation states what it returns and how
-it changes the state (``pre:`` / ``post:``).  ``crosshair check
-specs/contracts.py`` searches the paths of every operation, from every
-state the invariants allow, for a counterexample; the command, its budget
-and its results are in ``specs/CONTRACTS.md``.
+and the batched statistics counters.  Each carries PEP 316 docstring
+contracts: the class invariants (``inv:``) are the state invariants of the
+catalogue (IDs as in ``specs/invariants.py``), and each operation states
+what it returns and how it changes the state (``pre:`` / ``post:``).
+``crosshair check specs/contracts.py`` searches the paths of every
+operation, from every state the invariants allow, for a counterexample; the
+command, its budget and its results are in ``specs/CONTRACTS.md``.
+
+Two kinds of contract, and how each is tied to the model (``hakmem_fast``):
+
+* **On the model's code.**  ``size_to_class`` and ``StatCounters`` call the
+  model's own functions (``specs.api.size_to_class``,
+  ``hakmem_fast.ops.stats_*``); CrossHair checks that code itself.
+* **On a restatement, with a differential test.**  The bitmap, the
+  mini-magazine and refill/spill are restated here: the model's bit
+  operations and its byte-array memory make CrossHair pick concrete values.
+  ``tests/contracts/test_contracts_agree_with_model.py`` and
+  ``test_data_plane_agrees_with_model.py`` run the same operation sequences
+  on the restatement and on the model and compare every observable;
+  ``tests/contracts/test_every_contract_is_tied_to_the_model.py`` fails for
+  a contract tied to the model neither way.
 
 CrossHair reasons about integers, not bit-vectors: ``|``, ``^`` and
-``x & -x`` make it pick concrete values.  So the bit logic is arithmetic
-(bit ``b`` of ``word`` is ``word // 2**b % 2``, setting it is
+``x & -x`` make it pick concrete values.  So the restated bit logic is
+arithmetic (bit ``b`` of ``word`` is ``word // 2**b % 2``, setting it is
 ``word + 2**b``, clearing it ``word - 2**b``) and the word width is a
 parameter: the constructors' preconditions bound the geometry CrossHair
 explores (the ``CHECK_*`` knobs below) while the same functions run at
-64-bit words in the differential test against ``hakmem_fast.bitmap``.
+64-bit words in the differential tests.
 
 CrossHair builds every ``self`` through the class's constructor, so the
 constructors are state generators.  The bitmap's and the counters' map *any*
 raw input onto a valid state and are the identity on a valid one (summary
 and free_count are derived from the words, padding bits and the words below
-the hint are forced used, batches are brought into range), so no path is
+the hint are forced used, counts are made non-negative), so no path is
 spent on a state the invariants reject; the mini-magazine's and the slab's
 state what they need (distinct blocks, cached blocks marked used) as
 preconditions.  Either way each operation is checked from every valid state
@@ -34,23 +47,26 @@ of the bounded geometry, not only from the states a short operation
 sequence reaches.  Conditions are sums and single comparisons rather than a
 branch per bit, so a path forks only where the operation itself does.
 
-The methods carry the contracts; the cores they run are module functions
-(``_find_free``, ``_push``, ...) that refill and spill call directly, so each
-contract is checked on its own (CrossHair enforces a callee's contract on
-every nested call to a contracted method).
+The methods carry the contracts; the restated cores they run are module
+functions (``_find_free``, ``_push``, ...) that refill and spill call
+directly, so each contract is checked on its own (CrossHair enforces a
+callee's contract on every nested call to a contracted method).
 
 Each ``inv:`` line is one line of text (``invariants_hold`` and ``check``
 evaluate the very same lines at run time, at any geometry).  Nothing here
-imports ``hakmem_ref`` or ``hakmem_fast``.
+imports ``hakmem_ref``.
 """
 from __future__ import annotations
+
+from hakmem_fast import ops as model_ops
+from specs import api
 
 NULL = 0  # end of an intrusive list; no block lives at address 0
 
 # ---- the seed's size classes: 8, 16, ..., 1024 bytes (class 0..7) ---------
-MIN_CLASS_SIZE = 8
-NUM_CLASSES = 8
-CLASS_SIZES = tuple(MIN_CLASS_SIZE * 2 ** k for k in range(NUM_CLASSES))
+CLASS_SIZES = api.SEED_CLASS_SIZES
+MIN_CLASS_SIZE = CLASS_SIZES[0]
+NUM_CLASSES = len(CLASS_SIZES)
 
 # ---- the state space CrossHair explores (the model runs at 64-bit words) ----
 CHECK_WORD_BITS = 2        # bitmap word width when checked
@@ -60,6 +76,7 @@ CHECK_SLAB_WORDS = 2       # a Slab (bitmap + mini-magazine) has at most 2 words
 CHECK_SLAB_CAPACITY = 2    # ... a mini-magazine of capacity <= 2
 CHECK_SLAB_CLASSES = (1,)  # ... and 16-byte blocks
 CHECK_MAX_THREADS = 3      # most threads with a pending stat batch
+CHECK_MAX_SIZE = CLASS_SIZES[-1] + 1  # sizes up to one past the largest class (see size_to_class)
 
 
 # ============================================================================
@@ -478,92 +495,129 @@ class Slab:
 
 
 # ============================================================================
-# Size classes
+# Size classes: the model's own function
 # ============================================================================
 
 
 def size_to_class(size: int) -> int:
-    """Class of a request of ``size`` bytes: the smallest class that holds it.
+    """The model's class of a request of ``size`` bytes (``specs.api.size_to_class``).
 
-    Size 0 is class 0 (a minimum block); a size above the largest class is
-    -1 (not a tiny-pool size).  Cost: O(log classes).
+    The contract is on the model's code itself: this calls it, and turns its
+    refusal of a size above the largest class (``SizeError``) into -1.  Size
+    0 is class 0 (a minimum block).  Cost: O(classes).
+
+    CrossHair explores sizes up to one past the largest class: the model
+    formats the refused size into the SizeError message, which makes a
+    symbolic size concrete, one path per size.  The tests run the same
+    conditions on every size (``tests/contracts/test_model_meets_contracts.py``).
 
     pre: size >= 0
+    pre: size <= CHECK_MAX_SIZE  # the sizes CrossHair explores
     post: (__return__ == -1) == (size > CLASS_SIZES[-1])
     post: __return__ == -1 or (0 <= __return__ < NUM_CLASSES and size <= CLASS_SIZES[__return__])
     post: __return__ <= 0 or CLASS_SIZES[__return__ - 1] < size
     """
-    if size > CLASS_SIZES[-1]:
+    try:
+        return api.size_to_class(size)
+    except api.SizeError:
         return -1
-    cls, cap = 0, MIN_CLASS_SIZE
-    while cap < size:
-        cls, cap = cls + 1, cap * 2
-    return cls
 
 
 # ============================================================================
-# Statistics: per-thread batches flushed to a global counter
+# Statistics: the model's own functions on per-thread batches and global counters
 # ============================================================================
+
+
+def _replaced(values: list, i: int, value: int) -> list:
+    """A copy of ``values`` with ``values[i]`` replaced by ``value``."""
+    return [value if j == i else x for j, x in enumerate(values)]
+
+
+def _replaced_at(rows: list, t: int, c: int, value: int) -> list:
+    """A copy of the table ``rows`` with ``rows[t][c]`` replaced by ``value``."""
+    return [_replaced(row, c, value) if u == t else row for u, row in enumerate(rows)]
 
 
 class StatCounters:
-    """Batched counters of one event kind (alloc or free) of one class.
+    """The batched counters of one event kind (allocs or frees), run by the model.
 
-    Each thread counts into its own ``pending`` batch (the fast path touches
-    nothing shared); every ``interval`` events the batch is added to the
-    global ``flushed`` counter and reset.  ``exact`` is the true count,
-    kept by the harness.
+    ``batches[t][c]`` is thread ``t``'s pending count of class ``c`` (the
+    seed's ``t_alloc_batch``), ``flushed[c]`` the global counter
+    (``g_alloc_count``); ``exact[c]`` is the true count, kept by the harness.
+    Every method calls the model's function (``hakmem_fast.ops.stats_*``) on
+    this state, so the contract is checked on the model's code itself.
 
-        flushed + sum(pending) == exact                  [STAT-01]
-        0 <= pending[t] < interval for every thread t    [STAT-02]
+        flushed[c] + sum over threads t of batches[t][c] == exact[c]    [STAT-01]
+        batches[t][c] >= 0
+        after flush_if_needed(t, c): batches[t][c] < interval            [STAT-02]
 
-    inv: self.flushed + sum(self.pending) == self.exact  # STAT-01
-    inv: self.interval >= 1 and all(0 <= p < self.interval for p in self.pending)  # STAT-02
+    STAT-02 is a promise of ``flush_if_needed``, not a class invariant: the
+    model's ``stats_record_*`` only counts, and the allocator keeps the bound
+    by checking after every record.
+
+    inv: self.interval >= 1 and all(len(row) == len(self.flushed) == len(self.exact) for row in self.batches) and all(p >= 0 for row in self.batches for p in row)
+    inv: all(self.flushed[c] + sum(row[c] for row in self.batches) == self.exact[c] for c in range(len(self.exact)))  # STAT-01
     """
 
-    def __init__(self, interval: int, pending: list[int], flushed: int):
-        """Counters with each batch brought into ``0 .. interval - 1``.
+    def __init__(self, interval: int, batches: list[tuple[int, int]], flushed: tuple[int, int]):
+        """Counters with ``batches[t][c]`` pending and ``flushed[c]`` flushed events.
 
-        pre: interval >= 1 and 1 <= len(pending) <= CHECK_MAX_THREADS and flushed >= 0
+        CrossHair builds two classes (the annotation; a length would be one
+        more branch per row); the tests build the seed's eight.
+
+        pre: interval >= 1 and 1 <= len(batches) <= CHECK_MAX_THREADS
+        pre: all(p >= 0 for row in batches for p in row) and all(f >= 0 for f in flushed)
         """
         # a state generator: CrossHair checks the methods from the states it builds
         # crosshair: off
         self.interval = interval                        # events per batch (seed: 256)
-        self.pending = [p % interval for p in pending]  # per thread, not yet flushed
-        self.flushed = flushed                          # global counter
-        self.exact = flushed + sum(self.pending)        # true count
+        self.batches = [list(row) for row in batches]   # per thread and class: pending
+        self.flushed = list(flushed)                    # global counters, per class
+        self.exact = [f + sum(row[c] for row in self.batches)
+                      for c, f in enumerate(self.flushed)]   # true counts (the harness's)
 
     def __repr__(self):
-        return (f"StatCounters(interval={self.interval}, pending={self.pending!r}, "
-                f"flushed={self.flushed})")
+        return (f"StatCounters(interval={self.interval}, batches={self.batches!r}, "
+                f"flushed={self.flushed!r})")
 
-    def record(self, tid: int) -> None:
-        """Fast path: count one event of thread ``tid``; flush its batch when full. O(1).
+    def record_alloc(self, tid: int, c: int) -> None:
+        """Fast path: count one alloc of class ``c`` in ``tid``'s batch; nothing is flushed. O(1).
 
-        pre: 0 <= tid < len(self.pending)
-        post: self.exact == __old__.self.exact + 1
-        post: self.flushed == __old__.self.flushed + (self.interval if __old__.self.pending[tid] + 1 == self.interval else 0)
+        pre: 0 <= tid < len(self.batches) and 0 <= c < len(self.flushed)
+        post: self.batches == _replaced_at(__old__.self.batches, tid, c, __old__.self.batches[tid][c] + 1) and self.flushed == __old__.self.flushed
         """
-        self.exact += 1
-        self.pending[tid] += 1
-        if self.pending[tid] == self.interval:
-            _flush(self, tid)
+        self.exact[c] += 1
+        model_ops.stats_record_alloc(self.batches[tid], c)
 
-    def flush(self, tid: int) -> int:
-        """Slow path: add thread ``tid``'s batch to the global counter; return it.
+    def record_free(self, tid: int, c: int) -> None:
+        """Fast path: count one free of class ``c`` in ``tid``'s batch; nothing is flushed. O(1).
 
-        pre: 0 <= tid < len(self.pending)
-        post: __return__ == __old__.self.pending[tid] and self.pending[tid] == 0
-        post: self.flushed == __old__.self.flushed + __return__ and self.exact == __old__.self.exact
+        pre: 0 <= tid < len(self.batches) and 0 <= c < len(self.flushed)
+        post: self.batches == _replaced_at(__old__.self.batches, tid, c, __old__.self.batches[tid][c] + 1) and self.flushed == __old__.self.flushed
         """
-        return _flush(self, tid)
+        self.exact[c] += 1
+        model_ops.stats_record_free(self.batches[tid], c)
 
+    def flush_if_needed(self, tid: int, c: int) -> bool:
+        """Flush ``tid``'s whole batch of class ``c`` when it holds ``interval`` events
+        or more; True if it flushed. O(1).
 
-def _flush(st: StatCounters, tid: int) -> int:
-    n = st.pending[tid]
-    st.flushed += n
-    st.pending[tid] = 0
-    return n
+        pre: 0 <= tid < len(self.batches) and 0 <= c < len(self.flushed)
+        post: __return__ == (__old__.self.batches[tid][c] >= self.interval)
+        post: self.flushed == _replaced(__old__.self.flushed, c, __old__.self.flushed[c] + (__old__.self.batches[tid][c] if __return__ else 0)) and self.batches == _replaced_at(__old__.self.batches, tid, c, 0 if __return__ else __old__.self.batches[tid][c])
+        post: self.batches[tid][c] < self.interval  # STAT-02
+        """
+        return model_ops.stats_flush_if_needed(self.batches[tid], self.flushed, c, self.interval)
+
+    def flush_all(self, tid: int) -> None:
+        """Slow path (thread exit, flush_stats): add every class of ``tid``'s batch to
+        the global counters and empty the batch. O(classes).
+
+        pre: 0 <= tid < len(self.batches)
+        post: self.flushed == [f + p for f, p in zip(__old__.self.flushed, __old__.self.batches[tid])]
+        post: self.batches == [[0] * len(row) if t == tid else row for t, row in enumerate(__old__.self.batches)]
+        """
+        model_ops.stats_flush_all(self.batches[tid], self.flushed)
 
 
 # ============================================================================

@@ -15,7 +15,10 @@ fails when the mini-magazine fills, losing the block), its
 ``stats_flush_if_needed`` (``(batch & 0xFF) == 0xFF`` then ``+= 256``,
 written arithmetically for any ``interval``) and its
 ``batch_spill_to_bitmap`` (whose ``slab->free_count++`` counts twice over a
-``set_free`` that already counts, as the model's does).
+``set_free`` that already counts, as the model's does).  Two are the drift
+this module's statistics contract once had from the model (a batch flushed
+inside ``record``, and only at exactly ``interval``): the contract is now on
+the model's own functions, and CrossHair refutes both.
 
 ``PLANTED`` maps each variant's qualified name to the text of the
 conditions that must be reported false, and what the bug is;
@@ -140,6 +143,7 @@ def size_to_class_off_by_one(size: int) -> int:
     """Doubles while ``cap <= size``: an exact class size lands one class up.
 
     pre: size >= 0
+    pre: size <= CHECK_MAX_SIZE  # the sizes CrossHair explores
     post: (__return__ == -1) == (size > CLASS_SIZES[-1])
     post: __return__ == -1 or (0 <= __return__ < NUM_CLASSES and size <= CLASS_SIZES[__return__])
     post: __return__ <= 0 or CLASS_SIZES[__return__ - 1] < size
@@ -158,27 +162,49 @@ def size_to_class_off_by_one(size: int) -> int:
 
 
 class SeedFlushStats(StatCounters):
-    def record(self, tid: int) -> None:
-        """The seed's ``stats_record_alloc`` + ``stats_flush_if_needed``, literally.
+    def flush_if_needed(self, tid: int, c: int) -> bool:
+        """The seed's ``stats_flush_if_needed``, literally.
 
         ``if ((t_alloc_batch & 0xFF) == 0xFF) { g += 256; t_alloc_batch = 0; }``
         with 0xFF + 1 = ``interval``: the batch is flushed when it holds
         interval - 1 events, and interval are added, one event too many.
         """
-        self.exact += 1
-        self.pending[tid] += 1
-        if self.pending[tid] % self.interval == self.interval - 1:
-            self.flushed += self.interval
-            self.pending[tid] = 0
+        if self.batches[tid][c] % self.interval == self.interval - 1:
+            self.flushed[c] += self.interval
+            self.batches[tid][c] = 0
+            return True
+        return False
+
+
+class FlushAtEqualsStats(StatCounters):
+    def flush_if_needed(self, tid: int, c: int) -> bool:
+        """Flushes only a batch of exactly ``interval`` events (what this module's
+        contract once said): a batch that passed the interval unchecked stays."""
+        if self.batches[tid][c] == self.interval:
+            self.flushed[c] += self.batches[tid][c]
+            self.batches[tid][c] = 0
+            return True
+        return False
+
+
+class FlushInRecordStats(StatCounters):
+    def record_alloc(self, tid: int, c: int) -> None:
+        """Flushes inside the record when the batch reaches ``interval`` (what this
+        module's contract once said); the model's record only counts."""
+        self.exact[c] += 1
+        self.batches[tid][c] += 1
+        if self.batches[tid][c] == self.interval:
+            self.flushed[c] += self.interval
+            self.batches[tid][c] = 0
 
 
 class WholeBatchFlushStats(StatCounters):
-    def flush(self, tid: int) -> int:
-        """Flushes a partial batch (thread exit) as if it were full: adds ``interval``."""
-        n = self.pending[tid]
-        self.flushed += self.interval
-        self.pending[tid] = 0
-        return n
+    def flush_all(self, tid: int) -> None:
+        """Flushes each partial batch (thread exit) as if it were full: adds ``interval``."""
+        for c, n in enumerate(self.batches[tid]):
+            if n:
+                self.flushed[c] += self.interval
+                self.batches[tid][c] = 0
 
 
 # ============================================================================
@@ -211,11 +237,17 @@ PLANTED = {
     "size_to_class_off_by_one": (
         ["CLASS_SIZES[__return__ - 1] < size"],
         "an exact class size maps one class up"),
-    "SeedFlushStats.record": (
-        ["# STAT-01", "self.flushed == __old__.self.flushed + (self.interval if"],
+    "SeedFlushStats.flush_if_needed": (
+        ["# STAT-01", "__return__ == (__old__.self.batches[tid][c] >= self.interval)"],
         "the seed's flush adds 256 for 255 events"),
-    "WholeBatchFlushStats.flush": (
-        ["self.flushed == __old__.self.flushed + __return__"],
+    "FlushAtEqualsStats.flush_if_needed": (
+        ["__return__ == (__old__.self.batches[tid][c] >= self.interval)", "# STAT-02"],
+        "a batch past the interval is never flushed"),
+    "FlushInRecordStats.record_alloc": (
+        ["self.flushed == __old__.self.flushed"],
+        "record flushes, where the model's record only counts"),
+    "WholeBatchFlushStats.flush_all": (
+        ["self.flushed == [f + p for f, p in zip("],
         "a partial batch is flushed as a whole one"),
 }
 

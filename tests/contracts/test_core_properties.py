@@ -46,30 +46,33 @@ def test_size_class_is_the_smallest_that_holds_the_size_under_crosshair(size):
 # ---- statistics --------------------------------------------------------------
 
 intervals = st.integers(1, 6)
-event_tids = st.lists(st.integers(0, 2), max_size=20)
+stat_events = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1)), max_size=20)
 
 
-def prop_stat_batches_lose_and_invent_no_event(interval, tids):
-    stats = StatCounters(interval, [0, 0, 0], 0)
-    for tid in tids:
-        stats.record(tid)
-        assert stats.flushed + sum(stats.pending) == stats.exact
-        assert all(0 <= p < interval for p in stats.pending)
+def prop_stat_batches_lose_and_invent_no_event(interval, events):
+    """The allocator's pattern: record, then check; every thread flushes at exit."""
+    stats = StatCounters(interval, [(0, 0)] * 3, (0, 0))
+    for tid, c in events:
+        stats.record_alloc(tid, c)
+        stats.flush_if_needed(tid, c)
+        assert all(stats.flushed[d] + sum(row[d] for row in stats.batches) == stats.exact[d]
+                   for d in range(2))
+        assert all(0 <= p < interval for row in stats.batches for p in row)
     for tid in range(3):
-        stats.flush(tid)
-    assert stats.flushed == stats.exact == len(tids)
+        stats.flush_all(tid)
+    assert stats.flushed == stats.exact == [sum(c == d for _, c in events) for d in range(2)]
 
 
-@given(intervals, event_tids)
-def test_stat_batches_lose_and_invent_no_event(interval, tids):
-    prop_stat_batches_lose_and_invent_no_event(interval, tids)
+@given(intervals, stat_events)
+def test_stat_batches_lose_and_invent_no_event(interval, events):
+    prop_stat_batches_lose_and_invent_no_event(interval, events)
 
 
 @pytest.mark.crosshair
 @under_crosshair
-@given(intervals, event_tids)
-def test_stat_batches_lose_and_invent_no_event_under_crosshair(interval, tids):
-    prop_stat_batches_lose_and_invent_no_event(interval, tids)
+@given(intervals, stat_events)
+def test_stat_batches_lose_and_invent_no_event_under_crosshair(interval, events):
+    prop_stat_batches_lose_and_invent_no_event(interval, events)
 
 
 # ---- mini-magazine -----------------------------------------------------------
