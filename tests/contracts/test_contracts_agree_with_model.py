@@ -72,7 +72,9 @@ def _replay(nblocks: int, word_bits: int, script, check_every: int = 1) -> None:
             else:
                 call(TwoTierBitmap.set_free, spec, idx)
                 model.set_free(idx)
-        assert _state(spec) == _state(model), where
+        assert _state(spec) == _state(model), (
+            f"(words, summary, hint, free_count): contracts {_state(spec)}, model "
+            f"{_state(model)} at {where}")
         if step % check_every == 0:
             assert [contracts.is_free(spec, i) for i in range(nblocks)] == \
                 [model.is_free(i) for i in range(nblocks)], where

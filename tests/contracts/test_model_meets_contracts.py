@@ -24,8 +24,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hakmem_fast import ops
-from specs import api
-from specs.contracts import CLASS_SIZES, NUM_CLASSES, StatCounters, size_to_class
+from specs import api, contracts
+from specs.contracts import CLASS_SIZES, NUM_CLASSES, StatCounters
 
 from . import conditions
 
@@ -39,7 +39,7 @@ MAX_THREADS = 8
 
 def replay_sizes(sizes) -> None:
     for size in sizes:
-        conditions.call(size_to_class, size)
+        conditions.call(contracts.size_to_class, size)
 
 
 def test_size_to_class_meets_its_contract_on_every_tiny_size_and_above():
@@ -75,7 +75,7 @@ classes = st.integers(0, NUM_CLASSES - 1)
 bursts = st.tuples(st.integers(0, 2), st.integers(-1, 1))
 stat_op = st.one_of(
     st.tuples(st.sampled_from(["record_alloc", "record_free", "flush_if_needed"]), tids, classes),
-    st.tuples(st.just("alloc_path"), tids, classes, bursts),   # n x (record, check)
+    st.tuples(st.sampled_from(["alloc_path", "free_path"]), tids, classes, bursts),  # n x (record, check)
     st.tuples(st.just("records"), tids, classes, bursts),      # n records, then one check
     st.tuples(st.just("flush_all"), tids),
 )
@@ -105,13 +105,14 @@ def replay_stats(interval: int, nthreads: int, script, docs: dict = None) -> Non
         else:
             c, (k, d) = rest
             n = max(0, k * interval + d)
+            record = "record_free" if op == "free_path" else "record_alloc"
             for i in range(n):
                 last = i == n - 1          # every record of a long burst unchecked but the last
-                if last or interval < 8 or op == "alloc_path":
-                    _call(stats, "record_alloc", tid, c, docs=docs)
+                if last or interval < 8 or op != "records":
+                    _call(stats, record, tid, c, docs=docs)
                 else:
-                    stats.record_alloc(tid, c)
-                if op == "alloc_path":
+                    getattr(stats, record)(tid, c)
+                if op != "records":
                     _call(stats, "flush_if_needed", tid, c, docs=docs)
             if op == "records":
                 _call(stats, "flush_if_needed", tid, c, docs=docs)
@@ -140,7 +141,8 @@ def test_stat_counters_meet_their_contract_at_every_flush_point():
     for interval in INTERVALS:
         for k in range(3):
             for d in (-1, 0, 1):
-                replay_stats(interval, 2, [("records", 1, 5, (k, d)), ("alloc_path", 0, 5, (k, d))])
+                replay_stats(interval, 2, [("records", 1, 5, (k, d)), ("alloc_path", 0, 5, (k, d)),
+                                           ("free_path", 1, 2, (k, d))])
 
 
 def _flush_at_equals(batch, global_counts, class_idx, interval):
