@@ -157,10 +157,27 @@ def test_every_contract_is_in_one_table():
     assert not both, f"contracts in both tables: {both}"
 
 
+def _new_contract(size: int) -> int:
+    """A contract nobody tied to the model.
+
+    post: __return__ == size
+    """
+    return size
+
+
+@pytest.mark.quality
+def test_a_new_contract_in_neither_table_is_reported(monkeypatch):
+    monkeypatch.setattr(_new_contract, "__module__", contracts.__name__)
+    monkeypatch.setattr(contracts, "identity", _new_contract, raising=False)
+    with pytest.raises(AssertionError, match=r"neither way: \['identity'\]"):
+        test_every_contract_is_in_one_table()
+
+
 def test_a_class_on_the_model_changes_its_state_only_through_the_model():
-    for name, kind in {n: k for n, (k, _) in conditions.contracted().items()}.items():
+    found = conditions.contracted()
+    for name, (kind, _) in found.items():
         if kind == "invariants" and name in ON_THE_MODEL:
-            methods = [n for n in conditions.contracted() if n.startswith(name + ".")]
+            methods = [n for n in found if n.startswith(name + ".")]
             assert methods and all(m in ON_THE_MODEL for m in methods), (
                 f"{name} is tied to the model, so each of its methods must call the model: "
                 f"{[m for m in methods if m not in ON_THE_MODEL]} do not")
