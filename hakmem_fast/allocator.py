@@ -21,27 +21,38 @@ only under the global pool lock (implicit in this model).  An evicted slab
 spills its mini-magazine, drains its remote stack and becomes unowned; an
 unowned slab that is entirely free is released to the pool.
 
+Recording: the seed's debug counters (names in ``PATHS``) and the footprint of
+every change (slabs, threads, magazine slots; ``specs.api.Footprint``) go
+through one ``Probe`` (``hakmem_fast.probe``), called at the counter points
+and in the five idioms each written once: magazine pop and push, mini-mag
+pop, batch refill, remote drain.
+
+A free is a sequence of steps (``free_steps``): only the remote push touches
+a word shared between threads, and it yields after each access so a
+scheduler outside the allocator (``specs.schedule``) can interleave other
+threads; ``free`` runs the same steps to completion.
+
 A debug table of handed-out blocks (``_live``) validates every free, read and
 write so errors are raised with the state unchanged, as a debug allocator's
 headers do; the invariants check that it agrees with the structures.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional
 
 from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress, InvalidFree,
                        OutOfBounds, Stats, size_to_class)
 
 from . import ops
+from .hooks import FastHooks
+from .probe import PATHS, Probe
 from .structs import NULL, ThreadState, TinySlab, store_word
 
-PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
-         "free_magazine", "free_local", "free_remote",
-         "spill", "drain", "mag_overflow", "stat_flush", "slab_release", "tls_refill")
 
-
-class FastAllocator:
-    """The seed design over simulated memory; implements ``specs.api.Allocator``."""
+class FastAllocator(FastHooks):
+    """The seed design over simulated memory; implements ``specs.api.Allocator`` and,
+    with the ``FastHooks`` mixin (``hakmem_fast.hooks``), ``specs.api.Hooks``.  Every
+    debug counter and every recorded change goes through ``self.probe``."""
 
     def __init__(self, config: Config = Config()):
         self.config = config
@@ -56,9 +67,8 @@ class FastAllocator:
         self.g_free_count = [0] * nc
         self._exact_alloc = [0] * nc                # true counts (debug)
         self._exact_free = [0] * nc
-        self.path_counts = dict.fromkeys(PATHS, 0)  # the seed's debug counters
-        self._touched = set()                       # bases changed since take_touched()
-        self._touched_tids = set()
+        self._slab_mask = ~(config.slab_size - 1)   # addr & mask == base of its slab
+        self.probe = Probe()                        # debug counters + footprint
 
     # ========================================================================
     # Public API
@@ -72,56 +82,63 @@ class FastAllocator:
         """
         self._check_tid(tid)
         c = size_to_class(size, self.config.class_sizes)
-        t = self._thread(tid)
+        t = self._threads.get(tid) or self._thread(tid)
         p = self._alloc_hot(t, c)
         if p == NULL:
             p = self._alloc_slow(t, c)
             if p == NULL:
-                self.path_counts["oom"] += 1
+                self.probe.hit("oom")
                 return None
         self._live[p] = c
-        self._touched.add(p & ~(self.config.slab_size - 1))
         self._exact_alloc[c] += 1
+        self.probe.op(tid, p & self._slab_mask)
         ops.stats_record_alloc(t.alloc_batch, c)
         if ops.stats_flush_if_needed(t.alloc_batch, self.g_alloc_count, c,
                                      self.config.flush_interval):
-            self.path_counts["stat_flush"] += 1
+            self.probe.hit("stat_flush")
         self._self_check()
         return p
 
     def free(self, addr: int, tid: int = 0) -> None:
-        """Return a live block. Cost O(1) (O(nblocks) if it releases a slab)."""
-        self._free(addr, tid, race_drain=False)
+        """Return a live block. Cost O(1) (O(nblocks) if it releases a slab).
 
-    def free_racing_drain(self, addr: int, tid: int = 0) -> None:
-        """free(), but if the block takes the remote route the owner drains the slab's
-        remote stack between the push's load/link steps and its CAS: the interleaving
-        a lock-free push must survive."""
-        self._free(addr, tid, race_drain=True)
+        The steps of :meth:`free_steps`, run to completion.
+        """
+        push = self._free(addr, tid)
+        if push is not None:
+            for _ in push:
+                pass
+        self._self_check()
 
-    def _free(self, addr: int, tid: int, race_drain: bool) -> None:
-        self._check_tid(tid)
-        slab, c = self._validate_free(addr)
-        t = self._thread(tid)
+    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
+        """``free(addr, tid)`` as atomic steps (``specs.api.Hooks``).
+
+        Validates and does the thread-local part now (a bad tid or address raises
+        here, state unchanged).  The remote route's push on the slab's shared remote
+        head is left to the returned iterator, which yields after each access
+        (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``); the magazine and
+        local routes yield nothing.
+        """
+        return self._finish(self._free(addr, tid))
+
+    def _finish(self, push) -> Iterator[str]:
+        if push is not None:
+            yield from push
+        self._self_check()
+
+    def _free(self, addr: int, tid: int):
+        """Validate, unlive, route, count.  Returns the remote push's steps, not yet run
+        (the last thing a remote free does), or None when the block is already placed."""
+        slab, c = self._validate_free(addr, tid)
+        t = self._threads.get(tid) or self._thread(tid)
         del self._live[addr]
         self._exact_free[c] += 1
-        self._touched.add(slab.base)
-        if race_drain and slab.owner is not None and slab.owner != tid:
-            self.path_counts["free_remote"] += 1
-            steps = ops.remote_push_steps(slab, addr)
-            next(steps)          # load head
-            next(steps)          # link ptr->next = head
-            self.path_counts["drain"] += 1
-            ops.remote_drain(slab)   # the owner drains concurrently
-            for _ in steps:      # CAS (fails and retries if the head moved), count
-                pass
-        else:
-            self._free_route(t, slab, addr)
+        self.probe.op(tid, slab.base)
         ops.stats_record_free(t.free_batch, c)
         if ops.stats_flush_if_needed(t.free_batch, self.g_free_count, c,
                                      self.config.flush_interval):
-            self.path_counts["stat_flush"] += 1
-        self._self_check()
+            self.probe.hit("stat_flush")
+        return self._free_route(t, slab, addr)
 
     def usable_size(self, addr: int) -> int:
         c = self._live.get(addr) if isinstance(addr, int) and not isinstance(addr, bool) else None
@@ -147,16 +164,16 @@ class FastAllocator:
         t = self._threads.pop(tid, None)
         if t is None:
             return
-        self._touched_tids.add(tid)
+        self.probe.thread(tid)
         for c in range(self.config.num_classes):
             for slab in (t.active_a[c], t.active_b[c]):
                 if slab is not None:
                     self._evict(t, slab)
             t.active_a[c] = t.active_b[c] = None
-            mag = t.mags[c]
-            while mag.top > 0:
-                mag.top -= 1
-                p = mag.items[mag.top]
+            while True:
+                p = self._mag_pop(t, c)
+                if p == NULL:
+                    break
                 self._return_block(tid, self._slab_of(p), p)
         ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
         ops.stats_flush_all(t.free_batch, self.g_free_count)
@@ -169,6 +186,7 @@ class FastAllocator:
 
     def flush_stats(self) -> None:
         for t in self._threads.values():
+            self.probe.thread(t.tid)
             ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
             ops.stats_flush_all(t.free_batch, self.g_free_count)
 
@@ -177,50 +195,55 @@ class FastAllocator:
         for tid in sorted(self._threads):
             self.thread_exit(tid)
         for slab in list(self._slabs.values()):
-            if slab.remote_head != NULL:
-                self.path_counts["drain"] += 1
-                ops.remote_drain(slab)
-                self._touched.add(slab.base)
+            self._drain(slab)
             self._maybe_release(slab)
 
-    # ---- maintenance operations the harness drives directly ----------------
-    def _thread_and_active(self, tid: int, class_idx: int):
-        """(thread state, its active slab A of class_idx); (None, None) if either is absent."""
-        self._check_tid(tid)
-        t = self._threads.get(tid)
-        if t is None or not 0 <= class_idx < self.config.num_classes:
-            return None, None
-        return t, t.active_a[class_idx]
+    # ========================================================================
+    # The idioms, each written once: magazine pop/push, mini-mag pop, refill, drain
+    # ========================================================================
 
-    def evict_active(self, tid: int, class_idx: int) -> bool:
-        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A."""
-        t, slab = self._thread_and_active(tid, class_idx)
-        if slab is None:
+    def _mag_pop(self, t: ThreadState, c: int, path=None) -> int:
+        """Pop tid's TLS magazine of class c (``items[--top]``), NULL when empty;
+        a pop counts as debug counter ``path`` if given."""
+        mag = t.mags[c]
+        top = mag.top
+        if top == 0:
+            return NULL
+        top -= 1
+        mag.top = top
+        self.probe.mag(t.tid, c, top, path)
+        return mag.items[top]
+
+    def _mag_push(self, t: ThreadState, c: int, addr: int, path=None) -> bool:
+        """Push on tid's TLS magazine of class c (``items[top++]``); False when full;
+        a push counts as debug counter ``path`` if given."""
+        mag = t.mags[c]
+        top = mag.top
+        if top >= mag.cap:
             return False
-        self._touched_tids.add(tid)
-        self._evict(t, slab)
-        t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
+        mag.items[top] = addr
+        mag.top = top + 1
+        self.probe.mag(t.tid, c, top, path)
         return True
 
-    def refill_active(self, tid: int, class_idx: int) -> int:
-        """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
-        _, a = self._thread_and_active(tid, class_idx)
-        if a is None:
-            return 0
-        self._touched.add(a.base)
-        return ops.batch_refill_from_bitmap(a, a.mini_mag, self.config.refill_batch)
+    def _mini_mag_pop(self, slab: TinySlab) -> int:
+        """mini_mag_pop(&slab->mini_mag) (owner only): the head block, NULL when empty."""
+        self.probe.slab(slab.base)
+        return ops.mini_mag_pop(slab, slab.mini_mag)
 
-    def drain_remote(self, tid: int, class_idx: int) -> int:
-        """Owner tid drains the remote stacks of its active slabs of class_idx."""
-        t, _ = self._thread_and_active(tid, class_idx)
-        if t is None:
+    def _refill(self, slab: TinySlab) -> int:
+        """batch_refill_from_bitmap(slab, &slab->mini_mag, refill_batch): blocks moved."""
+        if slab.bitmap.free_count == 0:
             return 0
-        n = 0
-        for slab in (t.active_a[class_idx], t.active_b[class_idx]):
-            if slab is not None and slab.remote_head != NULL:
-                self.path_counts["drain"] += 1
-                self._touched.add(slab.base)
-                n += ops.remote_drain(slab)
+        self.probe.slab(slab.base)
+        return ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
+
+    def _drain(self, slab: TinySlab) -> int:
+        """Splice slab's remote stack into its bitmap (counted first, see ``ops``)."""
+        if slab.remote_head == NULL:
+            return 0
+        n = ops.remote_drain(slab)      # raises RMT-01 on a corrupted stack, nothing changed
+        self.probe.slab_hit("drain", slab.base)
         return n
 
     # ========================================================================
@@ -229,39 +252,33 @@ class FastAllocator:
 
     def _alloc_hot(self, t: ThreadState, c: int) -> int:
         """Fast path: TLS magazine, then A's mini-mag, then a batch refill of A."""
-        mag = t.mags[c]
-        if mag.top > 0:
-            mag.top -= 1
-            self.path_counts["tls_mag"] += 1
-            return mag.items[mag.top]
+        p = self._mag_pop(t, c, "tls_mag")
+        if p != NULL:
+            return p
         a = t.active_a[c]
-        if a is not None:
-            if a.mini_mag.count > 0:
-                p = ops.mini_mag_pop(a, a.mini_mag)
-                if p != NULL:
-                    self.path_counts["mini_mag"] += 1
-                    return p
-            if a.bitmap.free_count > 0:
-                self._touched.add(a.base)
-                if ops.batch_refill_from_bitmap(a, a.mini_mag, self.config.refill_batch) > 0:
-                    p = ops.mini_mag_pop(a, a.mini_mag)
-                    if p != NULL:
-                        self.path_counts["refill"] += 1
-                        return p
+        if a is None:
+            return NULL
+        if a.mini_mag.count > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("mini_mag")
+                return p
+        if self._refill(a) > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("refill")
+                return p
         return NULL
 
     def _alloc_slow(self, t: ThreadState, c: int) -> int:
         """Slow path: drain A and B, refill the TLS magazine, adopt or create a slab."""
-        self._touched_tids.add(t.tid)
         for slab in (t.active_a[c], t.active_b[c]):
-            if slab is not None and slab.remote_head != NULL:
-                self.path_counts["drain"] += 1
-                self._touched.add(slab.base)
-                ops.remote_drain(slab)
+            if slab is not None:
+                self._drain(slab)
         self._refill_tls_magazine(t, c)
         p = self._serve_from_actives(t, c)
         if p != NULL:
-            self.path_counts["slow"] += 1
+            self.probe.hit("slow")
             return p
         slab = self._find_partial(c)
         path = "slow"
@@ -274,34 +291,26 @@ class FastAllocator:
         self._refill_tls_magazine(t, c)
         p = self._serve_from_actives(t, c)
         if p != NULL:
-            self.path_counts[path] += 1
+            self.probe.hit(path)
         return p
 
     def _serve_from_actives(self, t: ThreadState, c: int) -> int:
         """Slow path: a block from the TLS magazine, else straight from A's or B's
         mini-mag (refilled from the bitmap if empty), else NULL.  The slow path does not
         rely on the magazine refill having moved anything."""
-        p = self._mag_pop(t.mags[c])
+        p = self._mag_pop(t, c)
         if p != NULL:
             return p
         for slab in (t.active_a[c], t.active_b[c]):
             if slab is None:
                 continue
-            if slab.mini_mag.count == 0 and slab.bitmap.free_count > 0:
-                self._touched.add(slab.base)
-                ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
+            if slab.mini_mag.count == 0:
+                self._refill(slab)
             if slab.mini_mag.count > 0:
-                p = ops.mini_mag_pop(slab, slab.mini_mag)
+                p = self._mini_mag_pop(slab)
                 if p != NULL:
                     return p
         return NULL
-
-    @staticmethod
-    def _mag_pop(mag) -> int:
-        if mag.top == 0:
-            return NULL
-        mag.top -= 1
-        return mag.items[mag.top]
 
     def _refill_tls_magazine(self, t: ThreadState, c: int) -> int:
         """Slow path: move A's then B's mini-mag blocks into the TLS magazine.
@@ -315,20 +324,18 @@ class FastAllocator:
         for slab in (t.active_a[c], t.active_b[c]):
             if slab is None:
                 continue
-            self._touched.add(slab.base)
-            if slab.mini_mag.count == 0 and slab.bitmap.free_count > 0:
-                ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
+            if slab.mini_mag.count == 0:
+                self._refill(slab)
             while mag.top < mag.cap and slab.mini_mag.count > 0:
-                p = ops.mini_mag_pop(slab, slab.mini_mag)
+                p = self._mini_mag_pop(slab)
                 if p == NULL:
                     break
-                mag.items[mag.top] = p
-                mag.top += 1
+                self._mag_push(t, c, p)
                 moved += 1
-            if slab.mini_mag.count == 0 and slab.bitmap.free_count > 0:
-                ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
+            if slab.mini_mag.count == 0:
+                self._refill(slab)
         if moved:
-            self.path_counts["tls_refill"] += 1
+            self.probe.hit("tls_refill")
         return moved
 
     def _find_partial(self, c: int) -> Optional[TinySlab]:
@@ -356,7 +363,7 @@ class FastAllocator:
                         cfg.mini_mag_capacity)
         self._slabs[base] = slab
         self._class_slabs[c][base] = slab
-        self._touched.add(base)
+        self.probe.slab(base)
         return slab
 
     def _adopt(self, t: ThreadState, slab: TinySlab) -> None:
@@ -368,21 +375,18 @@ class FastAllocator:
         t.active_b[c] = t.active_a[c]
         t.active_a[c] = slab
         slab.owner = t.tid
-        self._touched.add(slab.base)
-        if slab.remote_head != NULL:
-            self.path_counts["drain"] += 1
-            ops.remote_drain(slab)
+        self.probe.thread(t.tid)
+        self.probe.slab(slab.base)
+        self._drain(slab)
 
     def _evict(self, t: ThreadState, slab: TinySlab) -> None:
         """Spill the mini-mag, drain the remote stack, unown; release if empty."""
-        self._touched.add(slab.base)
         if slab.mini_mag.count:
-            self.path_counts["spill"] += 1
+            self.probe.slab_hit("spill", slab.base)
             ops.batch_spill_to_bitmap(slab, slab.mini_mag)
-        if slab.remote_head != NULL:
-            self.path_counts["drain"] += 1
-            ops.remote_drain(slab)
+        self._drain(slab)
         slab.owner = None
+        self.probe.slab(slab.base)
         self._maybe_release(slab)
 
     def _maybe_release(self, slab: TinySlab) -> None:
@@ -390,35 +394,35 @@ class FastAllocator:
             del self._slabs[slab.base]
             del self._class_slabs[slab.class_idx][slab.base]
             self._free_bases.append(slab.base)
-            self._touched.discard(slab.base)
-            self.path_counts["slab_release"] += 1
+            self.probe.slab_hit("slab_release", slab.base)
 
     # ========================================================================
     # Free
     # ========================================================================
 
-    def _free_route(self, t: ThreadState, slab: TinySlab, addr: int) -> None:
+    def _free_route(self, t: ThreadState, slab: TinySlab, addr: int):
+        """Route a freed block: remote push (its steps returned, not yet run) to a slab
+        owned by another thread, else the TLS magazine, else back to the slab."""
         if slab.owner is not None and slab.owner != t.tid:
-            self.path_counts["free_remote"] += 1
-            ops.remote_push(slab, addr)
-            return
-        mag = t.mags[slab.class_idx]
-        if mag.top < mag.cap:
-            mag.items[mag.top] = addr
-            mag.top += 1
-            self.path_counts["free_magazine"] += 1
-            return
-        self.path_counts["mag_overflow"] += 1
+            return self._remote_push(slab, addr)
+        if self._mag_push(t, slab.class_idx, addr, "free_magazine"):
+            return None
+        self.probe.hit("mag_overflow")
         self._return_block(t.tid, slab, addr)
+        return None
+
+    def _remote_push(self, slab: TinySlab, addr: int):
+        """Route ``free_remote``: the steps of a push on slab's remote stack."""
+        self.probe.slab_hit("free_remote", slab.base)
+        return ops.remote_push_steps(slab, addr)
 
     def _return_block(self, tid: int, slab: TinySlab, addr: int) -> None:
         """Put a free block back into its slab from thread tid (not its magazine)."""
-        self._touched.add(slab.base)
         if slab.owner is not None and slab.owner != tid:
-            self.path_counts["free_remote"] += 1
-            ops.remote_push(slab, addr)
+            for _ in self._remote_push(slab, addr):
+                pass
             return
-        self.path_counts["free_local"] += 1
+        self.probe.slab_hit("free_local", slab.base)
         if slab.owner == tid and ops.mini_mag_push(slab, slab.mini_mag, addr):
             return
         slab.bitmap.set_free((addr - slab.base) // slab.block_size)
@@ -438,16 +442,19 @@ class FastAllocator:
             self._check_tid(tid)
             t = ThreadState(tid, self.config.num_classes, self.config.magazine_capacity)
             self._threads[tid] = t
-        self._touched_tids.add(tid)
+            self.probe.thread(tid)
         return t
 
     def _slab_of(self, addr: int) -> Optional[TinySlab]:
-        return self._slabs.get(addr & ~(self.config.slab_size - 1))
+        return self._slabs.get(addr & self._slab_mask)
 
-    def _validate_free(self, addr):
+    def _validate_free(self, addr, tid):
+        """(slab, class) of the live block addr that tid may free; raises with the state
+        unchanged: BadArgument (tid), InvalidFree (not a block start), DoubleFree."""
+        self._check_tid(tid)
         if not isinstance(addr, int) or isinstance(addr, bool):
             raise InvalidFree(f"free({addr!r}): not an address (expected an int)")
-        slab = self._slab_of(addr)
+        slab = self._slabs.get(addr & self._slab_mask)
         if slab is None:
             raise InvalidFree(f"free({_hex(addr)}): not inside any slab of the tiny pool")
         off = addr - slab.base
@@ -471,42 +478,6 @@ class FastAllocator:
                 return slab, addr - slab.base
         raise OutOfBounds(f"{what} of {n} bytes at {_hex(addr)}: not inside one live block")
 
-    # ========================================================================
-    # Introspection
-    # ========================================================================
-
-    def live_blocks(self) -> dict:
-        return dict(self._live)
-
-    def active_slab(self, tid: int, class_idx: int, which: str = "a") -> Optional[int]:
-        """Base of tid's active slab A (or B) of class_idx, or None."""
-        t = self._threads.get(tid)
-        if t is None:
-            return None
-        slab = (t.active_a if which == "a" else t.active_b)[class_idx]
-        return None if slab is None else slab.base
-
-    def slab_bases(self, class_idx: Optional[int] = None) -> list:
-        if class_idx is None:
-            return sorted(self._slabs)
-        return sorted(self._class_slabs[class_idx])
-
-    def take_touched(self):
-        """(slab bases, tids) changed since the last call; resets the sets."""
-        s, t = self._touched, self._touched_tids
-        self._touched, self._touched_tids = set(), set()
-        return s, t
-
-    def snapshot(self, bases=None, tids=None):
-        """Plain data of every slab and thread; or of the slabs in ``bases`` with the
-        magazines of the threads in ``tids`` (see ``introspect.snapshot``)."""
-        from .introspect import snapshot
-        return snapshot(self, bases, tids)
-
-    def check(self, level: int = 3) -> None:
-        from .introspect import check
-        check(self, level)
-
     def _self_check(self) -> None:
         if self.config.check_level:
             self.check(self.config.check_level)
@@ -516,4 +487,4 @@ def _hex(addr) -> str:
     return hex(addr) if isinstance(addr, int) else repr(addr)
 
 
-__all__ = ["FastAllocator", "store_word"]
+__all__ = ["FastAllocator", "PATHS", "store_word"]

@@ -7,7 +7,6 @@ recorded in ``walk_errors`` instead of hanging.
 """
 from __future__ import annotations
 
-from specs import invariants
 from specs.api import SlabSnap, Snapshot, Stats, ThreadSnap
 
 from .structs import NULL, load_word
@@ -49,20 +48,48 @@ def slab_snap(slab) -> SlabSnap:
         walk_errors=e1 + e2)
 
 
-def thread_snap(t, with_magazines: bool = True) -> ThreadSnap:
-    mags = (tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
-            if with_magazines else tuple(() for _ in t.mags))
+def thread_snap(t, with_magazines: bool = True, mags=None) -> ThreadSnap:
+    """One thread; magazines whole (``with_magazines``), or none, or (``mags`` a dict
+    ``{(tid, class): lo}``) only the slots from lo to the top of the named ones."""
+    tops = tuple(m.top for m in t.mags)
+    if mags is not None:
+        out, los = [], []
+        for c, m in enumerate(t.mags):
+            top = max(0, min(m.top, len(m.items)))
+            lo = mags.get((t.tid, c))
+            lo = top if lo is None else max(0, min(lo, top))
+            out.append(tuple(m.items[lo:top]))
+            los.append(lo)
+        magazines, magazine_lo = tuple(out), tuple(los)
+    elif with_magazines:
+        magazines = tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
+        magazine_lo = (0,) * len(t.mags)
+    else:
+        magazines = tuple(() for _ in t.mags)
+        magazine_lo = tuple(max(0, min(m.top, len(m.items))) for m in t.mags)
     return ThreadSnap(
-        tid=t.tid, magazines=mags, magazine_tops=tuple(m.top for m in t.mags),
+        tid=t.tid, magazines=magazines, magazine_tops=tops,
         active_a=tuple(s.base if s is not None else None for s in t.active_a),
         active_b=tuple(s.base if s is not None else None for s in t.active_b),
-        pending_allocs=tuple(t.alloc_batch), pending_frees=tuple(t.free_batch))
+        pending_allocs=tuple(t.alloc_batch), pending_frees=tuple(t.free_batch),
+        magazine_lo=magazine_lo)
 
 
-def snapshot(fa, bases=None, tids=None) -> Snapshot:
-    """Plain-data state: every slab and thread, or (partial) the slabs in ``bases`` with
-    the magazines of the threads in ``tids`` (all threads if None) and, per included
-    slab, the magazine entries of every thread that lie in it."""
+def snapshot(fa, bases=None, mags=None) -> Snapshot:
+    """Plain-data state of a FastAllocator.
+
+    * ``bases=None``: complete (every slab and thread, every magazine whole).
+    * ``mags`` a dict ``{(tid, class): lo}`` (the ``Footprint.mags`` of
+      ``specs.api.Hooks``): the slabs in ``bases``; every thread's tops, active
+      slabs and pending stats; of the named magazines the slots from lo to the
+      top (``ThreadSnap.magazine_lo``).  Cost O(bases' slabs + threads x classes
+      + slots copied): no other magazine is read.
+    * otherwise (``mags`` None or a collection of tids; the form of the oracle
+      that re-reads whole slabs): the slabs in ``bases``, the whole magazines
+      of the threads in ``mags`` (every thread if None) and, per included slab,
+      the magazine entries of every thread that lie in it (``mags_by_slab``),
+      which scans every magazine.
+    """
     common = dict(config=fa.config, flushed=Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count)),
                   exact=fa.exact_stats(), reported=fa.stats(), path_counts=dict(fa.path_counts))
     if bases is None:
@@ -70,6 +97,10 @@ def snapshot(fa, bases=None, tids=None) -> Snapshot:
                         threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
                         complete=True, **common)
     slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
+    if isinstance(mags, dict):
+        threads = {tid: thread_snap(t, mags=mags) for tid, t in fa._threads.items()}
+        return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
+    tids = mags
     threads = {tid: thread_snap(t, tids is None or tid in tids)
                for tid, t in fa._threads.items()}
     mask = ~(fa.config.slab_size - 1)
@@ -86,6 +117,7 @@ def snapshot(fa, bases=None, tids=None) -> Snapshot:
 
 def check(fa, level: int = 3) -> None:
     """Run the invariant catalogue up to ``level`` against the allocator's own live table."""
+    from specs import invariants     # the catalogue, loaded only when a check runs
     snap = snapshot(fa)
     invariants.check_snapshot(snap, level, invariants.LiveSet.from_blocks(fa._live, fa.config))
 

@@ -8,6 +8,8 @@ mutant can replace one of them for the duration of a ``with`` block.
 """
 from __future__ import annotations
 
+from specs.api import InvariantViolation
+
 from .structs import (NULL, PageMiniMag, TinySlab, atomic_add, atomic_add_remote_count,
                       atomic_cas_head, atomic_exchange_head, atomic_load_head, load_word,
                       store_word)
@@ -114,21 +116,62 @@ def remote_push(slab: TinySlab, ptr: int) -> None:
 
 
 def remote_drain(slab: TinySlab) -> int:
-    """Owner: take the whole remote stack (exchange head with NULL) into the bitmap.
+    """Owner: count the remote stack, then take it and splice it into the bitmap.
 
-    The walk is bounded by nblocks; returns the number of blocks drained.
+    Count, then change: the list is first walked from the head, bounded by
+    nblocks, and every entry validated (:func:`remote_blocks`); a corrupted
+    list raises ``InvariantViolation("RMT-01", ...)`` with nothing changed.
+    Only then is the head exchanged with NULL and each block set free.
+    Returns the number of blocks drained.  Cost O(length of the stack).
     """
-    head = atomic_exchange_head(slab, NULL)
-    bm = slab.bitmap
-    n = 0
+    head = atomic_load_head(slab)
+    if head == NULL:
+        return 0
+    idxs = remote_blocks(slab, head)
+    atomic_exchange_head(slab, NULL)   # returns head: a drain is one step of the owner
+    set_free = slab.bitmap.set_free
+    for idx in idxs:
+        set_free(idx)
+    atomic_add_remote_count(slab, -len(idxs))
+    return len(idxs)
+
+
+def remote_blocks(slab: TinySlab, head: int) -> list:
+    """Block indices of the remote list from ``head``, validated; changes nothing.
+
+    Every entry must be a block start inside the slab whose bitmap bit is used
+    (a remotely freed block stays used until drained), seen once, and there are
+    at most nblocks of them.  Otherwise raises ``InvariantViolation("RMT-01",
+    "corrupted remote stack of slab 0x...: <what>, after <k> entries")``.
+    Cost O(length), at most nblocks + 1 reads.
+    """
+    base, bs, nblocks = slab.base, slab.block_size, slab.nblocks
+    words, wb = slab.bitmap.words, slab.bitmap.word_bits
+    idxs, seen = [], set()
     p = head
-    while p != NULL and n <= slab.nblocks:
-        nxt = load_word(slab, p)
-        bm.set_free((p - slab.base) // slab.block_size)
-        n += 1
-        p = nxt
-    atomic_add_remote_count(slab, -n)
-    return n
+    while p != NULL:
+        off = p - base
+        if not 0 <= off < nblocks * bs:
+            what = f"{hex(p)} is outside the slab"
+        elif off % bs:
+            what = f"{hex(p)} is not a block start (block size {bs})"
+        elif off // bs in seen:
+            what = f"cycle back to {hex(p)}"
+        elif len(idxs) >= nblocks:
+            what = f"more than its {nblocks} blocks"
+        elif not (words[off // bs // wb] >> (off // bs % wb)) & 1:
+            what = f"{hex(p)} is already free in the bitmap"
+        else:
+            idx = off // bs
+            seen.add(idx)
+            idxs.append(idx)
+            p = load_word(slab, p)
+            continue
+        raise InvariantViolation(
+            "RMT-01", f"corrupted remote stack of slab {hex(base)} class {slab.class_idx} "
+                      f"(head {hex(head)}): {what}, after {len(idxs)} entries; nothing was "
+                      f"drained (bitmap, head and count unchanged)")
+    return idxs
 
 
 # ============================================================================

@@ -52,16 +52,20 @@ def mutant(name: str, expect=(), *, equivalent: bool = False, fast: bool = True,
 
 @contextmanager
 def patched(*triples):
-    """Set ``obj.attr = new`` for each (obj, attr, new); restore on exit."""
-    saved = [(obj, attr, obj.__dict__[attr] if attr in obj.__dict__ else getattr(obj, attr))
-             for obj, attr, _ in triples]
+    """Set ``obj.attr = new`` for each (obj, attr, new); restore on exit (an attribute
+    that ``obj`` inherited is removed again, so the inherited one shows through)."""
+    missing = object()
+    saved = [(obj, attr, obj.__dict__.get(attr, missing)) for obj, attr, _ in triples]
     try:
         for obj, attr, new in triples:
             setattr(obj, attr, new)
         yield
     finally:
         for obj, attr, old in reversed(saved):
-            setattr(obj, attr, old)
+            if old is missing:
+                delattr(obj, attr)
+            else:
+                setattr(obj, attr, old)
 
 
 def get(name: str) -> Mutant:

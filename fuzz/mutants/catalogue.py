@@ -22,7 +22,7 @@ _orig = {name: getattr(ops, name) for name in (
     "mini_mag_pop", "mini_mag_push", "batch_refill_from_bitmap", "batch_spill_to_bitmap",
     "remote_drain", "stats_flush_if_needed", "stats_flush_all", "atomic_add",
     "atomic_add_remote_count")}
-_fa = {name: FA.__dict__[name] for name in (
+_fa = {name: getattr(FA, name) for name in (
     "_free_route", "_adopt", "_evict", "_maybe_release", "_new_slab", "_find_partial",
     "thread_exit", "quiesce", "evict_active", "_free", "_validate_free", "stats",
     "_alloc_hot")}
@@ -252,16 +252,15 @@ def _spill_leaves():
 
 
 def _route_with(mag_put):
+    """FastAllocator._free_route with its magazine push replaced by ``mag_put``."""
     def route(self, t, slab, addr):
         if slab.owner is not None and slab.owner != t.tid:
-            self.path_counts["free_remote"] += 1
-            ops.remote_push(slab, addr)
-            return
+            return self._remote_push(slab, addr)
         if mag_put(self, t, slab, addr):
-            self.path_counts["free_magazine"] += 1
-            return
-        self.path_counts["mag_overflow"] += 1
+            return None
+        self.probe.hit("mag_overflow")
         self._return_block(t.tid, slab, addr)
+        return None
     return route
 
 
@@ -273,6 +272,7 @@ def _mag_double():
         mag = t.mags[slab.class_idx]
         if mag.top >= mag.cap:
             return False
+        self.probe.mag(t.tid, slab.class_idx, mag.top, "free_magazine")
         mag.items[mag.top] = addr
         mag.top += 1
         if mag.top < mag.cap:
@@ -292,6 +292,7 @@ def _mag_cap():
             return False
         if mag.top == len(mag.items):
             mag.items.append(NULL)
+        self.probe.mag(t.tid, slab.class_idx, mag.top, "free_magazine")
         mag.items[mag.top] = addr
         mag.top += 1
         return True
@@ -303,9 +304,11 @@ def _mag_wrong_class():
     """A free goes to the magazine of the next size class.
     Bug class: block returned to a cache of the wrong size class."""
     def put(self, t, slab, addr):
-        mag = t.mags[(slab.class_idx + 1) % self.config.num_classes]
+        c = (slab.class_idx + 1) % self.config.num_classes
+        mag = t.mags[c]
         if mag.top >= mag.cap:
             return False
+        self.probe.mag(t.tid, c, mag.top, "free_magazine")
         mag.items[mag.top] = addr
         mag.top += 1
         return True
@@ -346,14 +349,14 @@ def _drain_count():
     """The drain takes the stack but never subtracts what it took from remote_count.
     Bug class: counter not updated on a bulk take."""
     def drain(slab):
-        head = ops.atomic_exchange_head(slab, NULL)
-        n, p = 0, head
-        while p != NULL and n <= slab.nblocks:
-            nxt = load_word(slab, p)
-            slab.bitmap.set_free((p - slab.base) // slab.block_size)
-            n += 1
-            p = nxt
-        return n
+        head = ops.atomic_load_head(slab)
+        if head == NULL:
+            return 0
+        idxs = ops.remote_blocks(slab, head)
+        ops.atomic_exchange_head(slab, NULL)
+        for idx in idxs:
+            slab.bitmap.set_free(idx)
+        return len(idxs)
     return patched((ops, "remote_drain", drain))
 
 
@@ -362,15 +365,14 @@ def _double_drain():
     """The drain walks the stack without detaching it (load instead of exchange):
     the next drain frees the same blocks again. Bug class: double drain / double free."""
     def drain(slab):
-        head = slab.remote_head
-        n, p = 0, head
-        while p != NULL and n <= slab.nblocks:
-            nxt = load_word(slab, p)
-            slab.bitmap.set_free((p - slab.base) // slab.block_size)
-            n += 1
-            p = nxt
-        ops.atomic_add_remote_count(slab, -n)
-        return n
+        head = ops.atomic_load_head(slab)
+        if head == NULL:
+            return 0
+        idxs = ops.remote_blocks(slab, head)
+        for idx in idxs:
+            slab.bitmap.set_free(idx)
+        ops.atomic_add_remote_count(slab, -len(idxs))
+        return len(idxs)
     return patched((ops, "remote_drain", drain))
 
 
@@ -379,13 +381,13 @@ def _drain_used():
     """The drain detaches the stack but never marks its blocks free in the bitmap.
     Bug class: remote-freed blocks leaked."""
     def drain(slab):
-        head = ops.atomic_exchange_head(slab, NULL)
-        n, p = 0, head
-        while p != NULL and n <= slab.nblocks:
-            p = load_word(slab, p)
-            n += 1
-        ops.atomic_add_remote_count(slab, -n)
-        return n
+        head = ops.atomic_load_head(slab)
+        if head == NULL:
+            return 0
+        idxs = ops.remote_blocks(slab, head)
+        ops.atomic_exchange_head(slab, NULL)
+        ops.atomic_add_remote_count(slab, -len(idxs))
+        return len(idxs)
     return patched((ops, "remote_drain", drain))
 
 
@@ -393,19 +395,26 @@ def _drain_used():
 def _remote_wrong_slab():
     """A remote free is pushed on the stack of the owner's *other* active slab.
     Bug class: free routed to the wrong slab (pointer-to-slab lookup error)."""
+    def push_steps(slab, target, addr):
+        while True:                      # remote_push_steps, head and count of target
+            old = ops.atomic_load_head(target)
+            yield "load"
+            store_word(slab, addr, old)
+            yield "link"
+            if ops.atomic_cas_head(target, old, addr):
+                break
+            yield "cas-retry"
+        yield "cas"
+        ops.atomic_add_remote_count(target, 1)
+
     def route(self, t, slab, addr):
         if slab.owner is not None and slab.owner != t.tid:
             owner = self._threads[slab.owner]
             c = slab.class_idx
             other = owner.active_b[c] if owner.active_a[c] is slab else owner.active_a[c]
             target = other if other is not None else slab
-            self.path_counts["free_remote"] += 1
-            self._touched.add(target.base)
-            old = target.remote_head
-            store_word(slab, addr, old)
-            target.remote_head = addr
-            target.remote_count += 1
-            return
+            self.probe.slab_hit("free_remote", target.base)
+            return push_steps(slab, target, addr)
         return _fa["_free_route"](self, t, slab, addr)
     return patched((FA, "_free_route", route))
 
@@ -482,7 +491,7 @@ def _release_live():
             del self._slabs[slab.base]
             del self._class_slabs[slab.class_idx][slab.base]
             self._free_bases.append(slab.base)
-            self.path_counts["slab_release"] += 1
+            self.probe.slab_hit("slab_release", slab.base)
             return
         return _fa["_maybe_release"](self, slab)
     return patched((FA, "_maybe_release", maybe_release))
@@ -528,9 +537,9 @@ def _size_obo():
 def _double_free():
     """free() accepts a block start that is not live (no double-free detection);
     the block enters a cache twice. Bug class: undetected double free."""
-    def validate(self, addr):
+    def validate(self, addr, tid):
         try:
-            return _fa["_validate_free"](self, addr)
+            return _fa["_validate_free"](self, addr, tid)
         except fa_mod.DoubleFree:
             slab = self._slab_of(addr)
             self._live[addr] = slab.class_idx
@@ -542,11 +551,11 @@ def _double_free():
 def _error_state():
     """free() creates the calling thread's state before validating the address, so a
     rejected free still changes the allocator. Bug class: side effect on an error path."""
-    def free_(self, addr, tid, race_drain):
+    def validate(self, addr, tid):
         self._check_tid(tid)
         self._thread(tid)
-        return _fa["_free"](self, addr, tid, race_drain)
-    return patched((FA, "_free", free_))
+        return _fa["_validate_free"](self, addr, tid)
+    return patched((FA, "_validate_free", validate))
 
 
 @mutant("free-poisons-neighbour", expect=("DATA-01",), configs=wide_block_configs)
@@ -554,13 +563,14 @@ def _poison_neighbour():
     """free() poisons the freed block past its next pointer with the wrong length
     (block_size bytes from offset 8): the first 8 bytes past the block's end, in the
     neighbour, are overwritten. Bug class: allocator write into a live block."""
-    def free_(self, addr, tid, race_drain):
-        _fa["_free"](self, addr, tid, race_drain)
+    def free_(self, addr, tid):
+        push = _fa["_free"](self, addr, tid)
         slab = self._slab_of(addr)
         if slab is not None:
             off = addr - slab.base + 8
             end = min(off + slab.block_size, len(slab.mem))
             slab.mem[off:end] = b"\xdd" * (end - off)
+        return push
     return patched((FA, "_free", free_))
 
 
@@ -643,8 +653,8 @@ def _quiesce_skip():
         for tid in sorted(self._threads)[:-1]:
             self.thread_exit(tid)
         for slab in list(self._slabs.values()):
-            if slab.remote_head != NULL and slab.owner is None:
-                ops.remote_drain(slab)
+            if slab.owner is None:
+                self._drain(slab)
             self._maybe_release(slab)
     return patched((FA, "quiesce", quiesce))
 
@@ -701,10 +711,10 @@ def _evict_skips_spill():
         t, slab = self._thread_and_active(tid, class_idx)
         if slab is None:
             return False
-        self._touched.add(slab.base)
-        if slab.remote_head != NULL:
-            ops.remote_drain(slab)
+        self.probe.thread(tid)
+        self._drain(slab)
         slab.owner = None
+        self.probe.slab(slab.base)
         t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
         return True
     return patched((FA, "evict_active", evict_active))
@@ -736,7 +746,7 @@ def _mag_post_decrement():
             p = mag.items[mag.top] if mag.top < mag.cap else mag.items[mag.top - 1]
             mag.top -= 1
             if p != NULL:
-                self.path_counts["tls_mag"] += 1
+                self.probe.mag(t.tid, c, mag.top, "tls_mag")
                 return p
             mag.top += 1
         return _fa["_alloc_hot"](self, t, c)
@@ -764,7 +774,7 @@ def _mag_stale_slot():
     def alloc_hot(self, t, c):
         mag = t.mags[c]
         if 0 < mag.top < mag.cap and mag.items[mag.top] != NULL:
-            self.path_counts["tls_mag"] += 1
+            self.probe.hit("tls_mag")
             return mag.items[mag.top]
         return _fa["_alloc_hot"](self, t, c)
     return patched((FA, "_alloc_hot", alloc_hot))

@@ -197,23 +197,24 @@ def _seed_hot_path():
         if mag.top > 0:
             mag.top -= 1
             p = mag.items[mag.top]
-            self.path_counts["tls_mag"] += 1
+            self.probe.mag(tid, class_idx, mag.top, "tls_mag")
         else:
             tls = t.active_a[class_idx]
             if tls is not None and tls.mini_mag.count > 0:
+                self.probe.slab(tls.base)
                 p = ops.mini_mag_pop(tls, tls.mini_mag)
                 if p:
-                    self.path_counts["mini_mag"] += 1
+                    self.probe.hit("mini_mag")
             if not p and tls is not None and tls.bitmap.free_count > 0:
-                self._touched.add(tls.base)
+                self.probe.slab(tls.base)
                 got = ops.batch_refill_from_bitmap(tls, tls.mini_mag, 16)
                 if got > 0:
                     p = ops.mini_mag_pop(tls, tls.mini_mag)
                     if p:
-                        self.path_counts["refill"] += 1
+                        self.probe.hit("refill")
         if p:
             self._live[p] = class_idx
-            self._touched.add(p & ~(self.config.slab_size - 1))
+            self.probe.op(tid, p & ~(self.config.slab_size - 1))
             self._exact_alloc[class_idx] += 1
             ops.stats_record_alloc(t.alloc_batch, class_idx)   # no flush on the hot path
             return p
@@ -255,11 +256,12 @@ def _seed_refill_tls():
                 break
             if tls is None:
                 continue
-            self._touched.add(tls.base)
+            self.probe.slab(tls.base)
             while room > 0 and tls.mini_mag.count > 0:
                 p = ops.mini_mag_pop(tls, tls.mini_mag)
                 if not p:
                     break
+                self.probe.mag(t.tid, class_idx, mag.top)
                 mag.items[mag.top] = p
                 mag.top += 1
                 room -= 1
@@ -267,6 +269,6 @@ def _seed_refill_tls():
             if tls.mini_mag.count == 0 and tls.bitmap.free_count > 0:
                 ops.batch_refill_from_bitmap(tls, tls.mini_mag, 16)
         if moved:
-            self.path_counts["tls_refill"] += 1
+            self.probe.hit("tls_refill")
         return moved
     return patched((FA, "_refill_tls_magazine", refill_tls_magazine))

@@ -20,6 +20,7 @@ import pytest
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs import lockstep as L
+from specs.schedule import race_free_with_drain
 from specs.api import (AllocatorError, BadArgument, Config, DoubleFree, InvalidAddress, InvalidFree,
                        InvariantViolation, OutOfBounds, SizeError)
 
@@ -78,7 +79,8 @@ CASES = [
           ("free", lambda a, s, t=tid: a.free(s["b8"], t), True),
           ("free bad address and", lambda a, s, t=tid: a.free(None, t), True),
           ("thread_exit", lambda a, s, t=tid: a.thread_exit(t), True),
-          ("free_racing_drain", lambda a, s, t=tid: a.free_racing_drain(s["b32_t1"], t), False),
+          ("free_steps", lambda a, s, t=tid: a.free_steps(s["b32_t1"], t), False),
+          ("racing free", lambda a, s, t=tid: race_free_with_drain(a, s["b32_t1"], t), False),
           ("evict_active", lambda a, s, t=tid: a.evict_active(t, 0), False),
           ("refill_active", lambda a, s, t=tid: a.refill_active(t, 0), False),
           ("drain_remote", lambda a, s, t=tid: a.drain_remote(t, 0), False))],
@@ -100,9 +102,15 @@ CASES = [
     ("double free by the freeing tid", lambda a, s: a.free(s["freed16"], 1), DoubleFree, True),
     ("double free by a new tid", lambda a, s: a.free(s["freed16"], NEW_TID), DoubleFree, True),
     ("free never handed out", lambda a, s: a.free(s["never"], 0), DoubleFree, True),
-    ("racing free of a freed block", lambda a, s: a.free_racing_drain(s["freed16"], 0),
+    ("racing free of a freed block", lambda a, s: race_free_with_drain(a, s["freed16"], 0),
      DoubleFree, False),
-    ("racing free unaligned", lambda a, s: a.free_racing_drain(s["b32_t1"] + 1, 0),
+    ("racing free unaligned", lambda a, s: race_free_with_drain(a, s["b32_t1"] + 1, 0),
+     InvalidFree, False),
+    # free_steps validates when called, before its first step
+    ("free_steps of a freed block", lambda a, s: a.free_steps(s["freed16"], 0), DoubleFree,
+     False),
+    ("free_steps unaligned", lambda a, s: a.free_steps(s["b32_t1"] + 1, 0), InvalidFree, False),
+    ("free_steps foreign by a new tid", lambda a, s: a.free_steps(FOREIGN, NEW_TID),
      InvalidFree, False),
     # ---- read / write ----------------------------------------------------------------
     ("write past the end", lambda a, s: a.write(s["b16"], b"x" * 17), OutOfBounds, True),

@@ -16,6 +16,7 @@ from hakmem_fast import ops
 from hakmem_fast.structs import NULL, TinySlab, load_word
 from specs import invariants as inv
 from specs.api import Config, Stats
+from specs.schedule import race_free_with_drain
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
               refill_batch=2, magazine_capacity=2, flush_interval=4)
@@ -256,11 +257,11 @@ def test_a_drain_between_link_and_cas_makes_the_cas_fail_and_retry_so_no_block_i
     assert slab.free_count == 8                 # x and y freed, each once
 
 
-def test_free_racing_drain_through_the_allocator_loses_no_block():
+def test_a_free_racing_the_owners_drain_through_the_allocator_loses_no_block():
     fa = FastAllocator(TINY)
     a, b = fa.alloc(8, 0), fa.alloc(8, 0)       # slab owned by tid 0
     fa.free(a, 1)                               # remote push by tid 1
-    _, d = paths(fa, fa.free_racing_drain, b, 1)
+    _, d = paths(fa, race_free_with_drain, fa, b, 1)
     assert d == {"free_remote": 1, "drain": 1}
     base = fa.active_slab(0, 0)
     s = fa.snapshot().slabs[base]

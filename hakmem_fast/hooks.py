@@ -1,0 +1,107 @@
+"""The white-box hooks of FastAllocator (``specs.api.Hooks``), beyond ``Allocator``.
+
+What the oracle may ask of the fast model: the seed's debug counters, the
+footprint of what changed, plain-data snapshots, and the maintenance
+operations a scheduler drives directly (evict, drain, refill).  The atomic
+steps of a free (``free_steps``) stay beside ``free`` in ``allocator.py``:
+they are the same code.  ``FastAllocator`` inherits this mixin; it reads the
+allocator's fields and calls its idioms, and records nothing itself.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from specs.api import Footprint
+
+from . import introspect
+
+
+class FastHooks:
+    """Mixin of FastAllocator: the ``specs.api.Hooks`` methods."""
+
+    @property
+    def path_counts(self) -> Mapping[str, int]:
+        """The seed's debug counters (read-only view; names in ``PATHS``)."""
+        return self.probe.view
+
+
+    # ========================================================================
+    # Maintenance operations the harness drives directly
+    # ========================================================================
+
+    def _thread_and_active(self, tid: int, class_idx: int):
+        """(thread state, its active slab A of class_idx); (None, None) if either is absent."""
+        self._check_tid(tid)
+        t = self._threads.get(tid)
+        if t is None or not 0 <= class_idx < self.config.num_classes:
+            return None, None
+        return t, t.active_a[class_idx]
+
+    def evict_active(self, tid: int, class_idx: int) -> bool:
+        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A."""
+        t, slab = self._thread_and_active(tid, class_idx)
+        if slab is None:
+            return False
+        self.probe.thread(tid)
+        self._evict(t, slab)
+        t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
+        return True
+
+    def refill_active(self, tid: int, class_idx: int) -> int:
+        """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
+        _, a = self._thread_and_active(tid, class_idx)
+        if a is None:
+            return 0
+        return self._refill(a)
+
+    def drain_remote(self, tid: int, class_idx: int) -> int:
+        """Owner tid drains the remote stacks of its active slabs of class_idx."""
+        t, _ = self._thread_and_active(tid, class_idx)
+        if t is None:
+            return 0
+        return sum(self._drain(slab) for slab in (t.active_a[class_idx], t.active_b[class_idx])
+                   if slab is not None)
+
+    # ========================================================================
+    # Reading the state
+    # ========================================================================
+
+    def live_blocks(self) -> dict:
+        return dict(self._live)
+
+    def active_slab(self, tid: int, class_idx: int, which: str = "a") -> Optional[int]:
+        """Base of tid's active slab A (or B) of class_idx, or None."""
+        t = self._threads.get(tid)
+        if t is None:
+            return None
+        slab = (t.active_a if which == "a" else t.active_b)[class_idx]
+        return None if slab is None else slab.base
+
+    def slab_bases(self, class_idx: Optional[int] = None) -> list:
+        if class_idx is None:
+            return sorted(self._slabs)
+        return sorted(self._class_slabs[class_idx])
+
+    def take_footprint(self) -> Footprint:
+        """What changed since the last call (``specs.api.Footprint``); resets it. O(1)."""
+        return self.probe.take()
+
+    def take_touched(self):
+        """(slab bases, tids) changed since the last call, in the sense of the oracle that
+        re-reads whole slabs: the footprint plus the slabs of the blocks allocated and
+        freed; resets the footprint."""
+        return self.probe.take_touched()
+
+    def snapshot(self, bases=None, mags=None):
+        """Plain data: every slab and thread (``bases=None``); or the slabs in ``bases``
+        and, for a dict ``mags`` ``{(tid, class): lo}``, the magazine slots from lo to
+        the top (see ``introspect.snapshot``, which also keeps the older form with a
+        collection of tids)."""
+        return introspect.snapshot(self, bases, mags)
+
+    def check(self, level: int = 3) -> None:
+        """Run the invariant catalogue up to ``level`` on a complete snapshot."""
+        introspect.check(self, level)
+
+
+__all__ = ["FastHooks"]

@@ -1,0 +1,97 @@
+"""The probe: the design's debug counters and the footprint of every change.
+
+A debug build of the seed design counts which stage served each allocation,
+which route each free took, and the refill / spill / drain / flush / release
+events.  The model keeps those counters here, in one object, and at the same
+points records what changed, so an incremental checker can re-read exactly
+that (``specs.api.Footprint``):
+
+* ``slabs``    bases of slabs whose bitmap, summary, hint, free_count,
+               mini-magazine, remote stack or owner changed, or that were
+               created or released;
+* ``threads``  tids whose thread state was created, whose active slabs or
+               pending statistics changed, or that exited;
+* ``mags``     ``(tid, class) -> lo``: the lowest magazine slot written or
+               popped (slots below ``lo`` are unchanged).
+
+The allocator calls the probe and never reads it; the probe knows nothing of
+the allocator's structures.  Every method is O(1).
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from specs.api import Footprint
+
+#: The seed's debug counters: alloc stages, free routes, then maintenance events.
+PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
+         "free_magazine", "free_local", "free_remote",
+         "spill", "drain", "mag_overflow", "stat_flush", "slab_release", "tls_refill")
+
+
+class Probe:
+    """Debug counters (``counts``, read through ``view``) and the current footprint."""
+
+    __slots__ = ("counts", "view", "slabs", "threads", "mags", "op_slabs")
+
+    def __init__(self):
+        self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
+        self.view = MappingProxyType(self.counts)  # read-only view for clients
+        self.slabs = set()                         # bases changed since take()
+        self.threads = set()                       # tids changed since take()
+        self.mags = {}                             # (tid, class) -> lowest slot changed
+        # slabs of the blocks that allocs and frees handed over, for take_touched()
+        # (the touched set of the oracle that reads whole slabs); not in the footprint
+        self.op_slabs = set()
+
+    # ---- recording points ----------------------------------------------------
+    def hit(self, path: str) -> None:
+        """One event of a debug counter that changes no slab."""
+        self.counts[path] += 1
+
+    def slab_hit(self, path: str, base: int) -> None:
+        """One event of a debug counter that changed slab ``base``."""
+        self.counts[path] += 1
+        self.slabs.add(base)
+
+    def slab(self, base: int) -> None:
+        """Slab ``base`` changed (bitmap, mini-mag, remote stack, owner; created; released)."""
+        self.slabs.add(base)
+
+    def thread(self, tid: int) -> None:
+        """Thread ``tid``'s state changed (created, active slabs, pending stats, exited)."""
+        self.threads.add(tid)
+
+    def mag(self, tid: int, class_idx: int, slot: int, path=None) -> None:
+        """Slot ``slot`` of tid's magazine of class_idx was written or popped; one event
+        of debug counter ``path`` if given (the magazine hit of an alloc or a free)."""
+        if path is not None:
+            self.counts[path] += 1
+        key = (tid, class_idx)
+        mags = self.mags
+        if slot < mags.get(key, slot + 1):
+            mags[key] = slot
+
+    def op(self, tid: int, base: int) -> None:
+        """An alloc or free by ``tid`` of a block of slab ``base``: tid's pending stats
+        changed (the slab itself changes only where another point says so)."""
+        self.threads.add(tid)
+        self.op_slabs.add(base)
+
+    # ---- reading -------------------------------------------------------------
+    def take(self) -> Footprint:
+        """The footprint since the last take; starts a new one. O(1)."""
+        fp = Footprint(self.slabs, self.threads, self.mags)
+        self.slabs, self.threads, self.mags, self.op_slabs = set(), set(), {}, set()
+        return fp
+
+    def take_touched(self):
+        """(slab bases, tids) in the sense of the whole-slab oracle: the footprint's slabs
+        plus the slabs of the blocks allocated and freed; its threads plus every thread
+        whose magazines changed.  Starts a new footprint."""
+        op_slabs = self.op_slabs
+        fp = self.take()
+        return fp.slabs | op_slabs, fp.threads | {tid for tid, _ in fp.mags}
+
+
+__all__ = ["PATHS", "Probe"]
