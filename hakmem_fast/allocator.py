@@ -68,7 +68,8 @@ class FastAllocator(FastHooks):
         self._exact_alloc = [0] * nc                # true counts (debug)
         self._exact_free = [0] * nc
         self._slab_mask = ~(config.slab_size - 1)   # addr & mask == base of its slab
-        self.probe = Probe()                        # debug counters + footprint
+        self._check_level = config.check_level      # self-check after every call (0: off)
+        self.probe = Probe(nc)                      # debug counters + footprint
 
     # ========================================================================
     # Public API
@@ -96,7 +97,8 @@ class FastAllocator(FastHooks):
         if ops.stats_flush_if_needed(t.alloc_batch, self.g_alloc_count, c,
                                      self.config.flush_interval):
             self.probe.hit("stat_flush")
-        self._self_check()
+        if self._check_level:
+            self._self_check()
         return p
 
     def free(self, addr: int, tid: int = 0) -> None:
@@ -108,7 +110,8 @@ class FastAllocator(FastHooks):
         if push is not None:
             for _ in push:
                 pass
-        self._self_check()
+        if self._check_level:
+            self._self_check()
 
     def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
         """``free(addr, tid)`` as atomic steps (``specs.api.Hooks``).
@@ -124,7 +127,8 @@ class FastAllocator(FastHooks):
     def _finish(self, push) -> Iterator[str]:
         if push is not None:
             yield from push
-        self._self_check()
+        if self._check_level:
+            self._self_check()
 
     def _free(self, addr: int, tid: int):
         """Validate, unlive, route, count.  Returns the remote push's steps, not yet run
@@ -170,10 +174,8 @@ class FastAllocator(FastHooks):
                 if slab is not None:
                     self._evict(t, slab)
             t.active_a[c] = t.active_b[c] = None
-            while True:
+            while t.mags[c].top > 0:
                 p = self._mag_pop(t, c)
-                if p == NULL:
-                    break
                 self._return_block(tid, self._slab_of(p), p)
         ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
         ops.stats_flush_all(t.free_batch, self.g_free_count)
@@ -479,8 +481,8 @@ class FastAllocator(FastHooks):
         raise OutOfBounds(f"{what} of {n} bytes at {_hex(addr)}: not inside one live block")
 
     def _self_check(self) -> None:
-        if self.config.check_level:
-            self.check(self.config.check_level)
+        """The catalogue up to ``Config.check_level`` after a call (debug builds)."""
+        self.check(self._check_level)
 
 
 def _hex(addr) -> str:

@@ -15,13 +15,15 @@ that (``specs.api.Footprint``):
                popped (slots below ``lo`` are unchanged).
 
 The allocator calls the probe and never reads it; the probe knows nothing of
-the allocator's structures.  Every method is O(1).
+the allocator's structures.  Every recording method is O(1).
 """
 from __future__ import annotations
 
 from types import MappingProxyType
 
 from specs.api import Footprint
+
+_UNCHANGED = 1 << 62    # lowest changed slot of a magazine nothing changed
 
 #: The seed's debug counters: alloc stages, free routes, then maintenance events.
 PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
@@ -32,14 +34,16 @@ PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
 class Probe:
     """Debug counters (``counts``, read through ``view``) and the current footprint."""
 
-    __slots__ = ("counts", "view", "slabs", "threads", "mags", "op_slabs")
+    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "op_slabs")
 
-    def __init__(self):
+    def __init__(self, num_classes: int):
         self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
         self.view = MappingProxyType(self.counts)  # read-only view for clients
         self.slabs = set()                         # bases changed since take()
         self.threads = set()                       # tids changed since take()
-        self.mags = {}                             # (tid, class) -> lowest slot changed
+        self.mag_lo = {}                           # tid -> per class: lowest slot changed,
+        #                                            _UNCHANGED where none was
+        self.num_classes = num_classes             # length of each mag_lo list
         # slabs of the blocks that allocs and frees handed over, for take_touched()
         # (the touched set of the oracle that reads whole slabs); not in the footprint
         self.op_slabs = set()
@@ -67,10 +71,11 @@ class Probe:
         of debug counter ``path`` if given (the magazine hit of an alloc or a free)."""
         if path is not None:
             self.counts[path] += 1
-        key = (tid, class_idx)
-        mags = self.mags
-        if slot < mags.get(key, slot + 1):
-            mags[key] = slot
+        lo = self.mag_lo.get(tid)
+        if lo is None:
+            lo = self.mag_lo[tid] = [_UNCHANGED] * self.num_classes
+        if slot < lo[class_idx]:
+            lo[class_idx] = slot
 
     def op(self, tid: int, base: int) -> None:
         """An alloc or free by ``tid`` of a block of slab ``base``: tid's pending stats
@@ -80,9 +85,12 @@ class Probe:
 
     # ---- reading -------------------------------------------------------------
     def take(self) -> Footprint:
-        """The footprint since the last take; starts a new one. O(1)."""
-        fp = Footprint(self.slabs, self.threads, self.mags)
-        self.slabs, self.threads, self.mags, self.op_slabs = set(), set(), {}, set()
+        """The footprint since the last take; starts a new one.  Cost O(slabs and
+        threads changed, times classes for the threads whose magazines changed)."""
+        mags = {(tid, c): slot for tid, lo in self.mag_lo.items()
+                for c, slot in enumerate(lo) if slot != _UNCHANGED}
+        fp = Footprint(self.slabs, self.threads, mags)
+        self.slabs, self.threads, self.mag_lo, self.op_slabs = set(), set(), {}, set()
         return fp
 
     def take_touched(self):
