@@ -49,7 +49,7 @@ def _footprint_forgets():
     invisible to the incremental checks.
     Bug class: a debug hook that misses a mutation path (the checker then checks stale
     state and vouches for it)."""
-    if "take_footprint" in FA.__dict__:
+    if hasattr(FA, "take_footprint"):
         orig = FA.take_footprint
 
         def take_footprint(self):
