@@ -48,29 +48,41 @@ def slab_snap(slab) -> SlabSnap:
         walk_errors=e1 + e2)
 
 
-def thread_snap(t, with_magazines: bool = True, mags=None) -> ThreadSnap:
-    """One thread; magazines whole (``with_magazines``), or none, or (``mags`` a dict
-    ``{(tid, class): lo}``) only the slots from lo to the top of the named ones."""
-    tops = tuple(m.top for m in t.mags)
-    if mags is not None:
-        out, los = [], []
-        for c, m in enumerate(t.mags):
-            top = max(0, min(m.top, len(m.items)))
-            lo = mags.get((t.tid, c))
-            lo = top if lo is None else max(0, min(lo, top))
-            out.append(tuple(m.items[lo:top]))
-            los.append(lo)
-        magazines, magazine_lo = tuple(out), tuple(los)
-    elif with_magazines:
+def thread_snap(t, with_magazines: bool = True) -> ThreadSnap:
+    """One thread with its magazines whole (``with_magazines``) or none of them."""
+    if with_magazines:
         magazines = tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
         magazine_lo = (0,) * len(t.mags)
     else:
-        magazines = tuple(() for _ in t.mags)
+        magazines = ((),) * len(t.mags)
         magazine_lo = tuple(max(0, min(m.top, len(m.items))) for m in t.mags)
+    return _thread(t, magazines, magazine_lo)
+
+
+def thread_snap_slots(t, named) -> ThreadSnap:
+    """One thread with, of its magazines, only the slots from lo to the top of the
+    classes in ``named`` (``(class, lo)`` pairs).  Cost O(classes + slots copied)."""
+    mags = t.mags
+    tops = tuple([m.top for m in mags])
+    if not named:
+        return _thread(t, ((),) * len(mags), tops, tops)
+    magazines, los = [()] * len(mags), list(tops)
+    for c, lo in named:
+        m = mags[c]
+        top = m.top
+        if lo > top:
+            lo = top
+        magazines[c] = tuple(m.items[lo:top])
+        los[c] = lo
+    return _thread(t, tuple(magazines), tuple(los), tops)
+
+
+def _thread(t, magazines, magazine_lo, tops=None) -> ThreadSnap:
     return ThreadSnap(
-        tid=t.tid, magazines=magazines, magazine_tops=tops,
-        active_a=tuple(s.base if s is not None else None for s in t.active_a),
-        active_b=tuple(s.base if s is not None else None for s in t.active_b),
+        tid=t.tid, magazines=magazines,
+        magazine_tops=tops if tops is not None else tuple([m.top for m in t.mags]),
+        active_a=tuple([s.base if s is not None else None for s in t.active_a]),
+        active_b=tuple([s.base if s is not None else None for s in t.active_b]),
         pending_allocs=tuple(t.alloc_batch), pending_frees=tuple(t.free_batch),
         magazine_lo=magazine_lo)
 
@@ -98,7 +110,10 @@ def snapshot(fa, bases=None, mags=None) -> Snapshot:
                         complete=True, **common)
     slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
     if isinstance(mags, dict):
-        threads = {tid: thread_snap(t, mags=mags) for tid, t in fa._threads.items()}
+        named = {}
+        for (tid, c), lo in mags.items():
+            named.setdefault(tid, []).append((c, lo))
+        threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in fa._threads.items()}
         return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
     tids = mags
     threads = {tid: thread_snap(t, tids is None or tid in tids)
@@ -122,4 +137,4 @@ def check(fa, level: int = 3) -> None:
     invariants.check_snapshot(snap, level, invariants.LiveSet.from_blocks(fa._live, fa.config))
 
 
-__all__ = ["snapshot", "check", "walk", "slab_snap", "thread_snap", "Stats"]
+__all__ = ["snapshot", "check", "walk", "slab_snap", "thread_snap", "thread_snap_slots", "Stats"]
