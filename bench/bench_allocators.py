@@ -11,12 +11,19 @@ writes); it prints the median ops/s of each and the ratio fast/ref.
 Both are Python models over simulated memory: the numbers compare the cost
 of the models' bookkeeping, not of the C allocator.
 
-Run:  .venv/bin/python bench/bench_allocators.py [--repeat 3]
+``--baseline DIR`` also times the ``hakmem_fast`` of another checkout (e.g. a
+``git worktree`` of main) in the same process, interleaved with this one, and
+prints the ratio new/baseline: on a shared machine only such in-process
+ratios are comparable between two versions.
+
+Run:  .venv/bin/python bench/bench_allocators.py [--repeat 3] [--baseline DIR]
+Exit status 0; 2 on bad usage (a --baseline without hakmem_fast in it).
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
 import statistics
 import sys
@@ -38,15 +45,43 @@ def ops_per_second(cls, ops) -> float:
     return len(ops) / (time.perf_counter() - t0)
 
 
+def load_baseline(root: str):
+    """FastAllocator of the hakmem_fast package under ``root``, imported under another
+    name (its relative imports stay inside it; ``specs`` is this checkout's)."""
+    pkg = os.path.join(os.path.abspath(root), "hakmem_fast")
+    if not os.path.isfile(os.path.join(pkg, "__init__.py")):
+        raise FileNotFoundError(f"no hakmem_fast/__init__.py under {root}; give the root "
+                                f"of another checkout of this repository")
+    spec = importlib.util.spec_from_file_location("hakmem_fast_baseline",
+                                                  os.path.join(pkg, "__init__.py"),
+                                                  submodule_search_locations=[pkg])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod.FastAllocator
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="root of another checkout whose hakmem_fast is timed alongside")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
     ops = random_ops(**ACCEPTANCE)
+    try:
+        baseline = load_baseline(args.baseline) if args.baseline else None
+    except FileNotFoundError as e:
+        ap.error(f"--baseline: {e}")
     runs = {"hakmem_fast": [], "hakmem_ref": []}
+    if baseline is not None:
+        runs["baseline"] = []
     for _ in range(args.repeat):
         runs["hakmem_fast"].append(ops_per_second(FastAllocator, ops))
         runs["hakmem_ref"].append(ops_per_second(RefAllocator, ops))
+        if baseline is not None:
+            runs["baseline"].append(ops_per_second(baseline, ops))
     print(f"workload: {len(ops):,} ops (seed {ACCEPTANCE['seed']}, {ACCEPTANCE['threads']} "
           f"threads, sizes 0..1024), seed Config, {args.repeat} runs each, Python "
           f"{sys.version.split()[0]}")
@@ -56,6 +91,11 @@ def main(argv=None) -> int:
         print(f"{name:12s} median {med[name]:>11,.0f} ops/s   runs: "
               + ", ".join(f"{x:,.0f}" for x in xs))
     print(f"ratio fast/ref: {med['hakmem_fast'] / med['hakmem_ref']:.2f}")
+    if baseline is not None:
+        pairs = statistics.median(n / b for n, b in zip(runs["hakmem_fast"], runs["baseline"]))
+        print(f"ratio baseline/ref: {med['baseline'] / med['hakmem_ref']:.2f}   "
+              f"fast/baseline (median of the paired runs): {pairs:.3f}   "
+              f"(baseline: {os.path.abspath(args.baseline)})")
     return 0
 
 
