@@ -116,11 +116,12 @@ class FastAllocator(FastHooks):
     def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
         """``free(addr, tid)`` as atomic steps (``specs.api.Hooks``).
 
-        Validates and does the thread-local part now (a bad tid or address raises
-        here, state unchanged).  The remote route's push on the slab's shared remote
-        head is left to the returned iterator, which yields after each access
-        (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``); the magazine and
-        local routes yield nothing.
+        Validates first: a bad tid or address raises here, at the call, with the state
+        unchanged.  Then everything but a remote push is done at once (the magazine
+        and local routes touch no word another thread may write concurrently); the
+        returned iterator runs the push on the slab's shared remote head, yielding
+        after each access (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``),
+        and yields nothing for the other routes.
         """
         return self._finish(self._free(addr, tid))
 
