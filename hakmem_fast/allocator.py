@@ -118,8 +118,8 @@ class FastAllocator(FastHooks):
 
         Validates first: a bad tid or address raises here, at the call, with the state
         unchanged.  Then everything but a remote push is done at once (the magazine
-        and local routes touch no word another thread may write concurrently); the
-        returned iterator runs the push on the slab's shared remote head, yielding
+        and local routes touch the caller's caches, its own slabs, or an unowned slab
+        under the pool lock: one step); the returned iterator runs the push on the slab's shared remote head, yielding
         after each access (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``),
         and yields nothing for the other routes.
         """
