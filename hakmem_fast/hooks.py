@@ -92,12 +92,12 @@ class FastHooks:
         freed; resets the footprint."""
         return self.probe.take_touched()
 
-    def snapshot(self, bases=None, mags=None):
+    def snapshot(self, bases=None, mags=None, tids=None):
         """Plain data: every slab and thread (``bases=None``); or the slabs in ``bases``
         and, for a dict ``mags`` ``{(tid, class): lo}``, the magazine slots from lo to
         the top (see ``introspect.snapshot``, which also keeps the older form with a
         collection of tids)."""
-        return introspect.snapshot(self, bases, mags)
+        return introspect.snapshot(self, bases, mags, tids)
 
     def check(self, level: int = 3) -> None:
         """Run the invariant catalogue up to ``level`` on a complete snapshot."""

@@ -87,23 +87,25 @@ def _thread(t, magazines, magazine_lo, tops=None) -> ThreadSnap:
         magazine_lo=magazine_lo)
 
 
-def snapshot(fa, bases=None, mags=None) -> Snapshot:
+def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     """Plain-data state of a FastAllocator.
 
     * ``bases=None``: complete (every slab and thread, every magazine whole).
     * ``mags`` a dict ``{(tid, class): lo}`` (the ``Footprint.mags`` of
-      ``specs.api.Hooks``): the slabs in ``bases``; every thread's tops, active
-      slabs and pending stats; of the named magazines the slots from lo to the
-      top (``ThreadSnap.magazine_lo``).  Cost O(bases' slabs + threads x classes
-      + slots copied): no other magazine is read.
+      ``specs.api.Hooks``): the slabs in ``bases``; the tops, active slabs and
+      pending stats of the threads in ``tids`` (every thread if None) and of those
+      named in ``mags``; of the named magazines the slots from lo to the top
+      (``ThreadSnap.magazine_lo``).  Cost O(bases' slabs + included threads x
+      classes + slots copied): no other magazine is read.
     * otherwise (``mags`` None or a collection of tids; the form of the oracle
       that re-reads whole slabs): the slabs in ``bases``, the whole magazines
       of the threads in ``mags`` (every thread if None) and, per included slab,
       the magazine entries of every thread that lie in it (``mags_by_slab``),
       which scans every magazine.
     """
-    common = dict(config=fa.config, flushed=Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count)),
-                  exact=fa.exact_stats(), reported=fa.stats(), path_counts=dict(fa.path_counts))
+    flushed = Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count))
+    common = dict(config=fa.config, flushed=flushed, exact=fa.exact_stats(), reported=fa.stats(),
+                  path_counts=dict(fa.path_counts) if bases is None else {})
     if bases is None:
         return Snapshot(slabs={b: slab_snap(s) for b, s in fa._slabs.items()},
                         threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
@@ -113,7 +115,12 @@ def snapshot(fa, bases=None, mags=None) -> Snapshot:
         named = {}
         for (tid, c), lo in mags.items():
             named.setdefault(tid, []).append((c, lo))
-        threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in fa._threads.items()}
+        if tids is not None:
+            for tid in tids:
+                named.setdefault(tid, [])
+        want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
+                                                 if tid in fa._threads}
+        threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in want.items()}
         return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
     tids = mags
     threads = {tid: thread_snap(t, tids is None or tid in tids)

@@ -356,10 +356,11 @@ class Hooks(Protocol):
     def take_footprint(self) -> Footprint:
         """What changed since the last call (see :class:`Footprint`); resets it."""
 
-    def snapshot(self, bases=None, mags=None) -> Snapshot:
+    def snapshot(self, bases=None, mags=None, tids=None) -> Snapshot:
         """Plain-data state.  ``bases=None``: complete (every slab and thread, every
-        magazine whole).  Otherwise partial: the slabs in ``bases``, every thread's
-        tops, active slabs and pending stats, and of the magazines named in ``mags``
+        magazine whole).  Otherwise partial: the slabs in ``bases``; the threads in
+        ``tids`` (every thread if None) and those named in ``mags``, each with its
+        tops, active slabs and pending stats; and of the magazines named in ``mags``
         (``(tid, class) -> lo``) the slots from ``lo`` to the top."""
 
     def slab_bases(self, class_idx: Optional[int] = None) -> list:

@@ -63,25 +63,32 @@ class Checker:
             if fp:
                 self.view = None     # the kept state is stale: the next L2 step resyncs
             snap = self.impl.snapshot((), {})
-            run_view(snap, View(self.live), 1, counts=self.counts)
+            v = View(self.live)
+            v.tids = tuple(snap.threads)
+            run_view(snap, v, 1, counts=self.counts)
             return snap
         view = self.view
         self.counts["L2"] += 1
-        snap = self.impl.snapshot(sorted(fp.slabs), fp.mags)
-        slabs = snap.slabs
+        tids = set(fp.threads)
+        tids.update(k[0] for k in fp.mags)
+        part = self.impl.snapshot(sorted(fp.slabs), fp.mags, tids)
+        slabs = part.slabs
         view.complete = False
         view.bases = [b for b in fp.slabs if b in slabs]
         view.released = [b for b in fp.slabs if b not in slabs]
-        tids = set(fp.threads)
         view.new_mag = []
         view.mag_dups = []
         for key in fp.mags:
-            tids.add(key[0])
-            self._absorb_magazine(snap, key)
-        for tid in fp.threads:
-            if tid not in snap.threads:
+            self._absorb_magazine(part, key)
+        for tid in tids:
+            t = part.threads.get(tid)
+            view.keep_thread(tid, t)
+            if t is None:
                 self._forget_thread(tid)
-        view.tids = [t for t in tids if t in snap.threads]
+        view.tids = [t for t in tids if t in part.threads]
+        # the checks see every thread: the partial snapshot is this step's own object
+        object.__setattr__(part, "threads", view.threads)
+        snap = part
         try:
             run_view(snap, view, level, counts=self.counts)
         except InvariantViolation as e:
@@ -157,6 +164,10 @@ class Checker:
 
     def _resync(self, snap: Snapshot, whole: View) -> None:
         whole.complete = False
+        whole.pend_a = [0] * snap.config.num_classes
+        whole.pend_f = [0] * snap.config.num_classes
+        for tid, t in snap.threads.items():
+            whole.keep_thread(tid, t)
         whole.prev = dict(snap.slabs)
         whole.mags = {(tid, c): list(items) for tid, t in snap.threads.items()
                       for c, items in enumerate(t.magazines)}

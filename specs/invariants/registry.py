@@ -54,6 +54,7 @@ class Invariant:
 
 
 REGISTRY: dict = {}          # id -> Invariant, in declaration order
+_PLANS: dict = {}            # (level, scope, min_level, size) -> [(id, scope, fn)] to run
 RUNS: Counter = Counter()    # id -> number of times the check ran (this process)
 
 
@@ -143,6 +144,9 @@ class View:
         self.new_live = []       # (addr, class) handed out since the last check
         self.mags = {}           # (tid, class) -> list: each magazine as last seen
         self._delta = {}         # slab base -> (SlabSnap, changed word indices), this step
+        self.threads = {}        # tid -> ThreadSnap as last seen (kept views)
+        self.pend_a = None       # per class: sum of every thread's pending allocs (kept)
+        self.pend_f = None       # ... and frees; None: sum them from the snapshot
         self.complete = False
 
     @classmethod
@@ -180,6 +184,20 @@ class View:
             if not s:
                 del self.mag_by_slab[a & mask]
 
+    def keep_thread(self, tid: int, t) -> None:
+        """Replace the kept state of thread tid (None: it exited); keep the pending sums."""
+        old = self.threads.pop(tid, None)
+        pa, pf = self.pend_a, self.pend_f
+        if old is not None:
+            for c, (a, f) in enumerate(zip(old.pending_allocs, old.pending_frees)):
+                pa[c] -= a
+                pf[c] -= f
+        if t is not None:
+            self.threads[tid] = t
+            for c, (a, f) in enumerate(zip(t.pending_allocs, t.pending_frees)):
+                pa[c] += a
+                pf[c] += f
+
     def changed_words(self, s):
         """Indices of the bitmap words of slab s that differ from the last check, or None
         when the slab was not seen before (then a check must look at every word).
@@ -215,19 +233,21 @@ def run_view(snap: Snapshot, view: View, level: int, scope: Optional[str] = None
              min_level: int = 1, counts: Counter = RUNS) -> None:
     """Run the slab, thread and heap checks of level ``min_level..level`` over a view
     (each check run is counted in ``counts``, by ID)."""
-    scopes = ("slab", "thread", "heap") if scope is None else (scope,)
-    for inv in REGISTRY.values():
-        if not min_level <= inv.level <= level or inv.scope not in scopes:
-            continue
-        counts[inv.id] += 1
-        fn = inv.fn
-        if inv.scope == "slab":
+    key = (level, scope, min_level, len(REGISTRY))
+    plan = _PLANS.get(key)
+    if plan is None:
+        scopes = ("slab", "thread", "heap") if scope is None else (scope,)
+        plan = _PLANS[key] = [(inv.id, inv.scope, inv.fn) for inv in REGISTRY.values()
+                              if min_level <= inv.level <= level and inv.scope in scopes]
+    for inv_id, inv_scope, fn in plan:
+        counts[inv_id] += 1
+        if inv_scope == "slab":
             slabs = snap.slabs
             for base in view.bases:
                 s = slabs.get(base)
                 if s is not None:
                     fn(snap, s, view)
-        elif inv.scope == "thread":
+        elif inv_scope == "thread":
             threads = snap.threads
             for tid in view.tids:
                 t = threads.get(tid)
