@@ -214,7 +214,7 @@ def run_chunk(oracle: Oracle, ops, level: int) -> float:
     """Apply ops at check level ``level``; ops/s."""
     oracle.check_level = level
     if level >= 2:
-        oracle.fast.take_touched()     # drop what unchecked ops touched
+        oracle.fast.take_footprint()     # drop what unchecked ops touched
     gc.collect()
     t0 = time.perf_counter()
     for op in ops:
@@ -275,7 +275,7 @@ SKIP = ("specs/lockstep.py:198(run)", "{built-in method builtins.exec}", "<strin
 
 def profile_ops(oracle: Oracle, ops) -> pstats.Stats:
     oracle.check_level = 2
-    oracle.fast.take_touched()
+    oracle.fast.take_footprint()
     prof = cProfile.Profile()
     prof.enable()
     oracle.run(ops)

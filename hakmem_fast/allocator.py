@@ -92,7 +92,7 @@ class FastAllocator(FastHooks):
                 return None
         self._live[p] = c
         self._exact_alloc[c] += 1
-        self.probe.op(tid, p & self._slab_mask)
+        self.probe.op(tid)
         ops.stats_record_alloc(t.alloc_batch, c)
         if ops.stats_flush_if_needed(t.alloc_batch, self.g_alloc_count, c,
                                      self.config.flush_interval):
@@ -138,7 +138,7 @@ class FastAllocator(FastHooks):
         t = self._threads.get(tid) or self._thread(tid)
         del self._live[addr]
         self._exact_free[c] += 1
-        self.probe.op(tid, slab.base)
+        self.probe.op(tid)
         ops.stats_record_free(t.free_batch, c)
         if ops.stats_flush_if_needed(t.free_batch, self.g_free_count, c,
                                      self.config.flush_interval):

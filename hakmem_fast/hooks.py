@@ -86,17 +86,11 @@ class FastHooks:
         """What changed since the last call (``specs.api.Footprint``); resets it. O(1)."""
         return self.probe.take()
 
-    def take_touched(self):
-        """(slab bases, tids) changed since the last call, in the sense of the oracle that
-        re-reads whole slabs: the footprint plus the slabs of the blocks allocated and
-        freed; resets the footprint."""
-        return self.probe.take_touched()
-
     def snapshot(self, bases=None, mags=None, tids=None):
-        """Plain data: every slab and thread (``bases=None``); or the slabs in ``bases``
-        and, for a dict ``mags`` ``{(tid, class): lo}``, the magazine slots from lo to
-        the top (see ``introspect.snapshot``, which also keeps the older form with a
-        collection of tids)."""
+        """Plain data: every slab and thread (``bases=None``); or the slabs in ``bases``,
+        the threads in ``tids`` (all if None) and those named in ``mags``
+        (``{(tid, class): lo}``), with the magazine slots from lo to the top of the
+        named magazines (see ``introspect.snapshot``)."""
         return introspect.snapshot(self, bases, mags, tids)
 
     def check(self, level: int = 3) -> None:

@@ -48,15 +48,10 @@ def slab_snap(slab) -> SlabSnap:
         walk_errors=e1 + e2)
 
 
-def thread_snap(t, with_magazines: bool = True) -> ThreadSnap:
-    """One thread with its magazines whole (``with_magazines``) or none of them."""
-    if with_magazines:
-        magazines = tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
-        magazine_lo = (0,) * len(t.mags)
-    else:
-        magazines = ((),) * len(t.mags)
-        magazine_lo = tuple(max(0, min(m.top, len(m.items))) for m in t.mags)
-    return _thread(t, magazines, magazine_lo)
+def thread_snap(t) -> ThreadSnap:
+    """One thread with its magazines whole."""
+    magazines = tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
+    return _thread(t, magazines, (0,) * len(t.mags))
 
 
 def thread_snap_slots(t, named) -> ThreadSnap:
@@ -91,17 +86,12 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     """Plain-data state of a FastAllocator.
 
     * ``bases=None``: complete (every slab and thread, every magazine whole).
-    * ``mags`` a dict ``{(tid, class): lo}`` (the ``Footprint.mags`` of
-      ``specs.api.Hooks``): the slabs in ``bases``; the tops, active slabs and
+    * otherwise partial: the slabs in ``bases``; the tops, active slabs and
       pending stats of the threads in ``tids`` (every thread if None) and of those
-      named in ``mags``; of the named magazines the slots from lo to the top
+      named in ``mags`` (the ``Footprint.mags`` of ``specs.api.Hooks``,
+      ``{(tid, class): lo}``); of the named magazines the slots from lo to the top
       (``ThreadSnap.magazine_lo``).  Cost O(bases' slabs + included threads x
       classes + slots copied): no other magazine is read.
-    * otherwise (``mags`` None or a collection of tids; the form of the oracle
-      that re-reads whole slabs): the slabs in ``bases``, the whole magazines
-      of the threads in ``mags`` (every thread if None) and, per included slab,
-      the magazine entries of every thread that lie in it (``mags_by_slab``),
-      which scans every magazine.
     """
     flushed = Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count))
     common = dict(config=fa.config, flushed=flushed, exact=fa.exact_stats(), reported=fa.stats(),
@@ -111,30 +101,16 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
                         threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
                         complete=True, **common)
     slabs = {b: slab_snap(fa._slabs[b]) for b in bases if b in fa._slabs}
-    if isinstance(mags, dict):
-        named = {}
-        for (tid, c), lo in mags.items():
-            named.setdefault(tid, []).append((c, lo))
-        if tids is not None:
-            for tid in tids:
-                named.setdefault(tid, [])
-        want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
-                                                 if tid in fa._threads}
-        threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in want.items()}
-        return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
-    tids = mags
-    threads = {tid: thread_snap(t, tids is None or tid in tids)
-               for tid, t in fa._threads.items()}
-    mask = ~(fa.config.slab_size - 1)
-    by_slab = {b: [] for b in slabs}
-    if slabs:
-        for tid, t in fa._threads.items():
-            for c, m in enumerate(t.mags):
-                top = max(0, min(m.top, len(m.items)))
-                for a in [a for a in m.items[:top] if a & mask in by_slab]:
-                    by_slab[a & mask].append((a, tid, c))
-    return Snapshot(slabs=slabs, threads=threads, complete=False,
-                    mags_by_slab={b: tuple(v) for b, v in by_slab.items()}, **common)
+    named = {}
+    for (tid, c), lo in (mags or {}).items():
+        named.setdefault(tid, []).append((c, lo))
+    if tids is not None:
+        for tid in tids:
+            named.setdefault(tid, [])
+    want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
+                                             if tid in fa._threads}
+    threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in want.items()}
+    return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
 
 
 def check(fa, level: int = 3) -> None:

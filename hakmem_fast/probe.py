@@ -34,7 +34,7 @@ PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
 class Probe:
     """Debug counters (``counts``, read through ``view``) and the current footprint."""
 
-    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "op_slabs")
+    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes")
 
     def __init__(self, num_classes: int):
         self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
@@ -44,9 +44,6 @@ class Probe:
         self.mag_lo = {}                           # tid -> per class: lowest slot changed,
         #                                            _UNCHANGED where none was
         self.num_classes = num_classes             # length of each mag_lo list
-        # slabs of the blocks that allocs and frees handed over, for take_touched()
-        # (the touched set of the oracle that reads whole slabs); not in the footprint
-        self.op_slabs = set()
 
     # ---- recording points ----------------------------------------------------
     def hit(self, path: str) -> None:
@@ -77,11 +74,10 @@ class Probe:
         if slot < lo[class_idx]:
             lo[class_idx] = slot
 
-    def op(self, tid: int, base: int) -> None:
-        """An alloc or free by ``tid`` of a block of slab ``base``: tid's pending stats
-        changed (the slab itself changes only where another point says so)."""
+    def op(self, tid: int) -> None:
+        """An alloc or free by ``tid``: tid's pending stats changed (a slab changes only
+        where another point says so)."""
         self.threads.add(tid)
-        self.op_slabs.add(base)
 
     # ---- reading -------------------------------------------------------------
     def take(self) -> Footprint:
@@ -90,16 +86,8 @@ class Probe:
         mags = {(tid, c): slot for tid, lo in self.mag_lo.items()
                 for c, slot in enumerate(lo) if slot != _UNCHANGED}
         fp = Footprint(self.slabs, self.threads, mags)
-        self.slabs, self.threads, self.mag_lo, self.op_slabs = set(), set(), {}, set()
+        self.slabs, self.threads, self.mag_lo = set(), set(), {}
         return fp
-
-    def take_touched(self):
-        """(slab bases, tids) in the sense of the whole-slab oracle: the footprint's slabs
-        plus the slabs of the blocks allocated and freed; its threads plus every thread
-        whose magazines changed.  Starts a new footprint."""
-        op_slabs = self.op_slabs
-        fp = self.take()
-        return fp.slabs | op_slabs, fp.threads | {tid for tid, _ in fp.mags}
 
 
 __all__ = ["PATHS", "Probe"]

@@ -264,9 +264,6 @@ class Snapshot:
     reported: Stats = None  # what stats() returns to the client
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
-    # transitional (the oracle of before the Footprint): base -> ((addr, tid, class), ...)
-    # magazine entries of every thread that lie in the included slabs
-    mags_by_slab: Optional[dict] = None
 
 
 # ============================================================================

@@ -27,7 +27,7 @@ from itertools import islice
 from typing import Optional
 
 from . import invariants as inv
-from .api import (AllocatorError, Config, Footprint, InvalidFree, InvariantViolation, has_hooks,
+from .api import (AllocatorError, Config, InvalidFree, InvariantViolation, has_hooks,
                   size_to_class)
 from .invariants import compare as cmp
 from .invariants import data as data_checks
@@ -91,8 +91,6 @@ class Oracle:
         self.events = Counter()         # path and situation labels, once per op
         self.checks = Counter()         # check runs per invariant ID
         self.trace = []                 # every op applied, in order
-        if not has_hooks(fast) and hasattr(fast, "take_touched"):
-            fast = self.fast = _LegacyHooks(fast)
         self.white_box = has_hooks(fast)
         self.tier = "white-box" if self.white_box else "black-box"
         self.checker = inv.Checker(fast, self.live, self.checks) if self.white_box else None
@@ -364,53 +362,6 @@ class Oracle:
     def fail(self, inv_id: str, msg: str, dump: str = ""):
         tail = f"after {self.steps} ops; last op {op_repr(self.trace[-1])}" if self.trace else ""
         raise InvariantViolation(inv_id, f"{msg} ({tail})" if tail else msg, dump)
-
-
-class _LegacyHooks:
-    """Transitional: the Hooks of an implementation that still reports ``take_touched()``
-    and ``snapshot(bases, tids)`` (whole magazines of the touched threads)."""
-
-    def __init__(self, impl):
-        self._impl = impl
-        self._bases = set(impl.slab_bases())
-
-    def __getattr__(self, name):
-        return getattr(self._impl, name)
-
-    @property
-    def path_counts(self):
-        return self._impl.path_counts
-
-    def take_footprint(self) -> Footprint:
-        bases, tids = self._impl.take_touched()
-        now = set(self._impl.slab_bases())
-        released, self._bases = self._bases - now, now
-        nc = self._impl.config.num_classes
-        return Footprint(set(bases) | released, set(tids), {(t, c): 0 for t in tids for c in range(nc)})
-
-    def snapshot(self, bases=None, mags=None):
-        if bases is None:
-            return self._impl.snapshot()
-        return self._impl.snapshot(list(bases), {t for t, _ in (mags or {})})
-
-    def free_steps(self, addr, tid=0):
-        self._impl.free(addr, tid)
-        yield "done"
-
-    def slab_bases(self, class_idx=None):
-        return self._impl.slab_bases(class_idx)
-
-    def active_slab(self, tid, class_idx, which="a"):
-        return self._impl.active_slab(tid, class_idx, which)
-
-    def evict_active(self, tid, class_idx):
-        return self._impl.evict_active(tid, class_idx)
-
-    def drain_remote(self, tid, class_idx):
-        return self._impl.drain_remote(tid, class_idx)
-
-    def refill_active(self, tid, class_idx):
-        return self._impl.refill_active(tid, class_idx)
 
 
 # ============================================================================

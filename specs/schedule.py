@@ -17,9 +17,6 @@ def race_free_with_drain(impl, addr: int, tid: int = 0) -> None:
 
     Errors (bad tid, not a live block) are raised before any step, state unchanged.
     """
-    legacy = getattr(impl, "_impl", None)
-    if legacy is not None and hasattr(legacy, "free_racing_drain"):
-        return legacy.free_racing_drain(addr, tid)   # transitional: before free_steps
     steps = impl.free_steps(addr, tid)
     for label in steps:
         if label == "link":

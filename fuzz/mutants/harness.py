@@ -49,16 +49,9 @@ def _footprint_forgets():
     invisible to the incremental checks.
     Bug class: a debug hook that misses a mutation path (the checker then checks stale
     state and vouches for it)."""
-    if hasattr(FA, "take_footprint"):
-        orig = FA.take_footprint
+    orig = FA.take_footprint
 
-        def take_footprint(self):
-            fp = orig(self)
-            return Footprint(fp.slabs, fp.threads, {})
-        return patched((FA, "take_footprint", take_footprint))
-    orig = FA.take_touched
-
-    def take_touched(self):
-        bases, _ = orig(self)
-        return bases, set()
-    return patched((FA, "take_touched", take_touched))
+    def take_footprint(self):
+        fp = orig(self)
+        return Footprint(fp.slabs, fp.threads, {})
+    return patched((FA, "take_footprint", take_footprint))

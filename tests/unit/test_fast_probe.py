@@ -251,15 +251,6 @@ def test_the_footprint_check_fails_on_a_probe_that_misses_a_refill(monkeypatch):
     assert any(m.startswith("slab") for m in misses)
 
 
-def test_take_touched_adds_the_slabs_of_the_blocks_handed_over():
-    fa = FastAllocator(TINY)
-    p = fa.alloc(8, 0)
-    fa.free(p, 0)
-    fa.take_touched()
-    fa.alloc(8, 0)                                  # a magazine hit: no slab changed
-    assert fa.take_touched() == ({p & ~63}, {0})
-
-
 # ============================================================================
 # Partial snapshots
 # ============================================================================
@@ -294,24 +285,19 @@ def test_a_partial_snapshot_copies_only_the_named_magazine_slots_and_scans_no_ot
     t0, t1 = snap.threads[0], snap.threads[1]
     assert t0.magazines[0] == (q,) and t0.magazine_lo[0] == 299 and t0.magazine_tops[0] == 300
     assert t1.magazines[1] == () and t1.magazine_lo[1] == t1.magazine_tops[1] == 100
-    assert snap.mags_by_slab is None and not snap.complete
+    assert not snap.complete
 
 
-def test_the_older_snapshot_forms_keep_whole_magazines_and_mags_by_slab():
+def test_a_partial_snapshot_includes_only_the_named_threads():
     fa = FastAllocator(TINY)
-    p = fa.alloc(8, 0)
-    fa.free(p, 0)
-    base = p & ~63
-    whole = fa.snapshot().threads[0].magazines[0]
-    assert p in whole and len(whole) == 2
-    entries = {base: tuple((a, 0, 0) for a in whole)}
-    for tids in (None, {0}, (0,), [0]):
-        snap = fa.snapshot([base], tids)
-        assert snap.threads[0].magazines[0] == whole
-        assert snap.mags_by_slab == entries
-    snap = fa.snapshot([base], ())
-    assert snap.threads[0].magazines[0] == () and snap.mags_by_slab == entries
-    assert fa.snapshot().threads[0].magazine_lo == (0, 0)
+    for tid in (0, 1, 2):
+        fa.free(fa.alloc(8, tid), tid)
+    snap = fa.snapshot([], {(1, 0): 0}, {2})
+    assert set(snap.threads) == {1, 2} and not snap.complete
+    assert len(snap.threads[1].magazines[0]) == snap.threads[1].magazine_tops[0]
+    t2 = snap.threads[2]
+    assert t2.magazines[0] == () and t2.magazine_lo[0] == t2.magazine_tops[0] >= 1
+    assert set(fa.snapshot([], {}).threads) == {0, 1, 2}      # tids None: every thread
 
 
 # ============================================================================
