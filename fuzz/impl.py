@@ -1,0 +1,230 @@
+"""The implementation under test, named as ``module:factory``.
+
+``factory(config)`` returns an allocator that implements ``specs.api.Allocator``;
+``load_impl("examples.bump_alloc:make")`` imports it, checks it once on a probe
+Config and returns an :class:`Impl`: a factory ``Config -> allocator`` that knows
+its name and its tier.  The short names ``fast`` and ``ref`` stand for
+``hakmem_fast:FastAllocator`` and ``hakmem_ref:RefAllocator``; the default is
+``$HAKMEM_IMPL``, else ``fast``.
+
+Tiers: an implementation that offers ``specs.api.Hooks`` is checked **white-box**
+(the whole catalogue); one that offers only ``Allocator`` is checked **black-box**
+(outcomes, usable sizes, client data, no overlap, statistics).
+
+Every bad name raises :class:`ImplError` whose message says what is wrong and what
+to do; the command line turns it into exit status 2 (:func:`resolve_or_exit`).  A
+Config the implementation cannot honour is ``specs.unsupported.Unsupported``:
+skipped and reported as not supported (:func:`skipping_unsupported`), never a bug.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections import Counter
+
+from specs.api import Allocator, Config
+from specs.unsupported import Unsupported
+
+DEFAULT = "hakmem_fast:FastAllocator"
+SHORT_NAMES = {"fast": DEFAULT, "ref": "hakmem_ref:RefAllocator"}
+ENV = "HAKMEM_IMPL"
+EXIT_USAGE = 2
+
+#: the methods of specs.api.Allocator, read from the protocol itself
+PROTOCOL_METHODS = tuple(n for n, v in vars(Allocator).items()
+                         if callable(v) and not n.startswith("_"))
+
+#: Configs tried in turn when loading, until one is supported
+PROBE_CONFIGS = (Config(), Config(class_sizes=(8, 16, 32), slab_size=128),
+                 Config(slab_size=4096, max_slabs_per_class=2))
+
+
+class ImplError(Exception):
+    """The named implementation cannot be loaded or does not meet the protocol."""
+
+
+class Impl:
+    """A checked factory ``Config -> allocator``, with its name and tier."""
+
+    def __init__(self, spec: str, factory, tier: str):
+        self.spec = spec            # "module:factory", as resolved
+        self.factory = factory
+        self.tier = tier            # "white-box" or "black-box"
+
+    def __call__(self, config: Config):
+        """A fresh allocator; Unsupported passes through, anything else is ImplError."""
+        try:
+            obj = self.factory(config)
+        except Unsupported:
+            raise
+        except Exception as e:  # noqa: BLE001  (a broken factory, named as such)
+            raise ImplError(f"{self.spec}: the factory raised {type(e).__name__}: {e} for "
+                            f"{config!r}; a factory must return an allocator for every Config "
+                            f"it supports and raise specs.unsupported.Unsupported(knob, value) "
+                            f"for a Config it cannot honour") from e
+        missing = missing_protocol(obj, config)
+        if missing:
+            raise ImplError(f"{self.spec}: the factory returned {type(obj).__name__}, which "
+                            f"lacks {', '.join(missing)} of specs.api.Allocator; implement "
+                            f"them (see specs/api.py)")
+        return obj
+
+    def __repr__(self):
+        return f"Impl({self.spec!r}, {self.tier})"
+
+
+def missing_protocol(obj, config: Config = None) -> list:
+    """Names of the Allocator methods obj lacks (and ``config`` if it has no Config)."""
+    missing = [m for m in PROTOCOL_METHODS if not callable(getattr(obj, m, None))]
+    cfg = getattr(obj, "config", None)
+    if not isinstance(cfg, Config):
+        missing.append("config (the Config it was built with)")
+    elif config is not None and cfg != config:
+        missing.append(f"config equal to the Config passed (it holds {cfg!r})")
+    return missing
+
+
+def default_spec() -> str:
+    return os.environ.get(ENV) or DEFAULT
+
+
+def load_impl(spec: str = None) -> Impl:
+    """Import ``module:factory`` (or a short name), check it on a probe Config."""
+    spec = (spec or default_spec()).strip()
+    spec = SHORT_NAMES.get(spec, spec)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ImplError(f"--impl {spec!r}: expected MODULE:FACTORY, e.g. "
+                        f"examples.bump_alloc:make, or one of {', '.join(SHORT_NAMES)}")
+    factory = _attribute(_import(module_name, spec), attr, spec)
+    if not callable(factory):
+        raise ImplError(f"{spec}: {attr} is a {type(factory).__name__}, not a callable; "
+                        f"name a function or class that takes a Config")
+    impl = Impl(spec, factory, "")
+    probe, skipped = None, []
+    for cfg in PROBE_CONFIGS:
+        try:
+            probe = impl(cfg)
+            break
+        except Unsupported as e:
+            skipped.append(str(e))
+    if probe is None:
+        raise ImplError(f"{spec}: the factory supports none of the probe Configs "
+                        f"({'; '.join(skipped)}); it must accept at least the default Config()")
+    impl.tier = tier_of(probe)
+    return impl
+
+
+def tier_of(allocator) -> str:
+    """The tier the oracle runs for this allocator (the oracle decides, not a copy of it)."""
+    from hakmem_ref import RefAllocator
+    from specs.lockstep import Oracle
+    return Oracle(RefAllocator(allocator.config), allocator).tier
+
+
+def describe(impl) -> tuple:
+    """(name, tier) of an Impl, or of an allocator instance."""
+    if isinstance(impl, Impl):
+        return impl.spec, impl.tier
+    cls = type(impl)
+    return f"{cls.__module__}:{cls.__qualname__}", tier_of(impl)
+
+
+def banner(impl) -> str:
+    """The line printed at start and written in reports."""
+    name, tier = describe(impl)
+    what = ("the whole invariant catalogue (hooks protocol)" if tier == "white-box" else
+            "outcomes, usable sizes, client data, no overlap, statistics (Allocator protocol "
+            "only)")
+    return f"implementation: {name} -- {tier}: {what}"
+
+
+def _import(module_name: str, spec: str):
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())    # a module in the current directory, as python -m
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise ImplError(f"{spec}: no module named {e.name!r} (searched the current "
+                            f"directory {os.getcwd()} and sys.path); check the spelling, or "
+                            f"run from the directory that holds it") from None
+        raise ImplError(f"{spec}: importing {module_name} failed: {e}; install what it "
+                        f"needs") from None
+    except Exception as e:  # noqa: BLE001  (the module itself is broken)
+        raise ImplError(f"{spec}: importing {module_name} raised {type(e).__name__}: "
+                        f"{e}; fix the module") from None
+
+
+def _attribute(module, attr: str, spec: str):
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = sorted(n for n in dir(module) if not n.startswith("_")
+                           and callable(getattr(module, n)))
+            raise ImplError(f"{spec}: module {module.__name__} has no {attr!r}; its callables "
+                            f"are: {', '.join(names) or 'none'}")
+        obj = getattr(obj, part)
+    return obj
+
+
+# ============================================================================
+# Configs the implementation cannot honour
+# ============================================================================
+
+
+def skipping_unsupported(impl, seen: Counter = None):
+    """A factory for machines: a Config the impl declares unsupported is rejected (Hypothesis
+    draws another) and counted in ``seen`` by message, never reported as a bug."""
+    from hypothesis import event, reject
+
+    def factory(config: Config):
+        try:
+            return impl(config)
+        except Unsupported as e:
+            if seen is not None:
+                seen[str(e)] += 1
+            event(f"not supported: {e.knob}")
+            reject()
+    return factory
+
+
+def unsupported_lines(seen: Counter) -> list:
+    """Report lines for the Configs skipped as not supported."""
+    return [f"not supported (skipped, not a bug): {msg} x{n}" for msg, n in seen.most_common()]
+
+
+# ============================================================================
+# Command line and pytest
+# ============================================================================
+
+
+def add_impl_argument(parser) -> None:
+    """``--impl MODULE:FACTORY`` on an argparse parser (resolve it with resolve_or_exit)."""
+    parser.add_argument("--impl", default=None, metavar="MODULE:FACTORY",
+                        help=f"the allocator under test: a factory taking a Config, e.g. "
+                             f"examples.bump_alloc:make; short names: "
+                             f"{', '.join(SHORT_NAMES)} (default: ${ENV}, else fast)")
+
+
+def resolve_or_exit(spec: str = None, stream=None) -> Impl:
+    """load_impl, printing the banner; on ImplError print the message and exit 2."""
+    stream = stream or sys.stderr
+    try:
+        impl = load_impl(spec)
+    except ImplError as e:
+        print(f"hakmem-fuzz: error: {e}", file=stream)
+        sys.exit(EXIT_USAGE)
+    print(banner(impl), file=stream)
+    return impl
+
+
+def machine_test(spec: str = None, config_strategy=None, name: str = "ImplMachine"):
+    """A unittest TestCase running the lockstep machine on ``spec`` (for a test file:
+    ``TestMine = machine_test("mymodule:make")``)."""
+    from hakmem_ref import RefAllocator
+    from specs.machines import configs, make_machine
+    impl = load_impl(spec)
+    return make_machine(RefAllocator, skipping_unsupported(impl), config_strategy or configs,
+                        name=name).TestCase
