@@ -99,7 +99,8 @@ def load_impl(spec: str = None) -> Impl:
                         f"examples.bump_alloc:make, or one of {', '.join(SHORT_NAMES)}")
     factory = _attribute(_import(module_name, spec), attr, spec)
     if not callable(factory):
-        raise ImplError(f"{spec}: {attr} is a {type(factory).__name__}, not a callable; "
+        raise ImplError(f"{spec}: {attr} is not callable (it is {type(factory).__name__} "
+                        f"{factory!r}); "
                         f"name a function or class that takes a Config")
     impl = Impl(spec, factory, "")
     probe, skipped = None, []
@@ -135,8 +136,8 @@ def banner(impl) -> str:
     """The line printed at start and written in reports."""
     name, tier = describe(impl)
     what = ("the whole invariant catalogue (hooks protocol)" if tier == "white-box" else
-            "outcomes, usable sizes, client data, no overlap, statistics (Allocator protocol "
-            "only)")
+            "outcomes, usable sizes, client data, no double allocation, statistics (Allocator "
+            "protocol only)")
     return f"implementation: {name} -- {tier}: {what}"
 
 

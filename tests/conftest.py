@@ -1,12 +1,41 @@
-"""Pytest setup: our Hypothesis profiles, loaded explicitly (see specs/profiles.py)."""
+"""Pytest setup: our Hypothesis profiles, loaded explicitly (see specs/profiles.py), and the
+implementation under test (``--impl MODULE:FACTORY`` or ``$HAKMEM_IMPL``, default hakmem_fast)."""
+import pytest
 from hypothesis import settings
 
+from fuzz import impl as impl_mod
 from specs.profiles import default_profile, register_profiles
 
 register_profiles()
 settings.load_profile(default_profile())
 
+IMPL_KEY = pytest.StashKey()
+
 
 def pytest_collection_modifyitems(session, config, items):
     """Replay every reproducer in tests/regressions before anything else."""
     items.sort(key=lambda item: 0 if "regressions" in str(item.fspath) else 1)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--impl", default=None, metavar="MODULE:FACTORY",
+                     help="allocator under test by tests/machines/test_impl_machine.py: a "
+                          "factory taking a Config, e.g. examples.bump_alloc:make; short names "
+                          f"fast, ref (default: ${impl_mod.ENV}, else fast)")
+
+
+def pytest_configure(config):
+    try:
+        config.stash[IMPL_KEY] = impl_mod.load_impl(config.getoption("impl"))
+    except impl_mod.ImplError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+def pytest_report_header(config):
+    return impl_mod.banner(config.stash[IMPL_KEY])
+
+
+@pytest.fixture(scope="session")
+def impl_factory(pytestconfig):
+    """The implementation named by --impl / $HAKMEM_IMPL: a checked factory Config -> allocator."""
+    return pytestconfig.stash[IMPL_KEY]
