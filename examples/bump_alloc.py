@@ -3,6 +3,11 @@ from specs.api import (BadArgument, DoubleFree, InvalidAddress, InvalidFree, Out
                        size_to_class)
 
 
+def check_tid(tid):
+    if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
+        raise BadArgument(f"tid must be an int >= 0, got {tid!r}")
+
+
 class Bump:
     def __init__(self, config):
         self.config, self.sizes, n = config, config.class_sizes, config.num_classes
@@ -14,23 +19,27 @@ class Bump:
         self.allocs, self.frees = [0] * n, [0] * n
 
     def alloc(self, size, tid=0):
-        self.thread_exit(tid)                            # validates tid
+        check_tid(tid)
         c = size_to_class(size, self.sizes)
         if self.free_lists[c]:
             addr = self.free_lists[c].pop()
         elif self.room[c] == 0:
             return None                                  # out of memory
         else:
-            addr = -(-self.top // self.sizes[c]) * self.sizes[c]   # aligned to its size
-            self.top = addr + self.sizes[c]
-            self.blocks[addr] = (c, bytearray(self.sizes[c]))
-            self.room[c] = None if self.room[c] is None else self.room[c] - 1
+            addr = self.carve(c, size)
         self.live.add(addr)
         self.allocs[c] += 1
         return addr
 
+    def carve(self, c, size):                            # a new block at the bump pointer
+        addr = -(-self.top // self.sizes[c]) * self.sizes[c]       # aligned to its size
+        self.top = addr + self.sizes[c]
+        self.blocks[addr] = (c, bytearray(self.sizes[c]))
+        self.room[c] = None if self.room[c] is None else self.room[c] - 1
+        return addr
+
     def free(self, addr, tid=0):
-        self.thread_exit(tid)
+        check_tid(tid)
         if addr not in self.blocks:
             raise InvalidFree(f"free({addr!r}): not a block start of this allocator")
         if addr not in self.live:
@@ -69,8 +78,7 @@ class Bump:
         return bytes(mem[off:off + n])
 
     def thread_exit(self, tid):                          # no per-thread state
-        if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
-            raise BadArgument(f"tid must be an int >= 0, got {tid!r}")
+        check_tid(tid)
 
     def stats(self):                                     # exact: nothing is batched
         return Stats(tuple(self.allocs), tuple(self.frees))
