@@ -4,8 +4,9 @@
     a new block [addr, addr + usable) overlaps no live block       (addresses may differ)
     out of memory only if the reference is, once quiesce() emptied every cache
 
-Their planted bugs are faults of a foreign allocator (``examples/bump_bugs.py``), not
-mutants of hakmem_fast; ``tests/quality/test_foreign_bugs.py`` shows each one tripped.
+Their planted bugs are faults of a foreign allocator, named as the ``--impl`` that has
+them (``examples.bump_bugs:lost_free``), not mutants of hakmem_fast;
+``tests/quality/test_foreign_bugs.py`` shows each one tripped.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ FOREIGN_QUALITY_TEST = "tests/quality/test_foreign_bugs.py"
 
 
 @invariant("LIVE-03", level=1, scope="op", cost="O(live) per alloc", where="every alloc "
-           "(black-box tier)", planted="bump-overlapping-blocks",
+           "(black-box tier)", planted="examples.bump_bugs:overlapping_blocks",
            statement="a new block's range [addr, addr + usable) overlaps no live block's range")
 def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
                      class_sizes: tuple) -> None:
@@ -33,7 +34,7 @@ def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
 
 @invariant("OOM-02", level=1, scope="op", cost="O(1) per out of memory",
            where="every alloc the reference serves and the implementation does not "
-                 "(black-box tier)", planted="bump-lost-free",
+                 "(black-box tier)", planted="examples.bump_bugs:lost_free",
            statement="out of memory only if the reference is too, once quiesce() has returned "
                      "every cached block (a lost free shows here)")
 def oom_02_after_quiesce(what: str, cls_idx: int, retry: Obs) -> None:

@@ -6,7 +6,9 @@ import pytest
 from examples import bump_bugs
 from fuzz.impl import load_impl
 
-from .foreign import hunt_foreign, replay_foreign
+from specs.invariants.registry import REGISTRY
+
+from .foreign import blackbox_checks, hunt_foreign, replay_foreign
 
 FOUND_BY_THE_ORACLE_AS_IT_IS = [n for n in bump_bugs.PLANTED if n != "exact_stats_raise"]
 
@@ -40,6 +42,15 @@ def test_a_planted_bug_of_a_foreign_allocator_is_found_black_box_by_its_invarian
                    "Oracle.call, so their exceptions escape raw instead of as LOCK-03")
 def test_an_exception_from_exact_stats_is_a_lock_03_finding():
     hunt_and_replay("exact_stats_raise")
+
+
+def test_every_black_box_check_names_a_planted_foreign_bug_that_it_is_expected_to_catch():
+    with blackbox_checks():
+        declared = {i: inv.planted for i, inv in REGISTRY.items() if inv.topic == "blackbox"}
+    assert set(declared) == {"LIVE-03", "OOM-02"}
+    for inv_id, planted in declared.items():
+        module, _, name = planted.partition(":")
+        assert module == "examples.bump_bugs" and inv_id in bump_bugs.PLANTED[name][0], planted
 
 
 def test_the_correct_bump_allocator_passes_a_short_hunt_with_the_black_box_checks():
