@@ -193,7 +193,7 @@ def skipping_unsupported(impl, seen: Counter = None):
 
 def unsupported_lines(seen: Counter) -> list:
     """Report lines for the Configs skipped as not supported."""
-    return [f"not supported (skipped, not a bug): {msg} x{n}" for msg, n in seen.most_common()]
+    return [f"{msg}: {n} Config(s) skipped, not a bug" for msg, n in seen.most_common()]
 
 
 # ============================================================================

@@ -156,3 +156,23 @@ def test_the_cli_helpers_parse_impl_and_exit_2_with_the_message(capsys):
     err = capsys.readouterr().err
     assert err.startswith("hakmem-fuzz: error: nosuchmodule_xyz:make: no module named")
     assert "Traceback" not in err
+
+
+def test_a_machine_skips_the_configs_an_implementation_declares_unsupported(mod):
+    from collections import Counter
+
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from hakmem_ref import RefAllocator
+    from specs.machines import make_machine, tiny_configs
+    skipped = Counter()
+    Machine = make_machine(RefAllocator, impl.skipping_unsupported(load_impl(f"{mod}:limited"),
+                                                                   skipped), tiny_configs)
+    run_state_machine_as_test(Machine, settings=settings(
+        max_examples=30, stateful_step_count=10, deadline=None, database=None,
+        derandomize=True, suppress_health_check=list(HealthCheck)))
+    assert skipped and all(m.startswith("not supported: max_slabs_per_class=") for m in skipped)
+    lines = impl.unsupported_lines(skipped)
+    assert lines[0].startswith("not supported: max_slabs_per_class=")
+    assert lines[0].endswith("Config(s) skipped, not a bug")
