@@ -4,6 +4,7 @@
     a new block [addr, addr + usable) overlaps no live block       (addresses may differ)
     out of memory only if the reference is, once quiesce() emptied every cache
 
+Each check raises under the ID of its own declaration (``fn.inv_id``), written once.
 Their planted bugs are faults of a foreign allocator, named as the ``--impl`` that has
 them (``examples.bump_bugs:lost_free``), not mutants of hakmem_fast;
 ``tests/quality/test_foreign_bugs.py`` shows each one tripped.
@@ -27,9 +28,10 @@ def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
     end = addr + usable
     for a, c in live_blocks.items():
         if a != addr and a < end and addr < a + class_sizes[c]:
-            fail("LIVE-03", f"{what} returned block {hex(addr)}..{hex(end)} ({usable} B), which "
-                            f"overlaps the live block {hex(a)}..{hex(a + class_sizes[c])} "
-                            f"(class {c}): two live blocks share bytes")
+            fail(live_03_disjoint.inv_id,
+                 f"{what} returned block {hex(addr)}..{hex(end)} ({usable} B), which overlaps "
+                 f"the live block {hex(a)}..{hex(a + class_sizes[c])} (class {c}): two live "
+                 f"blocks share bytes")
 
 
 @invariant("OOM-02", level=1, scope="op", cost="O(1) per out of memory",
@@ -40,8 +42,8 @@ def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
 def oom_02_after_quiesce(what: str, cls_idx: int, retry: Obs) -> None:
     """``retry``: the implementation's answer to the same alloc after quiesce()."""
     if retry.kind == "oom":
-        fail("OOM-02", f"{what}: the implementation is out of memory for class {cls_idx} even "
-                       f"after quiesce(), but the reference, holding the same live blocks under "
-                       f"the same Config, has room: blocks were lost (a free that never returned "
-                       f"its block, or a Config limit not honoured: raise "
-                       f"specs.unsupported.Unsupported for it)")
+        fail(oom_02_after_quiesce.inv_id,
+             f"{what}: the implementation is out of memory for class {cls_idx} even after "
+             f"quiesce(), but the reference, holding the same live blocks under the same "
+             f"Config, has room: blocks were lost (a free that never returned its block, or a "
+             f"Config limit not honoured: raise specs.unsupported.Unsupported for it)")
