@@ -29,6 +29,7 @@ from typing import Optional
 from . import invariants as inv
 from .api import (AllocatorError, Config, InvalidFree, InvariantViolation, has_hooks,
                   size_to_class)
+from .invariants import blackbox
 from .invariants import compare as cmp
 from .invariants import data as data_checks
 from .invariants import heap as heap_checks
@@ -141,6 +142,15 @@ class Oracle:
         self.op_check("LOCK-01", cmp.lock_01_outcome, what, r, f, also_ok, compare_values)
         return r, f
 
+    def stats_of(self, side: str, fn):
+        """stats() / exact_stats() of one side; a crash in them is LOCK-03 too."""
+        try:
+            return fn()
+        except InvariantViolation:
+            raise
+        except Exception as e:          # noqa: BLE001
+            self.op_check("LOCK-03", cmp.lock_03_no_crash, f"{fn.__name__}()", side, e)
+
     def op_check(self, inv_id: str, fn, *args):
         self.checks[inv_id] += 1
         return fn(*args)
@@ -160,6 +170,14 @@ class Oracle:
             r = Obs("oom")
         if f.kind == "ok" and f.value is None:
             f = Obs("oom")
+        if r.kind == "ok" and f.kind == "oom" and not self.white_box:
+            # black-box: caches are the only excuse; quiesce() returns them, then try again
+            self.both("quiesce() before retrying an out-of-memory alloc", self.ref.quiesce,
+                      self.fast.quiesce)
+            f = self.call("implementation", f"{what} after quiesce()", self.fast.alloc, size, tid)
+            if f.kind == "ok" and f.value is None:
+                f = Obs("oom")
+            self.op_check("OOM-02", blackbox.oom_02_after_quiesce, what, c, f)
         if r.kind == "ok" and f.kind == "oom":
             self.ref.free(r.value, tid)
             self.undone[c] += 1
@@ -180,6 +198,9 @@ class Oracle:
         self.op_check("LOCK-01", cmp.lock_01_outcome, f"usable_size of {what}", us_r, us_f, (),
                       False)
         self.op_check("LOCK-02", cmp.lock_02_usable, size, us_r.value, us_f.value)
+        if self.checker is None:        # black-box: no snapshot shows the blocks' ranges
+            self.op_check("LIVE-03", blackbox.live_03_disjoint, what, fa, us_f.value,
+                          self.live.blocks, cfg.class_sizes)
         h = self.next_handle
         self.next_handle += 1
         pat = fill_pattern(h, min(us_f.value, self.fill_len))
@@ -308,7 +329,8 @@ class Oracle:
 
     # ---- after every op --------------------------------------------------------------------
     def after_op(self, burst: bool = False) -> None:
-        ref_ex, fast_ex = self.ref.exact_stats(), self.fast.exact_stats()
+        ref_ex = self.stats_of("reference", self.ref.exact_stats)
+        fast_ex = self.stats_of("implementation", self.fast.exact_stats)
         checks = self.checks
         checks["STAT-04"] += 1
         if fast_ex != ref_ex or self.undoing:
@@ -327,7 +349,8 @@ class Oracle:
             return
         if self.checker is None:
             bound = max(1, len(self.threads_seen)) * (self.config.flush_interval - 1)
-            self.op_check("STAT-03", stat_checks.accuracy, self.fast.stats(), fast_ex, bound)
+            self.op_check("STAT-03", stat_checks.accuracy,
+                          self.stats_of("implementation", self.fast.stats), fast_ex, bound)
         else:
             self.checker.step(self.check_level)
         if self.l3_every and self.steps % self.l3_every == 0 and not burst:
@@ -433,7 +456,9 @@ def _thread_exit(o: Oracle, op: ThreadExit):
 
 def _flush_stats(o: Oracle, op: FlushStats):
     o.both("flush_stats()", o.ref.flush_stats, o.fast.flush_stats)
-    o.op_check("STAT-01", stat_checks.stat_01_after_flush, o.fast.stats(), o.fast.exact_stats())
+    o.op_check("STAT-01", stat_checks.stat_01_after_flush,
+               o.stats_of("implementation", o.fast.stats),
+               o.stats_of("implementation", o.fast.exact_stats))
     return []
 
 
