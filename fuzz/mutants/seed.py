@@ -214,7 +214,7 @@ def _seed_hot_path():
                         self.probe.hit("refill")
         if p:
             self._live[p] = class_idx
-            self.probe.op(tid, p & ~(self.config.slab_size - 1))
+            self.probe.op(tid)
             self._exact_alloc[class_idx] += 1
             ops.stats_record_alloc(t.alloc_batch, class_idx)   # no flush on the hot path
             return p
