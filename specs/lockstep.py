@@ -90,13 +90,18 @@ class Oracle:
         self.next_handle = 0
         self.steps = 0
         self.events = Counter()         # path and situation labels, once per op
-        self.checks = Counter()         # check runs per invariant ID
+        self.runs = Counter()           # check runs: by ID, and by stage (specs.invariants)
         self.trace = []                 # every op applied, in order
         self.white_box = has_hooks(fast)
         self.tier = "white-box" if self.white_box else "black-box"
-        self.checker = inv.Checker(fast, self.live, self.checks) if self.white_box else None
+        self.checker = inv.Checker(fast, self.live, self.runs) if self.white_box else None
         self.threads_seen = set()
         self._releases_seen = 0
+
+    @property
+    def checks(self) -> Counter:
+        """Check runs per invariant ID (and per level: L1, L2, L3)."""
+        return inv.registry.per_id(self.runs)
 
     # ---- driving -----------------------------------------------------------------
     def run(self, ops) -> None:
@@ -115,9 +120,15 @@ class Oracle:
         before = dict(paths) if paths is not None else None
         result = handler(self, op)
         if before is not None and paths != before:
-            for k, v in paths.items():
-                if v != before.get(k, 0):
-                    self.events[k] += 1
+            events = self.events
+            if len(paths) == len(before):      # same keys, same order: the copy's
+                for (k, v), old in zip(paths.items(), before.values()):
+                    if v != old:
+                        events[k] += 1
+            else:
+                for k, v in paths.items():
+                    if v != before.get(k, 0):
+                        events[k] += 1
         self.after_op()
         return result
 
@@ -152,7 +163,7 @@ class Oracle:
             self.op_check("LOCK-03", cmp.lock_03_no_crash, f"{fn.__name__}()", side, e)
 
     def op_check(self, inv_id: str, fn, *args):
-        self.checks[inv_id] += 1
+        self.runs[inv_id] += 1
         return fn(*args)
 
     # ---- allocation ------------------------------------------------------------------
@@ -331,15 +342,15 @@ class Oracle:
     def after_op(self, burst: bool = False) -> None:
         ref_ex = self.stats_of("reference", self.ref.exact_stats)
         fast_ex = self.stats_of("implementation", self.fast.exact_stats)
-        checks = self.checks
-        checks["STAT-04"] += 1
+        runs = self.runs
+        runs["STAT-04"] += 1
         if fast_ex != ref_ex or self.undoing:
             undone = self.undone
             want_a = tuple(a - u for a, u in zip(ref_ex.allocs, undone))
             want_f = tuple(f - u for f, u in zip(ref_ex.frees, undone))
             stat_checks.stat_04_exact(fast_ex, want_a, want_f)
         # the reference's live blocks per class (its allocs - frees: RALLOC-03) == the client's
-        checks["LIVE-02"] += 1
+        runs["LIVE-02"] += 1
         for c, (a, f, n) in enumerate(zip(ref_ex.allocs, ref_ex.frees, self.live_per_class)):
             if a - f != n:
                 data_checks.live_02_counts(c, self.ref.live_count(c), n)

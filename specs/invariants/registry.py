@@ -189,14 +189,13 @@ class View:
         old = self.threads.pop(tid, None)
         pa, pf = self.pend_a, self.pend_f
         if old is not None:
-            for c, (a, f) in enumerate(zip(old.pending_allocs, old.pending_frees)):
-                pa[c] -= a
-                pf[c] -= f
+            pa = list(map(int.__sub__, pa, old.pending_allocs))
+            pf = list(map(int.__sub__, pf, old.pending_frees))
         if t is not None:
             self.threads[tid] = t
-            for c, (a, f) in enumerate(zip(t.pending_allocs, t.pending_frees)):
-                pa[c] += a
-                pf[c] += f
+            pa = list(map(int.__add__, pa, t.pending_allocs))
+            pf = list(map(int.__add__, pf, t.pending_frees))
+        self.pend_a, self.pend_f = pa, pf
 
     def changed_words(self, s):
         """Indices of the bitmap words of slab s that differ from the last check, or None
@@ -231,30 +230,59 @@ def of_level(level: int, scopes=("slab", "thread", "heap")):
 
 def run_view(snap: Snapshot, view: View, level: int, scope: Optional[str] = None,
              min_level: int = 1, counts: Counter = RUNS) -> None:
-    """Run the slab, thread and heap checks of level ``min_level..level`` over a view
-    (each check run is counted in ``counts``, by ID)."""
+    """Run the slab, thread and heap checks of level ``min_level..level`` over a view.
+
+    Consecutive checks of one scope run as a stage (every slab check on a slab, then the
+    next slab), in registration order.  Each stage run is counted once in ``counts``
+    under the tuple of its IDs (:func:`per_id` spreads such counts over the IDs)."""
     key = (level, scope, min_level, len(REGISTRY))
     plan = _PLANS.get(key)
     if plan is None:
-        scopes = ("slab", "thread", "heap") if scope is None else (scope,)
-        plan = _PLANS[key] = [(inv.id, inv.scope, inv.fn) for inv in REGISTRY.values()
-                              if min_level <= inv.level <= level and inv.scope in scopes]
-    for inv_id, inv_scope, fn in plan:
-        counts[inv_id] += 1
+        plan = _PLANS[key] = _plan(level, scope, min_level)
+    slabs, threads = snap.slabs, snap.threads
+    for ids, inv_scope, fns in plan:
+        counts[ids] += 1
         if inv_scope == "slab":
-            slabs = snap.slabs
             for base in view.bases:
                 s = slabs.get(base)
                 if s is not None:
-                    fn(snap, s, view)
+                    for fn in fns:
+                        fn(snap, s, view)
         elif inv_scope == "thread":
-            threads = snap.threads
             for tid in view.tids:
                 t = threads.get(tid)
                 if t is not None:
-                    fn(snap, t, view)
+                    for fn in fns:
+                        fn(snap, t, view)
         else:
-            fn(snap, view)
+            for fn in fns:
+                fn(snap, view)
+
+
+def _plan(level: int, scope: Optional[str], min_level: int) -> list:
+    scopes = ("slab", "thread", "heap") if scope is None else (scope,)
+    stages = []
+    for inv in REGISTRY.values():
+        if not min_level <= inv.level <= level or inv.scope not in scopes:
+            continue
+        if stages and stages[-1][1] == inv.scope:
+            ids, sc, fns = stages.pop()
+            stages.append((ids + (inv.id,), sc, fns + (inv.fn,)))
+        else:
+            stages.append(((inv.id,), inv.scope, (inv.fn,)))
+    return stages
+
+
+def per_id(counts: Counter) -> Counter:
+    """Counts by invariant ID (and any other label), stage runs spread over their IDs."""
+    out = Counter()
+    for k, n in counts.items():
+        if isinstance(k, tuple):
+            for i in k:
+                out[i] += n
+        else:
+            out[k] += n
+    return out
 
 
 def check(snap: Snapshot, level: int = 3, scope: Optional[str] = None,
