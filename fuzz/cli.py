@@ -1,15 +1,17 @@
-"""hakmem-fuzz: command-line entry point.
+"""hakmem-fuzz: fuzz the hakmem tiny-pool design against its reference, in lockstep.
 
-    hakmem-fuzz run [--minutes M] [--workers N] [--seed S] [--db PATH] [--report DIR]
-                    [--machine NAME]... [--mutant NAME] [--promote] [--list]
+    hakmem-fuzz run [--minutes M] [--workers N] [--seed S] [--shard K/N] [--db PATH_OR_URL]
+                    [--db-shared PATH_OR_URL] [--report DIR] [--machine NAME]...
+                    [--mutant NAME] [--op-timeout S] [--promote] [--list]
     hakmem-fuzz promote FILE... [--to DIR]
+    hakmem-fuzz merge-reports DIR... [--out DIR]
+    hakmem-fuzz contracts [--per-condition-timeout S] [crosshair options]
     hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
     hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
     hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
 short campaign of one minute on every core with a report in ``fuzz-report/``.
-Exit status: 0 nothing found, 1 failures found, 2 usage error.
 """
 from __future__ import annotations
 
@@ -18,6 +20,15 @@ import os
 import sys
 
 EXIT_USAGE = 2
+DESCRIPTION = ("Fuzz the hakmem tiny-pool design: Hypothesis drives the fast model "
+               "(hakmem_fast) and the reference allocator (hakmem_ref) through the same ops "
+               "in lockstep and checks the invariant catalogue after every op. Failures are "
+               "shrunk to a few ops, saved in an example database and written as runnable "
+               "pytest reproducers.")
+EXIT_CODES = ("exit status: 0 clean (the full budget ran, nothing found); 1 a failure was "
+              "found (a HANG included); 2 usage error or unusable environment (nothing was "
+              "run); 3 interrupted or incomplete (a signal, a worker crashed or was "
+              "terminated), the report still written.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +51,28 @@ def _positive_minutes(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--op-timeout must be a number of seconds, got "
+                                         f"{text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--op-timeout must be > 0, got {text!r}")
+    return value
+
+
+def _shard(text: str) -> tuple:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must be K/N, e.g. 2/4, got {text!r}") \
+            from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return (k, n)
+
+
 def _at_least(low: int, flag: str):
     def parse(text: str) -> int:
         try:
@@ -56,16 +89,19 @@ def _at_least(low: int, flag: str):
 def build_parser() -> argparse.ArgumentParser:
     from fuzz.runner import DEFAULTS
     from fuzz.runner_worker import FAMILIES
-    parser = _Parser(prog="hakmem-fuzz", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="hakmem-fuzz", description=DESCRIPTION, epilog=EXIT_CODES + (
+        " Start with 'hakmem-fuzz run' (one minute on every core), then read "
+        "fuzz-report/report.md."))
     sub = parser.add_subparsers(dest="command",
-                                metavar="{run,promote,mutants,invariants,replay,explore}",
+                                metavar="{run,promote,merge-reports,contracts,mutants,"
+                                        "invariants,replay,explore}",
                                 parser_class=_Parser)
 
     r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
                        description="Run the lockstep machines (reference vs fast model) across "
-                       "worker processes until the budget ends. Failures are shrunk, saved to "
-                       "the example database and written as runnable pytest reproducers. "
-                       "Exit status: 0 nothing found, 1 failures found, 2 usage error.")
+                       "worker processes until the budget ends. Failures (a HANG included) "
+                       "are shrunk, saved to the example database and written as runnable "
+                       "pytest reproducers.", epilog=EXIT_CODES)
     r.add_argument("--minutes", type=_positive_minutes, default=DEFAULTS["minutes"],
                    help="time budget in minutes, fractions allowed (default: %(default)s)")
     r.add_argument("--workers", type=_at_least(1, "--workers"), default=None,
@@ -73,10 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_at_least(0, "--seed"), default=None,
                    help="base seed: worker i uses seeds S + i*1000000 + k (default: random, "
                         "printed in the report)")
-    r.add_argument("--db", default=DEFAULTS["db"], metavar="PATH",
-                   help="example database directory shared by the workers and by later runs "
-                        "('' for none; default: $HAKMEM_DB, else .hypothesis/hakmem-examples; "
-                        "here %(default)s)")
+    r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="this machine is shard K of N of one campaign: disjoint seeds (give "
+                        "every shard the same --seed); merge the reports with "
+                        "'hakmem-fuzz merge-reports'")
+    r.add_argument("--db", default=DEFAULTS["db"], metavar="PATH_OR_URL",
+                   help="example database shared by the workers and by later runs: a "
+                        "directory, or redis://HOST:PORT/N for a team (extra 'redis'); '' for "
+                        "none. Checked writable before the run (default: $HAKMEM_DB, else "
+                        ".hypothesis/hakmem-examples; here %(default)s)")
+    r.add_argument("--db-local", default=DEFAULTS["db_local"], metavar="PATH",
+                   help="with a redis:// --db: the directory that keeps the saves Redis "
+                        "refuses (default: %(default)s)")
+    r.add_argument("--db-shared", default=None, metavar="PATH_OR_URL",
+                   help="a read-only database replayed after --db, e.g. a copy of the "
+                        "nightly database in CI; never written")
     r.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
                    help="report directory: report.json, report.md, reproducers/ "
                         "(default: %(default)s)")
@@ -97,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--l3-every", type=_at_least(1, "--l3-every"), dest="l3_every",
                    default=DEFAULTS["l3_every"],
                    help="run the L3 (whole heap) invariants every N ops (default: %(default)s)")
+    r.add_argument("--op-timeout", type=_positive_seconds, dest="op_timeout",
+                   default=DEFAULTS["op_timeout"], metavar="SECONDS",
+                   help="per-op watchdog: an op still running after this long is a HANG "
+                        "finding (default: %(default)s)")
     r.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
                    help="progress line interval on stderr (default: 2 on a terminal, else 30)")
     r.add_argument("--list", action="store_true",
@@ -123,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _list(out=None) -> int:
     out = out or sys.stdout
+    try:
+        return _write_list(out)
+    except BrokenPipeError:              # `hakmem-fuzz run --list | head`
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: send the rest (and the interpreter's final flush) nowhere."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _write_list(out) -> int:
     from fuzz import mutants
     from fuzz.runner_worker import FAMILIES
     out.write("machine families (--machine):\n")
@@ -151,6 +218,9 @@ def _run(args, parser) -> int:
                      "planted bugs")
     if args.progress_every is not None and not args.progress_every > 0:
         parser.error("--progress-every must be > 0")
+    if args.shard and args.seed is None:
+        parser.error("--shard K/N needs --seed S, the same on every shard, so that the "
+                     "shards' seeds are disjoint")
     if args.promote and args.mutant:
         sys.stderr.write("hakmem-fuzz: --promote with --mutant: reproducers of a planted bug "
                          "fail only while the bug is applied, so they will not be promoted\n")
@@ -159,7 +229,8 @@ def _run(args, parser) -> int:
         report=args.report, machines=sorted(set(machines), key=machines.index),
         mutant=args.mutant, promote=args.promote, regressions=args.regressions,
         chunk=args.chunk, steps=args.steps, l3_every=args.l3_every,
-        progress_every=args.progress_every)
+        progress_every=args.progress_every, db_local=args.db_local, db_shared=args.db_shared,
+        op_timeout=args.op_timeout, shard=args.shard)
     return runner.run(params)
 
 

@@ -5,6 +5,19 @@ planted bug when asked) in chunks of examples, each chunk on its own seed,
 until the machine fails or the time budget ends.  The failure it returns is
 the shrunk one: the invariant ID, the message, the Config and the op trace
 of the minimal failing run, ready for ``fuzz.replay.write_reproducer``.
+
+Every op runs under the per-op watchdog (``fuzz.watchdog``): an op that
+outlives ``op_timeout`` seconds is a ``HANG`` failure, shrunk like any other.
+
+Besides the counts the oracle keeps (ops per path label, check runs), a hunt
+records per-block path counts (``fast.path_counts``) and its *behaviours*:
+the distinct ``<op type>:<label>`` pairs its ops reached.  An example that
+reaches a behaviour this process had not seen yet reports it with
+``hypothesis.target(1.0, label="new:<behaviour>")``; Hypothesis keeps such
+examples in its Pareto front, saved in the example database under the
+test's ``.pareto`` key, and replays some of them when a later run on that
+database starts (the reuse phase).  So a clean night leaves its most novel
+examples behind for the next one.
 """
 from __future__ import annotations
 
@@ -13,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
+from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings, target
 from hypothesis.stateful import run_state_machine_as_test
 
 from hakmem_fast import FastAllocator
@@ -21,6 +34,8 @@ from hakmem_ref import RefAllocator
 from specs.api import InvariantViolation
 from specs.lockstep import L3_EVERY
 from specs.machines import configs as default_configs, make_machine
+
+from fuzz.watchdog import OP_TIMEOUT, Hang, ShrinkBudgetSpent, Watchdog
 
 
 @dataclass
@@ -36,8 +51,11 @@ class HuntResult:
     trace: list = field(default_factory=list)  # its ops
     seed: int = 0
     found: dict = field(default_factory=dict)  # every distinct failure: inv_id -> message
-    events: Counter = field(default_factory=Counter)
-    checks: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)   # ops that took each path / situation
+    #                                                    (one count per op, however many blocks)
+    checks: Counter = field(default_factory=Counter)   # check runs per level or invariant ID
+    paths: Counter = field(default_factory=Counter)    # fast.path_counts: per block
+    behaviours: set = field(default_factory=set)       # distinct "<op>:<label>" reached
 
     @property
     def repro_steps(self) -> int:
@@ -53,43 +71,67 @@ def classify_all(exc: BaseException) -> list:
     """[(inv_id, message)] of every distinct failure Hypothesis reports."""
     if isinstance(exc, BaseExceptionGroup):
         return [pair for sub in exc.exceptions for pair in classify_all(sub)]
-    if isinstance(exc, InvariantViolation):
+    if isinstance(exc, (InvariantViolation, Hang)):
         return [(exc.inv_id, str(exc))]
     return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 
 
-def recording_machine(config_strategy, l3_every: int):
+def recording_machine(config_strategy, l3_every: int, watchdog=None):
     """A machine class that records the stats of every run and its last failure."""
     base = make_machine(RefAllocator, FastAllocator, config_strategy, l3_every=l3_every,
                         name="HuntMachine")
+    wd = watchdog or Watchdog(0)
 
     class Recording(base):
         record = {"first_fail": None, "last": None, "examples": 0, "steps": 0,
-                  "events": Counter(), "checks": Counter(), "by_id": {}}
+                  "events": Counter(), "checks": Counter(), "by_id": {}, "paths": Counter(),
+                  "behaviours": set(), "messages": {}}
 
         def _apply(self, op):
+            before = dict(self.oracle.events)
             try:
-                return super()._apply(op)
+                with wd.guard(lambda: f"op {len(self.oracle.trace)} "
+                                      f"{self.oracle.trace[-1]!r}"):
+                    out = super()._apply(op)
             except BaseException as exc:
                 self._record_failure(exc)
                 raise
+            reached = self.__dict__.setdefault("_reached", set())
+            per_op = self.__dict__.setdefault("_per_op", Counter())
+            name = type(op).__name__
+            for k, v in self.oracle.events.items():
+                if v != before.get(k, 0):
+                    reached.add(f"{name}:{k}")
+                    per_op[k] += 1
+            return out
 
         def _record_failure(self, exc):
+            if isinstance(exc, ShrinkBudgetSpent):
+                return
             rec = type(self).record
             if rec["first_fail"] is None:
                 rec["first_fail"] = time.monotonic()
             rec["last"] = (self.oracle.config, list(self.oracle.trace))
-            rec["by_id"][classify(exc)[0]] = rec["last"]   # the last one is the shrunk one
+            inv_id, message = classify(exc)
+            rec["by_id"][inv_id] = rec["last"]           # the last one is the shrunk one
+            rec["messages"][inv_id] = message
 
         def teardown(self):
             rec = type(self).record
             if self.oracle is not None:
                 rec["examples"] += 1
                 rec["steps"] += self.oracle.steps
-                rec["events"].update(self.oracle.events)
+                rec["events"].update(self.__dict__.get("_per_op", ()))
                 rec["checks"].update(self.oracle.checks)
+                rec["paths"].update(self.oracle.fast.path_counts)
+                new = self.__dict__.get("_reached", set()) - rec["behaviours"]
+                rec["behaviours"] |= new
+                if not self.broken:
+                    for b in sorted(new):       # kept in the database's Pareto front
+                        target(1.0, label=f"new:{b}")
             try:
-                super().teardown()
+                with wd.guard("teardown (free everything, quiesce, check)"):
+                    super().teardown()
             except BaseException as exc:
                 self._record_failure(exc)
                 raise
@@ -100,10 +142,20 @@ def recording_machine(config_strategy, l3_every: int):
 
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
          step_count: int = 50, l3_every: int = L3_EVERY, database=None,
-         stop=lambda: False, on_chunk=None) -> HuntResult:
-    """Run the machine until a failure or ``budget`` seconds; the result is shrunk."""
+         stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT) -> HuntResult:
+    """Run the machine until a failure or ``budget`` seconds; the result is shrunk.
+
+    ``op_timeout`` is the per-op watchdog in seconds (0: off); see ``fuzz.watchdog``.
+    """
+    with Watchdog(op_timeout) as wd:
+        return _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database,
+                     stop, on_chunk, wd)
+
+
+def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, stop,
+          on_chunk, wd) -> HuntResult:
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,
-                                l3_every)
+                                l3_every, wd)
     rec = Machine.record
     start = time.monotonic()
     s = seed
@@ -117,10 +169,13 @@ def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int =
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st)
         except BaseException as exc:   # noqa: BLE001 - every failure is a finding
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkBudgetSpent):
                 raise
-            failures = classify_all(exc)
-            found = {i: m for i, m in failures}
+            if isinstance(exc, ShrinkBudgetSpent):   # a hang, shrunk as far as the budget let
+                found = {"HANG": rec["messages"]["HANG"] + f"\n(shrinking stopped: {exc}; "
+                         "this is the shortest hanging trace found)"}
+            else:
+                found = {i: m for i, m in classify_all(exc)}
             traces = {i: rec["by_id"].get(i, rec["last"] or (None, [])) for i in found}
             # the primary failure: the shortest shrunk reproducer
             inv_id = min(found, key=lambda i: len(traces[i][1]))
@@ -128,11 +183,13 @@ def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int =
             return HuntResult(True, inv_id, found[inv_id],
                               (rec["first_fail"] or time.monotonic()) - start,
                               time.monotonic() - start, rec["examples"], rec["steps"], cfg,
-                              list(trace), s, found, rec["events"], rec["checks"])
+                              list(trace), s, found, rec["events"], rec["checks"],
+                              rec["paths"], rec["behaviours"])
         s += 1
         if on_chunk:
             on_chunk(rec)
     result.elapsed = time.monotonic() - start
     result.examples, result.steps = rec["examples"], rec["steps"]
     result.events, result.checks = rec["events"], rec["checks"]
+    result.paths, result.behaviours = rec["paths"], rec["behaviours"]
     return result

@@ -15,23 +15,33 @@ from hakmem_ref import RefAllocator
 from specs.api import Config
 from specs.lockstep import L3_EVERY, Oracle, op_repr
 
+from fuzz.watchdog import OP_TIMEOUT, Watchdog
+
 
 def replay(config: Config, ops, mutant: Optional[str] = None,
-           l3_every: int = L3_EVERY) -> Oracle:
-    """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down."""
+           l3_every: int = L3_EVERY, op_timeout: float = OP_TIMEOUT) -> Oracle:
+    """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down.
+
+    Each op, and the teardown, runs under the per-op watchdog: an op still running
+    after ``op_timeout`` seconds raises ``fuzz.watchdog.Hang`` (0: no watchdog).
+    """
     if mutant:
         from fuzz.mutants import apply
         with apply(mutant):
-            return replay(config, ops, None, l3_every)
+            return replay(config, ops, None, l3_every, op_timeout)
     oracle = Oracle(RefAllocator(config), FastAllocator(config), l3_every=l3_every)
-    oracle.run(ops)
-    oracle.teardown()
+    with Watchdog(op_timeout) as wd:
+        for i, op in enumerate(ops):
+            with wd.guard(lambda: f"op {i + 1} {op!r}"):
+                oracle.apply(op)
+        with wd.guard("teardown (free everything, quiesce, check)"):
+            oracle.teardown()
     return oracle
 
 
 def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
                       message: str = "", mutant: Optional[str] = None,
-                      seed: Optional[int] = None) -> str:
+                      seed: Optional[int] = None, op_timeout: Optional[float] = None) -> str:
     """Source of a pytest file that replays the trace."""
     ops_src = ",\n".join("    " + op_repr(op) for op in ops)
     header = [f"Reproducer {name}: lockstep trace of {len(ops)} ops."]
@@ -44,6 +54,7 @@ def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
     if message:
         header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
     doc = "\n".join(header).replace('"""', "'''")
+    timeout_arg = f", op_timeout={op_timeout!r}" if op_timeout is not None else ""
     return f'''"""{doc}
 """
 from specs.api import Config
@@ -59,7 +70,7 @@ OPS = [
 
 
 def test_{_ident(name)}_replays_clean():
-    replay(CONFIG, OPS, mutant=MUTANT)
+    replay(CONFIG, OPS, mutant=MUTANT{timeout_arg})
 '''
 
 

@@ -8,13 +8,22 @@ in ``<report>/reproducers/``) and the end of each worker.  It always writes
 ``report.json`` and ``report.md`` (``fuzz.runner_report``), also when it is
 stopped by Ctrl-C or SIGTERM or a worker crashes.
 
+Before any worker starts, ``fuzz.runner_db.check`` proves the report
+directory and the databases usable; if not, the run exits 2 having done
+nothing.  Reproducers of the previous run in the same report directory are
+moved to ``reproducers.previous/`` (one generation), so ``reproducers/``
+holds this run's only.
+
 Stopping: at the deadline, at the first failure of a ``--mutant`` run, or on
 the first SIGINT/SIGTERM the shared stop event is set; workers return at the
 end of their current chunk.  A worker still busy ``GRACE`` seconds later (a
 long shrink), or any worker after a second signal, is terminated; what it
 found so far is in the example database and is replayed first next time.
 
-Exit status: 0 nothing found, 1 failures found (or a worker crashed).
+Exit status (``EXIT_*``): 0 clean, the full budget run; 1 a failure found
+(a HANG included), even if the run was also cut short; 2 usage error or an
+unusable environment, nothing run; 3 interrupted or incomplete (a signal, a
+worker crashed or terminated) with the report written.
 """
 from __future__ import annotations
 
@@ -27,17 +36,21 @@ import signal
 import sys
 import time
 
-from fuzz import runner_report
+from fuzz import runner_db, runner_report
+from fuzz.runner_campaign import Campaign
+from fuzz.runner_worker import worker_main
+from fuzz.watchdog import OP_TIMEOUT
 from specs.lockstep import L3_EVERY
-from fuzz.runner_worker import SEED_STRIDE, worker_main
 
+EXIT_CLEAN, EXIT_FAILURE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 GRACE = 60.0                      # seconds a worker may take to stop after the stop event
+LOCAL_DB = os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-examples")
 DEFAULTS = {
-    "minutes": 1.0, "workers": None, "seed": None,
-    "db": os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-examples"),
-    "report": "fuzz-report", "machines": ["any"], "mutant": None, "promote": False,
-    "regressions": os.path.join("tests", "regressions"), "chunk": 10, "steps": 50,
-    "l3_every": L3_EVERY, "progress_every": None, "quiet": False,
+    "minutes": 1.0, "workers": None, "seed": None, "db": LOCAL_DB, "db_local": LOCAL_DB,
+    "db_shared": None, "report": "fuzz-report", "machines": ["any"], "mutant": None,
+    "promote": False, "regressions": os.path.join("tests", "regressions"), "chunk": 10,
+    "steps": 50, "l3_every": L3_EVERY, "op_timeout": OP_TIMEOUT, "shard": None,
+    "progress_every": None, "quiet": False,
 }
 
 
@@ -51,55 +64,6 @@ def default_params(**overrides) -> dict:
 
 
 # ============================================================================
-# State gathered from the workers
-# ============================================================================
-
-
-class Campaign:
-    """What the parent knows: per-worker totals and status, failures, how it stopped."""
-
-    def __init__(self, params: dict):
-        self.params = params
-        self.started = time.time()
-        self.finished = None
-        self.stop_reason = None
-        self.signals = 0
-        self.failures: list = []
-        self.workers = [{"index": i, "pid": None, "seed_start": params["seed"] + i * SEED_STRIDE,
-                         "status": "starting", "exitcode": None, "error": None,
-                         "examples": 0, "steps": 0, "elapsed": 0.0, "cpu": 0.0, "events": {},
-                         "checks": {}} for i in range(params["workers"])]
-
-    def handle(self, msg) -> None:
-        kind, index, body = msg
-        w = self.workers[index]
-        if kind in ("progress", "done"):
-            w.update(body)
-            if kind == "done":
-                w["status"] = "failed" if any(f["worker"] == index for f in self.failures) \
-                    else "finished"
-                w["error"] = None
-        elif kind == "failure":
-            self.failures.append(body)
-            w["status"] = "failed"
-        elif kind == "error":
-            w["status"], w["error"] = "crashed", body
-
-    def totals(self) -> dict:
-        return {"examples": sum(w["examples"] for w in self.workers),
-                "steps": sum(w["steps"] for w in self.workers)}
-
-    def progress_line(self) -> str:
-        el = time.time() - self.started
-        t = self.totals()
-        running = sum(w["status"] in ("running", "starting") for w in self.workers)
-        return (f"[hakmem-fuzz] {int(el) // 60}:{int(el) % 60:02d} elapsed | {running}/"
-                f"{len(self.workers)} workers | {t['examples']:,} examples | "
-                f"{t['steps']:,} steps | {t['steps'] / max(el, 1e-9):,.0f} steps/s | "
-                f"{len(self.failures)} failures")
-
-
-# ============================================================================
 # The run
 # ============================================================================
 
@@ -107,10 +71,20 @@ class Campaign:
 def run(params: dict, target=worker_main) -> int:
     """Run a campaign with ``params`` (see ``default_params``); returns the exit status."""
     params = dict(params)
+    try:
+        db_check = runner_db.check(params)
+    except runner_db.DatabaseError as exc:
+        sys.stderr.write(f"hakmem-fuzz: {exc}\nNothing was run (exit status {EXIT_USAGE}).\n")
+        return EXIT_USAGE
+    if db_check["corrupt"]:
+        sys.stderr.write(f"hakmem-fuzz: warning: {len(db_check['corrupt'])} corrupt entries in "
+                         f"--db {params['db']} (listed in the report); Hypothesis drops them "
+                         "when it next reads their key\n")
+    _rotate_reproducers(params["report"])
     params["deadline"] = time.time() + params["minutes"] * 60.0
-    os.makedirs(params["report"], exist_ok=True)
     _preload()
     camp = Campaign(params)
+    camp.db_check = db_check
     db_files_before = _count_files(params["db"])
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
@@ -135,10 +109,47 @@ def run(params: dict, target=worker_main) -> int:
         promoted = _promote_found(camp) if params.get("promote") else None
         report = runner_report.build(camp, db_files_before, _count_files(params["db"]),
                                      promoted)
-        paths = runner_report.write(report, params["report"])
+        try:
+            paths = runner_report.write(report, params["report"])
+        except OSError as exc:
+            sys.stderr.write(f"hakmem-fuzz: could not write the report in {params['report']}: "
+                             f"{exc}; the summary below is all there is\n")
+            paths = ("(not written)", "(not written)")
+            report["exit_status"] = max(report["exit_status"], EXIT_INCOMPLETE) \
+                if report["exit_status"] != EXIT_FAILURE else EXIT_FAILURE
         if not params.get("quiet"):
-            print(runner_report.summary(report, paths))
+            _print(runner_report.summary(report, paths))
+        for line in runner_report.loud_lines(report):
+            sys.stderr.write(line + "\n")
     return report["exit_status"]
+
+
+def _print(text: str) -> None:
+    """Print to stdout; a closed pipe (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+
+
+def _rotate_reproducers(report_dir: str) -> None:
+    """Move the previous run's reproducers to reproducers.previous/ (one generation)."""
+    cur = os.path.join(report_dir, "reproducers")
+    if not os.path.isdir(cur) or not os.listdir(cur):
+        return
+    prev = os.path.join(report_dir, "reproducers.previous")
+    shutil.rmtree(prev, ignore_errors=True)
+    os.replace(cur, prev)
+    sys.stderr.write(f"hakmem-fuzz: moved the previous run's reproducers to {prev}/ "
+                     f"({reproducers_hint()})\n")
+
+
+def reproducers_hint() -> str:
+    return ("promote the ones you want to keep with 'hakmem-fuzz promote FILE...'; the next "
+            "run replaces that directory")
 
 
 def _preload() -> None:

@@ -1,20 +1,28 @@
-"""The report of a ``hakmem-fuzz run`` campaign: ``report.json`` and ``report.md``.
+"""The report of a ``hakmem-fuzz run`` campaign: ``report.json``, ``report.md``, ``report.html``.
 
 ``build`` turns the parent's ``Campaign`` into one plain dict (the JSON
-schema below); ``write`` saves it as JSON and as Markdown for people.
+schema below); ``write`` saves it as JSON, as Markdown and as an HTML page,
+with the progress plots (``fuzz.runner_plots``) when matplotlib is installed.
 
-    parameters   the run's settings (minutes, workers, seed, db, machines, mutant, ...)
-    status       "clean" | "failures" | "worker crashed" (exit_status 0 | 1 | 1)
-    stop_reason  budget | SIGINT | SIGTERM | first failure of a --mutant run | ...
-    totals       examples, steps, steps_per_s over all workers
-    workers      per worker: seed_start, status, examples, steps, steps_per_s, cpu_s,
-                 steps_per_cpu_s (steps/s lower than steps/CPU s: the core was shared), error
-    coverage     how often each path/situation label fired (runs of ops that took it),
-                 and the seed design's paths that never fired
-    checks       invariant check runs per ID / level (L1, L2, L3, REF-01, ...)
-    failures     invariant ID, seed, message, shrunk steps, reproducer path,
-                 whether the reproducer fails on replay (and passes without the mutant)
-    database     the example database and its file count before and after
+    status        "clean" | "failures" | "incomplete"; exit_status 0 | 1 | 3
+    stop_reason   budget | SIGINT | SIGTERM | first failure of a --mutant run | ...
+    incomplete    why the run is incomplete (signal, crashed or terminated workers)
+    parameters    the run's settings (minutes, workers, seed, shard, db, op_timeout, ...)
+    totals        examples, steps, steps_per_s over all workers
+    workers       per worker: seed_start, status, examples, steps, steps/s, CPU s, error
+    coverage      per_op: ops that took each path or met each situation (an op counts
+                  once however many blocks it moved); per_block: the fast model's own
+                  counters (once per block); unreached_paths: seed-design paths never taken
+    checks        invariant check runs per key the oracle counts (level or invariant ID)
+    behaviours    distinct "<op>:<label>" pairs reached, when each was first reached,
+                  the time of the last new one
+    timeline      [elapsed_s, examples, steps, behaviours] samples
+    failures      deduplicated: invariant ID, seed, message, shrunk trace, reproducer,
+                  whether it replays, where it was saved, the other finders
+    database      the databases, corrupt entries found before the run, saves per worker
+                  (confirmed, fallen back to --db-local, lost), examples kept for reaching a
+                  new behaviour (Hypothesis's Pareto front)
+    plots         the PNG files written, or why there are none
 """
 from __future__ import annotations
 
@@ -23,10 +31,15 @@ import json
 import os
 from collections import Counter
 
+from fuzz import runner_plots
+
 # Paths of the seed design the model labels; a label that never fired is shown as unreached.
 SEED_PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "tls_refill", "drain",
               "spill", "slab_release", "free_local", "free_remote", "free_magazine",
               "mag_overflow", "stat_flush", "oom", "oom_stranded", "cross_thread_free")
+EXIT_MEANING = {0: "clean: the full budget ran and nothing was found",
+                1: "a failure was found", 2: "usage error or unusable environment",
+                3: "interrupted or incomplete: the report covers what ran"}
 
 
 def _iso(t: float) -> str:
@@ -34,46 +47,81 @@ def _iso(t: float) -> str:
         timespec="seconds")
 
 
+def _pct(n, total) -> float:
+    return round(100.0 * n / total, 2) if total else 0.0
+
+
+def _sorted(counter) -> dict:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dict:
     """The report dict of a finished (or stopped) campaign."""
     p = camp.params
     elapsed = (camp.finished or camp.started) - camp.started
-    events, checks = Counter(), Counter()
-    workers = []
+    events, checks, paths, db = Counter(), Counter(), Counter(), Counter()
+    db_errors, workers = [], []
     for w in camp.workers:
         events.update(w["events"])
         checks.update(w["checks"])
+        paths.update(w.get("paths") or {})
+        wdb = w.get("db") or {}
+        db.update({k: v for k, v in wdb.items() if k != "errors"})
+        db_errors += [f"worker {w['index']}: {e}" for e in wdb.get("errors", ())]
         workers.append({k: w[k] for k in ("index", "pid", "seed_start", "status", "exitcode",
                                           "error", "examples", "steps")}
                        | {"elapsed_s": round(w["elapsed"], 2), "cpu_s": round(w["cpu"], 2),
                           "steps_per_s": round(w["steps"] / w["elapsed"], 1)
                           if w["elapsed"] else 0.0,
                           "steps_per_cpu_s": round(w["steps"] / w["cpu"], 1)
-                          if w["cpu"] else 0.0})
-    crashed = [w for w in workers if w["status"] in ("crashed",)]
-    status = "failures" if camp.failures else "worker crashed" if crashed else "clean"
+                          if w["cpu"] else 0.0, "db": wdb or None})
+    incomplete = []
+    if camp.stop_reason in ("SIGINT", "SIGTERM"):
+        incomplete.append(f"stopped by {camp.stop_reason} before the budget ended")
+    incomplete += [f"worker {w['index']} {w['status']}" for w in workers
+                   if w["status"] in ("crashed", "terminated")]
+    status = "failures" if camp.failures else "incomplete" if incomplete else "clean"
     steps = sum(w["steps"] for w in workers)
+    last_new = max(camp.first_seen.values(), default=None)
     return {
         "tool": "hakmem-fuzz run",
         "status": status,
-        "exit_status": 0 if status == "clean" else 1,
+        "exit_status": {"clean": 0, "failures": 1, "incomplete": 3}[status],
         "stop_reason": camp.stop_reason or "unknown",
+        "incomplete": incomplete,
         "started_at": _iso(camp.started),
         "finished_at": _iso(camp.finished or camp.started),
         "elapsed_s": round(elapsed, 2),
-        "parameters": {k: p[k] for k in ("minutes", "workers", "seed", "db", "report",
-                                          "machines", "mutant", "promote", "chunk", "steps",
-                                          "l3_every")},
+        "parameters": {k: p.get(k) for k in (
+            "minutes", "workers", "seed", "shard", "db", "db_local", "db_shared", "report",
+            "machines", "mutant", "promote", "chunk", "steps", "l3_every", "op_timeout")},
         "totals": {"examples": sum(w["examples"] for w in workers), "steps": steps,
                    "steps_per_s": round(steps / elapsed, 1) if elapsed else 0.0},
         "workers": workers,
-        "coverage": {"events": dict(sorted(events.items(), key=lambda kv: -kv[1])),
-                     "unreached_paths": [n for n in SEED_PATHS if not events.get(n)]},
+        "coverage": {"per_op": _sorted(events), "per_block": _sorted(paths),
+                     "unreached_paths": [n for n in SEED_PATHS
+                                         if not events.get(n) and not paths.get(n)]},
         "checks": dict(sorted(checks.items())),
-        "failures": [dict(f, message_head=_head(f["message"])) for f in camp.failures],
+        "behaviours": {"distinct": len(camp.first_seen),
+                       "first_seen": dict(sorted(camp.first_seen.items(),
+                                                 key=lambda kv: (kv[1], kv[0]))),
+                       "last_new_s": last_new,
+                       "since_last_new_s": round(elapsed - last_new, 2)
+                       if last_new is not None else None},
+        "timeline": camp.timeline + [[round(elapsed, 2), sum(w["examples"] for w in workers),
+                                      steps, len(camp.first_seen)]],
+        "failures": [dict(f, message_head=_head(f["message"], 40 if f["inv_id"] == "HANG"
+                                                else 3)) for f in camp.failures],
         "promoted": promoted,
-        "database": {"path": p["db"], "files_before": db_files_before,
-                     "files_after": db_files_after},
+        "database": {"path": p.get("db"), "local": p.get("db_local"),
+                     "shared": p.get("db_shared"), "files_before": db_files_before,
+                     "files_after": db_files_after,
+                     "entries_before": camp.db_check.get("entries_before", 0),
+                     "corrupt": camp.db_check.get("corrupt", []),
+                     "saves": db.get("saves", 0), "fallback": db.get("fallback", 0),
+                     "lost": db.get("lost", 0), "pareto": db.get("pareto", 0),
+                     "errors": db_errors[:10]},
+        "plots": None,
     }
 
 
@@ -82,12 +130,15 @@ def _head(message: str, lines: int = 3) -> str:
 
 
 def write(report: dict, directory: str) -> tuple:
-    """Write report.json and report.md into directory; returns their paths."""
+    """Write report.json, report.md, report.html (and the plots); returns (json, md) paths."""
     os.makedirs(directory, exist_ok=True)
+    report["plots"] = runner_plots.make(report, directory)
     jpath = os.path.join(directory, "report.json")
     mpath = os.path.join(directory, "report.md")
+    hpath = os.path.join(directory, "report.html")
+    md = markdown(report)
     for path, text in ((jpath, json.dumps(report, indent=2, default=repr) + "\n"),
-                       (mpath, markdown(report))):
+                       (mpath, md), (hpath, runner_plots.html(md, report))):
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
@@ -95,19 +146,40 @@ def write(report: dict, directory: str) -> tuple:
     return jpath, mpath
 
 
+def loud_lines(report: dict) -> list:
+    """Warnings for stderr: anything that could lose a finding."""
+    out, db = [], report["database"]
+    for f in report["failures"]:
+        if not str(f.get("saved", "saved")).startswith("saved"):
+            out.append(f"hakmem-fuzz: WARNING: failure [{f['inv_id']}] seed {f['seed']} was "
+                       f"{f['saved']}; its reproducer is the only copy: "
+                       f"{f.get('reproducer') or '(none)'}")
+    if db["lost"]:
+        out.append(f"hakmem-fuzz: WARNING: {db['lost']} database saves were lost "
+                   f"({'; '.join(db['errors'][:2])}); check --db")
+    if db["fallback"]:
+        out.append(f"hakmem-fuzz: WARNING: --db {db['path']} refused {db['fallback']} saves; "
+                   f"they are in --db-local {db['local']}")
+    if db["corrupt"]:
+        out.append(f"hakmem-fuzz: {len(db['corrupt'])} corrupt database entries, listed in "
+                   "the report")
+    return out
+
+
 def summary(report: dict, paths) -> str:
     """A few lines for the terminal."""
-    t = report["totals"]
+    t, b = report["totals"], report["behaviours"]
     lines = [f"hakmem-fuzz: {report['status']} ({report['stop_reason']}); "
              f"{t['examples']:,} examples, {t['steps']:,} steps in {report['elapsed_s']} s; "
-             f"seed {report['parameters']['seed']}"]
+             f"{b['distinct']} distinct behaviours; seed {report['parameters']['seed']}"]
     for f in report["failures"]:
-        lines.append(f"  FAIL [{f['inv_id']}] seed {f['seed']} ({f['shrunk_steps']} steps): "
-                     f"{_head(f['message'], 1)}")
+        dup = f" (also found by {len(f['duplicates'])} more)" if f.get("duplicates") else ""
+        lines.append(f"  FAIL [{f['inv_id']}] seed {f['seed']} ({f['shrunk_steps']} steps)"
+                     f"{dup}: {_head(f['message'], 1)}")
         lines.append(f"       reproducer: {f['reproducer'] or '(none: ' + f['note'] + ')'}")
-    for w in report["workers"]:
-        if w["status"] in ("crashed", "terminated"):
-            lines.append(f"  worker {w['index']} {w['status']}: {_head(w['error'] or '', 1)}")
+    for why in report["incomplete"]:
+        lines.append(f"  incomplete: {why}")
+    lines.append(f"  exit status {report['exit_status']}: {EXIT_MEANING[report['exit_status']]}")
     lines.append(f"  report: {paths[0]}, {paths[1]}")
     return "\n".join(lines)
 
@@ -118,11 +190,25 @@ def summary(report: dict, paths) -> str:
 
 
 def markdown(r: dict) -> str:
-    p, t = r["parameters"], r["totals"]
+    p, t, b, db = r["parameters"], r["totals"], r["behaviours"], r["database"]
+    since = f"{b['since_last_new_s']} s before the end" if b["last_new_s"] is not None \
+        else "none reached"
     out = [f"# hakmem-fuzz run: {r['status']}", "",
            f"Started {r['started_at']}, {r['elapsed_s']} s, stopped by: {r['stop_reason']}. "
-           f"Exit status {r['exit_status']}.", "",
-           "## Parameters", "", "| parameter | value |", "|---|---|"]
+           f"Exit status {r['exit_status']}: {EXIT_MEANING[r['exit_status']]}.", ""]
+    out += [f"- **{t['steps']:,} steps** ({t['examples']:,} examples, {t['steps_per_s']:,} "
+            f"steps/s)",
+            f"- **{b['distinct']} distinct behaviours**; the last new one at "
+            f"{b['last_new_s']} s ({since})",
+            f"- **{len(r['failures'])} failures**" +
+            (f"; incomplete: {'; '.join(r['incomplete'])}" if r["incomplete"] else ""), ""]
+    out += ["## Progress", ""]
+    plots = r.get("plots") or {}
+    out += [f"![{name}]({name})" for name in plots.get("files", ())] or \
+        [f"No plots: {plots.get('note', 'not made')}."]
+    out += ["", "## Failures", ""]
+    out += _failures(r)
+    out += ["## Parameters", "", "| parameter | value |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in p.items()]
     out += ["", "## Throughput", "",
             f"{t['examples']:,} examples, {t['steps']:,} steps, {t['steps_per_s']:,} steps/s "
@@ -136,37 +222,87 @@ def markdown(r: dict) -> str:
         if w["error"]:
             out += ["", f"Worker {w['index']} {w['status']}:", "", "```",
                     w["error"].rstrip(), "```"]
-    out += ["", "## Failures", ""]
-    if not r["failures"]:
-        out += ["None.", ""]
+    if r.get("promoted"):
+        pr = r["promoted"]
+        out += ["", "## Promoted", "", f"Copied into `{pr['dest']}`: " +
+                (", ".join(f"`{c}`" for c in pr["copied"]) or "none") + ".",
+                "Refused (they fail only under a planted bug): " +
+                (", ".join(f"`{c}`" for c in pr["refused"]) or "none") + "."]
+    out += _coverage(r) + _database(db)
+    return "\n".join(out)
+
+
+def _failures(r: dict) -> list:
+    out = [] if r["failures"] else ["None.", ""]
     for f in r["failures"]:
         out += [f"### [{f['inv_id']}] seed {f['seed']} (worker {f['worker']})", "",
                 f"- reproducer: `{f['reproducer']}`" if f["reproducer"] else
                 f"- reproducer: none ({f['note']})",
                 f"- shrunk to {f['shrunk_steps']} steps; first failure after "
                 f"{f['time_to_fail']} s",
-                f"- replaying the reproducer fails: {f['reproduces']}"]
+                f"- replaying the reproducer fails: {f['reproduces']}",
+                f"- example database: **{f.get('saved', 'unknown')}**"]
+        if f.get("duplicates"):
+            out.append("- the same shrunk trace was also found by " + ", ".join(
+                f"worker {d['worker']} (seed {d['seed']})" for d in f["duplicates"]))
         if f["mutant"]:
             out.append(f"- planted bug `{f['mutant']}`; the trace passes without it: "
                        f"{f['passes_without_mutant']}")
         out += [f"- config: `{f['config']}`", "", "```", f["message_head"], "```", ""]
-    if r.get("promoted"):
-        pr = r["promoted"]
-        out += ["## Promoted", "", f"Copied into `{pr['dest']}`: " +
-                (", ".join(f"`{c}`" for c in pr["copied"]) or "none") + ".",
-                "Refused (they fail only under a planted bug): " +
-                (", ".join(f"`{c}`" for c in pr["refused"]) or "none") + ".", ""]
-    ev = r["coverage"]["events"]
-    out += ["## Path coverage", "",
-            "How many ops took each path or met each situation.", "",
-            "| label | ops |", "|---|---|"]
-    out += [f"| {k} | {v:,} |" for k, v in ev.items()]
+    return out
+
+
+def _coverage(r: dict) -> list:
+    steps = r["totals"]["steps"]
+    per_op, per_block = r["coverage"]["per_op"], r["coverage"]["per_block"]
+    hits = sum(per_block.values())
+    out = ["", "## Path coverage", "",
+           "Per op: how many ops took each path or met each situation; an op counts once "
+           f"however many blocks it moved (% of the {steps:,} steps).", "",
+           "| label | ops | % of steps |", "|---|---|---|"]
+    out += [f"| {k} | {v:,} | {_pct(v, steps)} |" for k, v in per_op.items()]
+    out += ["", "Per block: the fast model's own path counters, one count per block "
+            f"(% of all {hits:,} counts).", "", "| path | blocks | % of counts |",
+            "|---|---|---|"]
+    out += [f"| {k} | {v:,} | {_pct(v, hits)} |" for k, v in per_block.items()]
     out += ["", "Seed-design paths never reached: " +
             (", ".join(r["coverage"]["unreached_paths"]) or "none") + ".", "",
-            "## Invariant checks", "", "| check | runs |", "|---|---|"]
-    out += [f"| {k} | {v:,} |" for k, v in r["checks"].items()]
-    db = r["database"]
-    out += ["", "## Example database", "",
-            f"`{db['path']}`: {db['files_before']} files before, {db['files_after']} after. "
-            "Saved failures are replayed first by the next run on the same database.", ""]
-    return "\n".join(out)
+            "## Invariant checks", "",
+            "Runs per key the oracle counts (a level, or an invariant ID). A burst op runs "
+            "the per-op checks once per block, so runs per step can exceed 1.", "",
+            "| check | runs | runs per step |", "|---|---|---|"]
+    out += [f"| {k} | {v:,} | {v / steps if steps else 0:.3f} |"
+            for k, v in r["checks"].items()]
+    fs = r["behaviours"]["first_seen"]
+    out += ["", "## Behaviours", "",
+            f"{len(fs)} distinct `<op>:<label>` pairs. The last ten new ones:", "",
+            "| behaviour | first reached (s) |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in list(fs.items())[-10:]]
+    return out
+
+
+def _database(db: dict) -> list:
+    out = ["", "## Example database", ""]
+    if not db["path"] and not db["shared"]:
+        return out + ["**None** (`--db ''`): no failure of this run was saved; only the "
+                      "reproducers keep them.", ""]
+    out += [f"- `--db {db['path']}`: {db['entries_before']} entries before the run "
+            f"({db['files_before']} files before, {db['files_after']} after, for a directory)",
+            f"- saves confirmed: {db['saves']}; fell back to `--db-local {db['local']}`: "
+            f"{db['fallback']}; **lost: {db['lost']}**",
+            f"- examples kept for reaching a new behaviour (Hypothesis Pareto front, "
+            f"`.pareto` keys): {db['pareto']} saves"]
+    if db["shared"]:
+        out.append(f"- `--db-shared {db['shared']}`: read only, replayed after `--db`")
+    if db["corrupt"]:
+        out += [f"- **{len(db['corrupt'])} corrupt entries** before the run (Hypothesis drops "
+                "them when it next reads their key):", ""]
+        out += [f"  - `{c}`" for c in db["corrupt"][:50]]
+    if db["errors"]:
+        out += ["", "Database errors:", ""] + [f"- {e}" for e in db["errors"]]
+    if db["lost"] == 0:
+        out += ["", "Saved failures are replayed first by the next run on the same database."]
+    else:
+        out += ["", "**Some saves were lost**: the failures above may not be replayed by the "
+                "next run; keep their reproducers."]
+    return out + [""]

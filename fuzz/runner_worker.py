@@ -1,20 +1,24 @@
 """One worker process of ``hakmem-fuzz run``: hunt on its own seed stream, report back.
 
 A worker runs ``fuzz.hunt.hunt`` (under a planted bug when the run names
-one) from seed ``seed + index * SEED_STRIDE`` upwards, one Hypothesis chunk
+one) from seed ``seed_start(params, index)`` upwards, one Hypothesis chunk
 per seed, until its first failure, the shared stop event, or the end of the
-budget.  It talks to the parent only through a ``multiprocessing.Queue`` of
+budget.  Each op runs under the per-op watchdog (``--op-timeout``): an op
+that never returns is a ``HANG`` failure.  It talks to the parent only through a ``multiprocessing.Queue`` of
 plain tuples:
 
-    ("progress", index, totals)       after every chunk (cumulative totals)
+    ("progress", index, totals)       after every chunk (cumulative totals, the
+                                      behaviours reached, the database's counts)
     ("failure", index, failure)       the shrunk failure, its reproducer written
     ("done", index, totals)           the worker returned normally
     ("error", index, traceback_text)  an exception outside ``hunt``: a harness bug
 
-Failures are saved to the shared example database under a key namespaced by
-machine family and planted bug, so a clean run never replays a trace that
-only fails under a planted bug.  Only worker 0 replays the database (saved
-failures first, as Hypothesis does); the others explore fresh seeds.
+Failures are saved to the example database (``fuzz.runner_db``) under a key
+namespaced by machine family and planted bug, so a clean run never replays a
+trace that only fails under a planted bug.  Only worker 0 replays the
+database (saved failures first, as Hypothesis does, then some of the
+examples earlier runs kept for reaching a new behaviour); the others explore
+fresh seeds.
 """
 from __future__ import annotations
 
@@ -24,7 +28,17 @@ import threading
 import time
 import traceback
 
-SEED_STRIDE = 1_000_000           # worker i uses seeds seed + i * SEED_STRIDE + k
+SEED_STRIDE = 1_000_000           # one seed stream per worker of every shard
+
+
+def seed_start(params: dict, index: int) -> int:
+    """First seed of worker ``index``: stream ``index * N + K - 1`` of shard K/N.
+
+    Streams of different (shard, worker) pairs never overlap, whatever the number of
+    workers on each machine; without --shard (1/1) worker i uses stream i.
+    """
+    k, n = params.get("shard") or (1, 1)
+    return params["seed"] + (index * n + k - 1) * SEED_STRIDE
 
 FAMILIES = {                      # --machine NAME -> attribute of specs.machines
     "any": "configs",
@@ -57,41 +71,6 @@ def namespace(machines, mutant=None) -> bytes:
     return f"hakmem-fuzz/{'+'.join(sorted(machines))}/{mutant or 'clean'}/".encode()
 
 
-def make_database(path, prefix: bytes, replay: bool):
-    """The shared directory database seen through a key prefix (None if no path).
-
-    With ``replay=False`` nothing is fetched: the worker saves what it finds
-    but does not re-run what the others saved.
-    """
-    if not path:
-        return None
-    from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
-
-    class NamespacedDatabase(ExampleDatabase):
-        """Every key of ``inner`` prefixed by ``prefix``."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def __repr__(self):
-            return f"NamespacedDatabase({self.inner!r}, {prefix!r}, replay={replay})"
-
-        def save(self, key, value):
-            self.inner.save(prefix + key, value)
-
-        def fetch(self, key):
-            return self.inner.fetch(prefix + key) if replay else iter(())
-
-        def delete(self, key, value):
-            self.inner.delete(prefix + key, value)
-
-        def move(self, src, dest, value):
-            self.inner.move(prefix + src, prefix + dest, value)
-
-    return NamespacedDatabase(DirectoryBasedExampleDatabase(path))
-
-
 # ============================================================================
 # The worker
 # ============================================================================
@@ -105,12 +84,14 @@ def _quiet_profile() -> None:
     settings.load_profile("hakmem-fuzz-worker")
 
 
-def _totals(rec_or_result, started: tuple) -> dict:
+def _totals(rec_or_result, started: tuple, database=None) -> dict:
     """Cumulative totals of a hunt record or result; started = (monotonic, process_time)."""
     get = rec_or_result.get if isinstance(rec_or_result, dict) else \
         (lambda k: getattr(rec_or_result, k))
     return {"examples": get("examples"), "steps": get("steps"),
             "events": dict(get("events")), "checks": dict(get("checks")),
+            "paths": dict(get("paths")), "behaviours": sorted(get("behaviours")),
+            "db": database.stats() if database is not None else None,
             "elapsed": time.monotonic() - started[0], "cpu": time.process_time() - started[1]}
 
 
@@ -118,14 +99,29 @@ def _failure_name(inv_id: str, seed: int) -> str:
     return f"{inv_id.replace('crash:', 'crash-')}-seed{seed}"
 
 
-def _failure(index, result, params, mutant) -> dict:
+def _saved(database) -> str:
+    """Where the failure's examples went, from the database's counts."""
+    if database is None:
+        return "NOT SAVED: the run has no database (--db '')"
+    c = database.stats()
+    if c["lost"]:
+        return (f"NOT SAVED: {c['lost']} saves were refused by every database "
+                f"({'; '.join(c['errors'][:2])})")
+    if c["fallback"]:
+        return f"saved only in --db-local ({c['fallback']} saves): the --db refused them"
+    return "saved" if c["saves"] else "NOT SAVED: no save reached the database"
+
+
+def _failure(index, result, params, mutant, database=None) -> dict:
     """The failure record; writes the reproducer and replays it to confirm."""
     from fuzz.replay import replay, write_reproducer
+    from specs.lockstep import op_repr
     fail = {"worker": index, "inv_id": result.inv_id, "seed": result.seed,
             "message": result.message, "time_to_fail": round(result.time_to_fail, 3),
             "shrunk_steps": len(result.trace), "config": repr(result.config),
+            "trace": [op_repr(op) for op in result.trace], "saved": _saved(database),
             "mutant": mutant, "reproducer": None, "reproduces": None,
-            "passes_without_mutant": None, "note": ""}
+            "passes_without_mutant": None, "note": "", "duplicates": []}
     if result.config is None:
         fail["note"] = "no trace was recorded for this failure; see the message"
         return fail
@@ -133,20 +129,21 @@ def _failure(index, result, params, mutant) -> dict:
         fail["reproducer"] = write_reproducer(
             os.path.join(params["report"], "reproducers"), result.config, result.trace,
             name=_failure_name(result.inv_id, result.seed), inv_id=result.inv_id,
-            message=result.message, mutant=mutant, seed=result.seed)
+            message=result.message, mutant=mutant, seed=result.seed,
+            op_timeout=params["op_timeout"])
     except Exception as exc:  # noqa: BLE001 - the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail
-    fail["reproduces"] = _replay_fails(replay, result, mutant, params["l3_every"])
+    fail["reproduces"] = _replay_fails(replay, result, mutant, params)
     if mutant:
-        fail["passes_without_mutant"] = not _replay_fails(replay, result, None,
-                                                          params["l3_every"])
+        fail["passes_without_mutant"] = not _replay_fails(replay, result, None, params)
     return fail
 
 
-def _replay_fails(replay, result, mutant, l3_every) -> bool:
+def _replay_fails(replay, result, mutant, params) -> bool:
     try:
-        replay(result.config, result.trace, mutant=mutant, l3_every=l3_every)
+        replay(result.config, result.trace, mutant=mutant, l3_every=params["l3_every"],
+               op_timeout=params["op_timeout"])
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -166,30 +163,31 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
         from fuzz import mutants
         from fuzz.hunt import hunt
         mutant = params["mutant"]
-        seed = params["seed"] + index * SEED_STRIDE
-        database = make_database(params["db"], namespace(params["machines"], mutant),
-                                 replay=(index == 0))
+        from fuzz.runner_db import worker_database
+        seed = seed_start(params, index)
+        database = worker_database(params, namespace(params["machines"], mutant),
+                                   replay=(index == 0))
 
         def stop() -> bool:
             return local_stop.is_set() or stop_event.is_set() or os.getppid() != parent
 
         def on_chunk(rec) -> None:
-            queue.put(("progress", index, _totals(rec, started)))
+            queue.put(("progress", index, _totals(rec, started, database)))
 
         kwargs = dict(budget=max(0.0, params["deadline"] - time.time()), seed=seed,
                       config_strategy=config_strategy(params["machines"], mutant),
                       chunk=params["chunk"], step_count=params["steps"],
                       l3_every=params["l3_every"], database=database, stop=stop,
-                      on_chunk=on_chunk)
+                      on_chunk=on_chunk, op_timeout=params["op_timeout"])
         if mutant:
             with mutants.apply(mutant):
                 result = hunt(**kwargs)
         else:
             result = hunt(**kwargs)
-        totals = _totals(result, started)
+        totals = _totals(result, started, database)
         if result.killed:
             queue.put(("progress", index, totals))
-            queue.put(("failure", index, _failure(index, result, params, mutant)))
+            queue.put(("failure", index, _failure(index, result, params, mutant, database)))
             if mutant:
                 stop_event.set()                          # one kill is all a mutant run needs
         queue.put(("done", index, totals))

@@ -11,7 +11,8 @@ import subprocess
 import time
 
 from fuzz import runner
-from fuzz.runner_worker import make_database, namespace, worker_main
+from fuzz.runner_db import open_database, worker_database
+from fuzz.runner_worker import namespace, worker_main
 
 from .helpers import CLI, load_report, run_args
 
@@ -30,11 +31,13 @@ def test_sigterm_mid_run_leaves_a_complete_report(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 3, err              # interrupted: not a clean night
+    assert "exit status 3" in out
     r = load_report(tmp_path)
-    assert r["stop_reason"] == "SIGTERM" and r["status"] == "clean"
+    assert r["stop_reason"] == "SIGTERM" and r["status"] == "incomplete"
+    assert r["exit_status"] == 3 and "SIGTERM" in r["incomplete"][0]
     assert r["elapsed_s"] < 30
-    assert r["totals"]["steps"] > 0 and r["coverage"]["events"] and r["checks"]
+    assert r["totals"]["steps"] > 0 and r["coverage"]["per_op"] and r["checks"]
     assert [w["status"] for w in r["workers"]] == ["finished"]
     assert (tmp_path / "report" / "report.md").exists()
 
@@ -65,16 +68,17 @@ def _params(tmp_path, **kw):
 
 def test_a_worker_dying_is_reported_and_the_others_go_on(tmp_path):
     status = runner.run(_params(tmp_path), target=_killed_worker_1)
-    assert status == 1
+    assert status == 3                             # incomplete: a worker's share never ran
     r = load_report(tmp_path)
     w0, w1 = r["workers"]
     assert w0["status"] == "finished" and w0["steps"] > 0
     assert w1["status"] == "crashed" and "SIGKILL" in w1["error"]
-    assert r["status"] == "worker crashed" and r["stop_reason"] == "budget"
+    assert r["status"] == "incomplete" and r["stop_reason"] == "budget"
+    assert r["incomplete"] == ["worker 1 crashed"]
 
 
 def test_an_exception_escaping_a_worker_is_reported_and_the_others_go_on(tmp_path):
-    assert runner.run(_params(tmp_path), target=_raise_in_worker_1) == 1
+    assert runner.run(_params(tmp_path), target=_raise_in_worker_1) == 3
     r = load_report(tmp_path)
     assert r["workers"][0]["status"] == "finished"
     assert r["workers"][1]["status"] == "crashed" and r["workers"][1]["exitcode"] == 1
@@ -85,7 +89,7 @@ def test_a_worker_that_does_not_stop_is_terminated_after_the_grace_period(tmp_pa
                                                                          monkeypatch):
     monkeypatch.setattr(runner, "GRACE", 1.0)
     started = time.monotonic()
-    assert runner.run(_params(tmp_path), target=_hangs_in_worker_1) == 0
+    assert runner.run(_params(tmp_path), target=_hangs_in_worker_1) == 3
     assert time.monotonic() - started < 15
     w0, w1 = load_report(tmp_path)["workers"]
     assert w0["status"] == "finished"
@@ -95,7 +99,7 @@ def test_a_worker_that_does_not_stop_is_terminated_after_the_grace_period(tmp_pa
 def test_the_real_worker_reports_its_own_crash(tmp_path):
     params = _params(tmp_path, machines=["no-such-family"])
     params["workers"] = 1
-    assert runner.run(params) == 1
+    assert runner.run(params) == 3
     (w,) = load_report(tmp_path)["workers"]
     assert w["status"] == "crashed" and "KeyError" in w["error"]
 
@@ -104,8 +108,10 @@ def test_the_database_is_namespaced_and_only_worker_0_replays(tmp_path):
     clean = namespace(["any"])
     planted = namespace(["any"], "active-a-equals-b")
     assert clean != planted
-    make_database(str(tmp_path), planted, replay=False).save(b"k", b"v")
-    assert list(make_database(str(tmp_path), planted, replay=True).fetch(b"k")) == [b"v"]
-    assert list(make_database(str(tmp_path), planted, replay=False).fetch(b"k")) == []
-    assert list(make_database(str(tmp_path), clean, replay=True).fetch(b"k")) == []
-    assert make_database("", clean, replay=True) is None
+    params = {"db": str(tmp_path)}
+    worker_database(params, planted, replay=False).save(b"k", b"v")
+    assert list(worker_database(params, planted, replay=True).fetch(b"k")) == [b"v"]
+    assert list(worker_database(params, planted, replay=False).fetch(b"k")) == []
+    assert list(worker_database(params, clean, replay=True).fetch(b"k")) == []
+    assert list(open_database(str(tmp_path)).fetch(planted + b"k")) == [b"v"]
+    assert worker_database({"db": ""}, clean, replay=True) is None

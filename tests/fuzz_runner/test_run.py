@@ -21,11 +21,13 @@ def test_a_short_clean_run_exits_0_with_a_full_report(tmp_path):
     assert r["totals"]["examples"] > 0 and r["totals"]["steps"] > 0
     (w,) = r["workers"]
     assert w["status"] == "finished" and w["seed_start"] == 7 and w["steps_per_s"] > 0
-    assert r["coverage"]["events"].get("new_slab", 0) > 0
+    assert r["coverage"]["per_op"].get("new_slab", 0) > 0
+    assert r["coverage"]["per_block"].get("new_slab", 0) >= r["coverage"]["per_op"]["new_slab"]
     assert r["checks"].get("L2", 0) > 0 and r["checks"].get("L3", 0) > 0
     md = (tmp_path / "report" / "report.md").read_text()
     for heading in ("## Parameters", "## Throughput", "## Failures", "## Path coverage",
-                    "## Invariant checks"):
+                    "## Invariant checks", "## Behaviours", "## Progress",
+                    "## Example database"):
         assert heading in md
 
 
