@@ -169,14 +169,17 @@ class WorkerDatabase(_base()):
 
     ``stats()``: saves (confirmed in the primary), fallback (saved locally because the
     primary refused), lost (saved nowhere), pareto (saves of examples that reached a
-    new behaviour), errors (the first few messages).
+    new behaviour), fetched / fetched_shared (entries read back for replay from --db and
+    --db-local / from --db-shared), replayed (entries read before this worker saved
+    anything: what earlier runs and other machines left), errors (the first few messages).
     """
 
     def __init__(self, primary, fallback, shared, prefix: bytes, replay: bool):
         super().__init__()
         self.primary, self.fallback, self.shared = primary, fallback, shared
         self.prefix, self.replay = prefix, replay
-        self.counts = {"saves": 0, "fallback": 0, "lost": 0, "pareto": 0}
+        self.counts = {"saves": 0, "fallback": 0, "lost": 0, "pareto": 0, "fetched": 0,
+                       "fetched_shared": 0, "replayed": 0}
         self.errors: list = []
 
     def __repr__(self):
@@ -224,9 +227,14 @@ class WorkerDatabase(_base()):
             if db is None:
                 continue
             try:
-                yield from list(db.fetch(self.prefix + key))
+                values = list(db.fetch(self.prefix + key))
             except Exception as exc:  # noqa: BLE001
                 self._error("fetch", exc)
+                continue
+            self.counts["fetched_shared" if db is self.shared else "fetched"] += len(values)
+            if not (self.counts["saves"] or self.counts["fallback"] or self.counts["lost"]):
+                self.counts["replayed"] += len(values)
+            yield from values
 
     def delete(self, key, value):
         for db in (self.primary, self.fallback):      # never the read-only shared one

@@ -120,6 +120,9 @@ def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dic
                      "corrupt": camp.db_check.get("corrupt", []),
                      "saves": db.get("saves", 0), "fallback": db.get("fallback", 0),
                      "lost": db.get("lost", 0), "pareto": db.get("pareto", 0),
+                     "fetched": db.get("fetched", 0),
+                     "fetched_shared": db.get("fetched_shared", 0),
+                     "replayed": db.get("replayed", 0),
                      "errors": db_errors[:10]},
         "plots": None,
     }
@@ -291,9 +294,12 @@ def _database(db: dict) -> list:
             f"- saves confirmed: {db['saves']}; fell back to `--db-local {db['local']}`: "
             f"{db['fallback']}; **lost: {db['lost']}**",
             f"- examples kept for reaching a new behaviour (Hypothesis Pareto front, "
-            f"`.pareto` keys): {db['pareto']} saves"]
+            f"`.pareto` keys): {db['pareto']} saves",
+            f"- entries read back for replay: {db['fetched']}, of which {db['replayed']} "
+            "before this run saved anything (left by earlier runs or other machines)"]
     if db["shared"]:
-        out.append(f"- `--db-shared {db['shared']}`: read only, replayed after `--db`")
+        out.append(f"- `--db-shared {db['shared']}`: read only, replayed after `--db`; "
+                   f"{db['fetched_shared']} entries read")
     if db["corrupt"]:
         out += [f"- **{len(db['corrupt'])} corrupt entries** before the run (Hypothesis drops "
                 "them when it next reads their key):", ""]

@@ -70,7 +70,7 @@ def test_a_second_run_on_the_same_database_replays_the_saved_failure(tmp_path):
     assert r["database"]["files_before"] > 0
     (f,) = r["failures"]
     assert f["inv_id"] == "OWN-01" and f["seed"] == 99
-    assert r["totals"]["examples"] <= 20      # the saved failure, replayed first, then shrunk
+    assert r["database"]["replayed"] > 0      # the saved failure, replayed first
     clean = hakmem_fuzz(*run_args(tmp_path, minutes="0.05"), cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr   # the planted bug's failures stay in its namespace
 
