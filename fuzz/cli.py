@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default=DEFAULTS["regressions"], metavar="DIR",
                    help="destination (default: %(default)s)")
 
+    _add_merge_reports(sub)
+    _add_contracts(sub)
     sub.add_parser("mutants", help="the planted-bug catalogue (options: hakmem-fuzz mutants "
                    "--help)", add_help=False)
     sub.add_parser("invariants", help="the invariant catalogue (options: hakmem-fuzz "
@@ -170,6 +172,40 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.register(sub)           # replay (fuzz/replay_cmd.py)
     explore.register(sub)              # explore (fuzz/explore.py)
     return parser
+
+
+def _add_merge_reports(sub) -> None:
+    m = sub.add_parser("merge-reports", help="combine the reports of the shards of one "
+                       "campaign (run --shard K/N)",
+                       description="Combine report.json files of 'hakmem-fuzz run' (the "
+                       "shards of one campaign) into one report: totals and counts summed, "
+                       "failures deduplicated, plots over the union.", epilog=EXIT_CODES)
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="report directories of the shards")
+    m.add_argument("--out", default="fuzz-report-merged", metavar="DIR",
+                   help="where the merged report goes (default: %(default)s)")
+
+
+def _merge_reports(args) -> int:
+    from fuzz import runner_merge
+    return runner_merge.main(args.dirs, args.out)
+
+
+def _add_contracts(sub) -> None:
+    c = sub.add_parser("contracts", help="check the CrossHair contracts of the pure cores "
+                       "and count the conditions confirmed",
+                       description="Run 'crosshair check --report_all' on "
+                       "specs/contracts.py, print each condition's verdict as it comes and a "
+                       "count: checked, confirmed over all paths, not confirmed in the time "
+                       "budget, failed. Exit status: 0 none failed, 1 a condition failed, "
+                       "2 CrossHair missing.")
+    c.add_argument("--per-condition-timeout", type=float, default=3.0, metavar="S",
+                   help="CrossHair's --per_condition_timeout (default: %(default)s)")
+    c.add_argument("--per-path-timeout", type=float, default=2.0, metavar="S",
+                   help="CrossHair's --per_path_timeout (default: %(default)s)")
+    c.add_argument("--max-uninteresting-iterations", type=int, default=200, metavar="N",
+                   help="CrossHair's --max_uninteresting_iterations (default: %(default)s)")
+    c.add_argument("target", nargs="?", default=None, metavar="TARGET",
+                   help="module file or module.function (default: specs/contracts.py)")
 
 
 def _list(out=None) -> int:
@@ -275,6 +311,11 @@ def main(argv=None) -> int:
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "promote":
         return _promote(args)
+    if args.command == "merge-reports":
+        return _merge_reports(args)
+    if args.command == "contracts":
+        from fuzz import contracts_cmd
+        return contracts_cmd.main(args)
     if getattr(args, "handler", None):   # subcommands registered by their own modules
         return args.handler(args)
     parser.error(f"unknown command {args.command!r}")   # pragma: no cover

@@ -22,8 +22,8 @@ def run_args(tmp_path, *extra, minutes="0.1", workers="1", seed="7"):
             "--progress-every", "1", *extra]
 
 
-def load_report(tmp_path) -> dict:
-    with open(os.path.join(tmp_path, "report", "report.json")) as f:
+def load_report(tmp_path, name="report") -> dict:
+    with open(os.path.join(tmp_path, name, "report.json")) as f:
         return json.load(f)
 
 
