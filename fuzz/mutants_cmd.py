@@ -1,18 +1,26 @@
 """hakmem-fuzz mutants: run the lockstep machines against every planted bug.
 
-    hakmem-fuzz mutants [--budget SECONDS] [--json FILE] [--list] [--workers N]
+    hakmem-fuzz mutants [--budget SECONDS] [--json [FILE]] [--list] [--workers N]
                         [--fast-only] [--seed S] [NAME ...]
+
+``--list`` prints the catalogue, one line per mutant: name, kind, the
+invariant IDs expected to catch it, and the first line of its description;
+with ``--json`` the same as a JSON list (name, kind, description, expect).
 
 For each mutant (all, or the NAMEs given) the machine hunts under the bug,
 in parallel across cores, until it fails or the budget ends, and prints a
 table: mutant | killed | invariant that fired | expected | time to kill |
-steps in the shrunk reproducer.  Exit status 1 if a catalogued mutant
+steps in the shrunk reproducer.  "Time to kill" is the hunt's own clock up to
+the first failing example (before shrinking); the progress lines on stderr
+show wall-clock time since the command started, which also counts process
+start-up, waiting for a free core and shrinking.  Exit status 1 if a catalogued mutant
 survives, is killed by an invariant it does not expect, or an equivalent
 mutant is killed (its equivalence argument is then wrong); 2 on bad usage.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -40,6 +48,41 @@ def _hunt_one(args):
             "examples": r.examples, "seed": r.seed, "equivalent": m.equivalent,
             "expect": list(m.expect), "trace": [repr(op) for op in r.trace],
             "config": repr(r.config) if r.config is not None else None}
+
+
+def kind(m) -> str:
+    """planted | seed-sample | hang | equivalent."""
+    if m.equivalent:
+        return "equivalent"
+    if m.name.startswith("seed-"):
+        return "seed-sample"
+    return "hang" if "HANG" in m.expect else "planted"
+
+
+def catalogue() -> list:
+    """[{name, kind, description, expect}] of every mutant."""
+    from fuzz import mutants
+    return [{"name": n, "kind": kind(mutants.get(n)),
+             "description": inspect.cleandoc(mutants.get(n).doc),
+             "expect": list(mutants.get(n).expect)} for n in mutants.names()]
+
+
+def _print_list(as_json: bool) -> int:
+    rows = catalogue()
+    try:
+        if as_json:
+            print(json.dumps(rows, indent=2))
+        else:
+            width = max(len(r["name"]) for r in rows)
+            for r in rows:
+                first = " ".join(r["description"].split("\n\n")[0].split())
+                first = first.split(". ")[0].rstrip(".") + "."
+                print(f"{r['name']:<{width}}  {r['kind']:<11}  "
+                      f"{','.join(r['expect']) or '-':<22}  {first}")
+        sys.stdout.flush()
+    except BrokenPipeError:              # `hakmem-fuzz mutants --list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def verdict(row) -> str:
@@ -94,17 +137,19 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
     p.add_argument("--budget", type=float, default=60.0,
                    help="seconds per mutant before it counts as surviving (default 60)")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--list", action="store_true", help="print one mutant name per line")
+    p.add_argument("--json", metavar="FILE", nargs="?", const="-",
+                   help="also write the results as JSON to FILE ('-' or no FILE: stdout, "
+                        "the table then goes to stderr); with --list: the catalogue as JSON")
+    p.add_argument("--list", action="store_true",
+                   help="print the catalogue, one line per mutant: name, kind, expected "
+                        "invariant IDs, what the bug is")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="parallel processes (default: all cores)")
     p.add_argument("--fast-only", action="store_true", help="only the CI subset")
     p.add_argument("--seed", type=int, default=0, help="first Hypothesis seed (default 0)")
     args = p.parse_args(argv)
     if args.list:
-        for n in mutants.names():
-            print(n)
-        return 0
+        return _print_list(args.json is not None)
     if args.budget <= 0 or args.workers < 1:
         p.error("--budget must be > 0 and --workers >= 1")
     unknown = [n for n in args.names if n not in mutants.names()]
@@ -118,18 +163,27 @@ def main(argv=None) -> int:
     with get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
         for row in pool.imap_unordered(_hunt_one, jobs):
             rows.append(row)
-            print(f"[{time.monotonic() - start:6.1f}s] {row['name']}: {verdict(row)} "
-                  f"{row.get('inv_id') or ''}", file=sys.stderr, flush=True)
+            kill = f" in {row['time_to_kill']:.2f}s of hunting" \
+                if row.get("time_to_kill") is not None else ""
+            print(f"[{time.monotonic() - start:6.1f}s since start] {row['name']}: "
+                  f"{verdict(row)} {row.get('inv_id') or ''}{kill}", file=sys.stderr, flush=True)
     rows.sort(key=lambda r: names.index(r["name"]))
-    print(_table(rows))
+    table_out = sys.stderr if args.json == "-" else sys.stdout
+    print(_table(rows), file=table_out)
     s = summary(rows)
     print(f"\n{s['killed']}/{s['catalogued']} catalogued mutants killed; "
-          f"median time to kill {s['median_time_to_kill']}s, max {s['max_time_to_kill']}s; "
+          f"median time to kill {s['median_time_to_kill']}s, max {s['max_time_to_kill']}s "
+          f"(the hunt's clock to the first failing example); "
           f"median shrunk reproducer {s['median_repro_steps']} steps; "
-          f"equivalent (reported separately): {', '.join(s['equivalent']) or 'none'}")
+          f"equivalent (reported separately): {', '.join(s['equivalent']) or 'none'}",
+          file=table_out)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"summary": s, "budget": args.budget, "results": rows}, f, indent=2)
+        doc = {"summary": s, "budget": args.budget, "results": rows}
+        if args.json == "-":
+            print(json.dumps(doc, indent=2))
+        else:
+            with open(args.json, "w") as f:
+                json.dump(doc, f, indent=2)
     bad = [r for r in rows if verdict(r) in ("SURVIVED", "KILLED-UNEXPECTED",
                                               "EQUIVALENT-KILLED", "ERROR")]
     return 1 if bad else 0

@@ -65,3 +65,62 @@ def test_console_process_exits_2_on_a_bad_argument(tmp_path):
     assert proc.returncode == 2
     assert "--workers must be >= 1" in proc.stderr
     assert not (tmp_path / "fuzz-report").exists()
+
+
+def test_top_level_help_describes_the_tool_and_its_commands(capsys):
+    assert main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lockstep" in out and "reproducers" in out
+    for command in ("run", "promote", "merge-reports", "contracts", "mutants"):
+        assert command in out
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    for args in (["run", "--list"], ["mutants", "--list"]):
+        cmd = " ".join(["'" + sys.executable + "'", "-c",
+                        "'import sys; from fuzz.cli import main; sys.exit(main())'", *args])
+        proc = subprocess.run(f"{cmd} | head -1", shell=True, capture_output=True, text=True,
+                              cwd=tmp_path, timeout=60)
+        assert proc.stdout.count("\n") == 1, proc.stdout
+        assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_mutants_list_has_one_described_line_per_mutant(capsys):
+    from fuzz import mutants
+    assert main(["mutants", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(mutants.names())
+    hang = next(line for line in lines if line.startswith("drain-walk-loops-forever "))
+    assert " hang " in hang and "HANG" in hang and "drain walk" in hang
+    assert all(len(line.split()) > 4 for line in lines)
+
+
+def test_mutants_list_json_gives_name_kind_description_and_expected_ids(capsys):
+    import json
+    from fuzz import mutants
+    assert main(["mutants", "--list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == mutants.names()
+    assert {r["kind"] for r in rows} == {"planted", "seed-sample", "hang", "equivalent"}
+    for r in rows:
+        assert set(r) == {"name", "kind", "description", "expect"}
+        assert len(r["description"]) > 40
+        assert r["expect"] or r["kind"] == "equivalent"
+
+
+@pytest.mark.crosshair
+def test_the_contracts_command_counts_confirmed_and_failed_conditions(capsys):
+    import argparse
+    from fuzz import contracts_cmd
+    base = dict(per_condition_timeout=3.0, per_path_timeout=2.0,
+                max_uninteresting_iterations=200)
+    assert contracts_cmd.main(argparse.Namespace(target="specs.contracts.size_to_class",
+                                                 **base)) == 0
+    out = capsys.readouterr().out
+    assert "3 conditions checked" in out and "3 confirmed over all paths" in out
+    assert contracts_cmd.main(argparse.Namespace(
+        target="tests.contracts.planted.size_to_class_off_by_one", **base)) == 1
+    out = capsys.readouterr().out
+    assert "2 failed" in out and "FAILED" in out and "size_to_class_off_by_one(" in out

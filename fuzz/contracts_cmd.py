@@ -1,0 +1,87 @@
+"""``hakmem-fuzz contracts``: CrossHair on the contracts, with a count of what it confirmed.
+
+``crosshair check`` prints nothing when no condition fails, so a quiet
+success and a check that analysed nothing look the same.  This wrapper runs
+it with ``--report_all`` (one verdict per ``post:``/``inv:`` condition),
+prints each verdict with the condition's text as it arrives, and ends with
+the count: conditions checked, confirmed over all paths, not confirmed
+within the budget (no counterexample found either), failed.  The budget
+defaults to the one ``specs/CONTRACTS.md`` documents.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+LINE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<level>info|error): (?P<text>.*)$")
+
+
+def _condition_text(path: str, lineno: int) -> str:
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if n == lineno:
+                    return line.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def main(args, out=None) -> int:
+    out = out or sys.stdout
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = args.target or os.path.join("specs", "contracts.py")
+    argv = [sys.executable, "-m", "crosshair", "check", target, "--report_all",
+            "--max_uninteresting_iterations", str(args.max_uninteresting_iterations),
+            "--per_path_timeout", str(args.per_path_timeout),
+            "--per_condition_timeout", str(args.per_condition_timeout)]
+    out.write(f"hakmem-fuzz contracts: {' '.join(argv[2:])}\n"
+              "(about 100 s on one core at this budget; each verdict is printed as it comes)\n")
+    out.flush()
+    counts = {"confirmed": 0, "not confirmed": 0, "failed": 0}
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    except OSError as exc:
+        sys.stderr.write(f"hakmem-fuzz contracts: cannot start CrossHair: {exc}; install "
+                         "the dev extra: .venv/bin/pip install -e '.[dev]'\n")
+        return 2
+    other = []
+    for raw in proc.stdout:
+        m = LINE.match(raw.rstrip("\n"))
+        if not m:
+            other.append(raw)
+            continue
+        text = m["text"]
+        verdict = "failed" if m["level"] == "error" else \
+            "confirmed" if "Confirmed over all paths" in text else "not confirmed"
+        counts[verdict] += 1
+        cond = _condition_text(os.path.join(root, m["path"]) if not os.path.isabs(m["path"])
+                               else m["path"], int(m["line"]))
+        out.write(f"  {verdict.upper():<13} {os.path.basename(m['path'])}:{m['line']} "
+                  f"{cond[:70]}" + (f"  ({text})" if verdict != "confirmed" else "") + "\n")
+        out.flush()
+    proc.wait()
+    if "No module named 'crosshair'" in "".join(other):
+        sys.stderr.write("hakmem-fuzz contracts: CrossHair is not installed; install the dev "
+                         "extra: .venv/bin/pip install -e '.[dev]'\n")
+        return 2
+    checked = sum(counts.values())
+    out.write(f"\n{checked} conditions checked in {time.monotonic() - started:.0f} s: "
+              f"{counts['confirmed']} confirmed over all paths, {counts['not confirmed']} "
+              f"not confirmed within the budget (no counterexample either), "
+              f"{counts['failed']} failed.\n")
+    if other and (proc.returncode not in (0, 1) or not checked):
+        out.write("CrossHair said:\n" + "".join(other[-30:]))
+    if counts["failed"]:
+        out.write("A failed condition has a counterexample above; see specs/CONTRACTS.md.\n")
+        return 1
+    if proc.returncode not in (0,) or not checked:
+        out.write(f"CrossHair exited {proc.returncode} having reported {checked} conditions; "
+                  "nothing was confirmed.\n")
+        return 2 if not checked else 1
+    return 0
