@@ -226,7 +226,7 @@ def _silence_stdout() -> None:
 
 
 def _write_list(out) -> int:
-    from fuzz import mutants
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     from fuzz.runner_worker import FAMILIES
     out.write("machine families (--machine):\n")
     for name, attr in FAMILIES.items():
@@ -241,7 +241,8 @@ def _write_list(out) -> int:
 
 
 def _run(args, parser) -> int:
-    from fuzz import mutants, runner
+    from fuzz import runner
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     from fuzz.runner_worker import FAMILIES
     if args.list:
         return _list()

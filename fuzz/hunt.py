@@ -16,8 +16,9 @@ reaches a behaviour this process had not seen yet reports it with
 ``hypothesis.target(1.0, label="new:<behaviour>")``; Hypothesis keeps such
 examples in its Pareto front, saved in the example database under the
 test's ``.pareto`` key, and replays some of them when a later run on that
-database starts (the reuse phase).  So a clean night leaves its most novel
-examples behind for the next one.
+database starts (the reuse phase; the runner's database never deletes them,
+see ``fuzz.runner_db.WorkerDatabase.delete``).  So a clean night leaves its
+most novel examples behind for the next one.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from specs.api import InvariantViolation
 from specs.lockstep import L3_EVERY
 from specs.machines import configs as default_configs, make_machine
 
-from fuzz.watchdog import OP_TIMEOUT, Hang, ShrinkBudgetSpent, Watchdog
+from fuzz.watchdog import OP_TIMEOUT, ShrinkBudgetSpent, Watchdog
 
 
 @dataclass
@@ -71,7 +72,7 @@ def classify_all(exc: BaseException) -> list:
     """[(inv_id, message)] of every distinct failure Hypothesis reports."""
     if isinstance(exc, BaseExceptionGroup):
         return [pair for sub in exc.exceptions for pair in classify_all(sub)]
-    if isinstance(exc, (InvariantViolation, Hang)):
+    if isinstance(exc, InvariantViolation):         # Hang is one too (inv_id HANG)
         return [(exc.inv_id, str(exc))]
     return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 

@@ -31,7 +31,7 @@ from multiprocessing import get_context
 
 def _hunt_one(args):
     name, budget, seed = args
-    from fuzz import mutants
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     from fuzz.hunt import hunt
     m = mutants.get(name)
     try:
@@ -61,7 +61,7 @@ def kind(m) -> str:
 
 def catalogue() -> list:
     """[{name, kind, description, expect}] of every mutant."""
-    from fuzz import mutants
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     return [{"name": n, "kind": kind(mutants.get(n)),
              "description": inspect.cleandoc(mutants.get(n).doc),
              "expect": list(mutants.get(n).expect)} for n in mutants.names()]
@@ -131,7 +131,7 @@ def summary(rows) -> dict:
 
 
 def main(argv=None) -> int:
-    from fuzz import mutants
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     p = argparse.ArgumentParser(prog="hakmem-fuzz mutants",
                                 description="Run the machines against the planted bugs.")
     p.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")

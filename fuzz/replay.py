@@ -26,8 +26,8 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     after ``op_timeout`` seconds raises ``fuzz.watchdog.Hang`` (0: no watchdog).
     """
     if mutant:
-        from fuzz.mutants import apply
-        with apply(mutant):
+        from fuzz.mutants.hang import get    # the catalogue and the planted hangs
+        with get(mutant).apply():
             return replay(config, ops, None, l3_every, op_timeout)
     oracle = Oracle(RefAllocator(config), FastAllocator(config), l3_every=l3_every)
     with Watchdog(op_timeout) as wd:

@@ -154,8 +154,9 @@ def reproducers_hint() -> str:
 
 def _preload() -> None:
     """Import the machines before forking, so workers start hunting at once."""
-    from fuzz import hunt, mutants, replay  # noqa: F401
-    mutants.names()
+    from fuzz import hunt, replay  # noqa: F401
+    from fuzz.mutants import hang
+    hang.names()
 
 
 def _supervise(camp: Campaign, procs, q, stop_event) -> None:

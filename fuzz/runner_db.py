@@ -237,6 +237,12 @@ class WorkerDatabase(_base()):
             yield from values
 
     def delete(self, key, value):
+        if key.endswith(b".pareto"):
+            # Examples kept for reaching a behaviour new to their process: a later chunk
+            # that replays one has seen the behaviour, scores it 0 and would delete it, so
+            # nothing would outlive the night.  They are kept (at most one save per
+            # behaviour per worker per run).
+            return
         for db in (self.primary, self.fallback):      # never the read-only shared one
             if db is not None:
                 try:

@@ -59,7 +59,7 @@ def config_strategy(machines, mutant=None):
 
     from specs import machines as m
     if mutant:
-        from fuzz import mutants
+        from fuzz.mutants import hang as mutants  # the catalogue and the planted hangs
         if mutants.get(mutant).configs is not None:
             return mutants.get(mutant).configs
     parts = [getattr(m, FAMILIES[name]) for name in machines]
@@ -160,7 +160,7 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
     started = (time.monotonic(), time.process_time())
     try:
         _quiet_profile()
-        from fuzz import mutants
+        from fuzz.mutants import hang as mutants  # the catalogue and the planted hangs
         from fuzz.hunt import hunt
         mutant = params["mutant"]
         from fuzz.runner_db import worker_database
@@ -180,7 +180,7 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
                       l3_every=params["l3_every"], database=database, stop=stop,
                       on_chunk=on_chunk, op_timeout=params["op_timeout"])
         if mutant:
-            with mutants.apply(mutant):
+            with mutants.get(mutant).apply():
                 result = hunt(**kwargs)
         else:
             result = hunt(**kwargs)

@@ -18,6 +18,8 @@ import threading
 import time
 import traceback
 
+from specs.api import InvariantViolation
+
 #: Default per-op budget in seconds: the slowest legitimate op (a burst of 300 allocs on
 #: the seed's Config with an L3 check) takes about 0.05 s, so 5 s is a hundred times that.
 OP_TIMEOUT = 5.0
@@ -43,14 +45,17 @@ class ShrinkBudgetSpent(KeyboardInterrupt):
     """
 
 
-class Hang(Exception):
-    """An op ran longer than the watchdog's budget; ``stack`` is where it was stuck."""
+class Hang(InvariantViolation):
+    """An op ran longer than the watchdog's budget; ``stack`` is where it was stuck.
 
-    inv_id = "HANG"
+    A finding with the ID ``HANG``, raised as an ``InvariantViolation`` so the oracle
+    passes it through as the implementation's own finding (any other exception escaping
+    the model would be reported as a crash, LOCK-03).
+    """
 
     def __init__(self, what: str, seconds: float, stack: str):
         self.what, self.seconds, self.stack = what, seconds, stack
-        super().__init__(f"[HANG] {what} still running after {seconds:g} s (the per-op "
+        super().__init__("HANG", f"{what} still running after {seconds:g} s (the per-op "
                          f"watchdog, --op-timeout): an unbounded loop?\n"
                          f"Python stack of the stuck op (innermost last):\n{stack}")
 

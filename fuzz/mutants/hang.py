@@ -1,8 +1,12 @@
-"""A planted hang: the remote-stack drain walks a cycle forever.
+"""Planted hangs: bugs that make an op run forever, caught by the runner, not by an invariant.
 
-The per-op watchdog (``fuzz.watchdog``) must report it as a ``HANG`` finding
+The per-op watchdog (``fuzz.watchdog``) must report them as ``HANG`` findings
 with the stuck op and its Python stack, and the runner must exit 1, instead
-of a worker that never returns and a night reported clean.
+of a worker that never returns and a night reported clean.  ``HANG`` is the
+runner's finding, not an invariant of the catalogue (``specs/invariants``),
+so these mutants live in their own table, ``HANGS``; ``get`` and ``names``
+look in both, and ``hakmem-fuzz run --mutant`` / ``hakmem-fuzz mutants`` use
+them.
 """
 from __future__ import annotations
 
@@ -13,7 +17,30 @@ from hakmem_fast.structs import (NULL, atomic_add_remote_count, atomic_exchange_
                                  load_word)
 from specs.api import Config
 
-from . import mutant, patched
+from . import Mutant, patched
+from . import get as get_catalogued
+from . import names as catalogued_names
+
+HANGS: dict = {}             # name -> Mutant whose expect is ("HANG",)
+
+
+def hang_mutant(name: str, configs=None):
+    """Register the decorated factory as a planted hang (expected finding: HANG)."""
+    def deco(factory):
+        HANGS[name] = Mutant(name, (factory.__doc__ or "").strip(), ("HANG",), factory,
+                             configs=configs)
+        return factory
+    return deco
+
+
+def get(name: str) -> Mutant:
+    """A planted hang or a catalogued mutant (KeyError naming the lists otherwise)."""
+    return HANGS[name] if name in HANGS else get_catalogued(name)
+
+
+def names() -> list:
+    """The catalogue's mutants, then the planted hangs."""
+    return catalogued_names() + list(HANGS)
 
 # one 8-byte class in 64-byte slabs: two remote frees to one slab are a few ops away
 hang_configs = st.builds(Config, class_sizes=st.just((8,)), slab_size=st.just(64),
@@ -22,7 +49,7 @@ hang_configs = st.builds(Config, class_sizes=st.just((8,)), slab_size=st.just(64
                          flush_interval=st.integers(1, 8))
 
 
-@mutant("drain-walk-loops-forever", expect=("HANG",), configs=hang_configs)
+@hang_mutant("drain-walk-loops-forever", configs=hang_configs)
 def _drain_loops():
     """The drain walk reads the next link from the head instead of from the current
     node, and has no bound: with two or more blocks on the remote stack it steps from

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fuzz import mutants
+from fuzz.mutants import hang as mutants   # the catalogue and the planted hangs
 from fuzz.hunt import hunt
 from fuzz.replay import replay
 from fuzz.watchdog import Hang, Watchdog
