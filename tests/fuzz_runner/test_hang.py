@@ -47,19 +47,19 @@ def test_the_watchdog_lets_a_quick_op_finish_and_disarms():
 def test_a_hunt_reports_the_planted_hang_with_the_stuck_op_and_its_stack():
     m = mutants.get(PLANTED_HANG)
     with m.apply():
-        r = hunt(budget=30, seed=0, config_strategy=m.configs, op_timeout=0.5)
+        r = hunt(budget=60, seed=0, config_strategy=m.configs, op_timeout=2)
     assert r.killed and r.inv_id == "HANG", r.message[:500]
     assert "still running after" in r.message
     assert "drain" in r.message and "hang.py" in r.message     # the stuck frame
     assert r.trace, "the trace up to the stuck op"
     with m.apply(), pytest.raises(Hang):
-        replay(r.config, r.trace, op_timeout=0.5)
-    replay(r.config, r.trace, op_timeout=0.5)                  # without the bug: clean
+        replay(r.config, r.trace, op_timeout=2)
+    replay(r.config, r.trace, op_timeout=2)                    # without the bug: clean
 
 
 @pytest.mark.quality
 def test_a_run_with_the_planted_hang_exits_1_with_a_hang_finding(tmp_path):
-    proc = hakmem_fuzz(*run_args(tmp_path, "--mutant", PLANTED_HANG, "--op-timeout", "0.5",
+    proc = hakmem_fuzz(*run_args(tmp_path, "--mutant", PLANTED_HANG, "--op-timeout", "2",
                                  minutes="1"), cwd=tmp_path, timeout=170)
     assert proc.returncode == 1, proc.stderr
     r = load_report(tmp_path)
@@ -68,6 +68,6 @@ def test_a_run_with_the_planted_hang_exits_1_with_a_hang_finding(tmp_path):
     assert f["inv_id"] == "HANG" and f["reproduces"] is True
     assert f["passes_without_mutant"] is True
     assert "Python stack of the stuck op" in f["message_head"]
-    assert "op_timeout=0.5" in open(f["reproducer"]).read()
+    assert "op_timeout=2.0" in open(f["reproducer"]).read()
     failing = pytest_file(f["reproducer"], cwd=tmp_path)
     assert failing.returncode == 1 and "HANG" in failing.stdout

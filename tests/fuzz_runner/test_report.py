@@ -46,7 +46,7 @@ def test_a_later_run_moves_the_earlier_reproducers_aside(tmp_path):
 
 
 def test_the_report_has_per_op_and_per_block_counts_plots_and_an_html_page(tmp_path):
-    proc = hakmem_fuzz(*run_args(tmp_path, minutes="0.15"), cwd=tmp_path)
+    proc = hakmem_fuzz(*run_args(tmp_path, minutes="0.1"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     r = load_report(tmp_path)
     per_op, per_block = r["coverage"]["per_op"], r["coverage"]["per_block"]

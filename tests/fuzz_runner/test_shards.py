@@ -19,7 +19,7 @@ def test_shards_get_disjoint_seed_streams_whatever_their_worker_counts():
     assert seed_start({"seed": 5}, 2) == seed_start({"seed": 5, "shard": (1, 1)}, 2)
 
 
-def _shard(tmp_path, k, n, *extra, minutes="0.15"):
+def _shard(tmp_path, k, n, *extra, minutes="0.1"):
     args = ["run", "--minutes", minutes, "--workers", "1", "--seed", "11", "--shard", f"{k}/{n}",
             "--db", tmp_path / "db", "--report", tmp_path / f"shard{k}", *extra]
     return subprocess.Popen(CLI + [str(a) for a in args], cwd=tmp_path,

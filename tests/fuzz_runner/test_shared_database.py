@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -10,7 +11,7 @@ from fuzz import runner
 from fuzz.runner_worker import worker_main
 
 from . import redis_server
-from .helpers import hakmem_fuzz, load_report
+from .helpers import CLI, hakmem_fuzz, load_report
 
 FIRST, SECOND = "active-a-equals-b", "refill-loses-block"     # both die in a second
 
@@ -22,32 +23,45 @@ def redis_url(tmp_path):
     redis_server.stop(proc)
 
 
-def _run(tmp_path, name, url, *extra, seed):
+def _start(tmp_path, name, url, *extra, seed):
     d = tmp_path / name
-    return hakmem_fuzz("run", "--minutes", "0.5", "--workers", "1", "--seed", seed,
-                       "--db", url, "--db-local", d / "local", "--report", d / "report",
-                       "--progress-every", "1", *extra, cwd=tmp_path)
+    args = ["run", "--minutes", "0.5", "--workers", "1", "--seed", seed, "--db", url,
+            "--db-local", d / "local", "--report", d / "report", "--progress-every", "1",
+            *extra]
+    return subprocess.Popen(CLI + [str(a) for a in args], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _both(*procs):
+    """Wait for runners started together; returns their (returncode, stderr)."""
+    out = []
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        out.append((p.returncode, err))
+    return out
 
 
 def test_two_runners_on_one_redis_database_replay_each_others_failures(tmp_path, redis_url):
-    a1 = _run(tmp_path, "a", redis_url, "--mutant", FIRST, seed="7")
-    assert a1.returncode == 1, a1.stderr
-    assert load_report(tmp_path / "a")["database"]["replayed"] == 0    # nothing saved yet
-    b1 = _run(tmp_path, "b", redis_url, "--mutant", SECOND, seed="8")
-    assert b1.returncode == 1, b1.stderr
-    first_b = load_report(tmp_path / "b")
-    assert first_b["database"]["saves"] > 0 and first_b["database"]["fallback"] == 0
-    assert first_b["database"]["replayed"] == 0  # a different planted bug: another namespace
-    # each now replays the failure the other saved: found at once, not searched for
-    b2 = _run(tmp_path, "b", redis_url, "--mutant", FIRST, seed="99")
-    a2 = _run(tmp_path, "a", redis_url, "--mutant", SECOND, seed="98")
-    for proc, who, inv in ((b2, "b", "OWN-01"), (a2, "a", "PART-01")):
-        assert proc.returncode == 1, proc.stderr
+    # at once: a finds one planted bug, b another, both saving to the one Redis database
+    (ca, ea), (cb, eb) = _both(_start(tmp_path, "a", redis_url, "--mutant", FIRST, seed="7"),
+                               _start(tmp_path, "b", redis_url, "--mutant", SECOND, seed="8"))
+    assert ca == 1 and cb == 1, ea + eb
+    for who in ("a", "b"):
+        db = load_report(tmp_path / who)["database"]
+        assert db["saves"] > 0 and db["fallback"] == 0
+        assert db["replayed"] == 0       # each bug has its own namespace: nothing to replay
+    # at once again, each on the other's bug: it replays the failure the other saved
+    (cb2, eb2), (ca2, ea2) = _both(
+        _start(tmp_path, "b", redis_url, "--mutant", FIRST, seed="99"),
+        _start(tmp_path, "a", redis_url, "--mutant", SECOND, seed="98"))
+    for code, err, who, inv in ((cb2, eb2, "b", "OWN-01"), (ca2, ea2, "a", "PART-01")):
+        assert code == 1, err
         r = load_report(tmp_path / who)
         (f,) = r["failures"]
         assert f["inv_id"] == inv and f["saved"] == "saved"
         assert r["database"]["replayed"] > 0, "the other runner's failure, read from Redis"
-    assert not os.path.exists(tmp_path / "a" / "local" / "hakmem-fuzz")
+    for who in ("a", "b"):                       # Redis took every save: no fallback
+        assert not any((tmp_path / who / "local").rglob("*"))
 
 
 def test_an_unreachable_redis_exits_2_before_running(tmp_path):
