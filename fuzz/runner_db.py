@@ -24,8 +24,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from itertools import islice
 
 PROBE_KEY = b"hakmem-fuzz/probe"
+#: Entries of a ``.pareto`` key read per fetch: the kept examples are never deleted
+#: (``WorkerDatabase.delete``), so reading them all before every chunk would grow with
+#: every night; Hypothesis replays at most a few of them per chunk anyway.
+PARETO_FETCH = 20
 REDIS_PREFIX = b"hakmem-fuzz-example:"
 
 
@@ -227,7 +232,8 @@ class WorkerDatabase(_base()):
             if db is None:
                 continue
             try:
-                values = list(db.fetch(self.prefix + key))
+                values = list(islice(db.fetch(self.prefix + key),
+                                     PARETO_FETCH if key.endswith(b".pareto") else None))
             except Exception as exc:  # noqa: BLE001
                 self._error("fetch", exc)
                 continue

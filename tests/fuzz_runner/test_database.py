@@ -80,3 +80,17 @@ def test_examples_reaching_new_behaviours_are_kept_and_replayed(tmp_path):
     assert second.returncode == 0, second.stderr
     again = load_report(tmp_path)["database"]
     assert again["entries_before"] >= kept and again["replayed"] > 0
+
+
+def test_kept_examples_are_never_deleted_and_read_at_most_twenty_at_a_time(tmp_path):
+    wdb = WorkerDatabase(runner_db.open_database(str(tmp_path / "db")), None, None, b"ns/",
+                         replay=True)
+    for i in range(30):
+        wdb.save(b"test.pareto", bytes([i]))
+    assert wdb.stats()["pareto"] == 30 and wdb.stats()["saves"] == 30
+    assert len(list(wdb.fetch(b"test.pareto"))) == runner_db.PARETO_FETCH == 20
+    wdb.delete(b"test.pareto", bytes([0]))                  # refused: kept for good
+    wdb.save(b"test", b"\x01")
+    wdb.delete(b"test", b"\x01")                            # an ordinary key: deleted
+    raw = runner_db.open_database(str(tmp_path / "db"))
+    assert len(list(raw.fetch(b"ns/test.pareto"))) == 30 and list(raw.fetch(b"ns/test")) == []
