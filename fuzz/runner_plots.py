@@ -81,6 +81,17 @@ def _inline(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
 
 
+def _wrap_lists(parts: list) -> list:
+    """Put each run of <li> elements inside one <ul>."""
+    out, open_ = [], False
+    for p in parts:
+        if p.startswith("<li>") != open_:
+            out.append("<ul>" if not open_ else "</ul>")
+            open_ = not open_
+        out.append(p)
+    return out + (["</ul>"] if open_ else [])
+
+
 def html(md: str, report: dict) -> str:
     """A standalone HTML page of the Markdown report (the plots as <img>)."""
     out, lines, i = [], md.splitlines(), 0
@@ -115,6 +126,7 @@ def html(md: str, report: dict) -> str:
         elif line.strip():
             out.append(f"<p>{_inline(line)}</p>")
         i += 1
+    out = _wrap_lists(out)
     title = html_mod.escape(f"hakmem-fuzz run: {report['status']}")
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
