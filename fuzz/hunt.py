@@ -124,7 +124,7 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None):
                 rec["steps"] += self.oracle.steps
                 rec["events"].update(self.__dict__.get("_per_op", ()))
                 rec["checks"].update(self.oracle.checks)
-                rec["paths"].update(self.oracle.fast.path_counts)
+                rec["paths"].update(getattr(self.oracle.fast, "path_counts", None) or {})
                 new = self.__dict__.get("_reached", set()) - rec["behaviours"]
                 rec["behaviours"] |= new
                 if not self.broken:
