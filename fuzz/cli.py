@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     r.add_argument("--machine", action="append", metavar="NAME", dest="machines",
                    help=f"config family, repeatable: {', '.join(FAMILIES)} (default: any)")
+    from fuzz.impl import add_impl_argument
+    add_impl_argument(r)
     r.add_argument("--mutant", metavar="NAME",
                    help="apply this planted bug in every worker and stop at its first kill "
                         "(tests the runner itself; see --list)")
@@ -258,6 +260,11 @@ def _run(args, parser) -> int:
     if args.shard and args.seed is None:
         parser.error("--shard K/N needs --seed S, the same on every shard, so that the "
                      "shards' seeds are disjoint")
+    from fuzz.impl import resolve_or_exit
+    impl = resolve_or_exit(args.impl)          # prints the banner; exit 2 if unusable
+    if args.mutant is not None and impl.spec != "hakmem_fast:FastAllocator":
+        parser.error(f"--mutant plants bugs in hakmem_fast; it cannot apply to --impl "
+                     f"{impl.spec}")
     if args.promote and args.mutant:
         sys.stderr.write("hakmem-fuzz: --promote with --mutant: reproducers of a planted bug "
                          "fail only while the bug is applied, so they will not be promoted\n")
@@ -267,7 +274,8 @@ def _run(args, parser) -> int:
         mutant=args.mutant, promote=args.promote, regressions=args.regressions,
         chunk=args.chunk, steps=args.steps, l3_every=args.l3_every,
         progress_every=args.progress_every, db_local=args.db_local, db_shared=args.db_shared,
-        op_timeout=args.op_timeout, shard=args.shard)
+        op_timeout=args.op_timeout, shard=args.shard, tier=impl.tier,
+        impl=None if impl.spec == "hakmem_fast:FastAllocator" else impl.spec)
     return runner.run(params)
 
 

@@ -57,6 +57,7 @@ class HuntResult:
     checks: Counter = field(default_factory=Counter)   # check runs per level or invariant ID
     paths: Counter = field(default_factory=Counter)    # fast.path_counts: per block
     behaviours: set = field(default_factory=set)       # distinct "<op>:<label>" reached
+    unsupported: Counter = field(default_factory=Counter)  # Configs the impl declined, by why
 
     @property
     def repro_steps(self) -> int:
@@ -77,16 +78,24 @@ def classify_all(exc: BaseException) -> list:
     return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 
 
-def recording_machine(config_strategy, l3_every: int, watchdog=None):
-    """A machine class that records the stats of every run and its last failure."""
-    base = make_machine(RefAllocator, FastAllocator, config_strategy, l3_every=l3_every,
+def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None):
+    """A machine class that records the stats of every run and its last failure.
+    ``impl``: a ``module:factory`` spec (``fuzz.impl``), default the fast model; Configs
+    the implementation declares unsupported are skipped and counted."""
+    unsupported = Counter()
+    if impl is None:
+        factory = FastAllocator
+    else:
+        from fuzz.impl import load_impl, skipping_unsupported
+        factory = skipping_unsupported(load_impl(impl), unsupported)
+    base = make_machine(RefAllocator, factory, config_strategy, l3_every=l3_every,
                         name="HuntMachine")
     wd = watchdog or Watchdog(0)
 
     class Recording(base):
         record = {"first_fail": None, "last": None, "examples": 0, "steps": 0,
                   "events": Counter(), "checks": Counter(), "by_id": {}, "paths": Counter(),
-                  "behaviours": set(), "messages": {}}
+                  "behaviours": set(), "messages": {}, "unsupported": unsupported}
 
         def _apply(self, op):
             before = dict(self.oracle.events)
@@ -143,20 +152,22 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None):
 
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
          step_count: int = 50, l3_every: int = L3_EVERY, database=None,
-         stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT) -> HuntResult:
+         stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT,
+         impl=None) -> HuntResult:
     """Run the machine until a failure or ``budget`` seconds; the result is shrunk.
 
     ``op_timeout`` is the per-op watchdog in seconds (0: off); see ``fuzz.watchdog``.
+    ``impl`` names the implementation under test (``module:factory``; default hakmem_fast).
     """
     with Watchdog(op_timeout) as wd:
         return _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database,
-                     stop, on_chunk, wd)
+                     stop, on_chunk, wd, impl)
 
 
 def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, stop,
-          on_chunk, wd) -> HuntResult:
+          on_chunk, wd, impl=None) -> HuntResult:
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,
-                                l3_every, wd)
+                                l3_every, wd, impl)
     rec = Machine.record
     start = time.monotonic()
     s = seed
@@ -185,7 +196,7 @@ def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, 
                               (rec["first_fail"] or time.monotonic()) - start,
                               time.monotonic() - start, rec["examples"], rec["steps"], cfg,
                               list(trace), s, found, rec["events"], rec["checks"],
-                              rec["paths"], rec["behaviours"])
+                              rec["paths"], rec["behaviours"], rec["unsupported"])
         s += 1
         if on_chunk:
             on_chunk(rec)
@@ -193,4 +204,5 @@ def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, 
     result.examples, result.steps = rec["examples"], rec["steps"]
     result.events, result.checks = rec["events"], rec["checks"]
     result.paths, result.behaviours = rec["paths"], rec["behaviours"]
+    result.unsupported = rec["unsupported"]
     return result

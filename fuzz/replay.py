@@ -19,8 +19,12 @@ from fuzz.watchdog import OP_TIMEOUT, Watchdog
 
 
 def replay(config: Config, ops, mutant: Optional[str] = None,
-           l3_every: int = L3_EVERY, op_timeout: float = OP_TIMEOUT) -> Oracle:
+           l3_every: int = L3_EVERY, op_timeout: float = OP_TIMEOUT,
+           impl: Optional[str] = None) -> Oracle:
     """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down.
+
+    ``impl`` names the implementation under test (``module:factory``, see ``fuzz.impl``;
+    default the fast model): a reproducer found on an implementation replays on it.
 
     Each op, and the teardown, runs under the per-op watchdog: an op still running
     after ``op_timeout`` seconds raises ``fuzz.watchdog.Hang`` (0: no watchdog).
@@ -28,8 +32,13 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     if mutant:
         from fuzz.mutants.hang import get    # the catalogue and the planted hangs
         with get(mutant).apply():
-            return replay(config, ops, None, l3_every, op_timeout)
-    oracle = Oracle(RefAllocator(config), FastAllocator(config), l3_every=l3_every)
+            return replay(config, ops, None, l3_every, op_timeout, impl)
+    if impl is None:
+        factory = FastAllocator
+    else:
+        from fuzz.impl import load_impl
+        factory = load_impl(impl)
+    oracle = Oracle(RefAllocator(config), factory(config), l3_every=l3_every)
     with Watchdog(op_timeout) as wd:
         for i, op in enumerate(ops):
             with wd.guard(lambda: f"op {i + 1} {op!r}"):
@@ -41,7 +50,8 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
 
 def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
                       message: str = "", mutant: Optional[str] = None,
-                      seed: Optional[int] = None, op_timeout: Optional[float] = None) -> str:
+                      seed: Optional[int] = None, op_timeout: Optional[float] = None,
+                      impl: Optional[str] = None) -> str:
     """Source of a pytest file that replays the trace."""
     ops_src = ",\n".join("    " + op_repr(op) for op in ops)
     header = [f"Reproducer {name}: lockstep trace of {len(ops)} ops."]
@@ -51,6 +61,8 @@ def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
         header.append(f"Seed: {seed}")
     if mutant:
         header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
+    if impl:
+        header.append(f"Implementation: {impl}")
     if message:
         header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
     doc = "\n".join(header).replace('"""', "'''")
@@ -64,13 +76,14 @@ from fuzz.replay import replay
 
 CONFIG = {config!r}
 MUTANT = {mutant!r}
+IMPL = {impl!r}
 OPS = [
 {ops_src}
 ]
 
 
 def test_{_ident(name)}_replays_clean():
-    replay(CONFIG, OPS, mutant=MUTANT{timeout_arg})
+    replay(CONFIG, OPS, mutant=MUTANT, impl=IMPL{timeout_arg})
 '''
 
 

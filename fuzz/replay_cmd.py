@@ -156,6 +156,13 @@ def main(args) -> int:
         if args.mutant not in mutants.names():
             return _usage(args, f"unknown --mutant {args.mutant!r}; 'hakmem-fuzz run --list' "
                                 "lists the planted bugs")
+    from fuzz.impl import DEFAULT as DEFAULT_SPEC, resolve_or_exit
+    impl = resolve_or_exit(getattr(args, "impl", None))   # the banner; exit 2 if unusable
+    if args.mutant and impl.spec != DEFAULT_SPEC:
+        return _usage(args, f"--mutant plants bugs in hakmem_fast; it cannot apply to --impl "
+                            f"{impl.spec}")
+    args.impl_spec = None if impl.spec == DEFAULT_SPEC else impl.spec
+    make_fast = impl if args.impl_spec else None
     try:
         config = parse_config(args.config)
         ops, what, skipped = load_ops(args)
@@ -175,7 +182,7 @@ def main(args) -> int:
     with _maybe_mutant(args.mutant):
         t0 = time.monotonic()
         oracle, failure = check_ops(config, ops, check_level=args.check_level,
-                                    progress=Progress(every))
+                                    progress=Progress(every), make_fast=make_fast)
         elapsed = time.monotonic() - t0
         if failure is None:
             paths = ", ".join(f"{k} {v}" for k, v in sorted(oracle.events.items()))
@@ -193,7 +200,7 @@ def main(args) -> int:
         out.flush()
         small, n, inv_id, message = minimize(config, ops, index, err,
                                              check_level=args.check_level,
-                                             seconds=args.shrink_seconds)
+                                             seconds=args.shrink_seconds, make_fast=make_fast)
     path = _write(args, config, small, inv_id, message)
     out.write(f"replay: cut to {n:,} ops (shortest failing prefix), shrunk to {len(small)} "
               f"ops: [{inv_id}]\nreplay: reproducer: {path}\n"
@@ -206,11 +213,13 @@ def _write(args, config, ops, inv_id, message) -> str:
     from fuzz.replay import reproducer_source, _ident
     name = f"{inv_id}_{args.workload or os.path.basename(args.trace)}"
     src = reproducer_source(config, ops, name=name, inv_id=inv_id, message=message,
-                            mutant=args.mutant)
+                            mutant=args.mutant, impl=getattr(args, "impl_spec", None))
     _, l3_every = oracle_levels(args.check_level)
     if l3_every != L3_EVERY:
-        src = src.replace("replay(CONFIG, OPS, mutant=MUTANT)",
-                          f"replay(CONFIG, OPS, mutant=MUTANT, l3_every={l3_every})")
+        call = "replay(CONFIG, OPS, mutant=MUTANT, impl=IMPL)"
+        assert call in src, "the reproducer's replay call changed: update this rewrite"
+        src = src.replace(call, f"replay(CONFIG, OPS, mutant=MUTANT, impl=IMPL, "
+                                f"l3_every={l3_every})")
     os.makedirs(args.reproducers, exist_ok=True)
     path = os.path.join(args.reproducers, f"test_repro_{_ident(name)}.py")
     with open(path, "w") as f:
@@ -281,6 +290,8 @@ def register(subparsers) -> None:
                    help=f"a Config knob, repeatable: {', '.join(KNOBS)}")
     p.add_argument("--mutant", metavar="NAME",
                    help="apply a planted bug (checks the replay itself)")
+    from fuzz.impl import add_impl_argument
+    add_impl_argument(p)
     p.add_argument("--reproducers", default="fuzz-report/reproducers", metavar="DIR",
                    help="where a finding's reproducer goes (default: %(default)s)")
     p.add_argument("--shrink-seconds", type=float, default=60.0, metavar="S",

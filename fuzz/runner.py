@@ -48,6 +48,7 @@ LOCAL_DB = os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-ex
 DEFAULTS = {
     "minutes": 1.0, "workers": None, "seed": None, "db": LOCAL_DB, "db_local": LOCAL_DB,
     "db_shared": None, "report": "fuzz-report", "machines": ["any"], "mutant": None,
+    "impl": None, "tier": None,
     "promote": False, "regressions": os.path.join("tests", "regressions"), "chunk": 10,
     "steps": 50, "l3_every": L3_EVERY, "op_timeout": OP_TIMEOUT, "shard": None,
     "progress_every": None, "quiet": False,

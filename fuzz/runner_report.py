@@ -94,7 +94,9 @@ def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dic
         "elapsed_s": round(elapsed, 2),
         "parameters": {k: p.get(k) for k in (
             "minutes", "workers", "seed", "shard", "db", "db_local", "db_shared", "report",
-            "machines", "mutant", "promote", "chunk", "steps", "l3_every", "op_timeout")},
+            "machines", "mutant", "promote", "chunk", "steps", "l3_every", "op_timeout",
+            "impl", "tier")},
+        "unsupported": _unsupported(camp.workers),
         "totals": {"examples": sum(w["examples"] for w in workers), "steps": steps,
                    "steps_per_s": round(steps / elapsed, 1) if elapsed else 0.0},
         "workers": workers,
@@ -192,6 +194,15 @@ def summary(report: dict, paths) -> str:
 # ============================================================================
 
 
+def _unsupported(workers) -> list:
+    """Configs the implementation declined (specs.unsupported), summed over the workers."""
+    from collections import Counter
+    seen = Counter()
+    for w in workers:
+        seen.update(w.get("unsupported") or {})
+    return [f"{msg}: {n} Config(s) skipped, not a bug" for msg, n in seen.most_common()]
+
+
 def markdown(r: dict) -> str:
     p, t, b, db = r["parameters"], r["totals"], r["behaviours"], r["database"]
     since = f"{b['since_last_new_s']} s before the end" if b["last_new_s"] is not None \
@@ -204,7 +215,11 @@ def markdown(r: dict) -> str:
             f"- **{b['distinct']} distinct behaviours**; the last new one at "
             f"{b['last_new_s']} s ({since})",
             f"- **{len(r['failures'])} failures**" +
-            (f"; incomplete: {'; '.join(r['incomplete'])}" if r["incomplete"] else ""), ""]
+            (f"; incomplete: {'; '.join(r['incomplete'])}" if r["incomplete"] else ""),
+            f"- implementation under test: `{p.get('impl') or 'hakmem_fast:FastAllocator'}`, "
+            f"checked {p.get('tier') or 'white-box'}"]
+    out += [f"- not supported: {line}" for line in r.get("unsupported") or ()]
+    out += [""]
     out += ["## Progress", ""]
     plots = r.get("plots") or {}
     out += [f"![{name}]({name})" for name in plots.get("files", ())] or \

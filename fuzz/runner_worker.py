@@ -66,9 +66,13 @@ def config_strategy(machines, mutant=None):
     return parts[0] if len(parts) == 1 else st.one_of(*parts)
 
 
-def namespace(machines, mutant=None) -> bytes:
-    """Database key prefix of a run: ``hakmem-fuzz/<families>/<mutant or clean>/``."""
-    return f"hakmem-fuzz/{'+'.join(sorted(machines))}/{mutant or 'clean'}/".encode()
+def namespace(machines, mutant=None, impl=None) -> bytes:
+    """Database key prefix of a run: ``hakmem-fuzz/<families>/<mutant or clean>/``, and
+    ``.../impl=<module:factory>/`` for an implementation other than the fast model."""
+    key = f"hakmem-fuzz/{'+'.join(sorted(machines))}/{mutant or 'clean'}/"
+    if impl:
+        key += f"impl={impl}/"
+    return key.encode()
 
 
 # ============================================================================
@@ -91,6 +95,7 @@ def _totals(rec_or_result, started: tuple, database=None) -> dict:
     return {"examples": get("examples"), "steps": get("steps"),
             "events": dict(get("events")), "checks": dict(get("checks")),
             "paths": dict(get("paths")), "behaviours": sorted(get("behaviours")),
+            "unsupported": dict(get("unsupported") or {}),
             "db": database.stats() if database is not None else None,
             "elapsed": time.monotonic() - started[0], "cpu": time.process_time() - started[1]}
 
@@ -130,7 +135,7 @@ def _failure(index, result, params, mutant, database=None) -> dict:
             os.path.join(params["report"], "reproducers"), result.config, result.trace,
             name=_failure_name(result.inv_id, result.seed), inv_id=result.inv_id,
             message=result.message, mutant=mutant, seed=result.seed,
-            op_timeout=params["op_timeout"])
+            op_timeout=params["op_timeout"], impl=params.get("impl"))
     except Exception as exc:  # noqa: BLE001 - the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail
@@ -143,7 +148,7 @@ def _failure(index, result, params, mutant, database=None) -> dict:
 def _replay_fails(replay, result, mutant, params) -> bool:
     try:
         replay(result.config, result.trace, mutant=mutant, l3_every=params["l3_every"],
-               op_timeout=params["op_timeout"])
+               op_timeout=params["op_timeout"], impl=params.get("impl"))
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -165,7 +170,8 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
         mutant = params["mutant"]
         from fuzz.runner_db import worker_database
         seed = seed_start(params, index)
-        database = worker_database(params, namespace(params["machines"], mutant),
+        database = worker_database(params, namespace(params["machines"], mutant,
+                                                     params.get("impl")),
                                    replay=(index == 0))
 
         def stop() -> bool:
@@ -178,7 +184,8 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
                       config_strategy=config_strategy(params["machines"], mutant),
                       chunk=params["chunk"], step_count=params["steps"],
                       l3_every=params["l3_every"], database=database, stop=stop,
-                      on_chunk=on_chunk, op_timeout=params["op_timeout"])
+                      on_chunk=on_chunk, op_timeout=params["op_timeout"],
+                      impl=params.get("impl"))
         if mutant:
             with mutants.get(mutant).apply():
                 result = hunt(**kwargs)

@@ -23,6 +23,8 @@ def test_sigterm_mid_run_leaves_a_complete_report(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = time.monotonic()
     try:
+        first_line = proc.stderr.readline()      # the implementation under test and its tier
+        assert first_line.startswith("implementation: hakmem_fast:FastAllocator"), first_line
         first_line = proc.stderr.readline()      # a progress line: the workers are running
         assert "[hakmem-fuzz]" in first_line, first_line
         time.sleep(max(0.0, 8 - (time.monotonic() - started)))
