@@ -52,14 +52,14 @@ class FastHooks:
         _, a = self._thread_and_active(tid, class_idx)
         if a is None:
             return 0
-        return self._refill(a)
+        return self._refill(a, tid)
 
     def drain_remote(self, tid: int, class_idx: int) -> int:
         """Owner tid drains the remote stacks of its active slabs of class_idx."""
         t, _ = self._thread_and_active(tid, class_idx)
         if t is None:
             return 0
-        return sum(self._drain(slab) for slab in (t.active_a[class_idx], t.active_b[class_idx])
+        return sum(self._drain(slab, tid) for slab in (t.active_a[class_idx], t.active_b[class_idx])
                    if slab is not None)
 
     # ========================================================================

@@ -115,25 +115,45 @@ def remote_push(slab: TinySlab, ptr: int) -> None:
         pass
 
 
-def remote_drain(slab: TinySlab) -> int:
-    """Owner: count the remote stack, then take it and splice it into the bitmap.
+def remote_drain_steps(slab: TinySlab):
+    """Owner: take the remote stack and splice it into the bitmap, one atomic step per
+    ``yield``; the generator returns the number of blocks drained.
 
-    Count, then change: the list is first walked from the head, bounded by
-    nblocks, and every entry validated (:func:`remote_blocks`); a corrupted
-    list raises ``InvariantViolation("RMT-01", ...)`` with nothing changed.
-    Only then is the head exchanged with NULL and each block set free.
-    Returns the number of blocks drained.  Cost O(length of the stack).
+    Count, then change: load the head (step ``"load"``), walk the list from it, bounded
+    by nblocks, validating every entry (:func:`remote_blocks`; a corrupted list raises
+    ``InvariantViolation("RMT-01", ...)`` with nothing changed), then compare-and-swap
+    the head from the loaded value to NULL (``"cas"``; a push that came in between makes
+    it fail: ``"cas-retry"`` and start over), set the taken blocks free in the bitmap
+    (owner-private), and subtract them from remote_count (``"count"``).  Between the
+    CAS and the count the count is stale: RMT-02 holds only between ops.
+    Cost O(length of the stack) per attempt.
     """
-    head = atomic_load_head(slab)
-    if head == NULL:
-        return 0
-    idxs = remote_blocks(slab, head)
-    atomic_exchange_head(slab, NULL)   # returns head: a drain is one step of the owner
+    while True:
+        head = atomic_load_head(slab)
+        if head == NULL:
+            return 0
+        yield "load"
+        idxs = remote_blocks(slab, head)
+        if atomic_cas_head(slab, head, NULL):
+            break
+        yield "cas-retry"
+    yield "cas"
     set_free = slab.bitmap.set_free
     for idx in idxs:
         set_free(idx)
     atomic_add_remote_count(slab, -len(idxs))
+    yield "count"
     return len(idxs)
+
+
+def remote_drain(slab: TinySlab) -> int:
+    """Run a drain (:func:`remote_drain_steps`) to completion; blocks drained."""
+    steps = remote_drain_steps(slab)
+    try:
+        while True:
+            next(steps)
+    except StopIteration as stop:
+        return stop.value or 0
 
 
 def remote_blocks(slab: TinySlab, head: int) -> list:

@@ -14,6 +14,12 @@ that (``specs.api.Footprint``):
 * ``mags``     ``(tid, class) -> lo``: the lowest magazine slot written or
                popped (slots below ``lo`` are unchanged).
 
+It also attributes every write of an owner-private word (bitmap, summary,
+hint, free_count, mini-magazine) to the thread that made it (``priv``): a
+write by a thread that does not own the slab is kept in ``foreign`` (base ->
+``(writer, owner)`` pairs, never cleared: a violation stays visible) and shows
+in the slab's snapshot, where OWN-03 reports it.
+
 The allocator calls the probe and never reads it; the probe knows nothing of
 the allocator's structures.  Every recording method is O(1).
 """
@@ -34,7 +40,7 @@ PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
 class Probe:
     """Debug counters (``counts``, read through ``view``) and the current footprint."""
 
-    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes")
+    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "foreign")
 
     def __init__(self, num_classes: int):
         self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
@@ -44,6 +50,7 @@ class Probe:
         self.mag_lo = {}                           # tid -> per class: lowest slot changed,
         #                                            _UNCHANGED where none was
         self.num_classes = num_classes             # length of each mag_lo list
+        self.foreign = {}                          # base -> [(writer tid, owner tid)]
 
     # ---- recording points ----------------------------------------------------
     def hit(self, path: str) -> None:
@@ -58,6 +65,13 @@ class Probe:
     def slab(self, base: int) -> None:
         """Slab ``base`` changed (bitmap, mini-mag, remote stack, owner; created; released)."""
         self.slabs.add(base)
+
+    def priv(self, base: int, tid, owner) -> None:
+        """Thread ``tid`` (None: the pool, at quiescence) writes owner-private words of
+        slab ``base``, owned by ``owner`` (None: unowned, under the pool lock)."""
+        self.slabs.add(base)
+        if owner is not None and tid is not None and owner != tid:
+            self.foreign.setdefault(base, []).append((tid, owner))
 
     def thread(self, tid: int) -> None:
         """Thread ``tid``'s state changed (created, active slabs, pending stats, exited)."""

@@ -232,6 +232,8 @@ class SlabSnap:
     remote_count: int
     owner: Optional[int]    # tid whose active slab this is, None when unowned
     walk_errors: tuple = ()
+    foreign_writes: tuple = ()  # (writer tid, owner tid) of owner-private writes by a
+    #                             thread that did not own the slab (OWN-03); () if none
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,23 @@ class Hooks(Protocol):
         each access to a word shared between threads (a remote push yields ``"load"``,
         ``"link"``, ``"cas-retry"``..., ``"cas"``).  Run to the end, it is ``free``;
         a scheduler may run other threads' steps between two of its steps."""
+
+
+    def alloc_steps(self, size: int, tid: int = 0) -> Iterator[str]:
+        """``alloc(size, tid)`` as atomic steps; the generator returns alloc's result
+        (``StopIteration.value``).  Validates at the call (error raised, state unchanged)."""
+
+    def drain_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        """``drain_remote(tid, class_idx)`` as atomic steps; returns the blocks drained."""
+
+    def evict_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        """``evict_active(tid, class_idx)`` as atomic steps; returns True if evicted."""
+
+    def thread_exit_steps(self, tid: int) -> Iterator[str]:
+        """``thread_exit(tid)`` as atomic steps."""
+
+    def flush_steps(self, tid: int) -> Iterator[str]:
+        """Thread tid flushes its own stat batches, as atomic steps."""
 
 
 def has_hooks(impl) -> bool:

@@ -235,7 +235,7 @@ def test_the_footprint_names_every_slab_thread_and_magazine_slot_an_op_changed(c
 
 def test_the_footprint_check_fails_on_a_probe_that_misses_a_refill(monkeypatch):
     """Quality: the check above catches a recording point left out."""
-    def refill_unrecorded(self, slab):
+    def refill_unrecorded(self, slab, tid=None):
         if slab.bitmap.free_count == 0:
             return 0
         return ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
