@@ -7,6 +7,7 @@
 | ``magazine``    | thread magazines (MAG)                                      |
 | ``remote``      | remote-free stacks (RMT)                                    |
 | ``ownership``   | active slabs and owners (OWN)                               |
+| ``concurrency`` | owner-private words written by their owner only (OWN-03)    |
 | ``heap``        | partition, live blocks, thread exit, quiescence (PART, LIVE-01, EXIT, QUI) |
 | ``stats``       | batched statistics (STAT)                                   |
 | ``data``        | client data and double allocation (DATA, LIVE-02)           |
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 # registration order is the order checks run in: statistics, threads, then slab
 # structures before the partition, so the most specific ID names a failure first
-from . import stats, magazine, ownership, bitmap, minimag, remote, heap  # noqa: F401,I001
+from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote, heap  # noqa: F401,I001
 from . import data, compare, blackbox, incremental  # noqa: F401,I001
 from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
@@ -32,8 +33,8 @@ from .incremental import Checker
 from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_snapshot, fail,
                        run_op)
 
-TOPICS = ("bitmap", "minimag", "remote", "magazine", "ownership", "heap", "stats", "data",
-          "compare", "blackbox", "incremental")
+TOPICS = ("bitmap", "minimag", "remote", "magazine", "ownership", "concurrency", "heap", "stats",
+          "data", "compare", "blackbox", "incremental")
 
 
 def catalogue() -> list:
