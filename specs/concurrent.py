@@ -1,0 +1,375 @@
+"""The concurrent machine: rounds of 2-4 threads whose atomic steps really interleave.
+
+A round gives each thread a program of 1-4 ops (alloc, a free of a block live at
+the round's start -- local if the thread allocated it, remote otherwise --
+drain, evict, thread exit, flush of its own stats) and runs them as a
+``specs.schedule.Run`` over the implementation's step generators
+(``Hooks.alloc_steps``, ``free_steps``, ...).  Checks:
+
+* after every atomic step: the invariants that hold between steps
+  (``specs.invariants.concurrency.BETWEEN_STEPS``, OWN-03 among them); no address
+  handed out while the client holds it (LIVE-02); a block's bytes intact when
+  its free starts (DATA-01);
+* at each quiescent point (the end of a round): linearizability against the
+  reference -- some sequential order of the round's ops that respects their
+  real-time order (A ended before B started => A first) gives the same
+  outcomes (ok / out of memory / error type, usable size: LOCK-01, LOCK-02);
+  the orders are searched depth first (Wing & Gong); then the whole catalogue
+  at L2 on a complete snapshot (conservation PART-01, statistics STAT-01..03,
+  the quiescence-only RMT-02, OWN-02, LIVE-01, MAG-02) and exact statistics
+  equal to the reference's (STAT-04);
+* at teardown: every block freed, ``quiesce``, every slab entirely free (QUI-01).
+
+Configs have no memory limit: out of memory would depend on blocks cached by
+other threads, which the sequential oracle judges with OOM-01 and this machine
+does not (yet).  The schedule is drawn step by step: "preempt?" (shrinks to
+no), then which other thread, so a failure shrinks to few preemptions; the
+reproducer (``note``) shows the Config, each round's programs and schedule, and
+:func:`replay` re-runs it.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from copy import deepcopy
+
+from hypothesis import event, note, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+
+from . import invariants as inv
+from .api import Config, InvariantViolation
+from .invariants import REGISTRY
+from .invariants.concurrency import BETWEEN_STEPS
+from .invariants.registry import fail
+from .lockstep import fill_pattern
+from .schedule import Replay, Run
+
+concurrent_configs = st.builds(
+    Config, class_sizes=st.sampled_from([(8, 16), (8,), (16, 32)]),
+    slab_size=st.sampled_from([64, 128]), word_bits=st.sampled_from([4, 8, 64]),
+    mini_mag_capacity=st.integers(1, 4), refill_batch=st.integers(1, 4),
+    magazine_capacity=st.integers(1, 3), flush_interval=st.integers(1, 4))
+
+#: totals over every round run in this process (``hakmem-fuzz`` and the notes report them)
+TOTALS: Counter = Counter()
+
+
+def op_text(op, tid: int) -> str:
+    kind, *args = op
+    return f"{kind}({', '.join(map(str, args + [f'tid={tid}']))})"
+
+
+class Harness:
+    """The reference and the implementation under concurrent rounds, with the checks."""
+
+    def __init__(self, ref, fast, fill_len: int = 16):
+        self.ref, self.fast, self.config = ref, fast, fast.config
+        self.fill_len = fill_len
+        self.handles = {}        # handle -> [fast addr, ref addr, class, tid, pattern]
+        self.addr_handle = {}    # fast addr -> handle (live at the client)
+        self.next_handle = 0
+        self.rounds = []         # (programs, str(schedule)) of every round run
+        self.checks = Counter()
+
+    # ---- a round ---------------------------------------------------------------------
+    def run_round(self, programs: dict, strategy) -> Run:
+        """Run ``programs`` (tid -> list of op tuples) under ``strategy``; check it."""
+        run = Run(self._starts(programs), after_step=self._after_step)
+        self.rounds.append((programs, None))
+        run.run(strategy)
+        self.rounds[-1] = (programs, str(run.schedule))
+        TOTALS["schedules"] += 1
+        TOTALS["steps"] += len(run.schedule)
+        TOTALS["preemptions"] += run.preemptions
+        for lb in run.labels:
+            TOTALS[f"label:{lb}"] += 1
+        self._quiescent(run)
+        return run
+
+    def _starts(self, programs: dict) -> dict:
+        out = {}
+        for tid, prog in programs.items():
+            out[tid] = [(op_text(op, tid), self._start(op, tid)) for op in prog]
+        return out
+
+    def _start(self, op, tid: int):
+        f = self.fast
+        kind = op[0]
+        if kind == "alloc":
+            return lambda: f.alloc_steps(op[1], tid)
+        if kind == "free":
+            return lambda: self._begin_free(op[1], tid)
+        if kind == "drain":
+            return lambda: f.drain_steps(tid, op[1] % self.config.num_classes)
+        if kind == "evict":
+            return lambda: f.evict_steps(tid, op[1] % self.config.num_classes)
+        if kind == "exit":
+            return lambda: f.thread_exit_steps(tid)
+        if kind == "flush":
+            return lambda: f.flush_steps(tid)
+        raise ValueError(f"unknown op {op!r}: expected alloc, free, drain, evict, exit, flush")
+
+    def _begin_free(self, h: int, tid: int):
+        """The client gives block h up at the free's first step (after checking it)."""
+        addr = self.handles[h][0]
+        self._check_data(h)
+        del self.addr_handle[addr]
+        return self.fast.free_steps(addr, tid)
+
+    def _check_data(self, h: int) -> None:
+        addr, _, usable, tid, pat = self.handles[h]
+        got = self.fast.read(addr, len(pat))
+        self.checks["DATA-01"] += 1
+        if got != pat:
+            fail("DATA-01", f"live handle {h} at {addr:#x} ({usable} B, allocated by tid "
+                            f"{tid}) holds {got.hex()} but the client wrote {pat.hex()}")
+
+    def _after_step(self, run: Run, tid: int, label: str) -> None:
+        if label == "end":
+            rec = next(r for r in reversed(run.records) if r.tid == tid)
+            if rec.what.startswith("alloc(") and rec.value is not None:
+                self._handed_out(rec, tid)
+        snap = self.fast.snapshot()
+        view = inv.View.whole(snap, self._live())
+        for inv_id in BETWEEN_STEPS:
+            i = REGISTRY[inv_id]
+            self.checks[inv_id] += 1
+            if i.scope == "slab":
+                for s in snap.slabs.values():
+                    i.fn(snap, s, view)
+            elif i.scope == "thread":
+                for t in snap.threads.values():
+                    i.fn(snap, t, view)
+
+    def _handed_out(self, rec, tid: int) -> None:
+        addr = rec.value
+        self.checks["LIVE-02"] += 1
+        if addr in self.addr_handle:
+            fail("LIVE-02", f"{rec.what} returned {addr:#x}, which the client still holds as "
+                            f"handle {self.addr_handle[addr]} (handed out twice)")
+        h = self.next_handle
+        self.next_handle += 1
+        pat = fill_pattern(h, min(self.fill_len, self.fast.usable_size(addr)))
+        self.fast.write(addr, pat)
+        self.handles[h] = [addr, None, self.fast.usable_size(addr), tid, pat]
+        self.addr_handle[addr] = h
+        rec.handle = h
+
+    def _live(self):
+        return inv.LiveSet.from_blocks(
+            {a: self._cls(self.handles[h][2]) for a, h in self.addr_handle.items()},
+            self.config)
+
+    def _cls(self, usable: int) -> int:
+        return self.config.class_sizes.index(usable)
+
+    # ---- quiescence ------------------------------------------------------------------
+    def _quiescent(self, run: Run) -> None:
+        self._linearize(run)
+        for h in list(self.addr_handle.values()):
+            self._check_data(h)
+        inv.check(self.fast.snapshot(), 2, live=self._live())
+        self.checks["quiescent"] += 1
+        fe, re_ = self.fast.exact_stats(), self.ref.exact_stats()
+        if fe != re_:
+            fail("STAT-04", f"after a round the exact statistics are {fe} but the reference "
+                            f"counted {re_}")
+
+    def _linearize(self, run: Run) -> None:
+        """LOCK-01/02: some order of the round's ops that respects real time explains
+        every outcome; the reference is left in that order's state."""
+        recs = [r for r in run.records if r.what.split("(")[0] in ("alloc", "free", "exit")]
+        budget = [5000]
+
+        def dfs(left, ref, bound):
+            if not left:
+                return ref, bound
+            for r in left:
+                if any(q.end < r.start for q in left if q is not r):
+                    continue            # some op still left finished before r started
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return None
+                trial = deepcopy(ref) if len(left) > 1 else ref
+                b = self._ref_apply(trial, r)
+                if b is not None:
+                    got = dfs([q for q in left if q is not r], trial, {**bound, **b})
+                    if got is not None:
+                        return got
+            return None
+
+        got = dfs(recs, self.ref, {})
+        self.checks["LOCK-01"] += 1
+        if got is None:
+            fail("LOCK-01", "no sequential order of the round's ops that respects their "
+                            "real-time order gives the implementation's outcomes: "
+                            + "; ".join(f"{r.what} -> {r.kind}"
+                                        f"{'' if r.value is None else f' {r.value:#x}'}"
+                                        f" (steps {r.start}..{r.end})" for r in recs))
+        self.ref, bound = got
+        for h, ref_addr in bound.items():
+            self.handles[h][1] = ref_addr
+
+    def _ref_apply(self, ref, r):
+        """Apply op record r to ``ref``; {handle: ref addr} if its outcome matches r's."""
+        kind = r.what.split("(")[0]
+        args = r.what[len(kind) + 1:-1].split(", ")
+        tid = int(args[-1].split("=")[1])
+        try:
+            if kind == "alloc":
+                a = ref.alloc(int(args[0]), tid)
+                if a is None:
+                    return None if r.value is not None else {}
+                if r.kind != "ok" or r.value is None or \
+                        ref.usable_size(a) != self.handles[r.handle][2]:
+                    return None
+                return {r.handle: a}
+            if kind == "free":
+                ref.free(self.handles[int(args[0])][1], tid)
+            else:
+                ref.thread_exit(tid)
+        except InvariantViolation:
+            raise
+        except Exception as e:  # noqa: BLE001 - a contract error is an outcome
+            return {} if r.kind == type(e).__name__ else None
+        return {} if r.kind == "ok" else None
+
+    # ---- teardown ----------------------------------------------------------------------
+    def teardown(self) -> None:
+        """Free every block the client holds, quiesce, and every slab is entirely free."""
+        for addr, h in sorted(self.addr_handle.items()):
+            tid = self.handles[h][3]
+            self.fast.free(addr, tid)
+            self.ref.free(self.handles[h][1], tid)
+        self.addr_handle.clear()
+        self.fast.quiesce()
+        self.checks["QUI-01"] += 1
+        inv.qui_01_empty(self.fast.snapshot(), self._live())
+
+    def reproducer(self) -> str:
+        lines = [f"config = {self.config!r}", "rounds = ["]
+        lines += [f"    ({p!r}, {s!r})," for p, s in self.rounds]
+        lines.append("]  # replay: specs.concurrent.replay(Ref, Fast, config, rounds)")
+        return "\n".join(lines)
+
+
+def replay(ref_factory, fast_factory, config: Config, rounds) -> Harness:
+    """Re-run recorded rounds exactly (programs and schedule strings); raises the finding."""
+    h = Harness(ref_factory(config), fast_factory(config))
+    for programs, schedule in rounds:
+        h.run_round(programs, Replay(schedule or ""))
+    h.teardown()
+    return h
+
+
+class DrawnSchedule:
+    """The schedule drawn from Hypothesis, one decision per step with a choice:
+    "preempt?" (shrinks to no), then which other thread."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def choose(self, run: Run, runnable: list) -> int:
+        if len(runnable) == 1:
+            return runnable[0]
+        cur = run.schedule[-1] if run.schedule and run.schedule[-1] in runnable else None
+        if cur is not None:
+            if not self.data.draw(st.integers(0, 3), label="preempt?") == 3:
+                return cur
+            runnable = [t for t in runnable if t != cur]
+        if len(runnable) == 1:
+            return runnable[0]
+        return runnable[self.data.draw(st.integers(0, len(runnable) - 1), label="thread")]
+
+
+OP_KINDS = ("alloc", "alloc", "free", "free", "drain", "evict", "exit", "flush")
+
+
+def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurrent_configs,
+                            name: str = "ConcurrentMachine"):
+    """A RuleBasedStateMachine whose rule is one concurrent round."""
+
+    class Machine(RuleBasedStateMachine):
+        record = {"last": None, "examples": 0, "rounds": 0}
+
+        def __init__(self):
+            super().__init__()
+            self.h = None
+
+        @initialize(cfg=config_strategy)
+        def setup(self, cfg):
+            self.h = Harness(ref_factory(cfg), fast_factory(cfg))
+            type(self).record["examples"] += 1
+
+        @rule(data=st.data())
+        def concurrent_round(self, data):
+            h = self.h
+            n = data.draw(st.integers(2, 4), label="threads")
+            free = sorted(h.addr_handle.values())
+            programs = {}
+            for tid in range(n):
+                prog = []
+                for _ in range(data.draw(st.integers(1, 4), label=f"ops of {tid}")):
+                    kind = data.draw(st.sampled_from(OP_KINDS), label="op")
+                    if kind == "free" and free:
+                        prog.append(("free", free.pop(data.draw(
+                            st.integers(0, len(free) - 1), label="block"))))
+                    elif kind in ("drain", "evict"):
+                        prog.append((kind, data.draw(st.integers(0, 1), label="class")))
+                    elif kind in ("exit", "flush"):
+                        prog.append((kind,))
+                    else:
+                        prog.append(("alloc", data.draw(st.integers(
+                            0, h.config.max_size), label="size")))
+                programs[tid] = prog
+            type(self).record["last"] = h
+            type(self).record["rounds"] += 1
+            try:
+                run = h.run_round(programs, DrawnSchedule(data))
+            finally:
+                note(h.reproducer())
+            event(f"preemptions {min(run.preemptions, 3)}{'+' if run.preemptions > 3 else ''}")
+            for lb in ("cas-retry",):
+                if lb in run.labels:
+                    event(f"race fired: {lb}")
+
+        def teardown(self):
+            if self.h is not None:
+                self.h.teardown()
+
+    Machine.__name__ = Machine.__qualname__ = name
+    return Machine
+
+
+def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
+                    chunk: int = 50, steps: int = 4):
+    """Run the concurrent machine until it fails or ``budget`` seconds pass.  Returns
+    ``(killed, inv_id, message, seconds, examples, reproducer)``."""
+    from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
+    start, s = time.monotonic(), seed
+    while time.monotonic() - start < budget:
+        st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
+                       database=None, print_blob=False, suppress_health_check=list(HealthCheck),
+                       phases=[Phase.generate, Phase.shrink])
+        try:
+            run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
+        except BaseException as exc:   # noqa: BLE001 - every failure is a finding
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            while isinstance(exc, BaseExceptionGroup):
+                exc = exc.exceptions[0]
+            inv_id = exc.inv_id if isinstance(exc, InvariantViolation) else \
+                f"crash:{type(exc).__name__}"
+            msg = str(exc)
+            last = Machine.record["last"]
+            return (True, inv_id, msg, time.monotonic() - start, Machine.record["examples"],
+                    last.reproducer() if last else "")
+        s += 1
+    return False, "", "", time.monotonic() - start, Machine.record["examples"], ""
+
+
+__all__ = ["Harness", "make_concurrent_machine", "replay", "hunt_concurrent",
+           "concurrent_configs", "DrawnSchedule", "TOTALS"]
