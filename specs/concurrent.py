@@ -76,8 +76,10 @@ class Harness:
         """Run ``programs`` (tid -> list of op tuples) under ``strategy``; check it."""
         run = Run(self._starts(programs), after_step=self._after_step)
         self.rounds.append((programs, None))
-        run.run(strategy)
-        self.rounds[-1] = (programs, str(run.schedule))
+        try:
+            run.run(strategy)
+        finally:
+            self.rounds[-1] = (programs, str(run.schedule))
         TOTALS["schedules"] += 1
         TOTALS["steps"] += len(run.schedule)
         TOTALS["preemptions"] += run.preemptions
@@ -290,11 +292,12 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
     """A RuleBasedStateMachine whose rule is one concurrent round."""
 
     class Machine(RuleBasedStateMachine):
-        record = {"last": None, "examples": 0, "rounds": 0}
+        record = {"last": None, "failed": None, "examples": 0, "rounds": 0}
 
         def __init__(self):
             super().__init__()
             self.h = None
+            self.broken = False      # a round failed: its finding is the result
 
         @initialize(cfg=config_strategy)
         def setup(self, cfg):
@@ -326,6 +329,10 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
             type(self).record["rounds"] += 1
             try:
                 run = h.run_round(programs, DrawnSchedule(data))
+            except BaseException:
+                type(self).record["failed"] = h     # the last failing run is the shrunk one
+                self.broken = True
+                raise
             finally:
                 note(h.reproducer())
             event(f"preemptions {min(run.preemptions, 3)}{'+' if run.preemptions > 3 else ''}")
@@ -334,8 +341,12 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
                     event(f"race fired: {lb}")
 
         def teardown(self):
-            if self.h is not None:
-                self.h.teardown()
+            if self.h is not None and not self.broken:
+                try:
+                    self.h.teardown()
+                except BaseException:
+                    type(self).record["failed"] = self.h
+                    raise
 
     Machine.__name__ = Machine.__qualname__ = name
     return Machine
@@ -364,7 +375,7 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
             inv_id = exc.inv_id if isinstance(exc, InvariantViolation) else \
                 f"crash:{type(exc).__name__}"
             msg = str(exc)
-            last = Machine.record["last"]
+            last = Machine.record["failed"] or Machine.record["last"]
             return (True, inv_id, msg, time.monotonic() - start, Machine.record["examples"],
                     last.reproducer() if last else "")
         s += 1

@@ -51,3 +51,132 @@ def _free_foreign():
             return None
         return _fa["_free_route"](self, t, slab, addr)
     return patched((FA, "_free_route", route))
+
+
+# ============================================================================
+# The remote stack: push and drain
+# ============================================================================
+
+
+@race("push-publishes-before-link", expect=("RMT-01",))
+def _publish_before_link():
+    """The remote push compare-and-swaps its block in as the new head first and links the
+    block's next pointer to the old head afterwards.
+    Bug class: publication before initialisation (a drain or a concurrent reader walks
+    into the block's stale first word: client data taken for a pointer)."""
+    def push_steps(slab, ptr):
+        while True:
+            old = ops.atomic_load_head(slab)
+            yield "load"
+            if ops.atomic_cas_head(slab, old, ptr):
+                break
+            yield "cas-retry"
+        yield "cas"
+        store_word(slab, ptr, old)
+        yield "link"
+        ops.atomic_add_remote_count(slab, 1)
+    return patched((ops, "remote_push_steps", push_steps))
+
+
+@race("drain-load-then-store", expect=("PART-01", "RMT-02", "QUI-01"))
+def _drain_load_store():
+    """The owner drains by loading the head and later storing NULL, not by an atomic
+    exchange (or a CAS from the loaded head): a push between the two is lost.
+    Bug class: lost update of a lock-free stack head (the pushed block leaks)."""
+    def drain_steps(slab):
+        head = ops.atomic_load_head(slab)
+        if head == NULL:
+            return 0
+        yield "load"
+        idxs = ops.remote_blocks(slab, head)
+        slab.remote_head = NULL
+        yield "store"
+        for idx in idxs:
+            slab.bitmap.set_free(idx)
+        ops.atomic_add_remote_count(slab, -len(idxs))
+        yield "count"
+        return len(idxs)
+    return patched((ops, "remote_drain_steps", drain_steps))
+
+
+@race("drain-trusts-count", expect=("RMT-02",))
+def _drain_trusts_count():
+    """The drain subtracts the remote_count it reads, not the number of blocks it took:
+    a push that has swung the head but not yet added to the count is taken and never
+    subtracted.
+    Bug class: a counter kept apart from the structure it counts, trusted as if updated
+    atomically with it (the design's separate head and count atomics)."""
+    def drain_steps(slab):
+        while True:
+            head = ops.atomic_load_head(slab)
+            if head == NULL:
+                return 0
+            yield "load"
+            idxs = ops.remote_blocks(slab, head)
+            if ops.atomic_cas_head(slab, head, NULL):
+                break
+            yield "cas-retry"
+        yield "cas"
+        n = slab.remote_count
+        for idx in idxs:
+            slab.bitmap.set_free(idx)
+        ops.atomic_add_remote_count(slab, -n)
+        yield "count"
+        return len(idxs)
+    return patched((ops, "remote_drain_steps", drain_steps))
+
+
+# ============================================================================
+# Global statistics and ownership hand-over
+# ============================================================================
+
+
+@race("seed-stats-global-add", expect=("STAT-01",))
+def _seed_stats_add():
+    """The seed's flush, transcribed literally: ``g_tiny_pool.alloc_count[c] +=
+    t_alloc_batch[c]`` is a load and a store of the shared counter, not a fetch-add.
+    Bug class: lost update of a shared counter (two threads flushing one class at once
+    lose one batch)."""
+    def add_steps(self, counters, c, n):
+        old = counters[c]
+        yield "stat-load"
+        counters[c] = old + n
+        yield "stat-add"
+
+    def stats_steps(self, batch, counters, c):
+        n = batch[c]
+        if n >= self.config.flush_interval:
+            batch[c] = 0
+            self.probe.hit("stat_flush")
+            yield from add_steps(self, counters, c, n)
+
+    def flush_all_steps(self, t):
+        for batch, counters in ((t.alloc_batch, self.g_alloc_count),
+                                (t.free_batch, self.g_free_count)):
+            for c in range(self.config.num_classes):
+                n = batch[c]
+                if n:
+                    batch[c] = 0
+                    yield from add_steps(self, counters, c, n)
+    return patched((FA, "_stats_steps", stats_steps), (FA, "_flush_all_steps", flush_all_steps))
+
+
+@race("evict-unowns-before-spill", expect=("OWN-03",))
+def _unown_first():
+    """Eviction gives up ownership (the pool step) before spilling the mini-magazine and
+    draining: a thread that adopts the slab in between owns it while the old owner still
+    writes its bitmap.
+    Bug class: ownership handed over before the last private writes (two writers of
+    non-atomic words)."""
+    def evict_steps(self, t, slab):
+        slab.owner = None
+        self.probe.slab(slab.base)
+        yield "pool"
+        if slab.mini_mag.count:
+            self.probe.priv(slab.base, t.tid, slab.owner)
+            self.probe.slab_hit("spill", slab.base)
+            ops.batch_spill_to_bitmap(slab, slab.mini_mag)
+        yield from self._drain_steps(t.tid, slab)
+        self._maybe_release(slab)
+        yield "pool"
+    return patched((FA, "_evict_steps", evict_steps))
