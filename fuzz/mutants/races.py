@@ -16,7 +16,7 @@ from hakmem_fast.structs import NULL, store_word
 from . import Mutant, mutant, patched
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_free_route", "_evict_steps", "_stats_steps")}
+_fa = {name: getattr(FA, name) for name in ("_free_route",)}
 
 #: name -> Mutant of the concurrency kind (hunted by specs.concurrent)
 RACES: dict = {}
@@ -180,3 +180,52 @@ def _unown_first():
         self._maybe_release(slab)
         yield "pool"
     return patched((FA, "_evict_steps", evict_steps))
+
+
+@race("adopt-find-then-claim", expect=("OWN-01", "OWN-02", "OWN-03"))
+def _adopt_split():
+    """The slow path looks for an unowned partial slab in one pool-lock section and
+    claims it in another: two threads can find the same slab and both adopt it.
+    Bug class: check-then-act across a lock release (two owners of one slab)."""
+    def alloc_slow_steps(self, t, c):
+        for slab in (t.active_a[c], t.active_b[c]):
+            if slab is not None:
+                yield from self._drain_steps(t.tid, slab)
+        self._refill_tls_magazine(t, c)
+        p = self._serve_from_actives(t, c)
+        if p != NULL:
+            self.probe.hit("slow")
+            return p
+        slab = self._find_partial(c)
+        yield "pool"                       # the lock is dropped between find and claim
+        path = "slow"
+        if slab is None:
+            slab = self._new_slab(c)
+            path = "new_slab"
+            if slab is None:
+                return NULL
+        self._adopt(t, slab)
+        yield "pool"
+        self._refill_tls_magazine(t, c)
+        p = self._serve_from_actives(t, c)
+        if p != NULL:
+            self.probe.hit(path)
+        return p
+    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+
+
+@race("free-acts-on-stale-owner", expect=("OWN-03",))
+def _stale_owner():
+    """A free that finds the block's slab unowned (and its magazine full) puts the block
+    back into the slab in a later step, without re-reading the owner under the pool
+    lock: a thread that adopted the slab in between owns it by then.
+    Bug class: time-of-check to time-of-use on ownership (a non-owner writes the
+    bitmap)."""
+    def route(self, t, slab, addr):
+        if slab.owner is None and t.mags[slab.class_idx].top >= t.mags[slab.class_idx].cap:
+            def late():
+                yield "owner"
+                self._put_local(t.tid, slab, addr)
+            return late()
+        return _fa["_free_route"](self, t, slab, addr)
+    return patched((FA, "_free_route", route))
