@@ -1,0 +1,120 @@
+"""Concurrent rounds without Hypothesis: random programs under random or PCT schedules.
+
+``hakmem-fuzz run --machine concurrent`` drives this: for ``seconds``, each example
+is a fresh pair (reference, fast model) on a tiny Config and a few concurrent
+rounds (``specs.concurrent.Harness``), every round under the chosen strategy
+(``random``, or ``pct`` with depth d: a random program first measures k, the
+number of steps with a choice).  It reports schedules explored, steps,
+preemptions per schedule, and how often each shared-word race fired (a
+``"cas-retry"`` is a push or drain that lost a CAS to another thread).  The
+first finding stops the run with its reproducer (Config, rounds, schedules),
+which ``specs.concurrent.replay`` re-runs exactly.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config, InvariantViolation
+from specs.concurrent import OP_KINDS, Harness
+from specs.schedule import PCT, RandomStrategy
+
+
+def random_config(rng: random.Random) -> Config:
+    return Config(class_sizes=rng.choice([(8, 16), (8,), (16, 32)]),
+                  slab_size=rng.choice([64, 128]), word_bits=rng.choice([4, 8, 64]),
+                  mini_mag_capacity=rng.randint(1, 4), refill_batch=rng.randint(1, 4),
+                  magazine_capacity=rng.randint(1, 3), flush_interval=rng.randint(1, 4))
+
+
+def random_programs(rng: random.Random, h: Harness) -> dict:
+    free = sorted(h.addr_handle.values())
+    rng.shuffle(free)
+    programs = {}
+    for tid in range(rng.randint(2, 4)):
+        prog = []
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.choice(OP_KINDS)
+            if kind == "free" and free:
+                prog.append(("free", free.pop()))
+            elif kind in ("drain", "evict"):
+                prog.append((kind, rng.randint(0, 1)))
+            elif kind in ("exit", "flush"):
+                prog.append((kind,))
+            else:
+                prog.append(("alloc", rng.randint(0, h.config.max_size)))
+        programs[tid] = prog
+    return programs
+
+
+@dataclass
+class ConcurrentReport:
+    strategy: str
+    seconds: float = 0.0
+    examples: int = 0
+    schedules: int = 0
+    steps: int = 0
+    preemptions: int = 0
+    labels: Counter = field(default_factory=Counter)
+    finding: str = ""            # "" when clean
+    inv_id: str = ""
+    reproducer: str = ""
+
+    def lines(self) -> list:
+        per = self.preemptions / self.schedules if self.schedules else 0.0
+        out = [f"strategy {self.strategy}: {self.examples} examples, {self.schedules} schedules "
+               f"({self.schedules / max(self.seconds, 1e-9):.0f}/s), {self.steps} steps "
+               f"({self.steps / max(self.seconds, 1e-9):.0f}/s), {per:.2f} preemptions per "
+               f"schedule, in {self.seconds:.1f} s",
+               "shared-word races fired: " + (", ".join(
+                   f"{k} {v}" for k, v in sorted(self.labels.items()) if k == "cas-retry")
+                   or "cas-retry 0"),
+               "steps by label: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))]
+        if self.finding:
+            out += [f"FINDING [{self.inv_id}]: {self.finding.splitlines()[0]}", self.reproducer]
+        return out
+
+
+def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, seed: int = 0,
+                   rounds: int = 3, stop_after=None) -> ConcurrentReport:
+    """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples)."""
+    if strategy not in ("random", "pct"):
+        raise ValueError(f"unknown strategy {strategy!r}: choose random or pct")
+    rng = random.Random(seed)
+    rep = ConcurrentReport(strategy if strategy == "random" else f"pct(d={depth})")
+    start = time.monotonic()
+    k = 12                                     # steps with a choice, measured below
+    while time.monotonic() - start < seconds and (stop_after is None
+                                                   or rep.examples < stop_after):
+        cfg = random_config(rng)
+        h = Harness(RefAllocator(cfg), FastAllocator(cfg))
+        rep.examples += 1
+        try:
+            for _ in range(rounds):
+                programs = random_programs(rng, h)
+                if strategy == "random":
+                    strat = RandomStrategy(rng.randrange(1 << 30))
+                else:
+                    strat = PCT(sorted(programs), depth, k, rng.randrange(1 << 30))
+                run = h.run_round(programs, strat)
+                if strategy == "pct":
+                    k = max(1, (k + getattr(strat, "choices", k)) // 2)
+                rep.schedules += 1
+                rep.steps += len(run.schedule)
+                rep.preemptions += run.preemptions
+                rep.labels.update(run.labels)
+            h.teardown()
+        except (InvariantViolation, Exception) as e:  # noqa: BLE001 - every failure is a finding
+            rep.inv_id = getattr(e, "inv_id", f"crash:{type(e).__name__}")
+            rep.finding = str(e)
+            rep.reproducer = h.reproducer()
+            break
+    rep.seconds = time.monotonic() - start
+    return rep
+
+
+__all__ = ["run_concurrent", "ConcurrentReport", "random_programs", "random_config"]
