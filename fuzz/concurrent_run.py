@@ -118,3 +118,31 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
 
 
 __all__ = ["run_concurrent", "ConcurrentReport", "random_programs", "random_config"]
+
+
+def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int = 3,
+            out=None) -> int:
+    """``hakmem-fuzz run --machine concurrent``: random (or PCT) rounds for ``minutes``;
+    prints the report; exit 0 when nothing was found, 1 with a finding (its reproducer
+    printed: replay it with ``specs.concurrent.replay``)."""
+    import sys
+    from contextlib import nullcontext
+
+    from fuzz import mutants
+    from fuzz.mutants.races import RACES
+    out = out or sys.stdout
+    seed = 0 if seed is None else seed
+    ctx = nullcontext()
+    if mutant is not None:
+        ctx = RACES[mutant].apply() if mutant in RACES else mutants.apply(mutant)
+    out.write(f"hakmem-fuzz run --machine concurrent: {minutes:g} min, strategy {strategy}, "
+              f"seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")
+    with ctx:
+        rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed)
+    out.write("\n".join(rep.lines()) + "\n")
+    if rep.finding:
+        out.write("replay: specs.concurrent.replay(RefAllocator, FastAllocator, config, rounds)"
+                  "; fix the model or promote the reproducer to tests/regressions\n")
+        return 1
+    out.write("nothing found\n")
+    return 0

@@ -69,6 +69,7 @@ class Harness:
         self.addr_handle = {}    # fast addr -> handle (live at the client)
         self.next_handle = 0
         self.rounds = []         # (programs, str(schedule)) of every round run
+        self.preemptions = []    # preemptions of each round's schedule
         self.checks = Counter()
 
     # ---- a round ---------------------------------------------------------------------
@@ -80,6 +81,7 @@ class Harness:
             run.run(strategy)
         finally:
             self.rounds[-1] = (programs, str(run.schedule))
+            self.preemptions.append(run.preemptions)
         TOTALS["schedules"] += 1
         TOTALS["steps"] += len(run.schedule)
         TOTALS["preemptions"] += run.preemptions
@@ -331,6 +333,7 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
                 run = h.run_round(programs, DrawnSchedule(data))
             except BaseException:
                 type(self).record["failed"] = h     # the last failing run is the shrunk one
+                type(self).record.setdefault("first_fail", time.monotonic())
                 self.broken = True
                 raise
             finally:
@@ -346,6 +349,7 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
                     self.h.teardown()
                 except BaseException:
                     type(self).record["failed"] = self.h
+                    type(self).record.setdefault("first_fail", time.monotonic())
                     raise
 
     Machine.__name__ = Machine.__qualname__ = name
@@ -353,14 +357,26 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
 
 
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
-                    chunk: int = 50, steps: int = 4):
+                    chunk: int = 50, steps: int = 6, shrink_seconds: float = 30.0):
     """Run the concurrent machine until it fails or ``budget`` seconds pass.  Returns
-    ``(killed, inv_id, message, seconds, examples, reproducer)``."""
-    from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
-    from hypothesis.stateful import run_state_machine_as_test
+    ``(killed, inv_id, message, seconds, examples, reproducer, seconds to the first
+    failure)`` (``seconds`` includes shrinking, capped at ``shrink_seconds`` through
+    Hypothesis's own shrinking deadline, ``engine.MAX_SHRINKING_SECONDS``)."""
+    from hypothesis.internal.conjecture import engine
 
     Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
     start, s = time.monotonic(), seed
+    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, shrink_seconds
+    try:
+        return _hunt(Machine, budget, start, s, chunk, steps)
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
+
+
+def _hunt(Machine, budget, start, s, chunk, steps):
+    from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
     while time.monotonic() - start < budget:
         st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
                        database=None, print_blob=False, suppress_health_check=list(HealthCheck),
@@ -376,10 +392,11 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
                 f"crash:{type(exc).__name__}"
             msg = str(exc)
             last = Machine.record["failed"] or Machine.record["last"]
+            first = Machine.record.get("first_fail", time.monotonic()) - start
             return (True, inv_id, msg, time.monotonic() - start, Machine.record["examples"],
-                    last.reproducer() if last else "")
+                    last.reproducer() if last else "", first)
         s += 1
-    return False, "", "", time.monotonic() - start, Machine.record["examples"], ""
+    return False, "", "", time.monotonic() - start, Machine.record["examples"], "", 0.0
 
 
 __all__ = ["Harness", "make_concurrent_machine", "replay", "hunt_concurrent",
