@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report directory: report.json, report.md, reproducers/ "
                         "(default: %(default)s)")
     r.add_argument("--machine", action="append", metavar="NAME", dest="machines",
-                   help=f"config family, repeatable: {', '.join(FAMILIES)} (default: any)")
+                   help=f"config family, repeatable: {', '.join(FAMILIES)} (default: any); "
+                        "or 'concurrent' alone: threads whose atomic steps interleave "
+                        "(specs/concurrent.py, one process, random schedules)")
     from fuzz.impl import add_impl_argument
     add_impl_argument(r)
     r.add_argument("--mutant", metavar="NAME",
@@ -233,6 +235,7 @@ def _write_list(out) -> int:
     out.write("machine families (--machine):\n")
     for name, attr in FAMILIES.items():
         out.write(f"  {name:<8} specs.machines.{attr}\n")
+    out.write("  concurrent specs.concurrent (threads interleaved; alone)\n")
     out.write("planted bugs (--mutant):\n")
     for name in mutants.names():
         m = mutants.get(name)
@@ -248,6 +251,8 @@ def _run(args, parser) -> int:
     from fuzz.runner_worker import FAMILIES
     if args.list:
         return _list()
+    if "concurrent" in (args.machines or []):
+        return _run_concurrent(args, parser)
     machines = args.machines or ["any"]
     unknown = [m for m in machines if m not in FAMILIES]
     if unknown:
@@ -277,6 +282,22 @@ def _run(args, parser) -> int:
         op_timeout=args.op_timeout, shard=args.shard, tier=impl.tier,
         impl=None if impl.spec == "hakmem_fast:FastAllocator" else impl.spec)
     return runner.run(params)
+
+
+def _run_concurrent(args, parser) -> int:
+    """``--machine concurrent``: random concurrent rounds in this process (exit 0 clean,
+    1 finding, 2 usage)."""
+    from fuzz import mutants
+    from fuzz.concurrent_run import cli_run
+    from fuzz.mutants.races import RACES
+    if args.machines != ["concurrent"]:
+        parser.error("--machine concurrent runs alone (its rounds are not lockstep examples); "
+                     "run the other families separately")
+    if args.mutant is not None and args.mutant not in RACES and \
+            args.mutant not in mutants.names():
+        parser.error(f"unknown --mutant {args.mutant!r}; the planted races are "
+                     f"{', '.join(RACES)}")
+    return cli_run(args.minutes, args.seed, args.mutant)
 
 
 def _promote(args) -> int:

@@ -51,7 +51,9 @@ def _hunt_one(args):
 
 
 def kind(m) -> str:
-    """planted | seed-sample | hang | equivalent."""
+    """planted | seed-sample | hang | equivalent | concurrency."""
+    if getattr(m, "kind", None) == "concurrency":
+        return "concurrency"
     if m.equivalent:
         return "equivalent"
     if m.name.startswith("seed-"):
