@@ -34,3 +34,15 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
     with m.apply(), pytest.raises(InvariantViolation) as exc:
         replay(RefAllocator, FastAllocator, scope["config"], scope["rounds"])
     assert exc.value.inv_id in m.expect, f"the reproducer replays to {exc.value}"
+
+
+def test_the_seed_stats_add_reproducer_of_seed_findings_fails_under_the_sample_only():
+    from specs.api import Config
+    cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
+                 refill_batch=1, magazine_capacity=1, flush_interval=1)
+    rounds = [({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0*4 1*4"),
+              ({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0 1*3 0*2")]
+    with RACES["seed-stats-global-add"].apply(), pytest.raises(InvariantViolation) as exc:
+        replay(RefAllocator, FastAllocator, cfg, rounds)
+    assert exc.value.inv_id == "STAT-01"
+    replay(RefAllocator, FastAllocator, cfg, rounds, strict=False)   # the fetch-add: clean
