@@ -86,4 +86,4 @@ def names(include_equivalent: bool = True) -> list:
 
 
 def _load() -> None:
-    from . import catalogue, harness, races, seed  # noqa: F401  (registration side effects)
+    from . import catalogue, conformance, harness, races, seed  # noqa: F401  (registration)

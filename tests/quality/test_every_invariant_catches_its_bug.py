@@ -7,7 +7,7 @@ import pytest
 
 from fuzz import mutants
 from fuzz.hunt import hunt
-from specs.invariants import REGISTRY
+from specs.invariants import REGISTRY, conformance
 
 # invariant ID -> the planted bug that must trip it first: declared with the check
 # (the black-box checks' planted bugs are foreign allocators: tests/quality/test_foreign_bugs.py)
@@ -22,6 +22,9 @@ def test_every_registered_invariant_names_a_catalogued_planted_bug():
 @pytest.mark.quality
 @pytest.mark.parametrize("inv_id", sorted(PLANTED))
 def test_the_machine_names_the_invariant_its_planted_bug_breaks(inv_id):
+    if REGISTRY[inv_id].topic == "conformance" and not conformance.wired():
+        pytest.skip("specs.lockstep.Oracle does not run the CONF checks yet: "
+                    "tests/quality/test_conformance.py hunts their bugs under ConformanceOracle")
     m = mutants.get(PLANTED[inv_id])
     with m.apply():
         result = hunt(budget=60, seed=0, config_strategy=m.configs)

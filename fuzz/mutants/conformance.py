@@ -1,0 +1,119 @@
+"""Planted bugs that keep the heap safe but leave the design's path or its debug
+counters: caught only by the path-conformance checks (CONF-*, specs/invariants/
+conformance.py).  The seed design ships these counters for regression analysis; a
+model that takes another path, or miscounts, misleads every performance conclusion.
+"""
+from __future__ import annotations
+
+from hakmem_fast.allocator import FastAllocator
+from hakmem_fast.probe import Probe
+from hakmem_fast.structs import NULL
+
+from . import mutant, patched
+
+FA = FastAllocator
+_orig_hit, _orig_mag, _orig_evict = Probe.hit, Probe.mag, FA._evict
+
+
+@mutant("conf-free-routing-inverted", expect=("CONF-02",))
+def _free_routing_inverted():
+    """_free_route tests ``slab.owner == t.tid`` where the design says ``!=``: an owner's
+    free goes through its own slab's remote stack and a non-owner's free stays in its
+    magazine.  Every block still comes back, so no safety check fires.
+    Bug class: an inverted ownership test in the free path (cross-thread frees bypass the
+    owner's remote stack; owner frees pay the atomic push)."""
+    def _free_route(self, t, slab, addr):
+        if slab.owner is not None and slab.owner == t.tid:
+            return self._remote_push(slab, addr)
+        if self._mag_push(t, slab.class_idx, addr, "free_magazine"):
+            return None
+        self.probe.hit("mag_overflow")
+        self._return_block(t.tid, slab, addr)
+        return None
+    return patched((FA, "_free_route", _free_route))
+
+
+@mutant("conf-refill-nonempty-minimag", expect=("CONF-03",))
+def _refill_nonempty():
+    """The hot path tops A's mini-magazine up from the bitmap whenever it is not full,
+    before popping, and counts that as a refill: the design refills only an empty
+    mini-magazine (Phase 2 step 3).
+    Bug class: refill at the wrong time (bitmap scans on every alloc; the hot path gets
+    slower while every block is still handed out once)."""
+    def _alloc_hot(self, t, c):
+        p = self._mag_pop(t, c, "tls_mag")
+        if p != NULL:
+            return p
+        a = t.active_a[c]
+        if a is None:
+            return NULL
+        if a.mini_mag.count < a.mini_mag.capacity and self._refill(a) > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("refill")
+                return p
+        if a.mini_mag.count > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("mini_mag")
+                return p
+        return NULL
+    return patched((FA, "_alloc_hot", _alloc_hot))
+
+
+@mutant("conf-minimag-before-magazine", expect=("CONF-01",))
+def _minimag_first():
+    """The hot path pops A's mini-magazine before the TLS magazine: stages 1 and 2 of
+    Phase 2 swapped.  Blocks stay unique; only the order of the stages is wrong.
+    Bug class: a reordered fast path (the cheaper cache is bypassed)."""
+    def _alloc_hot(self, t, c):
+        a = t.active_a[c]
+        if a is not None and a.mini_mag.count > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("mini_mag")
+                return p
+        p = self._mag_pop(t, c, "tls_mag")
+        if p != NULL:
+            return p
+        if a is not None and self._refill(a) > 0:
+            p = self._mini_mag_pop(a)
+            if p != NULL:
+                self.probe.hit("refill")
+                return p
+        return NULL
+    return patched((FA, "_alloc_hot", _alloc_hot))
+
+
+@mutant("conf-spill-counted-minus-one", expect=("CONF-04",))
+def _spill_minus_one():
+    """Evicting a slab with a non-empty mini-magazine counts the spill as -1.
+    Bug class: a miscounting debug counter (the refill-stage / spill statistics users
+    read to find why the hot path got slower are wrong)."""
+    def _evict(self, t, slab):
+        full = slab.mini_mag.count > 0
+        _orig_evict(self, t, slab)
+        if full:
+            self.probe.counts["spill"] -= 2
+    return patched((FA, "_evict", _evict))
+
+
+@mutant("conf-stat-flush-counted-twice", expect=("CONF-05",))
+def _flush_twice():
+    """Each statistics flush counts stat_flush twice (+2).
+    Bug class: a miscounting debug counter (a flush rate twice the real one)."""
+    def hit(self, path):
+        _orig_hit(self, path)
+        if path == "stat_flush":
+            _orig_hit(self, path)
+    return patched((Probe, "hit", hit))
+
+
+@mutant("conf-free-magazine-uncounted", expect=("CONF-06",))
+def _free_magazine_uncounted():
+    """A free into the TLS magazine is not counted (+0): free_magazine stays put.
+    Bug class: a miscounting debug counter (the free pipeline's counters no longer sum
+    to the frees done)."""
+    def mag(self, tid, class_idx, slot, path=None):
+        _orig_mag(self, tid, class_idx, slot, None if path == "free_magazine" else path)
+    return patched((Probe, "mag", mag))

@@ -1,0 +1,355 @@
+"""Path conformance: every op takes the path the seed design says, and the design's
+debug counters (``Hooks.path_counts``, names in ``hakmem_fast.probe.PATHS``) say so.
+
+From the state before an op, :func:`predict` names the stage that serves an alloc,
+the route of a free, the spills of an eviction and the statistics flushes; after
+the op, :func:`check` compares the counter deltas with the prediction.
+
+Alloc stages (the seed's Phase 2 hot path, then its Phase 4 slow path), first match:
+
+  1. ``tls_mag``   the thread's magazine of the class is not empty;
+  2. ``mini_mag``  active slab A's mini-magazine is not empty;
+  3. ``refill``    A's bitmap has a free block: batch refill, then pop;
+  4. ``slow``      A or B holds a free block anywhere (bitmap, mini-magazine or remote
+                   stack: the slow path drains both remote stacks, refills the TLS
+                   magazine from their mini-magazines as Phase 4 does, and serves), or
+                   an unowned slab of the class has one (adopted);
+  5. ``new_slab``  the class is below ``max_slabs_per_class``;
+  6. ``oom``.
+
+Free routes: a block of a slab another thread owns goes to that slab's remote stack
+(``free_remote``); any other block goes local: the magazine if it has room
+(``free_magazine``), else back to the slab (``mag_overflow`` and ``free_local``).
+
+Where the model deliberately differs from a seed sample, the prediction follows the
+model's rule (each is a documented choice of ``hakmem_fast``):
+
+* stage 3 refills ``Config.refill_batch`` blocks, not the sample's literal 16;
+* the seed's slow path is "the existing global pool logic"; the model's is the order
+  above (drain A and B, Phase 4's ``refill_tls_magazine``, adopt the lowest unowned
+  partial slab, then a new slab), and a block served there counts ``slow``;
+* the seed's ``stats_flush_if_needed`` flushes at 255 events and adds 256 (its
+  sample is wrong, see fuzz/mutants/SEED_FINDINGS.md); the model flushes exactly
+  when a thread's pending count of the class reaches ``flush_interval``;
+* the seed gives no free path; the routes above are the model's (the issue's) rule;
+* maintenance refills (``Hooks.refill_active``) and the slow path's refills are not
+  stage-3 refills and do not count ``refill``.
+
+Cost: O(1) per alloc on the hot path and per free (one thread, at most three slabs);
+O(slabs of the class) when the prediction reaches the slow path, as the op does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .geometry import h
+from .registry import fail, invariant
+
+STAGES = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom")
+ROUTES = ("free_magazine", "free_remote", "mag_overflow")
+WHERE = "every alloc and free (each element of a burst), evict, thread exit and quiesce"
+
+
+@dataclass
+class Prediction:
+    """What the design says one op does, from the state before it."""
+    kind: str                       # "alloc" | "free" | "evict"
+    tid: int
+    class_idx: int = -1
+    stage: str = ""                 # alloc: one of STAGES
+    route: str = ""                 # free: one of ROUTES
+    a_mini_mag: int = 0             # alloc: A's mini-magazine count before (0: no A)
+    spills: int = 0                 # evictions of slabs whose mini-magazine is not empty
+    flushes: int = 0                # statistics flushes (0 or 1 per alloc/free)
+    why: str = ""                   # the state the prediction read, for messages
+    exact: Optional[object] = None  # exact Stats before the op (identities), if known
+    extra: dict = field(default_factory=dict)
+
+
+# ============================================================================
+# The state before an op: a cheap partial snapshot, or the checker's kept view
+# ============================================================================
+
+
+class _State:
+    """Threads and slabs before the op, from an oracle (a partial snapshot of exactly
+    what the prediction reads) or a kept ``View`` (``view.threads``, ``view.prev``)."""
+
+    def __init__(self, source):
+        self.fast = getattr(source, "fast", None)
+        self.view = None if self.fast is not None else source
+        self.config = self.fast.config if self.fast is not None else None
+
+    def thread(self, tid: int):
+        if self.fast is not None:
+            return self.fast.snapshot((), {}, [tid]).threads.get(tid)
+        return self.view.threads.get(tid)
+
+    def slab(self, base):
+        if base is None:
+            return None
+        if self.fast is not None:
+            return self.fast.snapshot([base], {}, ()).slabs.get(base)
+        return self.view.prev.get(base)
+
+    def class_slabs(self, c: int) -> list:
+        if self.fast is not None:
+            return list(self.fast.snapshot(self.fast.slab_bases(c), {}, ()).slabs.values())
+        return [s for s in self.view.prev.values() if s.class_idx == c]
+
+    def exact(self):
+        return self.fast.exact_stats() if self.fast is not None else None
+
+
+def _has_free(s) -> bool:
+    return s is not None and (s.free_count > 0 or s.mini_mag_count > 0 or s.remote_count > 0)
+
+
+def _state(source, config) -> _State:
+    st = _State(source)
+    if st.config is None:
+        st.config = config
+    return st
+
+
+# ============================================================================
+# Prediction
+# ============================================================================
+
+
+def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
+    """The stage that serves alloc of class ``c`` by ``tid`` (see the module doc)."""
+    st = _state(source, config)
+    cfg = st.config
+    t = st.thread(tid)
+    top = t.magazine_tops[c] if t is not None else 0
+    pend = t.pending_allocs[c] if t is not None else 0
+    a = st.slab(t.active_a[c]) if t is not None else None
+    b = st.slab(t.active_b[c]) if t is not None else None
+    p = Prediction("alloc", tid, c, a_mini_mag=a.mini_mag_count if a is not None else 0,
+                   flushes=int(pend + 1 >= cfg.flush_interval), exact=st.exact())
+    p.why = (f"before: magazine top {top}, A "
+             + (f"{h(a.base)} mini-mag {a.mini_mag_count} bitmap-free {a.free_count} remote "
+                f"{a.remote_count}" if a is not None else "none")
+             + (f", B {h(b.base)}" if b is not None else ""))
+    if top > 0:
+        p.stage = "tls_mag"
+    elif a is not None and a.mini_mag_count > 0:
+        p.stage = "mini_mag"
+    elif a is not None and a.free_count > 0:
+        p.stage = "refill"
+    elif _has_free(a) or _has_free(b):
+        p.stage = "slow"
+    elif any(s.owner is None and _has_free(s) for s in st.class_slabs(c)):
+        p.stage = "slow"
+        p.why += ", an unowned partial slab of the class"
+    else:
+        n = len(st.class_slabs(c))
+        limit = cfg.max_slabs_per_class
+        p.stage = "new_slab" if limit is None or n < limit else "oom"
+        p.why += f", no free block in {n} slabs of the class (limit {limit})"
+    return p
+
+
+def predict_free(source, addr: int, tid: int, config=None) -> Prediction:
+    """The route of free(addr) by ``tid`` (see the module doc)."""
+    st = _state(source, config)
+    cfg = st.config
+    s = st.slab(addr & ~(cfg.slab_size - 1))
+    t = st.thread(tid)
+    c = s.class_idx
+    top = t.magazine_tops[c] if t is not None else 0
+    pend = t.pending_frees[c] if t is not None else 0
+    p = Prediction("free", tid, c, flushes=int(pend + 1 >= cfg.flush_interval),
+                   exact=st.exact())
+    p.why = (f"block {h(addr)} of slab {h(s.base)} owned by "
+             f"{'nobody' if s.owner is None else 'tid %d' % s.owner}, tid {tid}'s magazine "
+             f"top {top} of {cfg.magazine_capacity}")
+    if s.owner is not None and s.owner != tid:
+        p.route = "free_remote"
+    elif top < cfg.magazine_capacity:
+        p.route = "free_magazine"
+    else:
+        p.route = "mag_overflow"
+    return p
+
+
+def predict_evict(source, slabs, tid: int = -1, config=None) -> Prediction:
+    """Evicting the slabs at ``slabs`` (bases; None skipped) spills each non-empty
+    mini-magazine once."""
+    st = _state(source, config)
+    snaps = [st.slab(b) for b in slabs if b is not None]
+    full = [s for s in snaps if s is not None and s.mini_mag_count > 0]
+    return Prediction("evict", tid, spills=len(full),
+                      why=f"evicting {len(snaps)} slabs, {len(full)} with a non-empty "
+                          f"mini-magazine")
+
+
+def predict(source, op, config=None) -> Prediction:
+    """The prediction for one op of ``specs.ops`` (Alloc, Free, RaceFree, Evict,
+    ThreadExit) from an oracle (its handles name the freed block) or a kept view
+    (then ``op.handle`` must be the block's address and ``config`` given)."""
+    from ..api import size_to_class
+    from ..ops import Alloc, Evict, Free, RaceFree, ThreadExit
+    st = _state(source, config)
+    cfg = st.config
+    if isinstance(op, Alloc):
+        return predict_alloc(source, size_to_class(op.size, cfg.class_sizes), op.tid, cfg)
+    if isinstance(op, (Free, RaceFree)):
+        handles = getattr(source, "handles", None)
+        addr = handles[op.handle].fast if handles is not None else op.handle
+        return predict_free(source, addr, op.tid, cfg)
+    if isinstance(op, Evict):
+        t = st.thread(op.tid)
+        c = op.class_idx % cfg.num_classes
+        return predict_evict(source, [t.active_a[c]] if t is not None else [], op.tid, cfg)
+    if isinstance(op, ThreadExit):
+        t = st.thread(op.tid)
+        bases = [] if t is None else list(t.active_a) + list(t.active_b)
+        return predict_evict(source, bases, op.tid, cfg)
+    raise TypeError(f"no conformance prediction for {op!r}: one of Alloc, Free, RaceFree, "
+                    f"Evict, ThreadExit")
+
+
+# ============================================================================
+# The checks: counter deltas against the prediction
+# ============================================================================
+
+
+def _delta(before, after) -> dict:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)}
+
+
+@invariant("CONF-06", level=2, scope="op", cost="O(counters) per op", where=WHERE,
+           planted="conf-free-magazine-uncounted",
+           statement="per op: allocs done == served-stage counters, each alloc attempt == "
+                     "one stage counter; frees done == route counters (free_local == "
+                     "mag_overflow)")
+def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
+    if p.kind == "alloc":
+        stages = {k: d.get(k, 0) for k in STAGES if d.get(k, 0)}
+        served = sum(v for k, v in stages.items() if k != "oom")
+        if sum(stages.values()) != 1:
+            fail("CONF-06", f"alloc of class {p.class_idx} by tid {p.tid} moved the stage "
+                            f"counters by {stages or 'nothing'}; one alloc is one stage event")
+        if done is not None and served != done[0]:
+            fail("CONF-06", f"class {p.class_idx}: {done[0]} allocs done but the stage "
+                            f"counters served {served} ({stages})")
+    elif p.kind == "free":
+        routes = {k: d.get(k, 0) for k in ROUTES if d.get(k, 0)}
+        want = 1 if done is None else done[1]
+        if sum(routes.values()) != want or d.get("free_local", 0) != d.get("mag_overflow", 0):
+            fail("CONF-06", f"{want} frees done (class {p.class_idx}, tid {p.tid}) but the "
+                            f"route counters moved by {routes or 'nothing'} and free_local by "
+                            f"{d.get('free_local', 0)}")
+
+
+@invariant("CONF-03", level=2, scope="op", cost="O(counters) per op", where=WHERE,
+           planted="conf-refill-nonempty-minimag",
+           statement="a stage-3 refill happens (and counts refill) only when A's mini-magazine "
+                     "is empty and its bitmap has a free block")
+def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
+    n = d.get("refill", 0)
+    if p.kind != "alloc":
+        if n:
+            fail("CONF-03", f"a {p.kind} by tid {p.tid} counted {n} stage-3 refills")
+        return
+    if n and p.a_mini_mag > 0:
+        fail("CONF-03", f"alloc of class {p.class_idx} by tid {p.tid} refilled A while its "
+                        f"mini-magazine held {p.a_mini_mag} blocks ({p.why})")
+    if n != int(p.stage == "refill"):
+        fail("CONF-03", f"alloc of class {p.class_idx} by tid {p.tid} counted {n} refills; "
+                        f"the design refills {int(p.stage == 'refill')} times ({p.why})")
+
+
+@invariant("CONF-01", level=2, scope="op", cost="O(1) per op on the hot path, O(slabs of "
+           "the class) on the slow path", where=WHERE, planted="conf-minimag-before-magazine",
+           statement="an alloc is served by the design's first stage that can serve it: TLS "
+                     "magazine, A's mini-mag, refill, slow path, new slab, out of memory")
+def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
+    if p.kind != "alloc":
+        return
+    took = [k for k in STAGES if d.get(k, 0)]
+    if took != [p.stage]:
+        fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} took "
+                        f"{'/'.join(took) or 'no stage'}; the design serves it from "
+                        f"{p.stage} ({p.why})")
+
+
+@invariant("CONF-02", level=2, scope="op", cost="O(1) per op", where=WHERE,
+           planted="conf-free-routing-inverted",
+           statement="a free goes to the owner's remote stack iff another thread owns the "
+                     "slab, else to the magazine if it has room, else back to the slab")
+def conf_02_free_route(p: Prediction, d: dict) -> None:
+    if p.kind != "free":
+        return
+    took = [k for k in ROUTES if d.get(k, 0)]
+    if took != [p.route]:
+        fail("CONF-02", f"free by tid {p.tid} took {'/'.join(took) or 'no route'}; the "
+                        f"design routes it to {p.route} ({p.why})")
+
+
+@invariant("CONF-04", level=2, scope="op", cost="O(1) per evicted slab", where=WHERE,
+           planted="conf-spill-counted-minus-one",
+           statement="spill counter delta == evictions of a slab whose mini-magazine is not "
+                     "empty (none on the hot path or a free)")
+def conf_04_spill_on_eviction(p: Prediction, d: dict) -> None:
+    n = d.get("spill", 0)
+    if n != p.spills:
+        fail("CONF-04", f"{p.kind} by tid {p.tid} counted {n} spills; the design spills "
+                        f"{p.spills} times ({p.why})")
+
+
+@invariant("CONF-05", level=2, scope="op", cost="O(1) per op", where=WHERE,
+           planted="conf-stat-flush-counted-twice",
+           statement="a stat flush happens exactly when the thread's pending count of the "
+                     "class reaches flush_interval")
+def conf_05_flush_at_interval(p: Prediction, d: dict) -> None:
+    if p.kind not in ("alloc", "free"):
+        return
+    if p.kind == "alloc" and p.stage == "oom":
+        want = 0                     # nothing was allocated, nothing recorded
+    else:
+        want = p.flushes
+    n = d.get("stat_flush", 0)
+    if n != want:
+        fail("CONF-05", f"{p.kind} of class {p.class_idx} by tid {p.tid} flushed {n} times; "
+                        f"the pending count {'reaches' if want else 'is below'} the interval "
+                        f"(want {want})")
+
+
+#: The order the checks run in: identities first, so a miscounting counter is named as
+#: such before a stage or route check reads the counter it broke.
+CHECKS = (conf_06_identities, conf_03_refill_when_empty, conf_01_alloc_stage,
+          conf_02_free_route, conf_04_spill_on_eviction, conf_05_flush_at_interval)
+
+
+def check(prediction: Prediction, counters_before, counters_after, exact_after=None,
+          counts=None) -> None:
+    """Every conformance check of one op: its prediction against the counter deltas
+    (``exact_after``: the exact Stats after the op, for the identities; ``counts``: a
+    Counter of check runs by ID, like the oracle's ``checks``)."""
+    d = _delta(counters_before, counters_after)
+    done = None
+    if exact_after is not None and prediction.exact is not None and prediction.class_idx >= 0:
+        c = prediction.class_idx
+        done = (exact_after.allocs[c] - prediction.exact.allocs[c],
+                exact_after.frees[c] - prediction.exact.frees[c])
+    for fn in CHECKS:
+        if counts is not None:
+            counts[fn.inv_id] += 1
+        if fn is conf_06_identities:
+            fn(prediction, d, done)
+        else:
+            fn(prediction, d)
+
+
+def wired() -> bool:
+    """Whether ``specs.lockstep.Oracle`` runs these checks (its ``CHECKS_CONFORMANCE``)."""
+    from .. import lockstep
+    return bool(getattr(lockstep.Oracle, "CHECKS_CONFORMANCE", False))
+
+
+__all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
+           "predict_evict", "check", "wired"]
