@@ -82,3 +82,27 @@ def test_predict_refuses_an_op_it_has_no_rule_for():
     from specs.ops import Read
     with pytest.raises(TypeError, match="no conformance prediction"):
         conf.predict(oracle(), Read(0, 0, 1))
+
+
+def test_the_checkers_kept_view_predicts_what_a_fresh_snapshot_predicts():
+    o = oracle()
+    hs, compared = [], 0
+    for i in range(14):
+        view = o.checker.view
+        if view is not None and i % 3 == 2 and hs:
+            h = hs.pop(0)
+            addr = o.handles[h].fast
+            want = conf.predict(o, Free(h, i % 2))
+            got = conf.predict_free(view, addr, i % 2, CFG)
+            assert (got.route, got.flushes) == (want.route, want.flushes)
+            compared += 1
+            o.apply(Free(h, i % 2))
+            continue
+        if view is not None:
+            got = conf.predict_alloc(view, 0, 0, CFG)
+            want = conf.predict(o, Alloc(8, 0))
+            assert (got.stage, got.a_mini_mag, got.flushes) == \
+                (want.stage, want.a_mini_mag, want.flushes)
+            compared += 1
+        hs += o.apply(Alloc(8, 0))
+    assert compared == 13
