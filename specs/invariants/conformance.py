@@ -266,7 +266,8 @@ def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
 @invariant("CONF-01", level=2, scope="op", cost="O(1) per op on the hot path, O(slabs of "
            "the class) on the slow path", where=WHERE, planted="conf-minimag-before-magazine",
            statement="an alloc is served by the design's first stage that can serve it: TLS "
-                     "magazine, A's mini-mag, refill, slow path, new slab, out of memory")
+                     "magazine, A's mini-mag, refill, slow path, new slab, out of memory; "
+                     "the slow path refills the TLS magazine once (Phase 4)")
 def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
     if p.kind != "alloc":
         return
@@ -275,6 +276,13 @@ def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
         fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} took "
                         f"{'/'.join(took) or 'no stage'}; the design serves it from "
                         f"{p.stage} ({p.why})")
+    # Phase 4: the slow path refills the (empty) TLS magazine from the active slabs'
+    # mini-magazines once, from A and B or from the slab it adopted or created
+    want = int(p.stage in ("slow", "new_slab"))
+    if d.get("tls_refill", 0) != want:
+        fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} from {p.stage} "
+                        f"refilled the TLS magazine {d.get('tls_refill', 0)} times; the "
+                        f"design's Phase 4 refills it {want} times ({p.why})")
 
 
 @invariant("CONF-02", level=2, scope="op", cost="O(1) per op", where=WHERE,
