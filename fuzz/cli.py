@@ -8,6 +8,7 @@
     hakmem-fuzz contracts [--per-condition-timeout S] [crosshair options]
     hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
     hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
+    hakmem-fuzz mutate --files GLOB  (see fuzz.mutate_run)
     hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
@@ -326,6 +327,9 @@ def main(argv=None) -> int:
     if argv and argv[0] == "invariants":
         from fuzz import invariants_cmd
         return invariants_cmd.main(argv[1:])
+    if argv and argv[0] == "mutate":
+        from fuzz import mutate_run
+        return mutate_run.main(argv[1:])
     parser = build_parser()
     if not argv:
         parser.print_help(sys.stderr)

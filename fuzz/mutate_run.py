@@ -1,0 +1,275 @@
+"""hakmem-fuzz mutate: hunt a deterministic sample of source mutants, score the harness.
+
+    hakmem-fuzz mutate --files 'hakmem_fast/*.py' [--n 100] [--budget 30] [--seed 0]
+                       [--workers 2] [--out mutate-report] [--root .] [--write-md PATH]
+                       [--oracle MODULE:CLASS] [--min-score 0.9]
+
+Each mutant (``fuzz.mutate``) is written into its own scratch copy of the tree's
+Python packages (the checkout is never written) and hunted there by the lockstep
+machine (``fuzz.hunt``) in a separate process for ``--budget`` seconds, ``--workers``
+at a time.  A mutant is *killed* when the machine fails (the invariant ID and the
+time to the first failure are kept), *survives* when the budget ends first, and a
+run that exceeds four budgets plus a minute counts as killed by ``timeout`` (a hang).
+Mutants whose files fail to import, or whose allocator cannot be constructed, are
+reported apart and not scored.
+
+Output: ``report.json`` and ``report.md`` in ``--out``: the score (killed / scored),
+each mutant's kill time and check, and the survivors with one-line diffs.
+Exit status: 0 done; 1 below ``--min-score``; 2 usage error (no file matched, a file
+that does not parse, bad numbers).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from fuzz.mutate import OPERATORS, Mutant, sample
+
+TAG = "MUTATE-RESULT "
+USAGE, LOW_SCORE = 2, 1
+_SKIP = {"tests", "build", "dist", "docs", "bench", "node_modules"}
+
+
+# ============================================================================
+# One mutant, in its own scratch tree and process
+# ============================================================================
+
+
+def packages(root: str) -> list:
+    """The top-level Python packages of a tree (directories with an ``__init__.py``)."""
+    return sorted(d for d in os.listdir(root) if not d.startswith(".") and d not in _SKIP
+                  and os.path.isfile(os.path.join(root, d, "__init__.py")))
+
+
+def module_of(path: str) -> str:
+    mod = os.path.splitext(path)[0].replace(os.sep, ".")
+    return mod[:-len(".__init__")] if mod.endswith(".__init__") else mod
+
+
+def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
+            oracle: str = "") -> dict:
+    """Hunt one mutant in a scratch copy of ``root``'s packages; its result as a dict."""
+    scratch = tempfile.mkdtemp(prefix="hakmem-mutant-")
+    try:
+        for pkg in packages(root):
+            shutil.copytree(os.path.join(root, pkg), os.path.join(scratch, pkg),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        target = os.path.join(scratch, m.path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(m.apply(source))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [scratch, root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+            PYTHONDONTWRITEBYTECODE="1")
+        cmd = [sys.executable, "-B", "-m", "fuzz.mutate_run", "--worker", module_of(m.path),
+               str(budget), str(seed), scratch, oracle]
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True,
+                               timeout=4 * budget + 60)
+        except subprocess.TimeoutExpired:
+            return dict(status="killed", inv_id="timeout", kill_time=time.monotonic() - t0,
+                        message=f"no result after {4 * budget + 60:.0f} s (a hang)")
+        for line in p.stdout.splitlines():
+            if line.startswith(TAG):
+                return json.loads(line[len(TAG):])
+        tail = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return dict(status="start", message=f"the worker exited {p.returncode}: {tail}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = "") -> int:
+    """In the scratch process: import, construct, hunt (with ``oracle``, ``module:Class``,
+    as the machines' oracle if given); print one tagged JSON line."""
+    def out(**kw):
+        print(TAG + json.dumps(kw), flush=True)
+        return 0
+    try:
+        mod = importlib.import_module(module)
+        from fuzz.hunt import hunt
+        from hakmem_fast import FastAllocator
+    except BaseException as e:   # noqa: BLE001  (a mutant may break anything at import)
+        return out(status="import", message=f"{type(e).__name__}: {e}")
+    where = os.path.realpath(getattr(mod, "__file__", "") or "")
+    if not where.startswith(os.path.realpath(scratch)):
+        return out(status="start", message=f"{module} was imported from {where}, not the "
+                                           f"scratch copy: the mutant was not applied")
+    try:
+        FastAllocator()
+    except BaseException as e:   # noqa: BLE001
+        return out(status="start", message=f"FastAllocator() raised {type(e).__name__}: {e}")
+    if oracle:
+        from specs import machines
+        mod_name, _, cls = oracle.partition(":")
+        machines.Oracle = getattr(importlib.import_module(mod_name), cls)
+    r = hunt(budget=budget, seed=seed)
+    if r.killed:
+        return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),
+                   examples=r.examples, message=r.message[:300])
+    return out(status="survived", examples=r.examples, steps=r.steps)
+
+
+# ============================================================================
+# The campaign and its report
+# ============================================================================
+
+
+def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
+        oracle: str = "", log=sys.stderr) -> dict:
+    sources = {}
+    for path in files:
+        with open(os.path.join(root, path), "rb") as f:
+            sources[path] = f.read()
+    picked, candidates = sample(sources, n, seed)
+    log.write(f"hakmem-fuzz mutate: {len(picked)} of {candidates} mutants of {len(files)} "
+              f"files (seed {seed}), {budget:g} s each, {workers} workers\n")
+    rows = [None] * len(picked)
+    done = [0]
+
+    def one(i):
+        m = picked[i]
+        res = run_one(m, sources[m.path], root, budget, seed, oracle)
+        rows[i] = dict(m.as_dict(), diff=m.diff(sources[m.path]), **res)
+        done[0] += 1
+        what = (f"killed by {res['inv_id']} in {res.get('kill_time', 0):.1f} s"
+                if res["status"] == "killed" else res["status"])
+        log.write(f"[{done[0]}/{len(picked)}] {what}: {rows[i]['diff']}\n")
+        log.flush()
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(len(picked))))
+    return summarize(rows, dict(files=files, n=n, budget=budget, seed=seed, workers=workers,
+                                oracle=oracle or "specs.lockstep:Oracle",
+                                candidates=candidates, seconds=round(time.monotonic() - t0)))
+
+
+def summarize(rows: list, params: dict) -> dict:
+    st = Counter(r["status"] for r in rows)
+    scored = st["killed"] + st["survived"]
+    return dict(params, score=(st["killed"] / scored) if scored else None, killed=st["killed"],
+                survived=st["survived"], import_errors=st["import"], start_crashes=st["start"],
+                by_check=dict(Counter(r["inv_id"] for r in rows if r["status"] == "killed")
+                              .most_common()),
+                by_operator={op: dict(Counter(r["status"] for r in rows
+                                              if r["operator"] == op)) for op in OPERATORS},
+                mutants=rows)
+
+
+def markdown(rep: dict, command: str) -> str:
+    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+    out = [f"# Mutation score: {pct}", "",
+           f"`{command}`", "",
+           f"{rep['killed']} killed, {rep['survived']} survived of "
+           f"{rep['killed'] + rep['survived']} scored mutants (sampled from "
+           f"{rep['candidates']} candidates, seed {rep['seed']}, {rep['budget']:g} s each, "
+           f"{rep['seconds']} s in all); {rep['import_errors']} failed to import and "
+           f"{rep['start_crashes']} crashed at start (not scored).", "",
+           "## Killed by", "", "| check | mutants |", "|---|---:|"]
+    out += [f"| {k} | {v} |" for k, v in rep["by_check"].items()]
+    out += ["", "## Survivors", ""]
+    out += [f"- `{r['diff']}` ({r['operator']})" for r in rep["mutants"]
+            if r["status"] == "survived"] or ["(none)"]
+    out += ["", "## Not scored (import error or crash at start)", ""]
+    out += [f"- `{r['diff']}`: {r['message']}" for r in rep["mutants"]
+            if r["status"] in ("import", "start")] or ["(none)"]
+    out += ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
+            "|---|---|---|---:|"]
+    for r in rep["mutants"]:
+        res = r["inv_id"] if r["status"] == "killed" else r["status"]
+        kt = f"{r['kill_time']:.1f}" if r["status"] == "killed" else ""
+        diff = r["diff"].replace("|", "\\|")
+        out.append(f"| `{diff}` | {r['operator']} | {res} | {kt} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv) -> int:
+    if argv and argv[0] == "--worker":
+        return worker(argv[1], float(argv[2]), int(argv[3]), argv[4], argv[5])
+    ap = argparse.ArgumentParser(prog="hakmem-fuzz mutate",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", nargs="+", required=True,
+                    help="source files or globs, relative to --root (e.g. 'hakmem_fast/*.py')")
+    ap.add_argument("--n", type=int, default=100, help="mutants to sample (default 100)")
+    ap.add_argument("--budget", type=float, default=30.0, help="seconds of hunting each")
+    ap.add_argument("--seed", type=int, default=0, help="sample and hunt seed")
+    ap.add_argument("--workers", type=int, default=2, help="mutants hunted at once")
+    ap.add_argument("--root", default=".", help="the tree whose packages are copied")
+    ap.add_argument("--out", default="mutate-report", help="report directory")
+    ap.add_argument("--write-md", metavar="PATH", help="also write report.md to PATH")
+    ap.add_argument("--oracle", default="", metavar="MODULE:CLASS",
+                    help="the machines' oracle (a subclass of specs.lockstep.Oracle; "
+                         "importable from the scratch tree or --root)")
+    ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else USAGE
+
+    def usage(msg):
+        sys.stderr.write(f"hakmem-fuzz mutate: {msg}\n")
+        return USAGE
+    if args.n < 1 or args.budget <= 0 or args.workers < 1:
+        return usage(f"--n and --workers must be >= 1 and --budget > 0, got --n {args.n} "
+                     f"--workers {args.workers} --budget {args.budget}")
+    root = os.path.abspath(args.root)
+    if args.oracle:
+        mod_name, _, cls = args.oracle.partition(":")
+        sys.path.insert(0, root)
+        try:
+            ok = isinstance(getattr(importlib.import_module(mod_name), cls, None), type)
+        except ImportError as e:
+            return usage(f"--oracle {args.oracle}: cannot import {mod_name} ({e})")
+        if not ok:
+            return usage(f"--oracle {args.oracle}: {mod_name} has no class {cls!r}")
+    files = sorted({os.path.relpath(p, root) for pat in args.files
+                    for p in glob.glob(os.path.join(root, pat)) if p.endswith(".py")})
+    if not files:
+        return usage(f"no Python file matches {args.files} under {root}; give paths "
+                     f"relative to --root, e.g. --files 'hakmem_fast/*.py'")
+    bad = [f for f in files if f.split(os.sep)[0] not in packages(root)]
+    if bad:
+        return usage(f"{bad} are not inside a package of {root} ({packages(root)}): only "
+                     f"package files are copied into the scratch tree")
+    try:
+        rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle)
+    except SyntaxError as e:
+        return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
+    command = "hakmem-fuzz mutate " + " ".join(
+        ["--files"] + [f"'{p}'" for p in args.files]
+        + [f"--n {args.n} --budget {args.budget:g} --seed {args.seed}"]
+        + ([f"--oracle {args.oracle}"] if args.oracle else []))
+    rep["command"] = command
+    os.makedirs(args.out, exist_ok=True)
+    md = markdown(rep, command)
+    with open(os.path.join(args.out, "report.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    with open(os.path.join(args.out, "report.md"), "w") as f:
+        f.write(md)
+    if args.write_md:
+        with open(args.write_md, "w") as f:
+            f.write(md)
+    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+    print(f"hakmem-fuzz mutate: score {pct} ({rep['killed']} killed, {rep['survived']} "
+          f"survived, {rep['import_errors'] + rep['start_crashes']} not scored); report in "
+          f"{args.out}/report.md")
+    if args.min_score is not None and (rep["score"] or 0) < args.min_score:
+        print(f"hakmem-fuzz mutate: score below --min-score {args.min_score}: read the "
+              f"survivors in {args.out}/report.md and add a check that kills them")
+        return LOW_SCORE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
