@@ -175,8 +175,12 @@ def markdown(rep: dict, command: str) -> str:
            f"{rep['killed'] + rep['survived']} scored mutants (sampled from "
            f"{rep['candidates']} candidates, seed {rep['seed']}, {rep['budget']:g} s each, "
            f"{rep['seconds']} s in all); {rep['import_errors']} failed to import and "
-           f"{rep['start_crashes']} crashed at start (not scored).", "",
-           "## Killed by", "", "| check | mutants |", "|---|---:|"]
+           f"{rep['start_crashes']} crashed at start (not scored).", ""]
+    if rep["n"] < 100 or rep["budget"] < 30:
+        out += [f"A small sample ({rep['n']} mutants, {rep['budget']:g} s each): the score's "
+                f"error is wide; the score to quote is a nightly run with --n 100 --budget 30.",
+                ""]
+    out += ["## Killed by", "", "| check | mutants |", "|---|---:|"]
     out += [f"| {k} | {v} |" for k, v in rep["by_check"].items()]
     out += ["", "## Survivors", ""]
     out += [f"- `{r['diff']}` ({r['operator']})" for r in rep["mutants"]

@@ -353,6 +353,13 @@ def check(prediction: Prediction, counters_before, counters_after, exact_after=N
             fn(prediction, d)
 
 
+def reports_design_counters(path_counts) -> bool:
+    """Whether an implementation's ``path_counts`` are the seed's debug counters (the
+    checks judge only those; another allocator's own counters are not the design's)."""
+    return all(k in path_counts for k in STAGES + ROUTES + ("free_local", "spill",
+                                                            "stat_flush", "tls_refill"))
+
+
 def wired() -> bool:
     """Whether ``specs.lockstep.Oracle`` runs these checks (its ``CHECKS_CONFORMANCE``)."""
     from .. import lockstep
@@ -360,4 +367,4 @@ def wired() -> bool:
 
 
 __all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
-           "predict_evict", "check", "wired"]
+           "predict_evict", "check", "reports_design_counters", "wired"]

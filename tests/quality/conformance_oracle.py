@@ -23,7 +23,8 @@ class ConformanceOracle(Oracle):
         self.conf_op = None         # (prediction, counters before) of an evict / thread exit
 
     def _on(self) -> bool:
-        return self.white_box and self.check_level >= 2
+        return self.white_box and self.check_level >= 2 and \
+            conf.reports_design_counters(self.fast.path_counts)
 
     def _done(self, p, before) -> None:
         self.conf_pending.append((p, before, dict(self.fast.path_counts),
