@@ -80,6 +80,10 @@ class _State:
         self.fast = getattr(source, "fast", None)
         self.view = None if self.fast is not None else source
         self.config = self.fast.config if self.fast is not None else None
+        # an oracle's checker keeps every slab as of the last check: the slow path's
+        # question (any unowned partial slab of the class?) reads it without copying
+        checker = getattr(source, "checker", None)
+        self.kept = getattr(checker, "view", None) if self.fast is not None else source
 
     def thread(self, tid: int):
         if self.fast is not None:
@@ -94,9 +98,9 @@ class _State:
         return self.view.prev.get(base)
 
     def class_slabs(self, c: int) -> list:
-        if self.fast is not None:
-            return list(self.fast.snapshot(self.fast.slab_bases(c), {}, ()).slabs.values())
-        return [s for s in self.view.prev.values() if s.class_idx == c]
+        if self.kept is not None:
+            return [s for s in self.kept.prev.values() if s.class_idx == c]
+        return list(self.fast.snapshot(self.fast.slab_bases(c), {}, ()).slabs.values())
 
     def exact(self):
         return self.fast.exact_stats() if self.fast is not None else None
@@ -104,6 +108,10 @@ class _State:
 
 def _has_free(s) -> bool:
     return s is not None and (s.free_count > 0 or s.mini_mag_count > 0 or s.remote_count > 0)
+
+
+def _unowned_partial(slabs) -> bool:
+    return any(s.owner is None and _has_free(s) for s in slabs)
 
 
 def _state(source, config) -> _State:
@@ -141,11 +149,11 @@ def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
         p.stage = "refill"
     elif _has_free(a) or _has_free(b):
         p.stage = "slow"
-    elif any(s.owner is None and _has_free(s) for s in st.class_slabs(c)):
+    elif _unowned_partial(slabs := st.class_slabs(c)):
         p.stage = "slow"
         p.why += ", an unowned partial slab of the class"
     else:
-        n = len(st.class_slabs(c))
+        n = len(slabs)
         limit = cfg.max_slabs_per_class
         p.stage = "new_slab" if limit is None or n < limit else "oom"
         p.why += f", no free block in {n} slabs of the class (limit {limit})"
