@@ -2,7 +2,7 @@
 
     hakmem-fuzz mutate --files 'hakmem_fast/*.py' [--n 100] [--budget 30] [--seed 0]
                        [--workers 2] [--out mutate-report] [--root .] [--write-md PATH]
-                       [--oracle MODULE:CLASS] [--min-score 0.9]
+                       [--oracle MODULE:CLASS] [--impl MODULE:FACTORY] [--min-score 0.9]
 
 Each mutant (``fuzz.mutate``) is written into its own scratch copy of the tree's
 Python packages (the checkout is never written) and hunted there by the lockstep
@@ -57,11 +57,12 @@ def module_of(path: str) -> str:
 
 
 def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
-            oracle: str = "") -> dict:
+            oracle: str = "", impl: str = "") -> dict:
     """Hunt one mutant in a scratch copy of ``root``'s packages; its result as a dict."""
     scratch = tempfile.mkdtemp(prefix="hakmem-mutant-")
     try:
-        for pkg in packages(root):
+        top = m.path.split(os.sep)[0]
+        for pkg in sorted(set(packages(root)) | ({top} if top != m.path else set())):
             shutil.copytree(os.path.join(root, pkg), os.path.join(scratch, pkg),
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         target = os.path.join(scratch, m.path)
@@ -72,7 +73,7 @@ def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
             [scratch, root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
             PYTHONDONTWRITEBYTECODE="1")
         cmd = [sys.executable, "-B", "-m", "fuzz.mutate_run", "--worker", module_of(m.path),
-               str(budget), str(seed), scratch, oracle]
+               str(budget), str(seed), scratch, oracle, impl]
         t0 = time.monotonic()
         try:
             p = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True,
@@ -89,16 +90,18 @@ def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = "") -> int:
+def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = "",
+           impl: str = "") -> int:
     """In the scratch process: import, construct, hunt (with ``oracle``, ``module:Class``,
-    as the machines' oracle if given); print one tagged JSON line."""
+    as the machines' oracle, and ``impl``, ``module:factory``, as the implementation, if
+    given); print one tagged JSON line."""
     def out(**kw):
         print(TAG + json.dumps(kw), flush=True)
         return 0
     try:
         mod = importlib.import_module(module)
         from fuzz.hunt import hunt
-        from hakmem_fast import FastAllocator
+        from fuzz.impl import load_impl
     except BaseException as e:   # noqa: BLE001  (a mutant may break anything at import)
         return out(status="import", message=f"{type(e).__name__}: {e}")
     where = os.path.realpath(getattr(mod, "__file__", "") or "")
@@ -106,14 +109,15 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
         return out(status="start", message=f"{module} was imported from {where}, not the "
                                            f"scratch copy: the mutant was not applied")
     try:
-        FastAllocator()
+        load_impl(impl or None)     # imports the factory and builds it on the probe Configs
     except BaseException as e:   # noqa: BLE001
-        return out(status="start", message=f"FastAllocator() raised {type(e).__name__}: {e}")
+        return out(status="start", message=f"the implementation {impl or 'hakmem_fast'} "
+                                           f"cannot start: {type(e).__name__}: {e}")
     if oracle:
         from specs import machines
         mod_name, _, cls = oracle.partition(":")
         machines.Oracle = getattr(importlib.import_module(mod_name), cls)
-    r = hunt(budget=budget, seed=seed)
+    r = hunt(budget=budget, seed=seed, impl=impl or None)
     if r.killed:
         return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),
                    examples=r.examples, message=r.message[:300])
@@ -126,7 +130,7 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
 
 
 def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
-        oracle: str = "", log=sys.stderr) -> dict:
+        oracle: str = "", impl: str = "", log=sys.stderr) -> dict:
     sources = {}
     for path in files:
         with open(os.path.join(root, path), "rb") as f:
@@ -139,7 +143,7 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
 
     def one(i):
         m = picked[i]
-        res = run_one(m, sources[m.path], root, budget, seed, oracle)
+        res = run_one(m, sources[m.path], root, budget, seed, oracle, impl)
         rows[i] = dict(m.as_dict(), diff=m.diff(sources[m.path]), **res)
         done[0] += 1
         what = (f"killed by {res['inv_id']} in {res.get('kill_time', 0):.1f} s"
@@ -152,6 +156,7 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
         list(pool.map(one, range(len(picked))))
     return summarize(rows, dict(files=files, n=n, budget=budget, seed=seed, workers=workers,
                                 oracle=oracle or "specs.lockstep:Oracle",
+                                impl=impl or "hakmem_fast:FastAllocator",
                                 candidates=candidates, seconds=round(time.monotonic() - t0)))
 
 
@@ -200,7 +205,7 @@ def markdown(rep: dict, command: str) -> str:
 
 def main(argv) -> int:
     if argv and argv[0] == "--worker":
-        return worker(argv[1], float(argv[2]), int(argv[3]), argv[4], argv[5])
+        return worker(argv[1], float(argv[2]), int(argv[3]), argv[4], argv[5], argv[6])
     ap = argparse.ArgumentParser(prog="hakmem-fuzz mutate",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", nargs="+", required=True,
@@ -215,6 +220,9 @@ def main(argv) -> int:
     ap.add_argument("--oracle", default="", metavar="MODULE:CLASS",
                     help="the machines' oracle (a subclass of specs.lockstep.Oracle; "
                          "importable from the scratch tree or --root)")
+    ap.add_argument("--impl", default="", metavar="MODULE:FACTORY",
+                    help="the implementation hunted (as hakmem-fuzz run --impl; default "
+                         "hakmem_fast): mutate its files with --files")
     ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
     try:
         args = ap.parse_args(argv)
@@ -237,23 +245,32 @@ def main(argv) -> int:
             return usage(f"--oracle {args.oracle}: cannot import {mod_name} ({e})")
         if not ok:
             return usage(f"--oracle {args.oracle}: {mod_name} has no class {cls!r}")
+    if args.impl:
+        from fuzz.impl import ImplError, load_impl
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        try:
+            load_impl(args.impl)
+        except ImplError as e:
+            return usage(f"--impl: {e}")
     files = sorted({os.path.relpath(p, root) for pat in args.files
                     for p in glob.glob(os.path.join(root, pat)) if p.endswith(".py")})
     if not files:
         return usage(f"no Python file matches {args.files} under {root}; give paths "
                      f"relative to --root, e.g. --files 'hakmem_fast/*.py'")
-    bad = [f for f in files if f.split(os.sep)[0] not in packages(root)]
+    bad = [f for f in files if f.startswith("..")]
     if bad:
-        return usage(f"{bad} are not inside a package of {root} ({packages(root)}): only "
-                     f"package files are copied into the scratch tree")
+        return usage(f"{bad} are outside --root {root}: give files inside the tree")
     try:
-        rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle)
+        rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle,
+                  args.impl)
     except SyntaxError as e:
         return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
     command = "hakmem-fuzz mutate " + " ".join(
         ["--files"] + [f"'{p}'" for p in args.files]
         + [f"--n {args.n} --budget {args.budget:g} --seed {args.seed}"]
-        + ([f"--oracle {args.oracle}"] if args.oracle else []))
+        + ([f"--oracle {args.oracle}"] if args.oracle else [])
+        + ([f"--impl {args.impl}"] if args.impl else []))
     rep["command"] = command
     os.makedirs(args.out, exist_ok=True)
     md = markdown(rep, command)

@@ -44,7 +44,8 @@ def test_a_mutant_that_breaks_import_is_reported_apart():
 def test_a_mutant_whose_allocator_cannot_start_is_reported_apart():
     m, src = edit("hakmem_fast/allocator.py", "self._slabs = {}", "self._slabs = 1 // 0")
     r = run_one(m, src, ROOT, budget=2, seed=0)
-    assert r["status"] == "start" and "FastAllocator()" in r["message"]
+    assert r["status"] == "start" and "cannot start" in r["message"]
+    assert "ZeroDivisionError" in r["message"]
 
 
 def test_a_free_that_places_its_block_twice_is_killed_on_a_scratch_copy_not_the_checkout():
@@ -79,3 +80,15 @@ def test_usage_errors_exit_2_and_say_what_to_do(tmp_path, capsys):
     assert cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--root", ROOT,
                      "--oracle", "no_such_module:X"]) == 2
     assert "cannot import" in capsys.readouterr().err
+    assert cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--root", ROOT,
+                     "--impl", "no_such_module:make"]) == 2
+    assert "--impl" in capsys.readouterr().err
+
+
+def test_an_implementation_outside_the_packages_is_mutated_and_hunted_with_impl(tmp_path):
+    rc = cli.main(["mutate", "--files", "examples/bump_alloc.py", "--n", "1", "--budget", "2",
+                   "--root", ROOT, "--out", str(tmp_path), "--impl", "examples.bump_alloc:make"])
+    assert rc == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["impl"] == "examples.bump_alloc:make"
+    assert [m["status"] for m in rep["mutants"]] in (["killed"], ["survived"])
