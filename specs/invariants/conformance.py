@@ -31,6 +31,11 @@ model's rule (each is a documented choice of ``hakmem_fast``):
 * the seed's ``stats_flush_if_needed`` flushes at 255 events and adds 256 (its
   sample is wrong, see fuzz/mutants/SEED_FINDINGS.md); the model flushes exactly
   when a thread's pending count of the class reaches ``flush_interval``;
+* Phase 4's ``refill_tls_magazine`` sample moves blocks only from a non-empty
+  mini-magazine and refills it afterwards; the model refills an empty one first too, so
+  every slow-path or new-slab alloc refills the TLS magazine exactly once (``tls_refill``).
+  The sample transcribed literally (mutant ``seed-refill_tls_magazine``, equivalent for
+  the safety checks) takes another path and fails CONF-01;
 * the seed gives no free path; the routes above are the model's (the issue's) rule;
 * maintenance refills (``Hooks.refill_active``) and the slow path's refills are not
   stage-3 refills and do not count ``refill``.
