@@ -23,7 +23,7 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
     m = RACES[name]
     with m.apply():
         killed, inv_id, msg, secs, examples, repro, _ = hunt_concurrent(
-            RefAllocator, FastAllocator, budget=60, seed=0)
+            RefAllocator, FastAllocator, budget=60, seed=0, shrink_seconds=10)
     assert killed, f"{name} survived {examples} examples in {secs:.0f} s"
     assert inv_id in m.expect, f"{name} was caught by {inv_id}, expected one of {m.expect}: " \
                                f"{msg[:300]}"
