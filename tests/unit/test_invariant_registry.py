@@ -101,4 +101,8 @@ def test_the_cli_prints_every_id_with_its_quality_test():
     assert set(r["id"] for r in rows) == set(REGISTRY)
     for r in rows:
         assert set(r) >= {"id", "level", "scope", "cost", "statement", "quality_test"}
-        assert r["quality_test"].endswith(f"[{r['id']}]")
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
+         "-p", "no:xdist", "tests/quality"], cwd=ROOT, capture_output=True, text=True).stdout
+    missing = [r["id"] for r in rows if r["quality_test"] not in collected.split("\n")]
+    assert not missing, f"quality tests that pytest does not collect, for {missing}"
