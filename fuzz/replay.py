@@ -6,6 +6,7 @@ trace that once failed fails again, and passes once the bug is fixed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 from typing import Optional
@@ -20,7 +21,7 @@ from fuzz.watchdog import OP_TIMEOUT, Watchdog
 
 def replay(config: Config, ops, mutant: Optional[str] = None,
            l3_every: int = L3_EVERY, op_timeout: float = OP_TIMEOUT,
-           impl: Optional[str] = None) -> Oracle:
+           impl: Optional[str] = None, oracle_cls=None) -> Oracle:
     """Run ops in lockstep (under a planted bug if ``mutant`` names one), then tear down.
 
     ``impl`` names the implementation under test (``module:factory``, see ``fuzz.impl``;
@@ -31,14 +32,18 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     """
     if mutant:
         from fuzz.mutants.hang import get    # the catalogue and the planted hangs
-        with get(mutant).apply():
-            return replay(config, ops, None, l3_every, op_timeout, impl)
+        from specs.conformance_oracle import ConformanceOracle, for_mutant
+        m = get(mutant)
+        conf = not isinstance(for_mutant(m), contextlib.nullcontext)
+        with m.apply():
+            return replay(config, ops, None, l3_every, op_timeout, impl,
+                          ConformanceOracle if conf else oracle_cls)
     if impl is None:
         factory = FastAllocator
     else:
         from fuzz.impl import load_impl
         factory = load_impl(impl)
-    oracle = Oracle(RefAllocator(config), factory(config), l3_every=l3_every)
+    oracle = (oracle_cls or Oracle)(RefAllocator(config), factory(config), l3_every=l3_every)
     with Watchdog(op_timeout) as wd:
         for i, op in enumerate(ops):
             with wd.guard(lambda: f"op {i + 1} {op!r}"):

@@ -7,7 +7,7 @@ from fuzz import mutants
 from fuzz.hunt import hunt
 from specs.invariants import REGISTRY
 
-from .conformance_oracle import conformance_machines
+from specs.conformance_oracle import conformance_machines
 
 CONF = sorted(i for i, inv in REGISTRY.items() if inv.topic == "conformance")
 

@@ -1,5 +1,5 @@
 """The lockstep oracle with the path-conformance checks (specs/invariants/conformance.py)
-wired in, as ``specs.lockstep.Oracle`` will run them: predict before each alloc, free,
+wired in, until ``specs.lockstep.Oracle`` runs them itself: predict before each alloc, free,
 evict and thread exit, read the debug counters right after it, and check once the op's
 other checks have run (``after_op``), so an existing invariant still names a bug first.
 """
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 
-from specs import machines
-from specs.api import size_to_class
-from specs.invariants import conformance as conf
-from specs.lockstep import Oracle
-from specs.ops import Evict, ThreadExit
+from . import machines
+from .api import size_to_class
+from .invariants import conformance as conf
+from .lockstep import Oracle
+from .ops import Evict, ThreadExit
 
 
 class ConformanceOracle(Oracle):
@@ -81,3 +81,11 @@ def conformance_machines():
         yield
     finally:
         machines.Oracle = old
+
+
+def for_mutant(m):
+    """The machines a planted bug is hunted with: conformance on when only CONF checks
+    are expected to catch it (the stock oracle does not run them yet)."""
+    if m.expect and all(i.startswith("CONF-") for i in m.expect):
+        return conformance_machines()
+    return contextlib.nullcontext()
