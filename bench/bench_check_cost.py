@@ -9,7 +9,7 @@ to a remote stack), 10% Write, 10% Read, over random live handles.  Ops are gene
 before timing.
 
 1. **check cost**: ops/s of ``Oracle(RefAllocator, FastAllocator, check_level=L)`` for
-   L = 2 and 0, against "direct": the same calls on a RefAllocator and a FastAllocator
+   L = 2 and 0, and L2 without the path-conformance checks ("L2-safety"), against "direct": the same calls on a RefAllocator and a FastAllocator
    with no oracle (alloc, free, write, read on both).  Ratio = direct / checked.
 2. **cached blocks**: the same mix at L2 after one thread (tid 0) allocated 20,000
    blocks and freed them all, so its magazines hold ~16,000 free blocks (2,048 per
@@ -134,11 +134,12 @@ def time_chunk(fn, ops) -> float:
 
 def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
     cases = {name: build(cached, quick) for name, cached in (("plain", False), ("cached", True))}
-    rates = {k: [] for k in ("plain L2", "plain L0", "plain direct", "cached L2", "cached direct")}
+    rates = {k: [] for k in ("plain L2", "plain L2-safety", "plain L0", "plain direct",
+                             "cached L2", "cached direct")}
     seed = 100
     for r in range(rounds):
         for name, (o, d, tid_of) in cases.items():
-            levels = ("L2", "L0", "direct") if name == "plain" else ("L2", "direct")
+            levels = ("L2", "L2-safety", "L0", "direct") if name == "plain" else ("L2", "direct")
             for lv in (levels if r % 2 == 0 else tuple(reversed(levels))):
                 seed += 1
                 if lv == "direct":
@@ -149,8 +150,9 @@ def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
                     o.run(ops)
                 else:
                     ops, _ = make_ops(chunk, seed, o.next_handle, list(o.handles), tid_of)
-                    o.check_level = 2 if lv == "L2" else 0
-                    if lv == "L2":
+                    o.check_level = 0 if lv == "L0" else 2
+                    o.CHECKS_CONFORMANCE = lv != "L2-safety"
+                    if o.check_level == 2:
                         o.checker.full()
                     rates[f"{name} {lv}"].append(time_chunk(o.run, ops))
                     d.run(ops)
@@ -162,6 +164,7 @@ def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
     return dict(rates=med, cached_blocks=mags,
                 l2_vs_direct=med["plain direct"] / med["plain L2"],
                 l0_vs_direct=med["plain direct"] / med["plain L0"],
+                conformance_share=1 - med["plain L2"] / med["plain L2-safety"],
                 cached_vs_plain_l2=med["cached L2"] / med["plain L2"])
 
 
@@ -179,6 +182,8 @@ def main() -> int:
     print(f"  blocks cached in magazines (cached case): {res['cached_blocks']:,}")
     print(f"  direct / L2-checked: {res['l2_vs_direct']:.1f}x   (target <= 5x)")
     print(f"  direct / L0-checked: {res['l0_vs_direct']:.1f}x")
+    print(f"  share of L2 time in the path-conformance checks (CONF-*): "
+          f"{res['conformance_share']:.0%}")
     print(f"  L2 with cached / without: {res['cached_vs_plain_l2']:.2f}   (target >= 0.8)")
     if not args.no_hypothesis:
         import bench_lockstep as bl

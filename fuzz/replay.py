@@ -6,7 +6,6 @@ trace that once failed fails again, and passes once the bug is fixed.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import textwrap
 from typing import Optional
@@ -32,12 +31,8 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     """
     if mutant:
         from fuzz.mutants.hang import get    # the catalogue and the planted hangs
-        from specs.conformance_oracle import ConformanceOracle, for_mutant
-        m = get(mutant)
-        conf = not isinstance(for_mutant(m), contextlib.nullcontext)
-        with m.apply():
-            return replay(config, ops, None, l3_every, op_timeout, impl,
-                          ConformanceOracle if conf else oracle_cls)
+        with get(mutant).apply():
+            return replay(config, ops, None, l3_every, op_timeout, impl, oracle_cls)
     if impl is None:
         factory = FastAllocator
     else:

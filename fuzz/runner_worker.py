@@ -187,8 +187,7 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
                       on_chunk=on_chunk, op_timeout=params["op_timeout"],
                       impl=params.get("impl"))
         if mutant:
-            from specs.conformance_oracle import for_mutant
-            with for_mutant(mutants.get(mutant)), mutants.get(mutant).apply():
+            with mutants.get(mutant).apply():
                 result = hunt(**kwargs)
         else:
             result = hunt(**kwargs)

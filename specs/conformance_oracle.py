@@ -1,30 +1,46 @@
-"""The lockstep oracle with the path-conformance checks (specs/invariants/conformance.py)
-wired in, until ``specs.lockstep.Oracle`` runs them itself: predict before each alloc, free,
-evict and thread exit, read the debug counters right after it, and check once the op's
-other checks have run (``after_op``), so an existing invariant still names a bug first.
+"""The path-conformance step of the lockstep oracle (checks in specs/invariants/conformance.py).
+
+``specs.lockstep.Oracle`` mixes :class:`ConformanceSteps` in: before each alloc, free,
+evict, thread exit and quiesce it predicts the design's path from the state before the
+op, reads the debug counters right after it, and checks once the op's other checks have
+run (``after_op``), so an existing invariant still names a bug first.
+
+The step is on when the implementation is white-box, the level is 2 or more and its
+``path_counts`` are the seed's debug counters (``conformance.reports_design_counters``):
+another allocator's own counters are not the design's.  :func:`conformance_off` turns it
+off for a block of code (the per-ID quality tests of the safety checks use it, so that
+each safety ID is shown to catch its planted bug by itself).
 """
 from __future__ import annotations
 
 import contextlib
 
-from . import machines
-from .api import size_to_class
+from .api import InvariantViolation, size_to_class
 from .invariants import conformance as conf
-from .lockstep import Oracle
+from .invariants.incremental import hook_01_footprint
 from .ops import Evict, ThreadExit
 
 
-class ConformanceOracle(Oracle):
+class ConformanceSteps:
+    """Mixin: the CONF-* checks around the handlers of ``specs.lockstep.Oracle``."""
+
     CHECKS_CONFORMANCE = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.conf_pending = []      # (prediction, counters before, counters after, exact after)
         self.conf_op = None         # (prediction, counters before) of an evict / thread exit
+        self._conf_counters = None  # whether path_counts are the design's (known once seen)
+        # the checker's kept view is the state now (checked after the last op, nothing
+        # changed since): predictions read it instead of copying a partial snapshot
+        self.view_is_current = False
 
     def _on(self) -> bool:
-        return self.white_box and self.check_level >= 2 and \
-            conf.reports_design_counters(self.fast.path_counts)
+        if not (self.CHECKS_CONFORMANCE and self.white_box and self.check_level >= 2):
+            return False
+        if not self._conf_counters:
+            self._conf_counters = conf.reports_design_counters(self.fast.path_counts)
+        return self._conf_counters
 
     def _done(self, p, before) -> None:
         self.conf_pending.append((p, before, dict(self.fast.path_counts),
@@ -34,6 +50,7 @@ class ConformanceOracle(Oracle):
         if not self._on():
             return super().alloc(size, tid)
         p = conf.predict_alloc(self, size_to_class(size, self.config.class_sizes), tid)
+        self.view_is_current = False
         before = dict(self.fast.path_counts)
         out = super().alloc(size, tid)
         self._done(p, before)
@@ -43,13 +60,15 @@ class ConformanceOracle(Oracle):
         if not self._on():
             return super().free(h, tid, race)
         p = conf.predict_free(self, self.handles[h].fast, tid)
+        self.view_is_current = False
         before = dict(self.fast.path_counts)
         super().free(h, tid, race)
         self._done(p, before)
 
     def apply(self, op):
-        if self._on() and isinstance(op, (Evict, ThreadExit)):
+        if isinstance(op, (Evict, ThreadExit)) and self._on():
             self.conf_op = (conf.predict(self, op), dict(self.fast.path_counts))
+            self.view_is_current = False
         return super().apply(op)
 
     def quiesce(self):
@@ -58,6 +77,7 @@ class ConformanceOracle(Oracle):
         snap = self.fast.snapshot((), {}, None)
         p = conf.predict_evict(self, [b for t in snap.threads.values()
                                       for b in t.active_a + t.active_b])
+        self.view_is_current = False
         before = dict(self.fast.path_counts)
         super().quiesce()
         conf.check(p, before, self.fast.path_counts, None, self.runs)
@@ -67,25 +87,31 @@ class ConformanceOracle(Oracle):
             self._done(*self.conf_op)
             self.conf_op = None
         super().after_op(burst)
+        self.view_is_current = self.check_level >= 2 and self.checker is not None and \
+            self.checker.view is not None
         pending, self.conf_pending = self.conf_pending, []
         for p, before, after, exact in pending:
-            conf.check(p, before, after, exact, self.runs)
+            try:
+                conf.check(p, before, after, exact, self.runs)
+            except InvariantViolation:
+                if p.from_view:
+                    self._confirm_view()
+                raise
+
+    def _confirm_view(self) -> None:
+        """A prediction read from the kept view failed: if the view differs from the
+        complete state, a footprint missed a change (HOOK-01), not the path."""
+        self.runs["HOOK-01"] += 1
+        hook_01_footprint(self.fast.snapshot(), self.checker.view)
 
 
 @contextlib.contextmanager
-def conformance_machines():
-    """Every machine built while this is active runs the ConformanceOracle."""
-    old = machines.Oracle
-    machines.Oracle = ConformanceOracle
+def conformance_off():
+    """Oracles used inside this block do not run the CONF checks."""
+    from .lockstep import Oracle
+    old = Oracle.CHECKS_CONFORMANCE
+    Oracle.CHECKS_CONFORMANCE = False
     try:
         yield
     finally:
-        machines.Oracle = old
-
-
-def for_mutant(m):
-    """The machines a planted bug is hunted with: conformance on when only CONF checks
-    are expected to catch it (the stock oracle does not run them yet)."""
-    if m.expect and all(i.startswith("CONF-") for i in m.expect):
-        return conformance_machines()
-    return contextlib.nullcontext()
+        Oracle.CHECKS_CONFORMANCE = old

@@ -39,6 +39,7 @@ from .ops import *  # noqa: F401,F403  (reproducers import the ops from here)
 from .ops import (OPS, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Check, Drain, Evict,
                   FlushStats, Free, FreeMany, Quiesce, RaceFree, Read, Refill, ThreadExit, Write,
                   op_repr)
+from .conformance_oracle import ConformanceSteps
 from .schedule import race_free_with_drain
 
 #: Full-heap (L3) check period in ops: the one value used by the oracle, the machines,
@@ -68,8 +69,9 @@ def fill_pattern(handle: int, n: int) -> bytes:
     return (word * (n // 8 + 1))[:n]
 
 
-class Oracle:
-    """Runs the reference and an implementation in lockstep and checks every op."""
+class LockstepOracle:
+    """Runs the reference and an implementation in lockstep and checks every op (the
+    safety checks; :class:`Oracle` adds the design's path conformance)."""
 
     def __init__(self, ref, fast, l3_every: int = L3_EVERY, check_level: int = 2,
                  fill_len: int = 32):
@@ -168,6 +170,7 @@ class Oracle:
 
     # ---- allocation ------------------------------------------------------------------
     def alloc(self, size: int, tid: int) -> Optional[int]:
+        """Allocate on both sides and check; the new handle, or None on out of memory."""
         cfg = self.config
         c = size_to_class(size, cfg.class_sizes)
         what = f"alloc({size}, tid={tid})"
@@ -396,6 +399,12 @@ class Oracle:
     def fail(self, inv_id: str, msg: str, dump: str = ""):
         tail = f"after {self.steps} ops; last op {op_repr(self.trace[-1])}" if self.trace else ""
         raise InvariantViolation(inv_id, f"{msg} ({tail})" if tail else msg, dump)
+
+
+class Oracle(ConformanceSteps, LockstepOracle):
+    """The lockstep oracle: the safety checks, and the design's path conformance
+    (CONF-*, specs/conformance_oracle.py) for an implementation that reports the
+    design's debug counters."""
 
 
 # ============================================================================

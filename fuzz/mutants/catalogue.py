@@ -461,10 +461,11 @@ def _evict_keeps_owner():
     return patched((FA, "_evict", evict))
 
 
-@mutant("adopt-foreign-slab", expect=("OWN-01", "OWN-02"))
+@mutant("adopt-foreign-slab", expect=("OWN-01", "OWN-02", "CONF-01"))
 def _adopt_foreign():
     """The slow path adopts a partial slab even when another thread owns it.
-    Bug class: two owners of one slab (unsynchronised bitmap access)."""
+    Bug class: two owners of one slab (unsynchronised bitmap access).  The path check
+    sees it first when the adoption serves an alloc the design sends to a new slab."""
     def find_partial(self, c):
         best = None
         for slab in self._class_slabs[c].values():
@@ -509,10 +510,11 @@ def _limit_obo():
     return patched((FA, "_new_slab", new_slab))
 
 
-@mutant("partial-slabs-ignored", expect=("OOM-01",))
+@mutant("partial-slabs-ignored", expect=("OOM-01", "CONF-01"))
 def _partial_ignored():
     """The slow path never reuses an unowned partial slab: it asks for a new one.
-    Bug class: fragmentation leak (out of memory with free blocks available)."""
+    Bug class: fragmentation leak (out of memory with free blocks available).  The path
+    check sees it at the first such alloc: a new slab where the design adopts (CONF-01)."""
     return patched((FA, "_find_partial", lambda self, c: None))
 
 

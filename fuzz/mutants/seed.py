@@ -235,16 +235,17 @@ def fa_size_to_class(size, class_sizes):
 # ============================================================================
 
 
-@mutant("seed-refill_tls_magazine", equivalent=True)
+@mutant("seed-refill_tls_magazine", expect=("CONF-01",))
 def _seed_refill_tls():
     """Phase 4's refill_tls_magazine, literally: pop A's mini-mag into the magazine
     while there is room; if the mini-mag is then empty and the slab has free blocks,
-    batch_refill_from_bitmap(tls_a, &tls_a->mini_mag, 16); the same for B.  Equivalent
-    for correctness: it only moves blocks between caches of the calling thread.  It
-    pops *before* it refills, so on a fresh or drained slab its first call moves
-    nothing into the magazine (the 16 blocks stay in the mini-mag): a caller that
-    takes "magazine still empty" for "no memory" would report a spurious out of
-    memory (OOM-01); the model's slow path serves from the mini-mags directly."""
+    batch_refill_from_bitmap(tls_a, &tls_a->mini_mag, 16); the same for B.  Safe: it
+    only moves blocks between caches of the calling thread.  But it pops *before* it
+    refills, so on a fresh or drained slab its first call moves nothing into the
+    magazine (the 16 blocks stay in the mini-mag): the slow path leaves the TLS
+    magazine empty and the next allocs take the mini-magazine stage instead of the
+    magazine (CONF-01), and a caller that takes "magazine still empty" for "no
+    memory" reports a spurious out of memory (OOM-01 against an earlier slow path)."""
     def refill_tls_magazine(self, t, class_idx):
         mag = t.mags[class_idx]
         room = mag.cap - mag.top

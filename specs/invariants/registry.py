@@ -49,9 +49,6 @@ class Invariant:
             name = self.planted.partition(":")[2]
             return ("tests/quality/test_foreign_bugs.py::test_a_planted_bug_of_a_foreign_"
                     f"allocator_is_found_black_box_by_its_invariant[{name}]")
-        if self.topic == "conformance":    # hunted under the oracle with CONF wired in
-            return (f"tests/quality/test_conformance.py::test_the_planted_conformance_bug_"
-                    f"fails_with_its_id[{self.id}]")
         return (f"{QUALITY_TEST}::test_the_machine_names_the_invariant_its_planted_bug_breaks"
                 f"[{self.id}]")
 
