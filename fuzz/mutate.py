@@ -212,14 +212,15 @@ def mutants_of(path: str, source: bytes) -> list:
     return sorted(f.out, key=lambda m: (m.start, m.operator, m.new))
 
 
-def sample(sources: dict, n: int, seed: int, operators=OPERATORS) -> tuple:
+def sample(sources: dict, n: int, seed: int, operators=OPERATORS, skip=None) -> tuple:
     """(the sample of ``n`` mutants, the number of candidates) over ``{path: source}``;
     the same sources and seed give the same sample.  Mutants whose file would no longer
-    compile are left out of the candidates."""
+    compile, and those ``skip(mutant)`` rejects (code unreachable from the API), are
+    left out of the candidates."""
     cands = []
     for path in sorted(sources):
         for m in mutants_of(path, sources[path]):
-            if m.operator in operators:
+            if m.operator in operators and not (skip and skip(m)):
                 cands.append(m)
     rng = random.Random(seed)
     order = rng.sample(range(len(cands)), len(cands))

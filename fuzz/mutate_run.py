@@ -3,6 +3,7 @@
     hakmem-fuzz mutate --files 'hakmem_fast/*.py' [--n 100] [--budget 30] [--seed 0]
                        [--workers 2] [--out mutate-report] [--root .] [--write-md PATH]
                        [--oracle MODULE:CLASS] [--impl MODULE:FACTORY] [--min-score 0.9]
+                       [--equivalent PATH|none]
 
 Each mutant (``fuzz.mutate``) is written into its own scratch copy of the tree's
 Python packages (the checkout is never written) and hunted there by the lockstep
@@ -15,8 +16,12 @@ reported apart and not scored.
 
 Output: ``report.json`` and ``report.md`` in ``--out``: the score (killed / scored),
 each mutant's kill time and check, and the survivors with one-line diffs.
-Exit status: 0 done; 1 below ``--min-score``; 2 usage error (no file matched, a file
-that does not parse, bad numbers).
+Functions that no code reachable from the API even names are not sampled, and
+survivors on the committed list of equivalent mutants (``--equivalent``, default
+``fuzz/mutate_equivalent.txt``) are not scored (``fuzz.mutate_reach``); the report
+lists both.  Exit status: 0 done; 1 below ``--min-score``; 2 usage error (no file
+matched, a file that does not parse, bad numbers, a malformed list); 130 interrupted
+(Ctrl-C or SIGTERM: the workers are killed and their scratch copies removed).
 """
 from __future__ import annotations
 
@@ -26,17 +31,23 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from fuzz.mutate import OPERATORS, Mutant, sample
+from fuzz.mutate_reach import (EQUIVALENT_FILE, diff_key, in_unreachable, load_equivalent,
+                               unreachable)
 
 TAG = "MUTATE-RESULT "
-USAGE, LOW_SCORE = 2, 1
+USAGE, LOW_SCORE, INTERRUPTED = 2, 1, 130
+LIVE = set()                    # running worker processes
+STOP = threading.Event()        # set on Ctrl-C / SIGTERM
 _SKIP = {"tests", "build", "dist", "docs", "bench", "node_modules"}
 
 
@@ -75,19 +86,45 @@ def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
         cmd = [sys.executable, "-B", "-m", "fuzz.mutate_run", "--worker", module_of(m.path),
                str(budget), str(seed), scratch, oracle, impl]
         t0 = time.monotonic()
+        if STOP.is_set():
+            return dict(status="interrupted", message="not run: the campaign was interrupted")
+        p = subprocess.Popen(cmd, cwd=scratch, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+        LIVE.add(p)
         try:
-            p = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True,
-                               timeout=4 * budget + 60)
+            out, err = p.communicate(timeout=4 * budget + 60)
         except subprocess.TimeoutExpired:
+            _kill(p)
             return dict(status="killed", inv_id="timeout", kill_time=time.monotonic() - t0,
                         message=f"no result after {4 * budget + 60:.0f} s (a hang)")
-        for line in p.stdout.splitlines():
+        finally:
+            LIVE.discard(p)
+        if STOP.is_set():
+            return dict(status="interrupted", message="stopped: the campaign was interrupted")
+        for line in out.splitlines():
             if line.startswith(TAG):
                 return json.loads(line[len(TAG):])
-        tail = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
+        tail = (err.strip().splitlines() or ["(no output)"])[-1]
         return dict(status="start", message=f"the worker exited {p.returncode}: {tail}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _kill(p) -> None:
+    """Kill a worker and everything it started (its own session)."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    p.wait()
+
+
+def interrupt() -> None:
+    """Stop the campaign: no new mutant starts, every running worker is killed (each
+    one's scratch copy is removed by its own ``run_one``)."""
+    STOP.set()
+    for p in list(LIVE):
+        _kill(p)
 
 
 def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = "",
@@ -130,41 +167,69 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
 
 
 def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
-        oracle: str = "", impl: str = "", log=sys.stderr) -> dict:
+        oracle: str = "", impl: str = "", equivalent: str = "", log=sys.stderr) -> dict:
     sources = {}
     for path in files:
         with open(os.path.join(root, path), "rb") as f:
             sources[path] = f.read()
-    picked, candidates = sample(sources, n, seed)
+    dead = unreachable(sources)
+    picked, candidates = sample(sources, n, seed, skip=lambda m: in_unreachable(m, dead))
+    equiv = load_equivalent(equivalent) if equivalent else {}
     log.write(f"hakmem-fuzz mutate: {len(picked)} of {candidates} mutants of {len(files)} "
-              f"files (seed {seed}), {budget:g} s each, {workers} workers\n")
+              f"files (seed {seed}), {budget:g} s each, {workers} workers; {len(dead)} "
+              f"functions unreachable from the API left out; {len(equiv)} mutants listed "
+              f"as equivalent{' in ' + equivalent if equivalent else ''}\n")
     rows = [None] * len(picked)
     done = [0]
 
     def one(i):
         m = picked[i]
         res = run_one(m, sources[m.path], root, budget, seed, oracle, impl)
-        rows[i] = dict(m.as_dict(), diff=m.diff(sources[m.path]), **res)
+        rows[i] = tag_equivalent(dict(m.as_dict(), diff=m.diff(sources[m.path]), **res), equiv)
         done[0] += 1
         what = (f"killed by {res['inv_id']} in {res.get('kill_time', 0):.1f} s"
-                if res["status"] == "killed" else res["status"])
+                if res["status"] == "killed" else rows[i]["status"])
         log.write(f"[{done[0]}/{len(picked)}] {what}: {rows[i]['diff']}\n")
         log.flush()
 
     t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(one, range(len(picked))))
-    return summarize(rows, dict(files=files, n=n, budget=budget, seed=seed, workers=workers,
-                                oracle=oracle or "specs.lockstep:Oracle",
-                                impl=impl or "hakmem_fast:FastAllocator",
-                                candidates=candidates, seconds=round(time.monotonic() - t0)))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        for f in [pool.submit(one, i) for i in range(len(picked))]:
+            f.result()
+    except KeyboardInterrupt:
+        interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return summarize([r for r in rows if r is not None],
+                     dict(files=files, n=n, budget=budget, seed=seed, workers=workers,
+                          oracle=oracle or "specs.lockstep:Oracle",
+                          impl=impl or "hakmem_fast:FastAllocator", equivalent_list=equivalent,
+                          candidates=candidates, seconds=round(time.monotonic() - t0),
+                          unreachable=[f"{f.path}:{f.first}-{f.last} {f.qualname}"
+                                       for f in dead]))
+
+
+def tag_equivalent(row: dict, equiv: dict) -> dict:
+    """A survivor on the list becomes ``equivalent`` (with its reason); a listed mutant
+    that was killed keeps ``killed`` and the reason, so the report names the wrong claim."""
+    reason = equiv.get(diff_key(row["diff"]))
+    if reason is not None:
+        row["equivalent_reason"] = reason
+        if row["status"] == "survived":
+            row["status"] = "equivalent"
+    return row
 
 
 def summarize(rows: list, params: dict) -> dict:
     st = Counter(r["status"] for r in rows)
     scored = st["killed"] + st["survived"]
     return dict(params, score=(st["killed"] / scored) if scored else None, killed=st["killed"],
-                survived=st["survived"], import_errors=st["import"], start_crashes=st["start"],
+                survived=st["survived"], equivalent=st["equivalent"],
+                import_errors=st["import"], start_crashes=st["start"],
+                wrong_equivalence=[r["diff"] for r in rows if r["status"] == "killed"
+                                   and "equivalent_reason" in r],
                 by_check=dict(Counter(r["inv_id"] for r in rows if r["status"] == "killed")
                               .most_common()),
                 by_operator={op: dict(Counter(r["status"] for r in rows
@@ -174,13 +239,17 @@ def summarize(rows: list, params: dict) -> dict:
 
 def markdown(rep: dict, command: str) -> str:
     pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+    total = rep["killed"] + rep["survived"] + rep["equivalent"]
+    raw = f"{100 * rep['killed'] / total:.1f}%" if total else "n/a"
     out = [f"# Mutation score: {pct}", "",
            f"`{command}`", "",
            f"{rep['killed']} killed, {rep['survived']} survived of "
            f"{rep['killed'] + rep['survived']} scored mutants (sampled from "
            f"{rep['candidates']} candidates, seed {rep['seed']}, {rep['budget']:g} s each, "
-           f"{rep['seconds']} s in all); {rep['import_errors']} failed to import and "
-           f"{rep['start_crashes']} crashed at start (not scored).", ""]
+           f"{rep['seconds']} s in all); {rep['equivalent']} survivors are on the list of "
+           f"equivalent mutants (not scored; counted as survivors the score would be {raw}); "
+           f"{rep['import_errors']} failed to import and {rep['start_crashes']} crashed at "
+           f"start (not scored).", ""]
     if rep["n"] < 100 or rep["budget"] < 30:
         out += [f"A small sample ({rep['n']} mutants, {rep['budget']:g} s each): the score's "
                 f"error is wide; the score to quote is a nightly run with --n 100 --budget 30.",
@@ -190,9 +259,20 @@ def markdown(rep: dict, command: str) -> str:
     out += ["", "## Survivors", ""]
     out += [f"- `{r['diff']}` ({r['operator']})" for r in rep["mutants"]
             if r["status"] == "survived"] or ["(none)"]
+    out += ["", f"## Equivalent (on the list `{rep.get('equivalent_list') or '-'}`, not scored)",
+            ""]
+    out += [f"- `{r['diff']}`: {r['equivalent_reason']}" for r in rep["mutants"]
+            if r["status"] == "equivalent"] or ["(none)"]
+    if rep["wrong_equivalence"]:
+        out += ["", "## Listed as equivalent, but killed (the list is wrong: remove them)", ""]
+        out += [f"- `{d}`" for d in rep["wrong_equivalence"]]
     out += ["", "## Not scored (import error or crash at start)", ""]
     out += [f"- `{r['diff']}`: {r['message']}" for r in rep["mutants"]
             if r["status"] in ("import", "start")] or ["(none)"]
+    out += ["", "## Unreachable from the API (not sampled)", "",
+            "Functions no code reachable from the methods of `specs.api.Allocator` and "
+            "`specs.api.Hooks` names (fuzz/mutate_reach.py):", ""]
+    out += [f"- `{u}`" for u in rep.get("unreachable", [])] or ["(none)"]
     out += ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
             "|---|---|---|---:|"]
     for r in rep["mutants"]:
@@ -201,6 +281,10 @@ def markdown(rep: dict, command: str) -> str:
         diff = r["diff"].replace("|", "\\|")
         out.append(f"| `{diff}` | {r['operator']} | {res} | {kt} |")
     return "\n".join(out) + "\n"
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv) -> int:
@@ -223,6 +307,9 @@ def main(argv) -> int:
     ap.add_argument("--impl", default="", metavar="MODULE:FACTORY",
                     help="the implementation hunted (as hakmem-fuzz run --impl; default "
                          "hakmem_fast): mutate its files with --files")
+    ap.add_argument("--equivalent", metavar="PATH",
+                    help=f"the list of equivalent mutants (default {EQUIVALENT_FILE} under "
+                         f"--root, if it exists); 'none' for no list")
     ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
     try:
         args = ap.parse_args(argv)
@@ -261,16 +348,34 @@ def main(argv) -> int:
     bad = [f for f in files if f.startswith("..")]
     if bad:
         return usage(f"{bad} are outside --root {root}: give files inside the tree")
+    equivalent = args.equivalent
+    if equivalent is None:
+        default = os.path.join(root, EQUIVALENT_FILE)
+        equivalent = default if os.path.exists(default) else ""
+    elif equivalent == "none":
+        equivalent = ""
+    elif not os.path.exists(equivalent):
+        return usage(f"--equivalent {equivalent}: no such file")
+    try:
+        load_equivalent(equivalent) if equivalent else None
+    except ValueError as e:
+        return usage(f"--equivalent: {e}")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle,
-                  args.impl)
+                  args.impl, equivalent)
     except SyntaxError as e:
         return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
+    except KeyboardInterrupt:
+        sys.stderr.write("hakmem-fuzz mutate: interrupted; every worker was stopped and its "
+                         "scratch copy removed; no report written (run again to score)\n")
+        return INTERRUPTED
     command = "hakmem-fuzz mutate " + " ".join(
         ["--files"] + [f"'{p}'" for p in args.files]
         + [f"--n {args.n} --budget {args.budget:g} --seed {args.seed}"]
         + ([f"--oracle {args.oracle}"] if args.oracle else [])
-        + ([f"--impl {args.impl}"] if args.impl else []))
+        + ([f"--impl {args.impl}"] if args.impl else [])
+        + ([f"--equivalent {args.equivalent}"] if args.equivalent else []))
     rep["command"] = command
     os.makedirs(args.out, exist_ok=True)
     md = markdown(rep, command)
@@ -283,8 +388,12 @@ def main(argv) -> int:
             f.write(md)
     pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
     print(f"hakmem-fuzz mutate: score {pct} ({rep['killed']} killed, {rep['survived']} "
-          f"survived, {rep['import_errors'] + rep['start_crashes']} not scored); report in "
+          f"survived, {rep['equivalent']} equivalent, "
+          f"{rep['import_errors'] + rep['start_crashes']} not scored); report in "
           f"{args.out}/report.md")
+    if rep["wrong_equivalence"]:
+        print(f"hakmem-fuzz mutate: {len(rep['wrong_equivalence'])} mutants listed as "
+              f"equivalent were killed: remove them from {equivalent}")
     if args.min_score is not None and (rep["score"] or 0) < args.min_score:
         print(f"hakmem-fuzz mutate: score below --min-score {args.min_score}: read the "
               f"survivors in {args.out}/report.md and add a check that kills them")
