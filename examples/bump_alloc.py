@@ -55,6 +55,8 @@ class Bump:
         return self.sizes[self.blocks[addr][0]]
 
     def _span(self, addr, n):                            # (bytes, offset) of a live block
+        if not isinstance(addr, int) or isinstance(addr, bool):
+            raise OutOfBounds(f"{addr!r} is not an address")
         for c, size in enumerate(self.sizes):
             start = addr - addr % size
             if start in self.live and self.blocks[start][0] == c:

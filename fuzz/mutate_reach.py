@@ -13,10 +13,10 @@ dropped: only code no reachable code even names is left out.
 **Equivalent mutants.**  A committed list (``fuzz/mutate_equivalent.txt`` for this
 repository) names survivors that no test can kill, each with a one-line reason::
 
-    hakmem_fast/bitmap.py: w < hint_word  ->  w <= hint_word  ##  at equality it assigns ...
+    hakmem_fast/bitmap.py::TwoTierBitmap.set_free: if w < self.hint_word:  ->  if w <= ...  ##  at equality ...
 
-The key is the file and the mutated line before and after (no line number, so the
-list survives edits elsewhere in the file).  A listed mutant that survives is
+The key is the file, the enclosing function (``<module>`` outside any) and the mutated
+line before and after (no line number, so the list survives edits elsewhere).  A listed mutant that survives is
 reported as equivalent and not scored; one that is killed is reported as a wrong
 claim, and scored as killed.
 """
@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 EQUIVALENT_FILE = os.path.join("fuzz", "mutate_equivalent.txt")
-_ENTRY_LINE = re.compile(r"^(\S+?\.py): (.*?)  ->  (.*?)  ##  (.+)$")
+_ENTRY_LINE = re.compile(r"^(\S+?\.py)::(\S+): (.*?)  ->  (.*?)  ##  (.+)$")
 
 
 def api_names() -> set:
@@ -95,6 +95,26 @@ class _Defs(ast.NodeVisitor):
             self._refs().add(node.value)
 
 
+def functions(sources: dict) -> list:
+    """Every function of ``{path: source}`` (nested ones included)."""
+    out = []
+    for path, src in sources.items():
+        d = _Defs(path)
+        d.visit(ast.parse(src, filename=path))
+        out.extend(d.funcs)
+    return out
+
+
+def enclosing(m, funcs: list) -> str:
+    """Qualified name of the innermost function holding mutant ``m`` (``<module>``)."""
+    best = None
+    for f in funcs:
+        if f.path == m.path and f.first <= m.line <= f.last and \
+                (best is None or f.first >= best.first):
+            best = f
+    return best.qualname if best is not None else "<module>"
+
+
 def unreachable(sources: dict, entries=None) -> list:
     """The functions of ``{path: source}`` that the entry names cannot reach (sorted by
     file and line)."""
@@ -133,17 +153,17 @@ def in_unreachable(m, dead: list) -> bool:
 # ============================================================================
 
 
-def diff_key(diff: str) -> tuple:
-    """(path, before, after) of a one-line diff ``path:line: before  ->  after``."""
+def diff_key(diff: str, function: str) -> tuple:
+    """(path, function, before, after) of a one-line diff ``path:line: before  ->  after``."""
     path, _, rest = diff.partition(":")
     rest = rest.partition(": ")[2]
     before, _, after = rest.partition("  ->  ")
-    return path, before.strip(), after.strip()
+    return path, function, before.strip(), after.strip()
 
 
 def load_equivalent(path: str) -> dict:
-    """{(path, before, after): reason} from the list; a malformed line raises ValueError
-    naming it."""
+    """{(path, function, before, after): reason} from the list; a malformed line raises
+    ValueError naming it."""
     out = {}
     if not os.path.exists(path):
         return out
@@ -154,11 +174,12 @@ def load_equivalent(path: str) -> dict:
                 continue
             m = _ENTRY_LINE.match(line)
             if m is None:
-                raise ValueError(f"{path}:{i}: not 'FILE.py: BEFORE  ->  AFTER  ##  REASON' "
-                                 f"(two spaces around -> and ##): {line!r}")
-            out[(m.group(1), m.group(2).strip(), m.group(3).strip())] = m.group(4).strip()
+                raise ValueError(f"{path}:{i}: not 'FILE.py::FUNCTION: BEFORE  ->  AFTER  ##  "
+                                 f"REASON' (two spaces around -> and ##): {line!r}")
+            out[(m.group(1), m.group(2), m.group(3).strip(), m.group(4).strip())] = \
+                m.group(5).strip()
     return out
 
 
-__all__ = ["EQUIVALENT_FILE", "Function", "api_names", "diff_key", "in_unreachable",
-           "load_equivalent", "unreachable"]
+__all__ = ["EQUIVALENT_FILE", "Function", "api_names", "diff_key", "enclosing", "functions",
+           "in_unreachable", "load_equivalent", "unreachable"]

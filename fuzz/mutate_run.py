@@ -3,12 +3,15 @@
     hakmem-fuzz mutate --files 'hakmem_fast/*.py' [--n 100] [--budget 30] [--seed 0]
                        [--workers 2] [--out mutate-report] [--root .] [--write-md PATH]
                        [--oracle MODULE:CLASS] [--impl MODULE:FACTORY] [--min-score 0.9]
-                       [--equivalent PATH|none]
+                       [--equivalent PATH|none] [--tests PATH ...]
 
 Each mutant (``fuzz.mutate``) is written into its own scratch copy of the tree's
 Python packages (the checkout is never written) and hunted there by the lockstep
-machine (``fuzz.hunt``) in a separate process for ``--budget`` seconds, ``--workers``
-at a time.  A mutant is *killed* when the machine fails (the invariant ID and the
+machine (``fuzz.hunt``) in a separate process for two thirds of ``--budget`` seconds,
+then, if the implementation runs as atomic steps (the ``*_steps`` hooks), by the
+concurrent machine (``specs.concurrent``) for the rest; ``--workers`` at a time.  With
+``--tests``, a survivor of the hunt then runs those pytest files in its scratch copy,
+and a failing test kills it (``test:<node id>``).  A mutant is *killed* when the machine fails (the invariant ID and the
 time to the first failure are kept), *survives* when the budget ends first, and a
 run that exceeds four budgets plus a minute counts as killed by ``timeout`` (a hang).
 Mutants whose files fail to import, or whose allocator cannot be constructed, are
@@ -37,16 +40,21 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from fuzz.mutate import OPERATORS, Mutant, sample
-from fuzz.mutate_reach import (EQUIVALENT_FILE, diff_key, in_unreachable, load_equivalent,
-                               unreachable)
+from fuzz.mutate import Mutant, sample
+from fuzz.mutate_report import markdown, summarize, tag_equivalent
+from fuzz.mutate_reach import (EQUIVALENT_FILE, enclosing, functions, in_unreachable,
+                               load_equivalent, unreachable)
 
 TAG = "MUTATE-RESULT "
 USAGE, LOW_SCORE, INTERRUPTED = 2, 1, 130
 LIVE = set()                    # running worker processes
+#: of each mutant's budget, the share the lockstep machine hunts; the concurrent machine
+#: hunts the rest (when the implementation offers the step generators)
+SEQUENTIAL_SHARE = 2 / 3
+STEP_HOOKS = ("alloc_steps", "free_steps", "drain_steps", "evict_steps", "thread_exit_steps",
+              "flush_steps")
 STOP = threading.Event()        # set on Ctrl-C / SIGTERM
 _SKIP = {"tests", "build", "dist", "docs", "bench", "node_modules"}
 
@@ -68,8 +76,10 @@ def module_of(path: str) -> str:
 
 
 def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
-            oracle: str = "", impl: str = "") -> dict:
-    """Hunt one mutant in a scratch copy of ``root``'s packages; its result as a dict."""
+            oracle: str = "", impl: str = "", tests=()) -> dict:
+    """Hunt one mutant in a scratch copy of ``root``'s packages; its result as a dict.
+    A survivor then runs the pytest files ``tests`` (paths under ``root``) in the same
+    copy: a failing test kills it (``inv_id`` ``test:<node id>``)."""
     scratch = tempfile.mkdtemp(prefix="hakmem-mutant-")
     try:
         top = m.path.split(os.sep)[0]
@@ -88,26 +98,64 @@ def run_one(m: Mutant, source: bytes, root: str, budget: float, seed: int,
         t0 = time.monotonic()
         if STOP.is_set():
             return dict(status="interrupted", message="not run: the campaign was interrupted")
-        p = subprocess.Popen(cmd, cwd=scratch, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-        LIVE.add(p)
-        try:
-            out, err = p.communicate(timeout=4 * budget + 60)
-        except subprocess.TimeoutExpired:
-            _kill(p)
+        p, out, err = _run(cmd, scratch, env, 4 * budget + 60)
+        if p is None:
             return dict(status="killed", inv_id="timeout", kill_time=time.monotonic() - t0,
                         message=f"no result after {4 * budget + 60:.0f} s (a hang)")
-        finally:
-            LIVE.discard(p)
         if STOP.is_set():
             return dict(status="interrupted", message="stopped: the campaign was interrupted")
         for line in out.splitlines():
             if line.startswith(TAG):
-                return json.loads(line[len(TAG):])
+                res = json.loads(line[len(TAG):])
+                if res["status"] == "survived" and tests:
+                    res = _run_tests(scratch, root, env, tests, budget, t0) or res
+                return res
         tail = (err.strip().splitlines() or ["(no output)"])[-1]
         return dict(status="start", message=f"the worker exited {p.returncode}: {tail}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_tests(scratch: str, root: str, env: dict, tests, budget: float, t0: float):
+    """Run the pytest files ``tests`` against the mutant's scratch copy; the kill as a
+    result dict, or None if every test passed."""
+    for top in sorted({t.split(os.sep)[0] for t in tests} - set(os.listdir(scratch))):
+        src = os.path.join(root, top)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(scratch, top),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "conftest.py"):
+        if os.path.exists(os.path.join(root, name)):
+            shutil.copy(os.path.join(root, name), scratch)
+    cmd = [sys.executable, "-B", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+           "-n", "0", *tests]
+    p, out, _ = _run(cmd, scratch, env, 4 * budget + 60, merge=True)
+    if p is None:
+        return dict(status="killed", inv_id="test:timeout", kill_time=time.monotonic() - t0,
+                    message=f"the tests {tests} did not finish (a hang)")
+    if p.returncode in (0, 5) or STOP.is_set():     # passed, or no test collected
+        return None
+    failed = [ln.split()[1] for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+    return dict(status="killed", inv_id=f"test:{failed[0] if failed else 'exit %d' % p.returncode}",
+                kill_time=round(time.monotonic() - t0, 2), message=out.strip()[-300:],
+                machine="tests")
+
+
+def _run(cmd, cwd: str, env: dict, timeout: float, merge: bool = False):
+    """(process, stdout, stderr) of a worker run in its own session, killable by
+    :func:`interrupt`; (None, "", "") when it ran past ``timeout`` (killed)."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True,
+                         start_new_session=True)
+    LIVE.add(p)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(p)
+        return None, "", ""
+    finally:
+        LIVE.discard(p)
+    return p, out, err or ""
 
 
 def _kill(p) -> None:
@@ -146,7 +194,7 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
         return out(status="start", message=f"{module} was imported from {where}, not the "
                                            f"scratch copy: the mutant was not applied")
     try:
-        load_impl(impl or None)     # imports the factory and builds it on the probe Configs
+        factory = load_impl(impl or None)   # imports the factory, builds it on probe Configs
     except BaseException as e:   # noqa: BLE001
         return out(status="start", message=f"the implementation {impl or 'hakmem_fast'} "
                                            f"cannot start: {type(e).__name__}: {e}")
@@ -154,11 +202,32 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
         from specs import machines
         mod_name, _, cls = oracle.partition(":")
         machines.Oracle = getattr(importlib.import_module(mod_name), cls)
-    r = hunt(budget=budget, seed=seed, impl=impl or None)
+    steps = concurrent_capable(factory)
+    seq_budget = budget * SEQUENTIAL_SHARE if steps else budget
+    r = hunt(budget=seq_budget, seed=seed, impl=impl or None)
     if r.killed:
         return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),
-                   examples=r.examples, message=r.message[:300])
+                   examples=r.examples, message=r.message[:300], machine="lockstep")
+    if steps:
+        from hakmem_ref import RefAllocator
+        from specs.concurrent import hunt_concurrent
+        killed, inv_id, msg, _, examples, _, first = hunt_concurrent(
+            RefAllocator, factory, budget=budget - seq_budget, seed=seed, shrink_seconds=1)
+        if killed:
+            return out(status="killed", inv_id=inv_id, kill_time=round(seq_budget + first, 2),
+                       examples=r.examples + examples, message=msg[:300], machine="concurrent")
     return out(status="survived", examples=r.examples, steps=r.steps)
+
+
+def concurrent_capable(factory) -> bool:
+    """Whether the implementation runs as atomic steps (the concurrent machine's
+    ``Hooks`` step generators) on a small Config."""
+    from specs.api import Config
+    try:
+        a = factory(Config(class_sizes=(8, 16), slab_size=64, word_bits=4))
+    except Exception:  # noqa: BLE001  (an implementation that cannot honour it)
+        return False
+    return all(callable(getattr(a, n, None)) for n in STEP_HOOKS)
 
 
 # ============================================================================
@@ -167,12 +236,14 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
 
 
 def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
-        oracle: str = "", impl: str = "", equivalent: str = "", log=sys.stderr) -> dict:
+        oracle: str = "", impl: str = "", equivalent: str = "", tests=(),
+        log=sys.stderr) -> dict:
     sources = {}
     for path in files:
         with open(os.path.join(root, path), "rb") as f:
             sources[path] = f.read()
     dead = unreachable(sources)
+    funcs = functions(sources)
     picked, candidates = sample(sources, n, seed, skip=lambda m: in_unreachable(m, dead))
     equiv = load_equivalent(equivalent) if equivalent else {}
     log.write(f"hakmem-fuzz mutate: {len(picked)} of {candidates} mutants of {len(files)} "
@@ -184,8 +255,9 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
 
     def one(i):
         m = picked[i]
-        res = run_one(m, sources[m.path], root, budget, seed, oracle, impl)
-        rows[i] = tag_equivalent(dict(m.as_dict(), diff=m.diff(sources[m.path]), **res), equiv)
+        res = run_one(m, sources[m.path], root, budget, seed, oracle, impl, tests)
+        rows[i] = tag_equivalent(dict(m.as_dict(), diff=m.diff(sources[m.path]),
+                                      function=enclosing(m, funcs), **res), equiv)
         done[0] += 1
         what = (f"killed by {res['inv_id']} in {res.get('kill_time', 0):.1f} s"
                 if res["status"] == "killed" else rows[i]["status"])
@@ -205,82 +277,13 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
     return summarize([r for r in rows if r is not None],
                      dict(files=files, n=n, budget=budget, seed=seed, workers=workers,
                           oracle=oracle or "specs.lockstep:Oracle",
-                          impl=impl or "hakmem_fast:FastAllocator", equivalent_list=equivalent,
+                          impl=impl or "hakmem_fast:FastAllocator",
+                          equivalent_list=os.path.relpath(equivalent, root) if equivalent and
+                          os.path.abspath(equivalent).startswith(root + os.sep) else equivalent,
                           candidates=candidates, seconds=round(time.monotonic() - t0),
+                          tests=list(tests),
                           unreachable=[f"{f.path}:{f.first}-{f.last} {f.qualname}"
                                        for f in dead]))
-
-
-def tag_equivalent(row: dict, equiv: dict) -> dict:
-    """A survivor on the list becomes ``equivalent`` (with its reason); a listed mutant
-    that was killed keeps ``killed`` and the reason, so the report names the wrong claim."""
-    reason = equiv.get(diff_key(row["diff"]))
-    if reason is not None:
-        row["equivalent_reason"] = reason
-        if row["status"] == "survived":
-            row["status"] = "equivalent"
-    return row
-
-
-def summarize(rows: list, params: dict) -> dict:
-    st = Counter(r["status"] for r in rows)
-    scored = st["killed"] + st["survived"]
-    return dict(params, score=(st["killed"] / scored) if scored else None, killed=st["killed"],
-                survived=st["survived"], equivalent=st["equivalent"],
-                import_errors=st["import"], start_crashes=st["start"],
-                wrong_equivalence=[r["diff"] for r in rows if r["status"] == "killed"
-                                   and "equivalent_reason" in r],
-                by_check=dict(Counter(r["inv_id"] for r in rows if r["status"] == "killed")
-                              .most_common()),
-                by_operator={op: dict(Counter(r["status"] for r in rows
-                                              if r["operator"] == op)) for op in OPERATORS},
-                mutants=rows)
-
-
-def markdown(rep: dict, command: str) -> str:
-    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
-    total = rep["killed"] + rep["survived"] + rep["equivalent"]
-    raw = f"{100 * rep['killed'] / total:.1f}%" if total else "n/a"
-    out = [f"# Mutation score: {pct}", "",
-           f"`{command}`", "",
-           f"{rep['killed']} killed, {rep['survived']} survived of "
-           f"{rep['killed'] + rep['survived']} scored mutants (sampled from "
-           f"{rep['candidates']} candidates, seed {rep['seed']}, {rep['budget']:g} s each, "
-           f"{rep['seconds']} s in all); {rep['equivalent']} survivors are on the list of "
-           f"equivalent mutants (not scored; counted as survivors the score would be {raw}); "
-           f"{rep['import_errors']} failed to import and {rep['start_crashes']} crashed at "
-           f"start (not scored).", ""]
-    if rep["n"] < 100 or rep["budget"] < 30:
-        out += [f"A small sample ({rep['n']} mutants, {rep['budget']:g} s each): the score's "
-                f"error is wide; the score to quote is a nightly run with --n 100 --budget 30.",
-                ""]
-    out += ["## Killed by", "", "| check | mutants |", "|---|---:|"]
-    out += [f"| {k} | {v} |" for k, v in rep["by_check"].items()]
-    out += ["", "## Survivors", ""]
-    out += [f"- `{r['diff']}` ({r['operator']})" for r in rep["mutants"]
-            if r["status"] == "survived"] or ["(none)"]
-    out += ["", f"## Equivalent (on the list `{rep.get('equivalent_list') or '-'}`, not scored)",
-            ""]
-    out += [f"- `{r['diff']}`: {r['equivalent_reason']}" for r in rep["mutants"]
-            if r["status"] == "equivalent"] or ["(none)"]
-    if rep["wrong_equivalence"]:
-        out += ["", "## Listed as equivalent, but killed (the list is wrong: remove them)", ""]
-        out += [f"- `{d}`" for d in rep["wrong_equivalence"]]
-    out += ["", "## Not scored (import error or crash at start)", ""]
-    out += [f"- `{r['diff']}`: {r['message']}" for r in rep["mutants"]
-            if r["status"] in ("import", "start")] or ["(none)"]
-    out += ["", "## Unreachable from the API (not sampled)", "",
-            "Functions no code reachable from the methods of `specs.api.Allocator` and "
-            "`specs.api.Hooks` names (fuzz/mutate_reach.py):", ""]
-    out += [f"- `{u}`" for u in rep.get("unreachable", [])] or ["(none)"]
-    out += ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
-            "|---|---|---|---:|"]
-    for r in rep["mutants"]:
-        res = r["inv_id"] if r["status"] == "killed" else r["status"]
-        kt = f"{r['kill_time']:.1f}" if r["status"] == "killed" else ""
-        diff = r["diff"].replace("|", "\\|")
-        out.append(f"| `{diff}` | {r['operator']} | {res} | {kt} |")
-    return "\n".join(out) + "\n"
 
 
 def _raise_interrupt(signum, frame):
@@ -310,6 +313,9 @@ def main(argv) -> int:
     ap.add_argument("--equivalent", metavar="PATH",
                     help=f"the list of equivalent mutants (default {EQUIVALENT_FILE} under "
                          f"--root, if it exists); 'none' for no list")
+    ap.add_argument("--tests", nargs="+", default=[], metavar="PATH",
+                    help="pytest files or globs (under --root) each survivor of the hunt then "
+                         "runs against; a failing test kills it")
     ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
     try:
         args = ap.parse_args(argv)
@@ -361,9 +367,13 @@ def main(argv) -> int:
     except ValueError as e:
         return usage(f"--equivalent: {e}")
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    tests = sorted({os.path.relpath(p, root) for pat in args.tests
+                    for p in glob.glob(os.path.join(root, pat))})
+    if args.tests and not tests:
+        return usage(f"--tests {args.tests}: no file matches under {root}")
     try:
         rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle,
-                  args.impl, equivalent)
+                  args.impl, equivalent, tests)
     except SyntaxError as e:
         return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
     except KeyboardInterrupt:
@@ -375,7 +385,8 @@ def main(argv) -> int:
         + [f"--n {args.n} --budget {args.budget:g} --seed {args.seed}"]
         + ([f"--oracle {args.oracle}"] if args.oracle else [])
         + ([f"--impl {args.impl}"] if args.impl else [])
-        + ([f"--equivalent {args.equivalent}"] if args.equivalent else []))
+        + ([f"--equivalent {args.equivalent}"] if args.equivalent else [])
+        + (["--tests"] + [f"'{t}'" for t in args.tests] if args.tests else []))
     rep["command"] = command
     os.makedirs(args.out, exist_ok=True)
     md = markdown(rep, command)

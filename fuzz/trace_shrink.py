@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from specs.api import InvariantViolation
 from specs.lockstep import Alloc, AllocMany
 
-_HANDLE_OPS = ("Free", "RaceFree", "Write", "Read", "BadAccess", "BadFree")
+_HANDLE_OPS = ("Free", "RaceFree", "Write", "Read", "BadAccess", "BadFree", "BadTid")
 
 
 def drop(ops: list, remove) -> list:

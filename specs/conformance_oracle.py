@@ -89,6 +89,10 @@ class ConformanceSteps:
         super().after_op(burst)
         self.view_is_current = self.check_level >= 2 and self.checker is not None and \
             self.checker.view is not None
+        if self.view_is_current and self._on():
+            view = self.checker.view
+            self.runs["CONF-07"] += 1
+            conf.conf_07_release_when_free([view.prev.get(b) for b in view.bases])
         pending, self.conf_pending = self.conf_pending, []
         for p, before, after, exact in pending:
             try:

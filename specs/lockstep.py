@@ -35,9 +35,10 @@ from .invariants import data as data_checks
 from .invariants import heap as heap_checks
 from .invariants import stats as stat_checks
 from .invariants.compare import Obs
+from .invariants.incremental import hook_02_result
 from .ops import *  # noqa: F401,F403  (reproducers import the ops from here)
-from .ops import (OPS, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Check, Drain, Evict,
-                  FlushStats, Free, FreeMany, Quiesce, RaceFree, Read, Refill, ThreadExit, Write,
+from .ops import (OPS, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid, Check, Drain,
+                  Evict, FlushStats, Free, FreeMany, Quiesce, RaceFree, Read, Refill, ThreadExit, Write,
                   op_repr)
 from .conformance_oracle import ConformanceSteps
 from .schedule import race_free_with_drain
@@ -486,16 +487,35 @@ def _evict(o: Oracle, op: Evict):
     if o.white_box:
         c = op.class_idx % o.config.num_classes
         base = o.fast.active_slab(op.tid, c)
-        o.call("implementation", f"evict_active({op.tid}, {c})", o.fast.evict_active, op.tid, c)
+        what = f"evict_active({op.tid}, {c})"
+        got = o.call("implementation", what, o.fast.evict_active, op.tid, c)
+        if got.kind == "ok":
+            o.op_check("HOOK-02", hook_02_result, what, got.value, base is not None)
         if base is not None and o.check_level >= 2:
             o._transition("SPL-01", base)
     return []
 
 
+def _remote_blocks(o: Oracle, tid: int, c: int) -> int:
+    """Blocks on the remote stacks of tid's active slabs A and B of class c."""
+    t = o.fast.snapshot((), {}, [tid]).threads.get(tid)
+    bases = [b for b in (t.active_a[c], t.active_b[c]) if b is not None] if t else []
+    return sum(len(s.remote) for s in o.fast.snapshot(bases, {}, ()).slabs.values())
+
+
+def _mini_mag_of(o: Oracle, base) -> int:
+    s = o.fast.snapshot([base], {}, ()).slabs.get(base) if base is not None else None
+    return s.mini_mag_count if s is not None else 0
+
+
 def _drain(o: Oracle, op: Drain):
     if o.white_box:
         c = op.class_idx % o.config.num_classes
-        o.call("implementation", f"drain_remote({op.tid}, {c})", o.fast.drain_remote, op.tid, c)
+        want = _remote_blocks(o, op.tid, c)
+        what = f"drain_remote({op.tid}, {c})"
+        got = o.call("implementation", what, o.fast.drain_remote, op.tid, c)
+        if got.kind == "ok":
+            o.op_check("HOOK-02", hook_02_result, what, got.value, want)
     return []
 
 
@@ -503,8 +523,11 @@ def _refill(o: Oracle, op: Refill):
     if o.white_box:
         c = op.class_idx % o.config.num_classes
         base = o.fast.active_slab(op.tid, c)
-        o.call("implementation", f"refill_active({op.tid}, {c})", o.fast.refill_active,
-               op.tid, c)
+        before = _mini_mag_of(o, base)
+        what = f"refill_active({op.tid}, {c})"
+        got = o.call("implementation", what, o.fast.refill_active, op.tid, c)
+        if got.kind == "ok":
+            o.op_check("HOOK-02", hook_02_result, what, got.value, _mini_mag_of(o, base) - before)
         if base is not None and o.check_level >= 2:
             o._transition("REF-01", base)
     return []
@@ -563,8 +586,54 @@ def _bad_free(o: Oracle, op: BadFree):
     return []
 
 
+#: a white-box implementation's hooks that take a tid validate it at the call, as the
+#: calls do: (hook, its arguments after the tid)
+_TID_HOOKS = {"alloc": (("alloc_steps", "size"),),
+              "free": (("free_steps", "addr"),),
+              "thread_exit": (("thread_exit_steps", None), ("flush_steps", None),
+                              ("drain_steps", 0), ("evict_steps", 0), ("drain_remote", 0),
+                              ("evict_active", 0), ("refill_active", 0))}
+
+
+def _bad_tid(o: Oracle, op: BadTid):
+    if op.call == "free":
+        b = o.handles.get(op.handle)
+        if b is None:
+            return []
+        args_ref, args_fast, what = (b.ref, op.tid), (b.fast, op.tid), f"live handle {op.handle}, "
+    elif op.call == "alloc":
+        args_ref = args_fast = (8, op.tid)
+        what = "8, "
+    else:
+        args_ref = args_fast = (op.tid,)
+        what = ""
+    ref_fn = getattr(o.ref, op.call)
+    o.expect_same_error(f"{op.call}({what}tid={op.tid!r})", lambda: ref_fn(*args_ref),
+                        lambda: getattr(o.fast, op.call)(*args_fast))
+    if not o.white_box:
+        return []
+    for name, arg in _TID_HOOKS[op.call]:
+        hook = getattr(o.fast, name, None)
+        if hook is None:
+            continue
+        if arg in ("size", "addr"):             # (size or addr, tid), as the call
+            args = args_fast
+        else:                                   # (tid) or (tid, class)
+            args = (op.tid,) if arg is None else (op.tid, arg)
+        o.expect_same_error(f"{name}({', '.join(map(repr, args))})", lambda: ref_fn(*args_ref),
+                            lambda: hook(*args))
+    return []
+
+
 def _bad_access(o: Oracle, op: BadAccess):
-    """read/write that crosses the end of a live block, or of a freed one."""
+    """read/write that crosses the end of a live block, of a freed one, or at None."""
+    if op.kind == "none":
+        o.expect_same_error(f"{'write' if op.write else 'read'} of 2 bytes at address None",
+                            (lambda: o.ref.write(None, b"\x11\x22")) if op.write
+                            else (lambda: o.ref.read(None, 2)),
+                            (lambda: o.fast.write(None, b"\x11\x22")) if op.write
+                            else (lambda: o.fast.read(None, 2)))
+        return []
     b = o.handles.get(op.handle) or o.freed.get(op.handle)
     if b is None:
         return []
@@ -586,6 +655,6 @@ HANDLERS = {
     Alloc: _alloc, AllocMany: _alloc_many, Free: _free, RaceFree: _free, FreeMany: _free_many,
     Write: _write, Read: _read, ThreadExit: _thread_exit, FlushStats: _flush_stats,
     Evict: _evict, Drain: _drain, Refill: _refill, Quiesce: _quiesce, Check: _check,
-    BadAlloc: _bad_alloc, BadFree: _bad_free, BadAccess: _bad_access,
+    BadAlloc: _bad_alloc, BadFree: _bad_free, BadTid: _bad_tid, BadAccess: _bad_access,
 }
 assert set(HANDLERS) == set(OPS), "every op type has exactly one handler"

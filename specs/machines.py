@@ -19,7 +19,8 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
                                  multiple, rule)
 
 from .api import SEED_CLASS_SIZES, Config
-from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, Drain, Evict,
+from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid, Drain,
+                       Evict,
                        FlushStats, Free, FreeMany, Oracle, Quiesce, RaceFree, Read, Refill,
                        ThreadExit, Write)
 
@@ -60,6 +61,7 @@ configs = st.one_of(tiny_configs, small_configs, seed_configs)
 
 BAD_SIZES = st.one_of(st.integers(-3, -1), st.integers(1025, 1100), st.just(1.5),
                       st.just(True), st.just("8"), st.none())
+BAD_TIDS = st.sampled_from([-1, True, None, "0", 1.0])
 
 
 # ============================================================================
@@ -159,7 +161,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
             self._apply(Quiesce())
 
         # ---- bad input ---------------------------------------------------------------
-        @rule(size=BAD_SIZES, tid=TIDS)
+        @rule(size=BAD_SIZES, tid=st.one_of(TIDS, BAD_TIDS))   # a bad tid is named first
         def bad_alloc(self, size, tid):
             self._apply(BadAlloc(size, tid))
 
@@ -168,9 +170,14 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         def bad_free(self, kind, h, tid):
             self._apply(BadFree(kind, self.oracle.next_handle - 1 - h, tid))
 
-        @rule(h=st.integers(0, 50), write=st.booleans())
-        def bad_access(self, h, write):
-            self._apply(BadAccess(self.oracle.next_handle - 1 - h, write))
+        @rule(call=st.sampled_from(["alloc", "free", "thread_exit"]), h=st.integers(0, 50),
+              tid=BAD_TIDS)
+        def bad_tid(self, call, h, tid):
+            self._apply(BadTid(call, tid, self.oracle.next_handle - 1 - h))
+
+        @rule(h=st.integers(0, 50), write=st.booleans(), kind=st.sampled_from(["edge", "none"]))
+        def bad_access(self, h, write, kind):
+            self._apply(BadAccess(self.oracle.next_handle - 1 - h, write, kind))
 
         def teardown(self):
             if self.oracle is not None and not self.broken:

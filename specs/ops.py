@@ -106,9 +106,17 @@ class BadFree:
 
 
 @dataclass(frozen=True)
+class BadTid:
+    call: str              # "alloc" | "free" | "thread_exit" (and, white-box, its *_steps)
+    tid: object            # not a thread id (-1, True, None, "0", 1.0): BadArgument on
+    handle: int = -1       # both sides, state unchanged; "free" frees this live handle
+
+
+@dataclass(frozen=True)
 class BadAccess:
     handle: int            # live: the access crosses its end; freed: use after free
     write: bool = False
+    kind: str = "edge"     # "edge" (as above) | "none": the address is None, not an int
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ class Check:
 
 
 OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
-       Refill, Quiesce, BadAlloc, BadFree, BadAccess, Check)
+       Refill, Quiesce, BadAlloc, BadFree, BadTid, BadAccess, Check)
 
 
 def op_repr(op) -> str:

@@ -117,3 +117,13 @@ def _free_magazine_uncounted():
     def mag(self, tid, class_idx, slot, path=None):
         _orig_mag(self, tid, class_idx, slot, None if path == "free_magazine" else path)
     return patched((Probe, "mag", mag))
+
+
+@mutant("conf-release-never", expect=("CONF-07",))
+def _release_never():
+    """An unowned slab whose every block is free is never released to the pool: it stays
+    with its class (which may adopt it again), so no block is lost and no class runs out
+    of its own memory.
+    Bug class: a page/span that is never returned (memory held by an idle size class;
+    other classes cannot reuse it)."""
+    return patched((FA, "_maybe_release", lambda self, slab: None))

@@ -43,6 +43,33 @@ def _crash_in_free():
     return patched((FA, "free", free))
 
 
+@mutant("hook-drain-reports-nothing", expect=("HOOK-02",))
+def _drain_reports_nothing():
+    """drain_remote drains, then returns 0: the harness driving maintenance ops is told
+    nothing happened.
+    Bug class: a debug hook whose report disagrees with the change it made."""
+    orig = FA.drain_remote
+
+    def drain_remote(self, tid, class_idx):
+        orig(self, tid, class_idx)
+        return 0
+    return patched((FA, "drain_remote", drain_remote))
+
+
+@mutant("footprint-forgets-thread", expect=("HOOK-01",))
+def _footprint_forgets_thread():
+    """The footprint never names a thread whose record changed (active slabs, pending
+    statistics) unless its magazine changed too: an eviction's A/B swap or a flush's
+    pending reset is invisible to the incremental checks.
+    Bug class: a debug hook that misses a mutation path (stale thread state vouched for)."""
+    orig = FA.take_footprint
+
+    def take_footprint(self):
+        fp = orig(self)
+        return Footprint(fp.slabs, set(), fp.mags)
+    return patched((FA, "take_footprint", take_footprint))
+
+
 @mutant("footprint-forgets-magazine", expect=("HOOK-01",))
 def _footprint_forgets():
     """The footprint never names a thread magazine: magazine pushes and pops are

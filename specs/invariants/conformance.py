@@ -21,6 +21,10 @@ Free routes: a block of a slab another thread owns goes to that slab's remote st
 (``free_remote``); any other block goes local: the magazine if it has room
 (``free_magazine``), else back to the slab (``mag_overflow`` and ``free_local``).
 
+Release (CONF-07): an unowned slab with no block in use is released to the pool by the op
+that made it so (an eviction, a free into an unowned slab, quiesce); checked on the slabs
+the op touched, from the checker's view after the op.
+
 Where the model deliberately differs from a seed sample, the prediction follows the
 model's rule (each is a documented choice of ``hakmem_fast``):
 
@@ -236,7 +240,11 @@ def predict(source, op, config=None) -> Prediction:
 
 
 def _delta(before, after) -> dict:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)}
+    """The counters that moved, by how much (absent: 0)."""
+    if before.keys() == after.keys():
+        return {k: a - b for (k, a), b in zip(after.items(), before.values()) if a != b}
+    return {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)
+            if after.get(k, 0) != before.get(k, 0)}
 
 
 @invariant("CONF-06", level=2, scope="op", cost="O(counters) per op", where=WHERE,
@@ -346,6 +354,20 @@ def conf_05_flush_at_interval(p: Prediction, d: dict) -> None:
                         f"(want {want})")
 
 
+@invariant("CONF-07", level=2, scope="op", cost="O(slabs the op touched)", where=WHERE,
+           planted="conf-release-never",
+           statement="an unowned slab with no block in use (bitmap entirely free, mini-magazine "
+                     "and remote stack empty) is released to the pool by the op that made it so")
+def conf_07_release_when_free(slabs) -> None:
+    for s in slabs:
+        if s is not None and s.owner is None and s.free_count == s.nblocks and \
+                s.mini_mag_count == 0 and s.remote_count == 0 and not s.remote:
+            fail("CONF-07", f"slab {h(s.base)} (class {s.class_idx}) is unowned and entirely "
+                            f"free ({s.free_count} of {s.nblocks} blocks bitmap-free, "
+                            f"mini-magazine and remote stack empty) but still in the pool: "
+                            f"the model releases such a slab at once")
+
+
 #: The order the checks run in: identities first, so a miscounting counter is named as
 #: such before a stage or route check reads the counter it broke.
 CHECKS = (conf_06_identities, conf_03_refill_when_empty, conf_01_alloc_stage,
@@ -380,4 +402,4 @@ def reports_design_counters(path_counts) -> bool:
 
 
 __all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
-           "predict_evict", "check", "reports_design_counters"]
+           "predict_evict", "check", "conf_07_release_when_free", "reports_design_counters"]

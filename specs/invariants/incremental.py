@@ -16,10 +16,14 @@ from .geometry import h
 from .registry import RUNS, LiveSet, View, fail, invariant, run_view
 
 
+#: the per-thread words a footprint must name the thread for
+_THREAD_FIELDS = ("magazine_tops", "active_a", "active_b", "pending_allocs", "pending_frees")
+
+
 @invariant("HOOK-01", level=3, scope="op", cost="O(heap)", where="every L3 check",
            planted="footprint-forgets-magazine",
            statement="every change an op makes is in its footprint: the incrementally kept "
-                     "slabs and magazines == the complete snapshot")
+                     "slabs, magazines and thread records == the complete snapshot")
 def hook_01_footprint(snap: Snapshot, view: View) -> None:
     for base, s in snap.slabs.items():
         p = view.prev.get(base)
@@ -36,10 +40,31 @@ def hook_01_footprint(snap: Snapshot, view: View) -> None:
                 fail("HOOK-01", f"the magazine of tid {tid}, class {c} changed without "
                                 f"appearing in a footprint (kept {len(kept.get((tid, c), []))} "
                                 f"entries, it holds {len(items)})")
+    for tid, t in snap.threads.items():
+        k = view.threads.get(tid)
+        if k is None:
+            fail("HOOK-01", f"tid {tid} appeared without a footprint naming it")
+        for field in _THREAD_FIELDS:
+            if getattr(k, field) != getattr(t, field):
+                fail("HOOK-01", f"the {field} of tid {tid} changed without a footprint naming "
+                                f"the thread (kept {getattr(k, field)}, now {getattr(t, field)})")
+    for tid in view.threads:
+        if tid not in snap.threads:
+            fail("HOOK-01", f"tid {tid} exited without a footprint naming it")
     for (tid, c), items in kept.items():
         if items and tid not in snap.threads:
             fail("HOOK-01", f"tid {tid} left with {len(items)} blocks in its class-{c} "
                             f"magazine without a footprint saying so")
+
+
+@invariant("HOOK-02", level=1, scope="op", cost="O(1) per maintenance op",
+           where="every Evict, Drain and Refill op (white-box)", planted="hook-drain-reports-nothing",
+           statement="the maintenance hooks report what they did: evict_active returns whether "
+                     "tid had an active slab A of the class, drain_remote the blocks it took off "
+                     "the remote stacks, refill_active the blocks it moved into A's mini-magazine")
+def hook_02_result(what: str, got, want) -> None:
+    if got != want:
+        fail("HOOK-02", f"{what} returned {got!r}, but what it did says {want!r}")
 
 
 class Checker:

@@ -3,6 +3,7 @@ equivalent mutants are not scored, and a listed mutant that is killed is a wrong
 an interrupted campaign leaves no worker and no scratch copy behind."""
 import glob
 import os
+import tempfile
 import threading
 import time
 
@@ -11,7 +12,8 @@ import pytest
 from fuzz.mutate import mutants_of, sample
 from fuzz.mutate_reach import (EQUIVALENT_FILE, diff_key, in_unreachable, load_equivalent,
                                unreachable)
-from fuzz.mutate_run import STOP, interrupt, run_one, summarize, tag_equivalent
+from fuzz.mutate_report import summarize, tag_equivalent
+from fuzz.mutate_run import STOP, interrupt, run_one
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -74,13 +76,14 @@ def test_the_models_test_only_helpers_are_unreachable_and_its_api_is_not():
 
 def test_the_list_of_equivalent_mutants_parses_and_a_malformed_line_is_named(tmp_path):
     good = tmp_path / "eq.txt"
-    good.write_text("# comment\n\nhakmem_fast/bitmap.py: if w < hint_word:  ->  "
-                    "if w <= hint_word:  ##  at equality it assigns the value it has\n")
+    good.write_text("# comment\n\nhakmem_fast/bitmap.py::TwoTierBitmap.set_free: if w < "
+                    "hint_word:  ->  if w <= hint_word:  ##  at equality it assigns the value\n")
     eq = load_equivalent(str(good))
-    key = diff_key("hakmem_fast/bitmap.py:92: if w < hint_word:  ->  if w <= hint_word:")
-    assert eq == {key: "at equality it assigns the value it has"}
+    key = diff_key("hakmem_fast/bitmap.py:92: if w < hint_word:  ->  if w <= hint_word:",
+                   "TwoTierBitmap.set_free")
+    assert eq == {key: "at equality it assigns the value"}
     bad = tmp_path / "bad.txt"
-    bad.write_text("hakmem_fast/bitmap.py: x -> y, no reason\n")
+    bad.write_text("hakmem_fast/bitmap.py::f: x -> y, no reason\n")
     with pytest.raises(ValueError, match="bad.txt:1"):
         load_equivalent(str(bad))
 
@@ -88,17 +91,24 @@ def test_the_list_of_equivalent_mutants_parses_and_a_malformed_line_is_named(tmp
 def test_the_committed_list_parses_and_names_only_files_of_the_model():
     eq = load_equivalent(os.path.join(ROOT, EQUIVALENT_FILE))
     assert eq, "the list is committed with the mutation report"
-    assert all(p.startswith("hakmem_fast/") and reason for (p, _, _), reason in eq.items())
+    assert all(p.startswith("hakmem_fast/") and reason for (p, _, _, _), reason in eq.items())
+
+
+def test_the_same_line_in_another_function_is_not_covered_by_a_listed_equivalence():
+    eq = {("f.py", "A.dead", "x()", "pass"): "never reached"}
+    row = tag_equivalent(dict(diff="f.py:3: x()  ->  pass", function="A.live", status="survived",
+                              operator="delete"), eq)
+    assert row["status"] == "survived" and "equivalent_reason" not in row
 
 
 def test_a_listed_survivor_is_not_scored_and_a_listed_kill_is_reported_wrong():
-    eq = {("f.py", "a < b", "a <= b"): "same at equality", ("f.py", "x", "y"): "claimed"}
-    rows = [tag_equivalent(dict(diff="f.py:3: a < b  ->  a <= b", status="survived",
-                                operator="cmp"), eq),
-            tag_equivalent(dict(diff="f.py:9: x  ->  y", status="killed", inv_id="LIVE-01",
-                                operator="const"), eq),
-            tag_equivalent(dict(diff="f.py:12: p  ->  q", status="survived", operator="const"),
-                           eq)]
+    eq = {("f.py", "g", "a < b", "a <= b"): "same at equality", ("f.py", "g", "x", "y"): "claimed"}
+    rows = [tag_equivalent(dict(diff="f.py:3: a < b  ->  a <= b", function="g",
+                                status="survived", operator="cmp"), eq),
+            tag_equivalent(dict(diff="f.py:9: x  ->  y", function="g", status="killed",
+                                inv_id="LIVE-01", operator="const"), eq),
+            tag_equivalent(dict(diff="f.py:12: p  ->  q", function="g", status="survived",
+                                operator="const"), eq)]
     rep = summarize(rows, dict(n=3))
     assert [r["status"] for r in rows] == ["equivalent", "killed", "survived"]
     assert (rep["killed"], rep["survived"], rep["equivalent"]) == (1, 1, 1)
@@ -106,11 +116,13 @@ def test_a_listed_survivor_is_not_scored_and_a_listed_kill_is_reported_wrong():
     assert rep["wrong_equivalence"] == ["f.py:9: x  ->  y"]
 
 
-def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy():
+def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy(monkeypatch):
+    made = []
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
     src = open(os.path.join(ROOT, "hakmem_fast/bitmap.py"), "rb").read()
     m = next(x for x in mutants_of("hakmem_fast/bitmap.py", src)
              if x.operator == "cmp" and "hint_word" in x.diff(src))
-    before = set(glob.glob("/tmp/hakmem-mutant-*"))
     out = {}
     t = threading.Thread(target=lambda: out.update(run_one(m, src, ROOT, 60, 0)))
     t0 = time.monotonic()
@@ -123,4 +135,4 @@ def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy()
         STOP.clear()
     assert not t.is_alive() and time.monotonic() - t0 < 30
     assert out["status"] == "interrupted", out
-    assert set(glob.glob("/tmp/hakmem-mutant-*")) <= before
+    assert len(made) == 1 and not os.path.exists(made[0])

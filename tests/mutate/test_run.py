@@ -92,3 +92,14 @@ def test_an_implementation_outside_the_packages_is_mutated_and_hunted_with_impl(
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["impl"] == "examples.bump_alloc:make"
     assert [m["status"] for m in rep["mutants"]] in (["killed"], ["survived"])
+
+
+def test_a_survivor_of_the_hunt_is_killed_by_a_failing_test_given_with_tests():
+    src = source("hakmem_fast/introspect.py")
+    from fuzz.mutate import mutants_of
+    m = next(x for x in mutants_of("hakmem_fast/introspect.py", src)
+             if "seen.add(p)  ->  pass" in x.diff(src))
+    r = run_one(m, src, ROOT, budget=2, seed=0, tests=["tests/unit/test_fast_walk.py"])
+    assert r["status"] == "killed" and r["machine"] == "tests", r
+    assert r["inv_id"] == ("test:tests/unit/test_fast_walk.py::"
+                           "test_a_cycle_ends_the_walk_and_is_named_as_a_cycle")

@@ -18,7 +18,7 @@ CONF = sorted(i for i, inv in REGISTRY.items() if inv.topic == "conformance")
 
 
 def test_every_conformance_check_is_registered_with_its_own_planted_bug():
-    assert CONF == ["CONF-01", "CONF-02", "CONF-03", "CONF-04", "CONF-05", "CONF-06"]
+    assert CONF == ["CONF-01", "CONF-02", "CONF-03", "CONF-04", "CONF-05", "CONF-06", "CONF-07"]
     planted = [REGISTRY[i].planted for i in CONF]
     assert len(set(planted)) == len(planted)
     for i in CONF:
