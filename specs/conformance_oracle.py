@@ -34,6 +34,7 @@ class ConformanceSteps:
         # the checker's kept view is the state now (checked after the last op, nothing
         # changed since): predictions read it instead of copying a partial snapshot
         self.view_is_current = False
+        self._conf_released = None  # (slab_release counter, slabs released, epoch) last op
 
     def _on(self) -> bool:
         if not (self.CHECKS_CONFORMANCE and self.white_box and self.check_level >= 2):
@@ -93,6 +94,9 @@ class ConformanceSteps:
             view = self.checker.view
             self.runs["CONF-07"] += 1
             conf.conf_07_release_when_free([view.prev.get(b) for b in view.bases])
+            self._check_release_counter()
+        else:
+            self._conf_released = None
         pending, self.conf_pending = self.conf_pending, []
         for p, before, after, exact in pending:
             try:
@@ -101,6 +105,15 @@ class ConformanceSteps:
                 if p.from_view:
                     self._confirm_view()
                 raise
+
+    def _check_release_counter(self) -> None:
+        """CONF-06: the slab_release counter moved by the slabs that left the pool."""
+        ck = self.checker
+        now = (self.fast.path_counts.get("slab_release", 0), ck.released, ck.epoch)
+        last, self._conf_released = self._conf_released, now
+        if last is not None and last[2] == now[2]:
+            self.runs["CONF-06"] += 1
+            conf.conf_06_releases(now[0] - last[0], now[1] - last[1])
 
     def _confirm_view(self) -> None:
         """A prediction read from the kept view failed: if the view differs from the

@@ -251,7 +251,7 @@ def _delta(before, after) -> dict:
            planted="conf-free-magazine-uncounted",
            statement="per op: allocs done == served-stage counters, each alloc attempt == "
                      "one stage counter; frees done == route counters (free_local == "
-                     "mag_overflow)")
+                     "mag_overflow); slab_release == slabs that left the pool")
 def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
     if p.kind == "alloc":
         stages = {k: d.get(k, 0) for k in STAGES if d.get(k, 0)}
@@ -269,6 +269,14 @@ def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
             fail("CONF-06", f"{want} frees done (class {p.class_idx}, tid {p.tid}) but the "
                             f"route counters moved by {routes or 'nothing'} and free_local by "
                             f"{d.get('free_local', 0)}")
+
+
+def conf_06_releases(counted: int, released: int) -> None:
+    """CONF-06 for releases: the slab_release counter moved by the slabs that left the
+    pool (as the footprints saw them) since the last check."""
+    if counted != released:
+        fail("CONF-06", f"the slab_release counter moved by {counted} but {released} slabs "
+                        f"left the pool")
 
 
 @invariant("CONF-03", level=2, scope="op", cost="O(counters) per op", where=WHERE,
@@ -402,4 +410,5 @@ def reports_design_counters(path_counts) -> bool:
 
 
 __all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
-           "predict_evict", "check", "conf_07_release_when_free", "reports_design_counters"]
+           "predict_evict", "check", "conf_06_releases", "conf_07_release_when_free",
+           "reports_design_counters"]

@@ -75,6 +75,10 @@ class Checker:
         self.counts = counts
         self.live = live
         self.view = None            # None until the first full check
+        # slabs seen leaving the pool through footprints, and how many times the kept
+        # view was rebuilt without them (a count is comparable only within one epoch)
+        self.released = 0
+        self.epoch = 0
         self.mask = ~(impl.config.slab_size - 1)
 
     # ---- after each op --------------------------------------------------------
@@ -101,6 +105,7 @@ class Checker:
         view.complete = False
         view.bases = [b for b in fp.slabs if b in slabs]
         view.released = [b for b in fp.slabs if b not in slabs]
+        self.released += len(view.released)
         view.new_mag = []
         view.mag_dups = []
         for key in fp.mags:
@@ -177,6 +182,7 @@ class Checker:
             self.step(2)            # absorb what changed since the last step
         else:
             self.impl.take_footprint()
+            self.epoch += 1
         snap = self.impl.snapshot()
         whole = View.whole(snap, self.live)
         self.counts["L3"] += 1
