@@ -235,6 +235,19 @@ def concurrent_capable(factory) -> bool:
 # ============================================================================
 
 
+def package_sources(root: str, files: list, sources: dict) -> dict:
+    """Every Python file of the top-level directories the mutated files live in (the
+    callers of a mutated function may live in a file that is not mutated)."""
+    out = dict(sources)
+    for top in sorted({f.split(os.sep)[0] for f in files if os.sep in f}):
+        for path in glob.glob(os.path.join(root, top, "**", "*.py"), recursive=True):
+            rel = os.path.relpath(path, root)
+            if rel not in out:
+                with open(path, "rb") as f:
+                    out[rel] = f.read()
+    return out
+
+
 def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
         oracle: str = "", impl: str = "", equivalent: str = "", tests=(),
         log=sys.stderr) -> dict:
@@ -242,7 +255,7 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
     for path in files:
         with open(os.path.join(root, path), "rb") as f:
             sources[path] = f.read()
-    dead = unreachable(sources)
+    dead = [f for f in unreachable(package_sources(root, files, sources)) if f.path in sources]
     funcs = functions(sources)
     picked, candidates = sample(sources, n, seed, skip=lambda m: in_unreachable(m, dead))
     equiv = load_equivalent(equivalent) if equivalent else {}

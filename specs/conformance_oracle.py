@@ -95,6 +95,7 @@ class ConformanceSteps:
             self.runs["CONF-07"] += 1
             conf.conf_07_release_when_free([view.prev.get(b) for b in view.bases])
             self._check_release_counter()
+            conf.conf_06_totals(self.fast.path_counts, self.fast.exact_stats())
         else:
             self._conf_released = None
         pending, self.conf_pending = self.conf_pending, []

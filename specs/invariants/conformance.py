@@ -271,6 +271,18 @@ def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
                             f"{d.get('free_local', 0)}")
 
 
+def conf_06_totals(counts, exact) -> None:
+    """CONF-06 since the start: every alloc done was served by one stage, every free done
+    took one route (the counters start at zero and count nothing else)."""
+    served = sum(counts.get(k, 0) for k in STAGES if k != "oom")
+    routes = sum(counts.get(k, 0) for k in ROUTES)
+    allocs, frees = sum(exact.allocs), sum(exact.frees)
+    if served != allocs or routes != frees:
+        fail("CONF-06", f"since the start the stage counters served {served} allocs and the "
+                        f"route counters {routes} frees, but {allocs} allocs and {frees} frees "
+                        f"were done")
+
+
 def conf_06_releases(counted: int, released: int) -> None:
     """CONF-06 for releases: the slab_release counter moved by the slabs that left the
     pool (as the footprints saw them) since the last check."""
@@ -410,5 +422,5 @@ def reports_design_counters(path_counts) -> bool:
 
 
 __all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
-           "predict_evict", "check", "conf_06_releases", "conf_07_release_when_free",
+           "predict_evict", "check", "conf_06_releases", "conf_06_totals", "conf_07_release_when_free",
            "reports_design_counters"]

@@ -136,3 +136,13 @@ def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy(m
     assert not t.is_alive() and time.monotonic() - t0 < 30
     assert out["status"] == "interrupted", out
     assert len(made) == 1 and not os.path.exists(made[0])
+
+
+def test_callers_in_files_that_are_not_mutated_still_make_a_function_reachable():
+    from fuzz.mutate_run import package_sources
+    path = os.path.join("hakmem_fast", "probe.py")
+    src = {path: open(os.path.join(ROOT, path), "rb").read()}
+    alone = names(f for f in unreachable(src) if f.path == path)
+    whole = names(f for f in unreachable(package_sources(ROOT, [path], src)) if f.path == path)
+    assert "Probe.hit" in alone          # its callers are in allocator.py
+    assert "Probe.hit" not in whole and not whole
