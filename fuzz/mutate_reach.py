@@ -64,7 +64,8 @@ class _Defs(ast.NodeVisitor):
         for d in node.decorator_list + node.args.defaults + node.args.kw_defaults:
             if d is not None:
                 self.visit(d)
-        names = [s.name if isinstance(s, Function) else s for s in self.stack]
+        names = [s.qualname.rsplit(".", 1)[-1] if isinstance(s, Function) else s
+                 for s in self.stack]
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         fn = Function(self.path, ".".join(names + [node.name]), first, node.end_lineno)
         self.funcs[fn] = set()

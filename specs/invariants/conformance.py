@@ -272,15 +272,14 @@ def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
 
 
 def conf_06_totals(counts, exact) -> None:
-    """CONF-06 since the start: every alloc done was served by one stage, every free done
-    took one route (the counters start at zero and count nothing else)."""
+    """CONF-06 since the start: every alloc done was served by one stage (the counters
+    start at zero).  Routes have no such total: a thread exit's return of a cached block
+    to another owner's slab is a remote push and counts ``free_remote``."""
     served = sum(counts.get(k, 0) for k in STAGES if k != "oom")
-    routes = sum(counts.get(k, 0) for k in ROUTES)
-    allocs, frees = sum(exact.allocs), sum(exact.frees)
-    if served != allocs or routes != frees:
-        fail("CONF-06", f"since the start the stage counters served {served} allocs and the "
-                        f"route counters {routes} frees, but {allocs} allocs and {frees} frees "
-                        f"were done")
+    allocs = sum(exact.allocs)
+    if served != allocs:
+        fail("CONF-06", f"since the start the stage counters served {served} allocs, but "
+                        f"{allocs} allocs were done")
 
 
 def conf_06_releases(counted: int, released: int) -> None:

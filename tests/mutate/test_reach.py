@@ -146,3 +146,8 @@ def test_callers_in_files_that_are_not_mutated_still_make_a_function_reachable()
     whole = names(f for f in unreachable(package_sources(ROOT, [path], src)) if f.path == path)
     assert "Probe.hit" in alone          # its callers are in allocator.py
     assert "Probe.hit" not in whole and not whole
+
+
+def test_a_nested_function_is_named_after_its_parents():
+    src = b"class A:\n    def f(self):\n        def g():\n            return 1\n        return g()\n"
+    assert names(unreachable({"n.py": src}, entries=set())) == {"A.f", "A.f.g"}
