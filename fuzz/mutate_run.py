@@ -9,9 +9,10 @@ Each mutant (``fuzz.mutate``) is written into its own scratch copy of the tree's
 Python packages (the checkout is never written) and hunted there by the lockstep
 machine (``fuzz.hunt``) in a separate process for two thirds of ``--budget`` seconds,
 then, if the implementation runs as atomic steps (the ``*_steps`` hooks), by the
-concurrent machine (``specs.concurrent``) for the rest; ``--workers`` at a time.  With
-``--tests``, a survivor of the hunt then runs those pytest files in its scratch copy,
-and a failing test kills it (``test:<node id>``).  A mutant is *killed* when the machine fails (the invariant ID and the
+concurrent machine (``specs.concurrent``) for the rest; ``--workers`` at a time.  A
+survivor of the hunt then runs the pytest files of ``--tests`` (default: ``tests`` in
+``[tool.hakmem-fuzz.mutate]`` of the root's pyproject.toml) in its scratch copy, and a
+failing test kills it (``test:<node id>``).  A mutant is *killed* when the machine fails (the invariant ID and the
 time to the first failure are kept), *survives* when the budget ends first, and a
 run that exceeds four budgets plus a minute counts as killed by ``timeout`` (a hang).
 Mutants whose files fail to import, or whose allocator cannot be constructed, are
@@ -235,6 +236,20 @@ def concurrent_capable(factory) -> bool:
 # ============================================================================
 
 
+def configured_tests(root: str) -> list:
+    """The ``tests`` of ``[tool.hakmem-fuzz.mutate]`` in root's pyproject.toml, or []."""
+    path = os.path.join(root, "pyproject.toml")
+    if not os.path.exists(path):
+        return []
+    try:
+        import tomllib
+    except ImportError:             # Python 3.10: no TOML reader in the standard library
+        return []
+    with open(path, "rb") as f:
+        conf = tomllib.load(f)
+    return list(conf.get("tool", {}).get("hakmem-fuzz", {}).get("mutate", {}).get("tests", []))
+
+
 def package_sources(root: str, files: list, sources: dict) -> dict:
     """Every Python file of the top-level directories the mutated files live in (the
     callers of a mutated function may live in a file that is not mutated)."""
@@ -326,9 +341,11 @@ def main(argv) -> int:
     ap.add_argument("--equivalent", metavar="PATH",
                     help=f"the list of equivalent mutants (default {EQUIVALENT_FILE} under "
                          f"--root, if it exists); 'none' for no list")
-    ap.add_argument("--tests", nargs="+", default=[], metavar="PATH",
+    ap.add_argument("--tests", nargs="+", default=None, metavar="PATH",
                     help="pytest files or globs (under --root) each survivor of the hunt then "
-                         "runs against; a failing test kills it")
+                         "runs against; a failing test kills it (default: tests in "
+                         "[tool.hakmem-fuzz.mutate] of --root's pyproject.toml; 'none': no "
+                         "tests)")
     ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
     try:
         args = ap.parse_args(argv)
@@ -380,10 +397,13 @@ def main(argv) -> int:
     except ValueError as e:
         return usage(f"--equivalent: {e}")
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    tests = sorted({os.path.relpath(p, root) for pat in args.tests
+    patterns = args.tests if args.tests is not None else configured_tests(root)
+    if patterns == ["none"]:
+        patterns = []
+    tests = sorted({os.path.relpath(p, root) for pat in patterns
                     for p in glob.glob(os.path.join(root, pat))})
-    if args.tests and not tests:
-        return usage(f"--tests {args.tests}: no file matches under {root}")
+    if patterns and not tests:
+        return usage(f"--tests {patterns}: no file matches under {root}")
     try:
         rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle,
                   args.impl, equivalent, tests)
@@ -399,7 +419,7 @@ def main(argv) -> int:
         + ([f"--oracle {args.oracle}"] if args.oracle else [])
         + ([f"--impl {args.impl}"] if args.impl else [])
         + ([f"--equivalent {args.equivalent}"] if args.equivalent else [])
-        + (["--tests"] + [f"'{t}'" for t in args.tests] if args.tests else []))
+        + (["--tests"] + [f"'{t}'" for t in args.tests] if args.tests is not None else []))
     rep["command"] = command
     os.makedirs(args.out, exist_ok=True)
     md = markdown(rep, command)

@@ -151,3 +151,9 @@ def test_callers_in_files_that_are_not_mutated_still_make_a_function_reachable()
 def test_a_nested_function_is_named_after_its_parents():
     src = b"class A:\n    def f(self):\n        def g():\n            return 1\n        return g()\n"
     assert names(unreachable({"n.py": src}, entries=set())) == {"A.f", "A.f.g"}
+
+
+def test_the_project_names_the_unit_tests_a_survivor_runs_by_default():
+    from fuzz.mutate_run import configured_tests
+    assert configured_tests(ROOT) == ["tests/unit/test_fast_*.py"]
+    assert configured_tests(os.path.join(ROOT, "tests")) == []      # no pyproject there
