@@ -1,0 +1,30 @@
+"""The seed's code samples compiled into the C pool (-DHAKMEM_MUTANT) are found by the same
+lockstep hunt that finds them in the model, and the written reproducer fails again when
+it is replayed (with IMPL naming the mutant's factory)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fuzz.hunt import hunt
+from fuzz.replay import write_reproducer
+from hakmem_native.mutants import SEQUENTIAL
+
+
+@pytest.mark.quality
+@pytest.mark.parametrize("name", sorted(SEQUENTIAL))
+def test_a_seed_sample_compiled_into_the_c_pool_is_found_with_a_reproducer_that_replays(
+        name, tmp_path):
+    expect, what = SEQUENTIAL[name]
+    spec = f"hakmem_native.mutants:{name.replace('-', '_')}"
+    found = hunt(budget=30, seed=0, impl=spec)
+    assert found.killed, f"{name} ({what}) survived 30 s of hunting"
+    assert found.inv_id in expect, f"{name} caught by {found.inv_id}: {found.message[:300]}"
+    print(f"\n{name}: {found.inv_id} after {found.time_to_fail:.2f} s, "
+          f"reproducer of {len(found.trace)} ops")
+    path = write_reproducer(str(tmp_path), found.config, found.trace, name=name,
+                            inv_id=found.inv_id, impl=spec)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          path], capture_output=True, text=True, cwd=os.getcwd())
+    assert run.returncode == 1 and f"[{found.inv_id}]" in run.stdout, run.stdout[-2000:]
