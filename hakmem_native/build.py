@@ -33,6 +33,7 @@ MUTANTS = {
     "seed-stats_flush_if_needed": "HK_seed_stats_flush_if_needed",
     "seed-stats-global-add": "HK_seed_stats_global_add",
     "remote-push-not-atomic": "HK_remote_push_not_atomic",
+    "free-pushes-twice": "HK_free_pushes_twice",
 }
 
 CDEF = """

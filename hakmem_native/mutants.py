@@ -20,6 +20,7 @@ SEQUENTIAL = {
 RACES = {
     "seed-stats-global-add": "the seed's g_tiny_pool.alloc_count[c] += n: a plain load and store",
     "remote-push-not-atomic": "remote push stores the head without a CAS",
+    "free-pushes-twice": "a free pushes 1 block in 64 on the magazine twice (double allocation)",
 }
 
 
@@ -35,3 +36,4 @@ seed_batch_refill_from_bitmap = _factory("seed-batch_refill_from_bitmap")
 seed_stats_flush_if_needed = _factory("seed-stats_flush_if_needed")
 seed_stats_global_add = _factory("seed-stats-global-add")
 remote_push_not_atomic = _factory("remote-push-not-atomic")
+free_pushes_twice = _factory("free-pushes-twice")

@@ -131,6 +131,23 @@ typedef struct hk_pool {
     char err_msg[512];             /* what was found (RMT-01) */
 } hk_pool;
 
+struct hk_stress_params {
+    int threads;            /* worker pthreads */
+    int workload;           /* HK_W_LARSON or HK_W_PRODCONS */
+    uint64_t ops;           /* alloc + free calls in total */
+    uint64_t seed;
+    int max_size;           /* sizes 1..max_size */
+    int remote_pct;         /* (bench) share of remote frees */
+    int ring;               /* producer/consumer ring size; larson slots per thread */
+    int mode;               /* reserved */
+    double seconds;         /* out: wall time of the workload */
+    uint64_t done_ops;      /* out: calls made */
+    int failed;             /* out: 1 on a finding */
+    char message[1024];     /* out: the finding, starting with the check's name */
+    hk_config cfg;          /* the pool's Config */
+};
+typedef struct hk_stress_params hk_stress_params;
+
 /* ---- pool and threads (hk_pool.c) ---- */
 const char *hk_check_config(const hk_config *cfg);
 hk_pool *hk_pool_new(const hk_config *cfg, int record, int debug);
@@ -156,6 +173,7 @@ uint32_t hk_walk(hk_slab *s, uintptr_t head, uint32_t bound, uintptr_t *out, int
 uint32_t hk_fp_take(hk_pool *p, uintptr_t *out, uint32_t cap);
 void hk_thread_mag_take(hk_pool *p, hk_thread *t, uint32_t *out);
 void hk_stats(hk_pool *p, uint64_t *allocs, uint64_t *frees);
+int hk_stress_run(hk_stress_params *prm);
 int hk_free_begin(hk_pool *p, hk_thread *t, uintptr_t addr, hk_slab **push);
 uintptr_t hk_remote_load(hk_slab *s);
 void hk_remote_link(uintptr_t ptr, uintptr_t next);

@@ -83,6 +83,9 @@ static inline void route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
     if (m->top < m->cap) {
         if (m->top < t->mag_lo[c]) t->mag_lo[c] = m->top;
         m->items[m->top++] = addr;
+#if HAKMEM_MUTANT == HK_free_pushes_twice
+        if ((addr / s->block_size) % 64 == 0 && m->top < m->cap) m->items[m->top++] = addr;
+#endif
         t->counts[HK_P_FREE_MAGAZINE]++;
         return;
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "hk.h"
@@ -13,21 +14,7 @@
 #define TAG_LIVE 0xA11CULL        /* top 16 bits of a live block's first word */
 #define TAG_FREED 0xF4EEF4EEF4EEF4EEULL
 
-typedef struct hk_stress_params {
-    int threads;            /* worker pthreads */
-    int workload;           /* HK_W_LARSON or HK_W_PRODCONS */
-    uint64_t ops;           /* alloc + free calls in total */
-    uint64_t seed;
-    int max_size;           /* sizes 1..max_size */
-    int remote_pct;         /* (bench) share of remote frees */
-    int ring;               /* producer/consumer ring size; larson slots per thread */
-    int mode;               /* reserved */
-    double seconds;         /* out: wall time of the workload */
-    uint64_t done_ops;      /* out: calls made */
-    int failed;             /* out: 1 on a finding */
-    char message[1024];     /* out: the finding, starting with the check's name */
-    hk_config cfg;          /* the pool's Config */
-} hk_stress_params;
+
 
 typedef struct worker {
     struct shared *sh;
@@ -188,7 +175,7 @@ static void prodcons(shared *sh, worker *w, hk_thread *t) {
             if (!b) break;
             uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
             while (head - atomic_load_explicit(&q->tail, memory_order_acquire) >= q->cap)
-                if (stopped(sh)) return;
+                if (stopped(sh)) return; else sched_yield();
             q->items[head % q->cap] = b;
             q->tags[head % q->cap] = tag;
             q->sizes[head % q->cap] = size;
