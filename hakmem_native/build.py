@@ -100,7 +100,7 @@ uint32_t hk_slab_remote_count(hk_slab *s);
 int64_t hk_slab_owner(hk_slab *s);
 int hk_stress_run(hk_stress_params *params);
 double hk_bench_pairs_cfg(const hk_config *cfg, int threads, int remote_pct, uint64_t pairs,
-                          int use_malloc, int size);
+                          int mode, int size);
 """
 
 
@@ -157,9 +157,6 @@ def load(mutant: str = None):
     except ImportError:
         raise NativeUnavailable("native pool unavailable: cffi is not installed (install the "
                                 "'native' extra: pip install -e '.[native]')") from None
-    if not compiler():
-        raise NativeUnavailable("native pool unavailable: no C compiler found (cc, gcc or $CC); "
-                                "install gcc to build hakmem_native")
     key = variant_key(mutant)
     tag = (mutant or "base").replace("-", "_")
     modname = f"_hk_{tag}_{key}"
@@ -167,6 +164,9 @@ def load(mutant: str = None):
     out.mkdir(parents=True, exist_ok=True)
     built = list(out.glob(modname + ".*.so")) + list(out.glob(modname + ".so"))
     if not built:
+        if not compiler():
+            raise NativeUnavailable("native pool unavailable: no C compiler found (cc, gcc or "
+                                    "$CC) and no build of it cached; install gcc")
         built = [_compile(cffi, modname, mutant, out)]
     spec = importlib.util.spec_from_file_location(modname, built[0])
     module = importlib.util.module_from_spec(spec)

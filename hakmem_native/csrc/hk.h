@@ -22,6 +22,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hk_mutants.h"
 
@@ -195,6 +197,15 @@ void hk_slab_fini(hk_slab *s);
 int hk_fully_free(hk_slab *s);
 
 #define WB(p) ((p)->cfg.word_bits)
+
+/* Zeroed memory on its own cache lines (per-thread and per-slab state: no false sharing
+ * between threads).  Free with free(). */
+static inline void *hk_zalloc64(size_t n) {
+    size_t sz = (n + 63) & ~(size_t)63;
+    void *m = aligned_alloc(64, sz ? sz : 64);
+    if (m) memset(m, 0, sz ? sz : 64);
+    return m;
+}
 
 /* One event of a debug counter, counted by thread t (NULL: the pool). */
 static inline void hit(hk_pool *p, hk_thread *t, int path) {

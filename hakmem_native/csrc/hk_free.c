@@ -122,22 +122,22 @@ void hk_free_unchecked(hk_pool *p, hk_thread *t, uintptr_t addr) {
 
 hk_thread *hk_thread_new(hk_pool *p, int64_t tid) {
     int nc = p->cfg.num_classes;
-    hk_thread *t = calloc(1, sizeof *t);
+    hk_thread *t = hk_zalloc64(sizeof *t);
     if (!t) return NULL;
     t->tid = tid;
-    t->mags = calloc(nc, sizeof *t->mags);
-    t->active_a = calloc(nc, sizeof(hk_slab *));
-    t->active_b = calloc(nc, sizeof(hk_slab *));
-    t->alloc_batch = calloc(nc, sizeof(uint64_t));
-    t->free_batch = calloc(nc, sizeof(uint64_t));
-    t->exact_alloc = calloc(nc, sizeof(uint64_t));
-    t->exact_free = calloc(nc, sizeof(uint64_t));
-    t->mag_lo = malloc(nc * sizeof(uint32_t));
+    t->mags = hk_zalloc64(nc * sizeof *t->mags);
+    t->active_a = hk_zalloc64(nc * sizeof(hk_slab *));
+    t->active_b = hk_zalloc64(nc * sizeof(hk_slab *));
+    t->alloc_batch = hk_zalloc64(nc * sizeof(uint64_t));
+    t->free_batch = hk_zalloc64(nc * sizeof(uint64_t));
+    t->exact_alloc = hk_zalloc64(nc * sizeof(uint64_t));
+    t->exact_free = hk_zalloc64(nc * sizeof(uint64_t));
+    t->mag_lo = hk_zalloc64(nc * sizeof(uint32_t));
     int ok = t->mags && t->active_a && t->active_b && t->alloc_batch && t->free_batch
              && t->exact_alloc && t->exact_free && t->mag_lo;
     for (int c = 0; ok && c < nc; c++) {
         t->mags[c].cap = p->cfg.magazine_capacity;
-        t->mags[c].items = malloc(p->cfg.magazine_capacity * sizeof(uintptr_t));
+        t->mags[c].items = hk_zalloc64(p->cfg.magazine_capacity * sizeof(uintptr_t));
         ok = t->mags[c].items != NULL;
         t->mag_lo[c] = UINT32_MAX;
     }

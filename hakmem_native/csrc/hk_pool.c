@@ -80,7 +80,7 @@ static hk_slab *new_slab(hk_pool *p, hk_thread *t, int c) {
     else return NULL;                       /* the arena is exhausted */
     hk_slab *s = p->slabs[k];
     if (!s) {
-        s = calloc(1, sizeof *s);
+        s = hk_zalloc64(sizeof *s);
         if (!s) return NULL;
         p->slabs[k] = s;
     }

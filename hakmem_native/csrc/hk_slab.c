@@ -23,9 +23,9 @@ int hk_slab_init(hk_slab *s, const hk_config *cfg, int class_idx) {
     s->nblocks = (uint32_t)(cfg->slab_size / s->block_size);
     s->nwords = (s->nblocks + wb - 1) / wb;
     s->nsum = (s->nwords + wb - 1) / wb;
-    s->words = calloc(s->nwords, sizeof(uint64_t));
-    s->summary = calloc(s->nsum, sizeof(uint64_t));
-    s->live = calloc(s->nblocks, 1);
+    s->words = hk_zalloc64(s->nwords * sizeof(uint64_t));
+    s->summary = hk_zalloc64(s->nsum * sizeof(uint64_t));
+    s->live = hk_zalloc64(s->nblocks);
     if (!s->words || !s->summary || !s->live) {
         hk_slab_fini(s);
         return -1;

@@ -384,6 +384,11 @@ typedef struct bench_arg {
 
 #define BATCH 16
 
+static inline void bench_free(hk_pool *p, hk_thread *t, uintptr_t b) {
+    if (p->debug) hk_free(p, t, b);
+    else hk_free_unchecked(p, t, b);
+}
+
 static void *bench_main(void *arg) {
     bench_arg *a = arg;
     hk_thread *t = a->pool ? hk_thread_new(a->pool, a->idx) : NULL;
@@ -409,14 +414,14 @@ static void *bench_main(void *arg) {
                     continue;
                 }
             }
-            if (a->pool) hk_free_unchecked(a->pool, t, b);
+            if (a->pool) bench_free(a->pool, t, b);
             else free((void *)b);
         }
         uint64_t tail = atomic_load_explicit(&in->tail, memory_order_relaxed);
         uint64_t head = atomic_load_explicit(&in->head, memory_order_acquire);
         for (; tail < head; tail++) {
             uintptr_t b = in->items[tail % in->cap];
-            if (a->pool) hk_free_unchecked(a->pool, t, b);
+            if (a->pool) bench_free(a->pool, t, b);
             else free((void *)b);
         }
         atomic_store_explicit(&in->tail, tail, memory_order_release);
@@ -427,7 +432,7 @@ static void *bench_main(void *arg) {
     uint64_t head = atomic_load_explicit(&in->head, memory_order_acquire);
     for (; tail < head; tail++) {
         uintptr_t b = in->items[tail % in->cap];
-        if (a->pool) hk_free_unchecked(a->pool, t, b);
+        if (a->pool) bench_free(a->pool, t, b);
         else free((void *)b);
     }
     atomic_store_explicit(&in->tail, tail, memory_order_release);
@@ -435,11 +440,13 @@ static void *bench_main(void *arg) {
     return NULL;
 }
 
-/* ns per alloc+free pair and thread (wall time / pairs per thread); the pool is made
- * with the seed's Config (cfg) without the debug table; use_malloc: the system malloc. */
+/* ns per alloc+free pair and thread (wall time / pairs per thread).  mode 0: the pool
+ * (Config cfg) without the debug table; 1: the system malloc; 2: the pool with the debug
+ * table (every free validated). */
 double hk_bench_pairs_cfg(const hk_config *cfg, int threads, int remote_pct, uint64_t pairs,
-                          int use_malloc, int size) {
-    hk_pool *p = use_malloc ? NULL : hk_pool_new(cfg, 0, 0);
+                          int mode, int size) {
+    int use_malloc = mode == 1;
+    hk_pool *p = use_malloc ? NULL : hk_pool_new(cfg, 0, mode == 2);
     if (!use_malloc && !p) return -1;
     bench_arg *args = calloc(threads, sizeof *args);
     ring *rings = calloc(threads, sizeof *rings);
