@@ -12,7 +12,8 @@ Addresses are real: the slabs live in one ``mmap`` arena aligned to ``slab_size`
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping, Optional
+from collections.abc import Mapping
+from typing import Iterator, Optional
 
 from specs.api import (BadArgument, Config, DoubleFree, Footprint, InvalidAddress, InvalidFree,
                        InvariantViolation, OutOfBounds, Stats, size_to_class)
@@ -74,6 +75,7 @@ class NativeAllocator:
         self._lo = self._ffi.new("uint32_t[]", max(self._nc, 1))
         self._start = self._ffi.new("uintptr_t *")
         self._push = self._ffi.new("hk_slab **")
+        self._counts = LiveCounts(self._lib, self._pool)
 
     # ---- plumbing -------------------------------------------------------------------
     def _check_tid(self, tid) -> None:
@@ -197,9 +199,8 @@ class NativeAllocator:
     # ---- specs.api.Hooks ------------------------------------------------------------
     @property
     def path_counts(self) -> Mapping[str, int]:
-        out = self._ffi.new("uint64_t[]", len(PATHS))
-        self._lib.hk_path_counts(self._pool, out)
-        return dict(zip(PATHS, out))
+        """The design's debug counters: a live read-only view of the C counters."""
+        return self._counts
 
     def take_footprint(self) -> Footprint:
         n = self._lib.hk_fp_take(self._pool, self._ffi.NULL, 0)
@@ -329,6 +330,23 @@ class NativeAllocator:
         live = self.live_blocks()
         snap = self.snapshot()
         invariants.check_snapshot(snap, level, invariants.LiveSet.from_blocks(live, self.config))
+
+
+class LiveCounts(Mapping):
+    """The C pool's debug counters by name (``PATHS``), read at each access."""
+
+    def __init__(self, lib, pool):
+        self._lib, self._pool = lib, pool
+        self._index = {name: i for i, name in enumerate(PATHS)}
+
+    def __getitem__(self, name: str) -> int:
+        return self._lib.hk_path_count(self._pool, self._index[name])
+
+    def __iter__(self):
+        return iter(PATHS)
+
+    def __len__(self) -> int:
+        return len(PATHS)
 
 
 def _hex(addr) -> str:

@@ -87,6 +87,7 @@ hk_slab *hk_slab_of(hk_pool *p, uintptr_t addr);
 void hk_exact_stats(hk_pool *p, uint64_t *allocs, uint64_t *frees);
 void hk_stats(hk_pool *p, uint64_t *allocs, uint64_t *frees);
 void hk_path_counts(hk_pool *p, uint64_t *out);
+uint64_t hk_path_count(hk_pool *p, int i);
 uint32_t hk_walk(hk_slab *s, uintptr_t head, uint32_t bound, uintptr_t *out, int *err);
 uint32_t hk_fp_take(hk_pool *p, uintptr_t *out, uint32_t cap);
 void hk_thread_mag_take(hk_pool *p, hk_thread *t, uint32_t *out);

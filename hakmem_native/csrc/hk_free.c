@@ -323,6 +323,15 @@ void hk_path_counts(hk_pool *p, uint64_t *out) {
     pthread_mutex_unlock(&p->lock);
 }
 
+/* One debug counter, summed over the pool and the live threads (a live view). */
+uint64_t hk_path_count(hk_pool *p, int i) {
+    pthread_mutex_lock(&p->lock);
+    uint64_t n = p->counts[i];
+    for (hk_thread *t = p->threads; t; t = t->next) n += t->counts[i];
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 /* An intrusive list from head, at most bound entries; err: 0 ok, 1 a pointer that is
  * not a block of s, 2 a cycle, 3 longer than bound. */
 uint32_t hk_walk(hk_slab *s, uintptr_t head, uint32_t bound, uintptr_t *out, int *err) {
