@@ -34,6 +34,13 @@ MUTANTS = {
     "seed-stats-global-add": "HK_seed_stats_global_add",
     "remote-push-not-atomic": "HK_remote_push_not_atomic",
     "free-pushes-twice": "HK_free_pushes_twice",
+    "spill-leaks-one": "HK_spill_leaks_one",
+    "remote-push-scribbles": "HK_remote_push_scribbles",
+    "flush-drops-batches": "HK_flush_drops_batches",
+    "thread-exit-keeps-b": "HK_thread_exit_keeps_b",
+    "exact-misses-remote": "HK_exact_misses_remote",
+    "live-not-marked": "HK_live_not_marked",
+    "slab-limit-8": "HK_slab_limit_8",
 }
 
 CDEF = """

@@ -23,6 +23,19 @@ RACES = {
     "free-pushes-twice": "a free pushes 1 block in 64 on the magazine twice (double allocation)",
 }
 
+#: planted bugs for the stress driver's checks: mutant -> the check that must name it
+STRESS = {
+    "free-pushes-twice": "STRESS-TAG",
+    "remote-push-scribbles": "STRESS-OVERWRITE",
+    "spill-leaks-one": "STRESS-CONSERVATION",
+    "flush-drops-batches": "STRESS-STATS1%",
+    "seed-stats_flush_if_needed": "STRESS-STATS",
+    "thread-exit-keeps-b": "STRESS-EMPTY",
+    "exact-misses-remote": "STRESS-EXACT",
+    "live-not-marked": "STRESS-FREE",
+    "slab-limit-8": "STRESS-OOM",
+}
+
 
 def _factory(name: str):
     def make(config: Config = Config()):
@@ -37,3 +50,10 @@ seed_stats_flush_if_needed = _factory("seed-stats_flush_if_needed")
 seed_stats_global_add = _factory("seed-stats-global-add")
 remote_push_not_atomic = _factory("remote-push-not-atomic")
 free_pushes_twice = _factory("free-pushes-twice")
+spill_leaks_one = _factory("spill-leaks-one")
+remote_push_scribbles = _factory("remote-push-scribbles")
+flush_drops_batches = _factory("flush-drops-batches")
+thread_exit_keeps_b = _factory("thread-exit-keeps-b")
+exact_misses_remote = _factory("exact-misses-remote")
+live_not_marked = _factory("live-not-marked")
+slab_limit_8 = _factory("slab-limit-8")

@@ -75,6 +75,9 @@ static void return_block(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
 static inline void route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
     int64_t o = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (o != HK_NO_OWNER && o != t->tid) {
+#if HAKMEM_MUTANT == HK_exact_misses_remote
+        t->exact_free[s->class_idx]--;
+#endif
         remote(p, t, s, addr);
         return;
     }
@@ -163,6 +166,9 @@ void hk_thread_exit(hk_pool *p, hk_thread *t) {
         hk_slab *a = t->active_a[c], *b = t->active_b[c];
         t->active_a[c] = t->active_b[c] = NULL;
         if (a) hk__evict(p, t, a);
+#if HAKMEM_MUTANT == HK_thread_exit_keeps_b
+        b = NULL;                               /* B stays owned by a thread that is gone */
+#endif
         if (b) hk__evict(p, t, b);
         hk_mag *m = &t->mags[c];
         while (m->top > 0) {

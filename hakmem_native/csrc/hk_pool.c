@@ -75,6 +75,9 @@ static hk_slab *new_slab(hk_pool *p, hk_thread *t, int c) {
         p->class_slabs[c] >= (uint64_t)p->cfg.max_slabs_per_class)
         return NULL;
     uint32_t k;
+#if HAKMEM_MUTANT == HK_slab_limit_8
+    if (p->first && p->next_vidx >= 8 && !p->nfree_vidx) return NULL;
+#endif
     if (p->nfree_vidx) k = p->free_vidx[--p->nfree_vidx];
     else if (p->next_vidx < p->cfg.max_slabs_total) k = p->next_vidx++;
     else return NULL;                       /* the arena is exhausted */
@@ -214,6 +217,10 @@ int hk__flush_if_needed(hk_pool *p, uint64_t *batch, _Atomic uint64_t *g, int c)
 #else
     uint64_t n = batch[c];
     if (n >= p->cfg.flush_interval) {
+#if HAKMEM_MUTANT == HK_flush_drops_batches
+        static _Thread_local unsigned flushes;
+        if (++flushes % 16 == 0) n = 0;         /* this batch is never added */
+#endif
         hk_atomic_add(&g[c], n);
         batch[c] = 0;
         return 1;
@@ -342,6 +349,9 @@ uintptr_t hk_alloc(hk_pool *p, hk_thread *t, int c) {
     if (p->debug) {
         hk_slab *s = p->slabs[(b - p->arena) >> p->slab_shift];
         s->live[block_idx(s, b)] = 1;
+#if HAKMEM_MUTANT == HK_live_not_marked
+        if (block_idx(s, b) % 97 == 5) s->live[block_idx(s, b)] = 0;
+#endif
     }
     t->exact_alloc[c]++;
     t->alloc_batch[c]++;

@@ -158,6 +158,9 @@ uint32_t hk_batch_spill_to_bitmap(hk_slab *s, hk_minimag *m, int wb) {
     while (m->count > 0) {
         uintptr_t ptr = hk_mini_mag_pop(m);
         if (!ptr) break;
+#if HAKMEM_MUTANT == HK_spill_leaks_one
+        if (m->count == 0) break;               /* the last block stays used: lost */
+#endif
         hk_set_free(s, (uint32_t)((ptr - s->base) / s->block_size), wb);
         n++;
     }
@@ -175,6 +178,9 @@ void hk_remote_push(hk_slab *s, uintptr_t ptr) {
     store_next(ptr, old);
     atomic_store_explicit(&s->remote_head, ptr, memory_order_relaxed);  /* no CAS */
 #else
+#if HAKMEM_MUTANT == HK_remote_push_scribbles
+    if (s->block_size >= 16 && ptr - s->base >= s->block_size) *(uint64_t *)(ptr - 8) = 0;
+#endif
     uintptr_t old = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
     do {
         store_next(ptr, old);
