@@ -15,3 +15,13 @@ def test_the_c_pool_agrees_with_the_reference_on_every_step_white_box():
                            name="NativeMachine")
     run_state_machine_as_test(Machine, settings=settings(max_examples=60, deadline=None,
                                                          stateful_step_count=40))
+
+
+def test_the_c_pool_passes_the_concurrent_machine_with_its_remote_push_stepped():
+    """Rounds of 2-4 virtual threads whose steps interleave (specs.concurrent): the C
+    pool's remote push runs word by word on its real atomics, its other ops are one
+    step each; linearizability is checked at the quiescent points."""
+    from specs.concurrent import make_concurrent_machine
+    from hakmem_native import make
+    Machine = make_concurrent_machine(RefAllocator, make)
+    run_state_machine_as_test(Machine, settings=settings(max_examples=12, deadline=None))

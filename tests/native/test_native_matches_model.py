@@ -1,9 +1,11 @@
 """The C pool makes the Python model's choices: the same ops on both give the same blocks
 (the C address mapped by ``model_address``), the same debug counters, the same slabs."""
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from hakmem_fast import FastAllocator
 from hakmem_native.allocator import NativeAllocator
+from specs.api import Config
 from specs.machines import small_configs, tiny_configs
 
 OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "free", "exit",
@@ -12,8 +14,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "fr
                min_size=10, max_size=150)
 
 
-def run_both(cfg, ops):
-    fast, nat = FastAllocator(cfg), NativeAllocator(cfg)
+def run_both(cfg, ops, mutant=None):
+    fast, nat = FastAllocator(cfg), NativeAllocator(cfg, mutant=mutant)
     held = []                  # (fast address, native address)
     for i, (kind, tid, size, pick) in enumerate(ops):
         c = size % cfg.num_classes
@@ -49,3 +51,13 @@ def run_both(cfg, ops):
 @given(cfg=st.one_of(tiny_configs, small_configs), ops=OPS)
 def test_the_c_pool_hands_out_the_models_blocks_with_the_models_counters(cfg, ops):
     run_both(cfg, ops)
+
+
+@pytest.mark.quality
+def test_the_comparison_fails_when_the_c_pool_is_built_with_the_seeds_refill_sample():
+    cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
+                 refill_batch=2, magazine_capacity=1, flush_interval=1)
+    ops = [("alloc", 0, 0, 0)] * 6
+    run_both(cfg, ops)                                    # the correct build agrees
+    with pytest.raises(AssertionError, match="op "):
+        run_both(cfg, ops, mutant="seed-batch_refill_from_bitmap")
