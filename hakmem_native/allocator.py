@@ -107,6 +107,8 @@ class NativeAllocator:
         c = size_to_class(size, self.config.class_sizes)
         p = self._lib.hk_alloc(self._pool, self._thread(tid), c)
         self._raise_if_corrupted()
+        if self.config.check_level:
+            self.check(self.config.check_level)
         return p or None
 
     def free(self, addr: int, tid: int = 0) -> None:
@@ -120,6 +122,8 @@ class NativeAllocator:
         if e:
             self._free_error(e, addr)
         self._raise_if_corrupted()
+        if self.config.check_level:
+            self.check(self.config.check_level)
 
     def _validate_first(self, tid: int, addr: int) -> None:
         """A bad free by a thread with no state yet must not create one."""

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 CSRC = Path(__file__).resolve().parent / "csrc"
-SOURCES = ("hk.h", "hk_mutants.h", "hk_slab.c", "hk_pool.c", "hk_free.c", "hk_stress.c",
+SOURCES = ("hk.h", "hk_mutants.h", "hk_slab.c", "hk_pool.c", "hk_free.c", "hk_stress.c", "hk_bench.c",
            "hk_all.c")
 CFLAGS = ["-std=c11", "-O2", "-fno-strict-aliasing"]
 

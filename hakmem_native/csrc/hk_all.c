@@ -6,3 +6,4 @@
 #include "hk_pool.c"
 #include "hk_free.c"
 #include "hk_stress.c"
+#include "hk_bench.c"
