@@ -168,31 +168,41 @@ static void prodcons(shared *sh, worker *w, hk_thread *t) {
     uint64_t n = prm->ops / prm->threads;       /* blocks per pair: n allocs + n frees */
     uint64_t rng = prm->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)w->idx + 1;
     if (w->idx % 2 == 0) {
+        uint64_t head = 0, tail = 0;            /* tail: the consumer's, as last seen */
         for (uint64_t k = 0; k < n && !stopped(sh); k++) {
             int size = 8 + (int)(rng_next(&rng) % (prm->max_size - 7));
             uint64_t tag = make_tag(w->idx, (uint32_t)(k + 1));
             uintptr_t b = do_alloc(sh, w, t, size, tag);
             if (!b) break;
-            uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-            while (head - atomic_load_explicit(&q->tail, memory_order_acquire) >= q->cap)
-                if (stopped(sh)) return; else sched_yield();
+            while (head - tail >= q->cap) {
+                tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+                if (head - tail < q->cap) break;
+                if (stopped(sh)) return;
+                sched_yield();
+            }
             q->items[head % q->cap] = b;
             q->tags[head % q->cap] = tag;
             q->sizes[head % q->cap] = size;
-            atomic_store_explicit(&q->head, head + 1, memory_order_release);
+            atomic_store_explicit(&q->head, ++head, memory_order_release);
         }
         return;
     }
-    for (uint64_t k = 0; k < n; k++) {
-        uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        while (atomic_load_explicit(&q->head, memory_order_acquire) == tail)
+    uint64_t tail = 0;
+    for (uint64_t k = 0; k < n;) {               /* take every block published, then release */
+        uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (head == tail) {
             if (stopped(sh)) return;
-        uintptr_t b = q->items[tail % q->cap];
-        uint64_t tag = q->tags[tail % q->cap];
-        int size = q->sizes[tail % q->cap];
-        atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-        if (untag_block(sh, b, size, tag)) return;
-        do_free(sh, w, t, b, size);
+            sched_yield();
+            continue;
+        }
+        for (; tail < head && k < n; tail++, k++) {
+            uintptr_t b = q->items[tail % q->cap];
+            uint64_t tag = q->tags[tail % q->cap];
+            int size = q->sizes[tail % q->cap];
+            if (untag_block(sh, b, size, tag)) return;
+            do_free(sh, w, t, b, size);
+        }
+        atomic_store_explicit(&q->tail, tail, memory_order_release);
     }
 }
 
