@@ -25,3 +25,13 @@ def test_the_c_pool_passes_the_concurrent_machine_with_its_remote_push_stepped()
     from hakmem_native import make
     Machine = make_concurrent_machine(RefAllocator, make)
     run_state_machine_as_test(Machine, settings=settings(max_examples=12, deadline=None))
+
+
+def test_the_c_pool_takes_the_paths_the_design_predicts_under_the_conformance_checks():
+    from specs import machines
+    from specs.conformance_oracle import conformance_machines
+    with conformance_machines():
+        Machine = machines.make_machine(RefAllocator, skipping_unsupported(load_impl("native")),
+                                        configs, name="NativeConformance")
+    run_state_machine_as_test(Machine, settings=settings(max_examples=25, deadline=None,
+                                                         stateful_step_count=40))
