@@ -24,6 +24,9 @@ def register(sub) -> None:
                         "(every free remote; an even number of threads)")
     s.add_argument("--ops", type=int, default=1_000_000, help="alloc + free calls in total")
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--small", action="store_true",
+                   help="a small Config (4 KiB slabs, magazines of 8, flushes every 16 events) "
+                        "so adoption, eviction, release and drains run all the time")
     s.add_argument("--tsan", action="store_true",
                    help="run the ThreadSanitizer build of the driver instead (slower)")
     s.set_defaults(handler=main)
@@ -58,12 +61,13 @@ def main(args) -> int:
         return EXIT_USAGE
     from hakmem_native import stress
     print(f"stress: {args.workload} on {args.threads} pthreads, {args.ops:,} ops, C pool "
-          f"{mutant or 'native'}{' (ThreadSanitizer build)' if args.tsan else ''}",
+          f"{mutant or 'native'}{', small Config' if args.small else ''}"
+          f"{' (ThreadSanitizer build)' if args.tsan else ''}",
           file=sys.stderr)
     if args.tsan:
         try:
             rc, reports, err = stress.run_tsan(args.threads, args.workload, args.ops, mutant,
-                                               args.seed)
+                                               args.seed, args.small)
         except stress.TsanUnavailable as e:
             print(f"hakmem-fuzz: error: ThreadSanitizer unavailable: {e}", file=sys.stderr)
             return EXIT_USAGE
@@ -76,7 +80,8 @@ def main(args) -> int:
             return 1
         print("clean: no ThreadSanitizer report, every check passed")
         return 0
-    r = stress.run(args.threads, args.workload, args.ops, args.seed, mutant)
+    r = stress.run(args.threads, args.workload, args.ops, args.seed, mutant,
+                   stress.SMALL if args.small else stress.Config())
     if r.status == 2:
         print(f"hakmem-fuzz: error: {r.message}", file=sys.stderr)
         return EXIT_USAGE

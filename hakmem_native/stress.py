@@ -20,6 +20,10 @@ from .allocator import c_config
 
 WORKLOADS = {"larson": 0, "prodcons": 1, "producer-consumer": 1}
 
+#: ``--small``: the slow paths (adoption, eviction, release, drains) on every few ops
+SMALL = Config(slab_size=4096, mini_mag_capacity=4, refill_batch=4, magazine_capacity=8,
+               flush_interval=16)
+
 
 @dataclass
 class StressResult:
@@ -95,10 +99,13 @@ def run_program(threads: int, workload: str, ops: int, mutant: str = None, seed:
     return StressResult(r.returncode, r.stderr.strip(), 0, 0.0)
 
 
-def run_tsan(threads: int, workload: str, ops: int, mutant: str = None, seed: int = 1):
+def run_tsan(threads: int, workload: str, ops: int, mutant: str = None, seed: int = 1,
+             small: bool = False):
     """(exit status, number of ThreadSanitizer reports, stderr) of the TSan build."""
     prog = tsan_program(mutant)
     w = "prodcons" if WORKLOADS[workload] else "larson"
-    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)], capture_output=True,
+    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)] + (["small"] if small
+                                                                            else []),
+                       capture_output=True,
                        text=True, env={**os.environ, "TSAN_OPTIONS": "halt_on_error=0"})
     return r.returncode, r.stderr.count("WARNING: ThreadSanitizer"), r.stderr

@@ -176,6 +176,7 @@ void hk_remote_push(hk_slab *s, uintptr_t ptr) {
 #if HAKMEM_MUTANT == HK_remote_push_not_atomic
     uintptr_t old = atomic_load_explicit(&s->remote_head, memory_order_relaxed);
     store_next(ptr, old);
+    for (volatile int spin = 0; spin < 2000; spin++) {}   /* the race window, widened */
     atomic_store_explicit(&s->remote_head, ptr, memory_order_relaxed);  /* no CAS */
 #else
 #if HAKMEM_MUTANT == HK_remote_push_scribbles
