@@ -12,9 +12,10 @@ from hakmem_native.mutants import STRESS
 
 def test_larson_and_producer_consumer_run_clean_on_four_pthreads():
     for workload, ops in (("larson", 200_000), ("prodcons", 40_000)):
-        r = stress.run(4, workload, ops)
-        assert r.status == 0, r.message
-        assert r.ops >= ops and r.seconds > 0
+        for config in (stress.Config(), stress.SMALL):
+            r = stress.run(4, workload, ops, config=config)
+            assert r.status == 0, r.message
+            assert r.ops >= ops and r.seconds > 0
 
 
 @pytest.mark.quality
@@ -56,8 +57,9 @@ def _tsan_or_skip(mutant=None):
 def test_the_threadsanitizer_build_reports_nothing_on_the_clean_pool():
     _tsan_or_skip()
     for workload in ("larson", "prodcons"):
-        rc, reports, err = stress.run_tsan(4, workload, 40_000)
-        assert (rc, reports) == (0, 0), err[-3000:]
+        for small in (False, True):             # small: adoption, eviction, release, drains
+            rc, reports, err = stress.run_tsan(4, workload, 40_000, small=small)
+            assert (rc, reports) == (0, 0), err[-3000:]
 
 
 @pytest.mark.quality
