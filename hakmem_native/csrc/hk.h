@@ -182,6 +182,15 @@ void hk_remote_link(uintptr_t ptr, uintptr_t next);
 int hk_remote_cas(hk_slab *s, uintptr_t expected, uintptr_t ptr);
 void hk_remote_count_add(hk_slab *s);
 
+/* ---- the idioms of hk_pool.c that hk_free.c calls ---- */
+void hk__fp_slab(hk_pool *p, hk_slab *s);                      /* s in the footprint */
+void hk__priv(hk_pool *p, hk_slab *s, hk_thread *t);           /* owner-private write */
+void hk__maybe_release(hk_pool *p, hk_thread *t, hk_slab *s);  /* pool lock held */
+void hk__evict(hk_pool *p, hk_thread *t, hk_slab *s);          /* spill, drain, unown */
+uint32_t hk__drain(hk_pool *p, hk_slab *s, hk_thread *t);      /* remote stack -> bitmap */
+uint32_t hk__refill(hk_pool *p, hk_slab *s, hk_thread *t);     /* bitmap -> mini-mag */
+int hk__flush_if_needed(hk_pool *p, uint64_t *batch, _Atomic uint64_t *g, int c);
+
 /* ---- the slab (hk_slab.c) ---- */
 int32_t hk_find_free(hk_slab *s, int word_bits);
 void hk_set_used(hk_slab *s, uint32_t idx, int word_bits);

@@ -6,16 +6,8 @@
 
 #include "hk.h"
 
-/* the recording helpers of hk_pool.c, shared through these small wrappers */
 
 
-void hk__fp_slab(hk_pool *p, hk_slab *s);
-void hk__priv(hk_pool *p, hk_slab *s, hk_thread *t);
-void hk__maybe_release(hk_pool *p, hk_thread *t, hk_slab *s);
-void hk__evict(hk_pool *p, hk_thread *t, hk_slab *s);
-uint32_t hk__drain(hk_pool *p, hk_slab *s, hk_thread *t);
-uint32_t hk__refill(hk_pool *p, hk_slab *s, hk_thread *t);
-int hk__flush_if_needed(hk_pool *p, uint64_t *batch, _Atomic uint64_t *g, int c);
 
 /* ======================================================================== */
 /* Free                                                                      */

@@ -7,14 +7,20 @@
 
 #include "hk.h"
 
+/* the idioms shared with hk_free.c (declared in hk.h), by their short names here */
+#define fp_slab hk__fp_slab
+#define priv hk__priv
+#define maybe_release hk__maybe_release
+#define refill hk__refill
+#define drain hk__drain
+#define evict hk__evict
+#define flush_if_needed hk__flush_if_needed
 
 /* ======================================================================== */
 /* Recording: debug counters, footprint, owner-private writes (OWN-03)      */
 /* ======================================================================== */
 
 
-void hk__fp_slab(hk_pool *p, hk_slab *s);
-#define fp_slab hk__fp_slab
 void hk__fp_slab(hk_pool *p, hk_slab *s) {
     if (!p->record || s->fp_dirty) return;
     if (p->fp_n == p->fp_cap) {
@@ -34,8 +40,6 @@ static inline void slab_hit(hk_pool *p, hk_thread *t, int path, hk_slab *s) {
 }
 
 /* Thread t (NULL: the pool at quiescence) writes owner-private words of s. */
-void hk__priv(hk_pool *p, hk_slab *s, hk_thread *t);
-#define priv hk__priv
 void hk__priv(hk_pool *p, hk_slab *s, hk_thread *t) {
     fp_slab(p, s);
     if (!t) return;
@@ -106,8 +110,6 @@ static hk_slab *new_slab(hk_pool *p, hk_thread *t, int c) {
 }
 
 /* Pool lock held: release s if unowned and entirely free. */
-void hk__maybe_release(hk_pool *p, hk_thread *t, hk_slab *s);
-#define maybe_release hk__maybe_release
 void hk__maybe_release(hk_pool *p, hk_thread *t, hk_slab *s) {
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != HK_NO_OWNER || !s->in_use
         || !hk_fully_free(s))
@@ -163,16 +165,12 @@ static inline uintptr_t mini_pop(hk_pool *p, hk_slab *s, hk_thread *t) {
     return hk_mini_mag_pop(&s->mini_mag);
 }
 
-uint32_t hk__refill(hk_pool *p, hk_slab *s, hk_thread *t);
-#define refill hk__refill
 uint32_t hk__refill(hk_pool *p, hk_slab *s, hk_thread *t) {
     if (s->free_count == 0) return 0;
     priv(p, s, t);
     return hk_batch_refill_from_bitmap(s, &s->mini_mag, p->cfg.refill_batch, WB(p));
 }
 
-uint32_t hk__drain(hk_pool *p, hk_slab *s, hk_thread *t);
-#define drain hk__drain
 uint32_t hk__drain(hk_pool *p, hk_slab *s, hk_thread *t) {
     if (!atomic_load_explicit(&s->remote_head, memory_order_relaxed)) return 0;
     int64_t n = hk_remote_drain(p, s);   /* -1: corrupted (p->err), nothing changed */
@@ -183,8 +181,6 @@ uint32_t hk__drain(hk_pool *p, hk_slab *s, hk_thread *t) {
 }
 
 /* Spill the mini-mag, drain the remote stack, unown; release if entirely free. */
-void hk__evict(hk_pool *p, hk_thread *t, hk_slab *s);
-#define evict hk__evict
 void hk__evict(hk_pool *p, hk_thread *t, hk_slab *s) {
     if (s->mini_mag.count) {
         priv(p, s, t);
@@ -203,8 +199,6 @@ void hk__evict(hk_pool *p, hk_thread *t, hk_slab *s) {
 /* Statistics batching                                                       */
 /* ======================================================================== */
 
-int hk__flush_if_needed(hk_pool *p, uint64_t *batch, _Atomic uint64_t *g, int c);
-#define flush_if_needed hk__flush_if_needed
 int hk__flush_if_needed(hk_pool *p, uint64_t *batch, _Atomic uint64_t *g, int c) {
 #if HAKMEM_MUTANT == HK_seed_stats_flush_if_needed
     (void)p;
