@@ -27,11 +27,15 @@ def test_the_c_pool_passes_the_concurrent_machine_with_its_remote_push_stepped()
     run_state_machine_as_test(Machine, settings=settings(max_examples=12, deadline=None))
 
 
-def test_the_c_pool_takes_the_paths_the_design_predicts_under_the_conformance_checks():
-    from specs import machines
-    from specs.conformance_oracle import conformance_machines
-    with conformance_machines():
-        Machine = machines.make_machine(RefAllocator, skipping_unsupported(load_impl("native")),
-                                        configs, name="NativeConformance")
-    run_state_machine_as_test(Machine, settings=settings(max_examples=25, deadline=None,
-                                                         stateful_step_count=40))
+def test_the_stock_oracle_runs_the_path_conformance_checks_on_the_c_pool():
+    """The C pool reports the design's debug counters, so the lockstep oracle checks the
+    path of every op against the design (CONF-*), as it does for the model."""
+    from specs.api import Config
+    from specs.lockstep import Alloc, Free, Oracle, Quiesce, ThreadExit
+    cfg = Config(slab_size=2048, magazine_capacity=2, mini_mag_capacity=2, refill_batch=2)
+    oracle = Oracle(RefAllocator(cfg), load_impl("native")(cfg))
+    oracle.run([Alloc(8, 0)] * 20 + [Free(h, h % 3) for h in range(20)] + [ThreadExit(0),
+                                                                         Quiesce()])
+    oracle.teardown()
+    conf = {i: n for i, n in oracle.checks.items() if i.startswith("CONF-")}
+    assert len(conf) >= 5 and all(n > 0 for n in conf.values()), conf
