@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     from fuzz import explore, replay_cmd
     replay_cmd.register(sub)           # replay (fuzz/replay_cmd.py)
     explore.register(sub)              # explore (fuzz/explore.py)
+    from fuzz import stress_cmd
+    stress_cmd.register(sub)           # stress (fuzz/stress_cmd.py, the C pool on pthreads)
     return parser
 
 

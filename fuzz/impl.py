@@ -27,7 +27,7 @@ from specs.api import Allocator, Config
 from specs.unsupported import Unsupported
 
 DEFAULT = "hakmem_fast:FastAllocator"
-SHORT_NAMES = {"fast": DEFAULT, "ref": "hakmem_ref:RefAllocator"}
+SHORT_NAMES = {"fast": DEFAULT, "ref": "hakmem_ref:RefAllocator", "native": "hakmem_native:make"}
 ENV = "HAKMEM_IMPL"
 EXIT_USAGE = 2
 
@@ -97,6 +97,8 @@ def load_impl(spec: str = None) -> Impl:
     if not sep or not module_name or not attr:
         raise ImplError(f"--impl {spec!r}: expected MODULE:FACTORY, e.g. "
                         f"examples.bump_alloc:make, or one of {', '.join(SHORT_NAMES)}")
+    if module_name == "hakmem_native" or module_name.startswith("hakmem_native."):
+        _native_or_raise()
     factory = _attribute(_import(module_name, spec), attr, spec)
     if not callable(factory):
         raise ImplError(f"{spec}: {attr} is not callable (it is {type(factory).__name__} "
@@ -139,6 +141,14 @@ def banner(impl) -> str:
             "outcomes, usable sizes, client data, no double allocation, statistics (Allocator "
             "protocol only)")
     return f"implementation: {name} -- {tier}: {what}"
+
+
+def _native_or_raise() -> None:
+    """The C pool needs cffi and a compiler: without them, one line saying which."""
+    from hakmem_native import unavailable_reason
+    reason = unavailable_reason()
+    if reason:
+        raise ImplError(reason)
 
 
 def _import(module_name: str, spec: str):

@@ -1,0 +1,19 @@
+"""The C pool builds here (else: the one skip line of the native tests, with the reason)."""
+import pytest
+
+from hakmem_native import build
+
+from .conftest import REASON
+
+
+def test_the_c_pool_builds_and_loads_here():
+    if REASON:
+        pytest.skip(REASON)
+    mod = build.load()
+    assert mod.lib.hk_check_config(build_config(mod)) == mod.ffi.NULL
+
+
+def build_config(mod):
+    from hakmem_native.allocator import c_config
+    from specs.api import Config
+    return c_config(mod.ffi, Config())

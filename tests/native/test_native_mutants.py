@@ -1,0 +1,34 @@
+"""The seed's code samples compiled into the C pool (-DHAKMEM_MUTANT) are found by the same
+lockstep hunt that finds them in the model, and the written reproducer fails again when
+it is replayed (with IMPL naming the mutant's factory)."""
+import importlib.util
+
+import pytest
+
+from fuzz.hunt import hunt
+from fuzz.replay import write_reproducer
+from hakmem_native.mutants import SEQUENTIAL
+from specs.api import InvariantViolation
+
+
+@pytest.mark.quality
+@pytest.mark.parametrize("name", sorted(SEQUENTIAL))
+def test_a_seed_sample_compiled_into_the_c_pool_is_found_with_a_reproducer_that_replays(
+        name, tmp_path):
+    expect, what = SEQUENTIAL[name]
+    spec = f"hakmem_native.mutants:{name.replace('-', '_')}"
+    found = hunt(budget=30, seed=0, impl=spec)
+    assert found.killed, f"{name} ({what}) survived 30 s of hunting"
+    assert found.inv_id in expect, f"{name} caught by {found.inv_id}: {found.message[:300]}"
+    print(f"\n{name}: {found.inv_id} after {found.time_to_fail:.2f} s, "
+          f"reproducer of {len(found.trace)} ops")
+    path = write_reproducer(str(tmp_path), found.config, found.trace, name=name,
+                            inv_id=found.inv_id, impl=spec)
+    spec_file = importlib.util.spec_from_file_location("native_repro", path)
+    module = importlib.util.module_from_spec(spec_file)
+    spec_file.loader.exec_module(module)           # the written file, run as pytest would
+    assert module.IMPL == spec
+    tests = [f for n, f in vars(module).items() if n.startswith("test_")]
+    with pytest.raises(InvariantViolation) as again:
+        tests[0]()
+    assert again.value.inv_id == found.inv_id
