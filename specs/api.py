@@ -350,7 +350,8 @@ class Hooks(Protocol):
     @property
     def path_counts(self) -> Mapping[str, int]:
         """The design's debug counters: which stage served each alloc, which route each
-        free took, and the refill / spill / drain / flush / release events."""
+        free took, and the refill / spill / drain / flush / release events.  A live view
+        or a fresh copy at each read: the oracle reads it before and after every op."""
 
     def take_footprint(self) -> Footprint:
         """What changed since the last call (see :class:`Footprint`); resets it."""

@@ -119,9 +119,9 @@ class LockstepOracle:
         if handler is None:
             raise TypeError(f"{op!r} is not an op of specs.ops (one of "
                             f"{', '.join(o.__name__ for o in OPS)})")
-        paths = self.fast.path_counts if self.white_box else None
-        before = dict(paths) if paths is not None else None
+        before = dict(self.fast.path_counts) if self.white_box else None
         result = handler(self, op)
+        paths = self.fast.path_counts if before is not None else None   # a view or a copy
         if before is not None and paths != before:
             events = self.events
             if len(paths) == len(before):      # same keys, same order: the copy's
