@@ -254,8 +254,14 @@ def _run(args, parser) -> int:
     from fuzz.runner_worker import FAMILIES
     if args.list:
         return _list()
+    from fuzz.mutants.races import RACES
+    if args.mutant in RACES and not args.machines:
+        args.machines = ["concurrent"]        # a planted race: the concurrent machine hunts it
     if "concurrent" in (args.machines or []):
         return _run_concurrent(args, parser)
+    if args.mutant in RACES:
+        parser.error(f"--mutant {args.mutant} is a planted race: only --machine concurrent "
+                     "(the default for it) can find it")
     machines = args.machines or ["any"]
     unknown = [m for m in machines if m not in FAMILIES]
     if unknown:

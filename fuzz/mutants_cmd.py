@@ -10,7 +10,10 @@ with ``--json`` the same as a JSON list (name, kind, description, expect).
 For each mutant (all, or the NAMEs given) the machine hunts under the bug,
 in parallel across cores, until it fails or the budget ends, and prints a
 table: mutant | killed | invariant that fired | expected | time to kill |
-steps in the shrunk reproducer.  "Time to kill" is the hunt's own clock up to
+steps in the shrunk reproducer | preemptions in its schedules (planted races,
+``kind: concurrency``, hunted by the concurrent machine ``specs.concurrent_hunt``:
+their reproducer is a Config and rounds of thread programs with schedules, its
+steps are ops).  "Time to kill" is the hunt's own clock up to
 the first failing example (before shrinking); the progress lines on stderr
 show wall-clock time since the command started, which also counts process
 start-up, waiting for a free core and shrinking.  Exit status 1 if a catalogued mutant
@@ -34,6 +37,8 @@ def _hunt_one(args):
     from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
     from fuzz.hunt import hunt
     m = mutants.get(name)
+    if kind(m) == "concurrency":
+        return _hunt_race(m, budget, seed)
     try:
         with m.apply():
             r = hunt(budget=budget, seed=seed, config_strategy=m.configs)
@@ -48,6 +53,32 @@ def _hunt_one(args):
             "examples": r.examples, "seed": r.seed, "equivalent": m.equivalent,
             "expect": list(m.expect), "trace": [repr(op) for op in r.trace],
             "config": repr(r.config) if r.config is not None else None}
+
+
+def _hunt_race(m, budget, seed) -> dict:
+    """A planted race, hunted by the concurrent machine (``specs.concurrent_hunt``); its
+    reproducer is a Config and rounds (programs and schedules), ``repro_steps`` its ops."""
+    from hakmem_fast import FastAllocator
+    from hakmem_ref import RefAllocator
+    from specs.concurrent_hunt import hunt_concurrent
+    base = {"name": m.name, "equivalent": m.equivalent, "expect": list(m.expect),
+            "machine": "concurrent"}
+    try:
+        with m.apply():
+            r = hunt_concurrent(RefAllocator, FastAllocator, budget=budget, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - a crashing hunt is reported, not fatal
+        return {**base, "killed": False, "error": f"{type(exc).__name__}: {exc}"}
+    first = r.message.splitlines()[0] if r.message else ""
+    return {**base, "killed": r.killed, "inv_id": r.inv_id, "message": first[:300],
+            "found": [r.inv_id] if r.killed else [],
+            "time_to_kill": round(r.time_to_fail, 3) if r.killed else None,
+            "elapsed": round(r.seconds, 2), "repro_steps": r.ops if r.killed else None,
+            "preemptions": r.preemptions if r.killed else None,
+            "examples": r.examples, "seed": seed,
+            "config": repr(r.config) if r.config is not None else None,
+            "rounds": [[{str(t): [list(op) for op in p] for t, p in progs.items()}, sched]
+                       for progs, sched in r.rounds],
+            "reproducer": r.reproducer}
 
 
 def kind(m) -> str:
@@ -99,13 +130,15 @@ def verdict(row) -> str:
 
 
 def _table(rows) -> str:
-    head = ("mutant", "verdict", "invariant", "expected", "time to kill", "repro steps")
+    head = ("mutant", "verdict", "invariant", "expected", "time to kill", "repro steps",
+            "preemptions")
     lines = [head]
     for r in rows:
         lines.append((r["name"], verdict(r), r.get("inv_id") or "-",
                       ",".join(r["expect"]) or "-",
                       f"{r['time_to_kill']:.2f}s" if r.get("time_to_kill") is not None else "-",
-                      str(r["repro_steps"]) if r.get("repro_steps") is not None else "-"))
+                      str(r["repro_steps"]) if r.get("repro_steps") is not None else "-",
+                      str(r["preemptions"]) if r.get("preemptions") is not None else "-"))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = []
     for k, line in enumerate(lines):

@@ -29,12 +29,10 @@ reproducer (``note``) shows the Config, each round's programs and schedule, and
 """
 from __future__ import annotations
 
-import time
 from collections import Counter
 from copy import deepcopy
 
-from hypothesis import event, note, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis import strategies as st
 
 from . import invariants as inv
 from .api import Config, InvariantViolation
@@ -267,138 +265,15 @@ def replay(ref_factory, fast_factory, config: Config, rounds, strict: bool = Tru
     return h
 
 
-class DrawnSchedule:
-    """The schedule drawn from Hypothesis, one decision per step with a choice:
-    "preempt?" (shrinks to no), then which other thread."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def choose(self, run: Run, runnable: list) -> int:
-        if len(runnable) == 1:
-            return runnable[0]
-        cur = run.schedule[-1] if run.schedule and run.schedule[-1] in runnable else None
-        if cur is not None:
-            if not self.data.draw(st.integers(0, 3), label="preempt?") == 3:
-                return cur
-            runnable = [t for t in runnable if t != cur]
-        if len(runnable) == 1:
-            return runnable[0]
-        return runnable[self.data.draw(st.integers(0, len(runnable) - 1), label="thread")]
+_MOVED = ("DrawnSchedule", "OP_KINDS", "hunt_concurrent", "make_concurrent_machine")
 
 
-OP_KINDS = ("alloc", "alloc", "free", "free", "drain", "evict", "exit", "flush")
-
-
-def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurrent_configs,
-                            name: str = "ConcurrentMachine"):
-    """A RuleBasedStateMachine whose rule is one concurrent round."""
-
-    class Machine(RuleBasedStateMachine):
-        record = {"last": None, "failed": None, "examples": 0, "rounds": 0}
-
-        def __init__(self):
-            super().__init__()
-            self.h = None
-            self.broken = False      # a round failed: its finding is the result
-
-        @initialize(cfg=config_strategy)
-        def setup(self, cfg):
-            self.h = Harness(ref_factory(cfg), fast_factory(cfg))
-            type(self).record["examples"] += 1
-
-        @rule(data=st.data())
-        def concurrent_round(self, data):
-            h = self.h
-            n = data.draw(st.integers(2, 4), label="threads")
-            free = sorted(h.addr_handle.values())
-            programs = {}
-            for tid in range(n):
-                prog = []
-                for _ in range(data.draw(st.integers(1, 4), label=f"ops of {tid}")):
-                    kind = data.draw(st.sampled_from(OP_KINDS), label="op")
-                    if kind == "free" and free:
-                        prog.append(("free", free.pop(data.draw(
-                            st.integers(0, len(free) - 1), label="block"))))
-                    elif kind in ("drain", "evict"):
-                        prog.append((kind, data.draw(st.integers(0, 1), label="class")))
-                    elif kind in ("exit", "flush"):
-                        prog.append((kind,))
-                    else:
-                        prog.append(("alloc", data.draw(st.integers(
-                            0, h.config.max_size), label="size")))
-                programs[tid] = prog
-            type(self).record["last"] = h
-            type(self).record["rounds"] += 1
-            try:
-                run = h.run_round(programs, DrawnSchedule(data))
-            except BaseException:
-                type(self).record["failed"] = h     # the last failing run is the shrunk one
-                type(self).record.setdefault("first_fail", time.monotonic())
-                self.broken = True
-                raise
-            finally:
-                note(h.reproducer())
-            event(f"preemptions {min(run.preemptions, 3)}{'+' if run.preemptions > 3 else ''}")
-            for lb in ("cas-retry",):
-                if lb in run.labels:
-                    event(f"race fired: {lb}")
-
-        def teardown(self):
-            if self.h is not None and not self.broken:
-                try:
-                    self.h.teardown()
-                except BaseException:
-                    type(self).record["failed"] = self.h
-                    type(self).record.setdefault("first_fail", time.monotonic())
-                    raise
-
-    Machine.__name__ = Machine.__qualname__ = name
-    return Machine
-
-
-def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
-                    chunk: int = 50, steps: int = 6, shrink_seconds: float = 30.0):
-    """Run the concurrent machine until it fails or ``budget`` seconds pass.  Returns
-    ``(killed, inv_id, message, seconds, examples, reproducer, seconds to the first
-    failure)`` (``seconds`` includes shrinking, capped at ``shrink_seconds`` through
-    Hypothesis's own shrinking deadline, ``engine.MAX_SHRINKING_SECONDS``)."""
-    from hypothesis.internal.conjecture import engine
-
-    Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
-    start, s = time.monotonic(), seed
-    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, shrink_seconds
-    try:
-        return _hunt(Machine, budget, start, s, chunk, steps)
-    finally:
-        engine.MAX_SHRINKING_SECONDS = saved
-
-
-def _hunt(Machine, budget, start, s, chunk, steps):
-    from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
-    from hypothesis.stateful import run_state_machine_as_test
-
-    while time.monotonic() - start < budget:
-        st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
-                       database=None, print_blob=False, suppress_health_check=list(HealthCheck),
-                       phases=[Phase.generate, Phase.shrink])
-        try:
-            run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
-        except BaseException as exc:   # noqa: BLE001 - every failure is a finding
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            while isinstance(exc, BaseExceptionGroup):
-                exc = exc.exceptions[0]
-            inv_id = exc.inv_id if isinstance(exc, InvariantViolation) else \
-                f"crash:{type(exc).__name__}"
-            msg = str(exc)
-            last = Machine.record["failed"] or Machine.record["last"]
-            first = Machine.record.get("first_fail", time.monotonic()) - start
-            return (True, inv_id, msg, time.monotonic() - start, Machine.record["examples"],
-                    last.reproducer() if last else "", first)
-        s += 1
-    return False, "", "", time.monotonic() - start, Machine.record["examples"], "", 0.0
-
+def __getattr__(name):
+    """The Hypothesis machine and its hunt live in ``specs.concurrent_hunt``."""
+    if name in _MOVED:
+        from . import concurrent_hunt
+        return getattr(concurrent_hunt, name)
+    raise AttributeError(f"module 'specs.concurrent' has no attribute {name!r}")
 
 __all__ = ["Harness", "make_concurrent_machine", "replay", "hunt_concurrent",
-           "concurrent_configs", "DrawnSchedule", "TOTALS"]
+           "concurrent_configs", "DrawnSchedule", "OP_KINDS", "TOTALS"]

@@ -24,3 +24,32 @@ def test_concurrent_with_another_family_is_a_usage_error(capsys):
         rc = exc.code
     assert rc == 2
     assert "runs alone" in capsys.readouterr().err
+
+
+def test_a_planted_race_runs_the_concurrent_machine_without_naming_it(capsys):
+    rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "--machine concurrent" in out and "FINDING [" in out
+
+
+def test_mutants_hunts_a_planted_race_with_the_concurrent_machine_and_its_rounds_replay(capsys):
+    import json
+    from fuzz.mutants.races import RACES
+    from hakmem_fast import FastAllocator
+    from hakmem_ref import RefAllocator
+    from specs.concurrent import replay
+    from specs.api import InvariantViolation
+    assert main(["mutants", "--workers", "1", "--budget", "30", "--json", "-",
+                 "seed-stats-global-add"]) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert row["machine"] == "concurrent" and row["inv_id"] == "STAT-01"
+    assert row["repro_steps"] >= 2 and row["preemptions"] >= 1
+    scope = {}
+    exec(row["reproducer"].replace("Config(", "__import__('specs.api').api.Config("), scope)
+    with RACES["seed-stats-global-add"].apply():
+        try:
+            replay(RefAllocator, FastAllocator, scope["config"], scope["rounds"])
+            raise AssertionError("the reproducer replays clean under the planted race")
+        except InvariantViolation as exc:
+            assert exc.inv_id == "STAT-01"
+    replay(RefAllocator, FastAllocator, scope["config"], scope["rounds"], strict=False)
