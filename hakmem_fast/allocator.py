@@ -96,6 +96,7 @@ class FastAllocator(FastHooks):
         self._slab_mask = ~(config.slab_size - 1)   # addr & mask == base of its slab
         self._check_level = config.check_level      # self-check after every call (0: off)
         self.probe = Probe(nc)                      # debug counters + footprint
+        self._popped = None                         # (tid, addr) of the last magazine pop
 
     # ========================================================================
     # Public API
@@ -152,7 +153,11 @@ class FastAllocator(FastHooks):
         return p
 
     def _handed_out(self, t: ThreadState, c: int, p: int) -> None:
-        """Record block p handed to thread t (debug table, exact count, t's batch)."""
+        """Record block p handed to thread t (debug table, exact count, t's batch, and
+        where it came from: t's magazine or a slab t owns, OWN-04)."""
+        slab = self._slab_of(p)
+        self.probe.handout(slab.base, t.tid, slab.owner, p, self._popped == (t.tid, p))
+        self._popped = None
         self._live[p] = c
         self._exact_alloc[c] += 1
         self.probe.op(t.tid)
@@ -351,6 +356,7 @@ class FastAllocator(FastHooks):
         top -= 1
         mag.top = top
         self.probe.mag(t.tid, c, top, path)
+        self._popped = (t.tid, mag.items[top])        # the last block a magazine gave out
         return mag.items[top]
 
     def _mag_push(self, t: ThreadState, c: int, addr: int, path=None) -> bool:

@@ -35,7 +35,7 @@ def walk(slab, head: int, bound: int, what: str):
     return tuple(out), tuple(errors)
 
 
-def slab_snap(slab, foreign=None) -> SlabSnap:
+def slab_snap(slab, foreign=None, handouts=None) -> SlabSnap:
     bm = slab.bitmap
     mm, e1 = walk(slab, slab.mini_mag.head, slab.mini_mag.capacity + 1, "mini_mag")
     rm, e2 = walk(slab, slab.remote_head, slab.nblocks + 1, "remote")
@@ -45,7 +45,8 @@ def slab_snap(slab, foreign=None) -> SlabSnap:
         hint_word=bm.hint_word, free_count=bm.free_count, mini_mag=mm,
         mini_mag_count=slab.mini_mag.count, mini_mag_capacity=slab.mini_mag.capacity,
         remote=rm, remote_count=slab.remote_count, owner=slab.owner,
-        walk_errors=e1 + e2, foreign_writes=tuple(foreign.get(slab.base, ())) if foreign else ())
+        walk_errors=e1 + e2, foreign_writes=tuple(foreign.get(slab.base, ())) if foreign else (),
+        foreign_handouts=tuple(handouts.get(slab.base, ())) if handouts else ())
 
 
 def thread_snap(t) -> ThreadSnap:
@@ -97,10 +98,11 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     common = dict(config=fa.config, flushed=flushed, exact=fa.exact_stats(), reported=fa.stats(),
                   path_counts=dict(fa.path_counts) if bases is None else {})
     if bases is None:
-        return Snapshot(slabs={b: slab_snap(s, fa.probe.foreign) for b, s in fa._slabs.items()},
+        return Snapshot(slabs={b: slab_snap(s, fa.probe.foreign, fa.probe.foreign_handouts) for b, s in fa._slabs.items()},
                         threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
                         complete=True, **common)
-    slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign) for b in bases if b in fa._slabs}
+    slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign,
+                                    fa.probe.foreign_handouts) for b in bases if b in fa._slabs}
     named = {}
     for (tid, c), lo in (mags or {}).items():
         named.setdefault(tid, []).append((c, lo))

@@ -40,7 +40,8 @@ PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
 class Probe:
     """Debug counters (``counts``, read through ``view``) and the current footprint."""
 
-    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "foreign")
+    __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "foreign",
+                 "foreign_handouts")
 
     def __init__(self, num_classes: int):
         self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
@@ -51,6 +52,7 @@ class Probe:
         #                                            _UNCHANGED where none was
         self.num_classes = num_classes             # length of each mag_lo list
         self.foreign = {}                          # base -> [(writer tid, owner tid)]
+        self.foreign_handouts = {}                 # base -> [(tid, owner tid, addr)]
 
     # ---- recording points ----------------------------------------------------
     def hit(self, path: str) -> None:
@@ -72,6 +74,14 @@ class Probe:
         self.slabs.add(base)
         if owner is not None and tid is not None and owner != tid:
             self.foreign.setdefault(base, []).append((tid, owner))
+
+    def handout(self, base: int, tid: int, owner, addr: int, from_magazine: bool) -> None:
+        """Block ``addr`` of slab ``base`` (owned by ``owner``) handed to thread ``tid``;
+        one that came neither from tid's magazine nor from a slab tid owns is kept in
+        ``foreign_handouts`` (OWN-04)."""
+        if not from_magazine and owner != tid:
+            self.slabs.add(base)
+            self.foreign_handouts.setdefault(base, []).append((tid, owner, addr))
 
     def thread(self, tid: int) -> None:
         """Thread ``tid``'s state changed (created, active slabs, pending stats, exited)."""

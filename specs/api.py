@@ -234,6 +234,8 @@ class SlabSnap:
     walk_errors: tuple = ()
     foreign_writes: tuple = ()  # (writer tid, owner tid) of owner-private writes by a
     #                             thread that did not own the slab (OWN-03); () if none
+    foreign_handouts: tuple = ()  # (tid, owner tid, addr) of blocks handed to a thread
+    #                               neither from its magazine nor from a slab it owns (OWN-04)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,31 @@ def _free_foreign():
     return patched((FA, "_free_route", route))
 
 
+@mutant("alloc-serves-unowned-slab", expect=("OWN-04",))
+def _serve_unowned():
+    """When its own slabs are empty, the slow path takes one block straight from the
+    bitmap of an unowned partial slab (under the pool lock) instead of adopting the slab.
+    Bug class: a thread handed a block of a slab it does not own (the slab stays
+    adoptable: another thread adopts it and its owner-private view no longer matches
+    what was taken, or two threads carve the same slab)."""
+    orig = FA._alloc_slow_steps
+
+    def alloc_slow_steps(self, t, c):
+        if t.mags[c].top == 0 and all(s is None or (s.bitmap.free_count == 0 and
+                                                    s.mini_mag.count == 0)
+                                      for s in (t.active_a[c], t.active_b[c])):
+            slab = self._find_partial(c)
+            if slab is not None and slab.bitmap.free_count > 0:
+                idx = slab.bitmap.find_free()
+                slab.bitmap.set_used(idx)
+                self.probe.priv(slab.base, t.tid, slab.owner)
+                self.probe.hit("slow")
+                yield "pool"
+                return slab.block_addr(idx)
+        return (yield from orig(self, t, c))
+    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+
+
 # ============================================================================
 # The remote stack: push and drain
 # ============================================================================
