@@ -306,7 +306,7 @@ def _run_concurrent(args, parser) -> int:
             args.mutant not in mutants.names():
         parser.error(f"unknown --mutant {args.mutant!r}; the planted races are "
                      f"{', '.join(RACES)}")
-    return cli_run(args.minutes, args.seed, args.mutant)
+    return cli_run(args.minutes, args.seed, args.mutant, report=args.report, impl=args.impl)
 
 
 def _promote(args) -> int:

@@ -6,7 +6,10 @@ rounds (``specs.concurrent.Harness``), every round under the chosen strategy
 (``random``, or ``pct`` with depth d: a random program first measures k, the
 number of steps with a choice).  It reports schedules explored, steps,
 preemptions per schedule, and how often each shared-word race fired (a
-``"cas-retry"`` is a push or drain that lost a CAS to another thread).  The
+``"cas-retry"`` is a push or drain that lost a CAS to another thread; "preempted
+after" counts, per step label, the times another thread ran while a thread was
+between that shared access and its next step), and writes them to
+``<report>/report.json``.  The
 first finding stops the run with its reproducer (Config, rounds, schedules),
 which ``specs.concurrent.replay`` re-runs exactly.
 """
@@ -60,6 +63,9 @@ class ConcurrentReport:
     steps: int = 0
     preemptions: int = 0
     labels: Counter = field(default_factory=Counter)
+    preempted_at: Counter = field(default_factory=Counter)   # label of the step after which
+    #                              another thread took over (a race at that shared word)
+    per_schedule: Counter = field(default_factory=Counter)   # preemptions -> schedules
     finding: str = ""            # "" when clean
     inv_id: str = ""
     reproducer: str = ""
@@ -72,11 +78,36 @@ class ConcurrentReport:
                f"schedule, in {self.seconds:.1f} s",
                "shared-word races fired: " + (", ".join(
                    f"{k} {v}" for k, v in sorted(self.labels.items()) if k == "cas-retry")
-                   or "cas-retry 0"),
+                   or "cas-retry 0") + "; preempted after: " + (", ".join(
+                   f"{k} {v}" for k, v in sorted(self.preempted_at.items())) or "none"),
+               "preemptions per schedule: " + ", ".join(
+                   f"{k}: {v}" for k, v in sorted(self.per_schedule.items())),
                "steps by label: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))]
         if self.finding:
             out += [f"FINDING [{self.inv_id}]: {self.finding.splitlines()[0]}", self.reproducer]
         return out
+
+
+    def to_json(self) -> dict:
+        per = self.preemptions / self.schedules if self.schedules else 0.0
+        secs = max(self.seconds, 1e-9)
+        return {
+            "machine": "concurrent", "strategy": self.strategy,
+            "result": "finding" if self.finding else "clean",
+            "elapsed_s": round(self.seconds, 2),
+            "totals": {"examples": self.examples, "schedules": self.schedules,
+                       "steps": self.steps,
+                       "schedules_per_s": round(self.schedules / secs, 1),
+                       "steps_per_s": round(self.steps / secs, 1)},
+            "preemptions": {"total": self.preemptions, "per_schedule_mean": round(per, 3),
+                            "schedules_by_preemptions": {str(k): v for k, v in
+                                                         sorted(self.per_schedule.items())}},
+            "races_fired": {"cas-retry": self.labels.get("cas-retry", 0),
+                            "preempted_after": dict(sorted(self.preempted_at.items()))},
+            "steps_by_label": dict(sorted(self.labels.items())),
+            "finding": {"inv_id": self.inv_id, "message": self.finding,
+                        "reproducer": self.reproducer} if self.finding else None,
+        }
 
 
 def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, seed: int = 0,
@@ -107,6 +138,11 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
                 rep.steps += len(run.schedule)
                 rep.preemptions += run.preemptions
                 rep.labels.update(run.labels)
+                rep.per_schedule[run.preemptions] += 1
+                done = set(run.finished_at)
+                rep.preempted_at.update(run.labels[i - 1] for i in range(1, len(run.schedule))
+                                        if run.schedule[i] != run.schedule[i - 1]
+                                        and i - 1 not in done)
             h.teardown()
         except (InvariantViolation, Exception) as e:  # noqa: BLE001 - every failure is a finding
             rep.inv_id = getattr(e, "inv_id", f"crash:{type(e).__name__}")
@@ -121,16 +157,26 @@ __all__ = ["run_concurrent", "ConcurrentReport", "random_programs", "random_conf
 
 
 def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int = 3,
-            out=None) -> int:
+            out=None, report: str = None, impl: str = None) -> int:
     """``hakmem-fuzz run --machine concurrent``: random (or PCT) rounds for ``minutes``;
-    prints the report; exit 0 when nothing was found, 1 with a finding (its reproducer
-    printed: replay it with ``specs.concurrent.replay``)."""
+    prints the implementation banner and the report, writes ``<report>/report.json``;
+    exit 0 when nothing was found, 1 with a finding (its reproducer printed and in the
+    report: replay it with ``specs.concurrent.replay``), 2 for an implementation that
+    cannot run as steps."""
+    import json
+    import os
     import sys
     from contextlib import nullcontext
 
     from fuzz import mutants
+    from fuzz.impl import DEFAULT, resolve_or_exit
     from fuzz.mutants.races import RACES
     out = out or sys.stdout
+    spec = resolve_or_exit(impl).spec              # the banner (stderr); exit 2 if unusable
+    if spec != DEFAULT:
+        sys.stderr.write(f"hakmem-fuzz: error: --machine concurrent runs the step generators "
+                         f"of {DEFAULT} only, not --impl {spec}; drop --impl\n")
+        return 2
     seed = 0 if seed is None else seed
     ctx = nullcontext()
     if mutant is not None:
@@ -140,6 +186,15 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     with ctx:
         rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed)
     out.write("\n".join(rep.lines()) + "\n")
+    if report:
+        os.makedirs(report, exist_ok=True)
+        doc = {**rep.to_json(), "implementation": spec, "seed": seed, "minutes": minutes,
+               "mutant": mutant}
+        path = os.path.join(report, "report.json")
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        out.write(f"report: {path}\n")
     if rep.finding:
         out.write("replay: specs.concurrent.replay(RefAllocator, FastAllocator, config, rounds)"
                   "; fix the model or promote the reproducer to tests/regressions\n")

@@ -3,18 +3,32 @@ finding and its reproducer, 2 on a bad combination."""
 from fuzz.cli import main
 
 
-def test_the_clean_model_exits_0_and_reports_schedules_preemptions_and_races(capsys):
-    assert main(["run", "--machine", "concurrent", "--minutes", "0.02", "--seed", "3"]) == 0
-    out = capsys.readouterr().out
+def test_the_clean_model_exits_0_and_reports_schedules_preemptions_and_races(capsys, tmp_path):
+    import json
+    assert main(["run", "--machine", "concurrent", "--minutes", "0.02", "--seed", "3",
+                 "--report", str(tmp_path)]) == 0
+    cap = capsys.readouterr()
+    out = cap.out
     assert "schedules" in out and "preemptions per schedule" in out
     assert "shared-word races fired: cas-retry" in out and "nothing found" in out
+    assert "hakmem_fast:FastAllocator" in cap.err           # the implementation banner
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["result"] == "clean" and doc["implementation"] == "hakmem_fast:FastAllocator"
+    assert doc["totals"]["schedules"] > 0 and doc["totals"]["steps"] > doc["totals"]["schedules"]
+    assert sum(doc["preemptions"]["schedules_by_preemptions"].values()) == \
+        doc["totals"]["schedules"]
+    assert "cas-retry" in doc["races_fired"] and doc["races_fired"]["preempted_after"]
 
 
-def test_a_planted_race_exits_1_with_its_reproducer(capsys):
+def test_a_planted_race_exits_1_with_its_reproducer(capsys, tmp_path):
+    import json
     rc = main(["run", "--machine", "concurrent", "--mutant", "seed-stats-global-add",
-               "--minutes", "0.5"])
+               "--minutes", "0.5", "--report", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "FINDING [STAT-01]" in out and "rounds = [" in out
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["result"] == "finding" and doc["finding"]["inv_id"] == "STAT-01"
+    assert "rounds = [" in doc["finding"]["reproducer"]
 
 
 def test_concurrent_with_another_family_is_a_usage_error(capsys):
@@ -26,8 +40,9 @@ def test_concurrent_with_another_family_is_a_usage_error(capsys):
     assert "runs alone" in capsys.readouterr().err
 
 
-def test_a_planted_race_runs_the_concurrent_machine_without_naming_it(capsys):
-    rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5"])
+def test_a_planted_race_runs_the_concurrent_machine_without_naming_it(capsys, tmp_path):
+    rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5",
+               "--report", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "--machine concurrent" in out and "FINDING [" in out
 
