@@ -19,6 +19,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initia
                                  multiple, rule)
 
 from .api import SEED_CLASS_SIZES, Config
+from .schedule import RACE_RECORDERS
 from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid, Drain,
                        Evict,
                        FlushStats, Free, FreeMany, Oracle, Quiesce, RaceFree, Read, Refill,
@@ -119,7 +120,15 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
 
         @rule(h=consumes(handles), tid=TIDS)
         def race_free(self, h, tid):
-            self._apply(RaceFree(h, tid))
+            op = RaceFree(h, tid)
+
+            def record(schedule):          # the op in the trace shows the schedule that ran
+                object.__setattr__(op, "schedule", str(schedule))
+            RACE_RECORDERS.append(record)
+            try:
+                self._apply(op)
+            finally:
+                RACE_RECORDERS.remove(record)
 
         @rule(n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS,
               newest=st.booleans())

@@ -6,7 +6,7 @@ is a Config plus a list of these values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # ============================================================================
 # Ops
@@ -36,6 +36,8 @@ class Free:
 class RaceFree:
     handle: int
     tid: int = 0           # a non-owner: its remote push races the owner's drain
+    schedule: str = field(default="", compare=False)   # the Schedule that ran (recorded by
+    #   the machine; ``specs.schedule.race_free_with_drain`` derives it from the state)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ subset of the real ones, chosen at the shared words.
 
 ``race_free_with_drain`` is one schedule of this mechanism: the freeing
 thread runs to its push's ``"link"`` step, the slab's owner drains, then the
-push's compare-and-swap runs (and must fail and retry).
+push's compare-and-swap runs (and must fail and retry).  The schedule that ran
+goes to ``RACE_RECORDERS``; the lockstep machines' ``RaceFree`` ops keep it
+(``RaceFree(3, tid=1, schedule='1*2 0*4 1*3')`` in a reproducer).
 """
 from __future__ import annotations
 
@@ -324,9 +326,18 @@ def race_free_with_drain(impl, addr: int, tid: int = 0) -> Schedule:
     else:
         owner = tid
     run = Run(programs)
-    run.run(_DrainAtLink(tid, owner))
+    try:
+        run.run(_DrainAtLink(tid, owner))
+    finally:
+        for record in list(RACE_RECORDERS):
+            record(run.schedule)
     return run.schedule
 
 
+#: callables given the Schedule of every :func:`race_free_with_drain` (the lockstep
+#: machines record it in their ``RaceFree`` op, so its reproducer shows the schedule)
+RACE_RECORDERS: list = []
+
+
 __all__ = ["Schedule", "ScheduleError", "Run", "OpRecord", "Replay", "RandomStrategy", "PCT",
-           "Exploration", "explore", "race_free_with_drain"]
+           "Exploration", "explore", "race_free_with_drain", "RACE_RECORDERS"]

@@ -99,3 +99,23 @@ def test_the_scripted_race_is_a_schedule_with_a_failed_cas():
     sched = race_free_with_drain(fa, a, 1)
     assert str(sched).startswith("1*2 0")
     assert fa.path_counts["drain"] == 1
+
+
+def test_the_lockstep_race_free_records_the_schedule_it_ran_and_the_reproducer_shows_it(
+        monkeypatch):
+    import specs.machines
+    from hakmem_ref import RefAllocator
+    from specs.api import Config
+    from specs.machines import make_machine
+    from specs.ops import RaceFree, op_repr
+    monkeypatch.setattr(specs.machines, "event", lambda *a, **k: None)   # outside a test
+    Machine = make_machine(RefAllocator, FastAllocator, name="RaceMachine")
+    m = Machine()
+    m.setup(Config(class_sizes=(8,), slab_size=64, mini_mag_capacity=1, refill_batch=1,
+                   magazine_capacity=1))
+    a = m.oracle.apply(__import__("specs.ops", fromlist=["Alloc"]).Alloc(8, 0))
+    m.race_free(a[0] if isinstance(a, list) else a, 1)
+    op = m.oracle.trace[-1]
+    assert isinstance(op, RaceFree) and op.schedule
+    assert "schedule='1" in op_repr(op)
+    assert op == RaceFree(op.handle, 1)               # the schedule does not change equality
