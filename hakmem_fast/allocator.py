@@ -28,35 +28,8 @@ and in the five idioms each written once: magazine pop and push, mini-mag
 pop, batch refill, remote drain.
 
 Concurrency.  Every public op is also a generator of atomic steps
-(``alloc_steps``, ``free_steps``, ``drain_steps``, ``evict_steps``,
-``thread_exit_steps``, ``flush_steps``): it yields after each access to a word
-shared between threads, so a scheduler outside the allocator
-(``specs.schedule``) decides which thread takes the next step.  The sequential
-API runs the same code: a step with no shared access is a plain call, and a
-generator is run to completion only where a shared word is touched (slow path,
-remote push, drain, eviction, stat flush), so the hot paths pay nothing.
-
-Words shared between threads (touched only by the steps that yield):
-
-* ``TinySlab.remote_head``, ``TinySlab.remote_count``: the remote stack
-  (load / CAS / fetch-add; a drain is load, CAS to NULL, fetch-add);
-* ``TinySlab.owner``: read by every free to route it; written by adoption and
-  eviction under the pool lock;
-* ``g_alloc_count`` / ``g_free_count``: fetch-add by each thread's flush;
-* the pool: ``_slabs``, ``_class_slabs``, ``_free_bases``, ``_next_base``,
-  and every word of an *unowned* slab: changed only under the pool lock.
-
-Owner-private (written only by the slab's owner, or under the pool lock when
-the slab is unowned; OWN-03 checks it): the bitmap words, summary, hint and
-free_count, and the mini-magazine (head, count, the links in its blocks).
-Thread-private: ``ThreadState`` (magazines, active slabs, stat batches).
-
-A critical section of the pool lock is one atomic step here (its acquire and
-release are the step's ends, labelled ``"pool"``): lock holders exclude each
-other, and the lock-free ops that do not take the lock cannot run inside a
-section (an under-approximation of the interleavings, documented in
-``specs/schedule.py``).  Step labels: ``"load"``, ``"link"``, ``"cas"``,
-``"cas-retry"``, ``"count"`` (remote stack), ``"pool"``, ``"stat-add"``.
+(``hakmem_fast.steps``, which also lists the words shared between threads and
+the owner-private ones); the sequential API runs the same code.
 
 A debug table of handed-out blocks (``_live``) validates every free, read and
 write so errors are raised with the state unchanged, as a debug allocator's
@@ -64,20 +37,22 @@ headers do; the invariants check that it agrees with the structures.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Optional
 
-from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress, InvalidFree,
-                       OutOfBounds, Stats, size_to_class)
+from specs.api import BadArgument, Config, InvalidAddress, Stats, size_to_class
 
 from . import ops
 from .hooks import FastHooks
 from .probe import PATHS, Probe
+from .steps import FastSteps
+from .validate import FastValidation, _hex
 from .structs import NULL, ThreadState, TinySlab, store_word
 
 
-class FastAllocator(FastHooks):
+class FastAllocator(FastSteps, FastValidation, FastHooks):
     """The seed design over simulated memory; implements ``specs.api.Allocator`` and,
-    with the ``FastHooks`` mixin (``hakmem_fast.hooks``), ``specs.api.Hooks``.  Every
+    with the ``FastHooks`` mixin (``hakmem_fast.hooks``) and the ``FastSteps`` mixin (its
+    ops as atomic steps, ``hakmem_fast.steps``), ``specs.api.Hooks``.  Every
     debug counter and every recorded change goes through ``self.probe``."""
 
     def __init__(self, config: Config = Config()):
@@ -125,33 +100,6 @@ class FastAllocator(FastHooks):
             self._self_check()
         return p
 
-    def alloc_steps(self, size: int, tid: int = 0) -> Iterator[str]:
-        """``alloc(size, tid)`` as atomic steps (``specs.api.Hooks``); the generator
-        returns what ``alloc`` returns (``StopIteration.value``).
-
-        Validates at the call (BadArgument, SizeError, state unchanged).  Step one is
-        the hot path (thread-private and the caller's own slabs); the slow path yields
-        at the drains of A and B and at the pool-lock section that adopts or creates a
-        slab; the stat flush, if due, is the last step (``"stat-add"``).
-        """
-        self._check_tid(tid)
-        c = size_to_class(size, self.config.class_sizes)
-        return self._alloc_gen(tid, c)
-
-    def _alloc_gen(self, tid: int, c: int):
-        t = self._threads.get(tid) or self._thread(tid)
-        p = self._alloc_hot(t, c)
-        if p == NULL:
-            p = yield from self._alloc_slow_steps(t, c)
-            if p == NULL:
-                self.probe.hit("oom")
-                return None
-        self._handed_out(t, c, p)
-        yield from self._stats_steps(t.alloc_batch, self.g_alloc_count, c)
-        if self._check_level:
-            self._self_check()
-        return p
-
     def _handed_out(self, t: ThreadState, c: int, p: int) -> None:
         """Record block p handed to thread t (debug table, exact count, t's batch, and
         where it came from: t's magazine or a slab t owns, OWN-04)."""
@@ -162,13 +110,6 @@ class FastAllocator(FastHooks):
         self._exact_alloc[c] += 1
         self.probe.op(t.tid)
         ops.stats_record_alloc(t.alloc_batch, c)
-
-    def _stats_steps(self, batch: list, counters: list, c: int):
-        """The flush of one batch class if due: one fetch-add on a global counter,
-        step ``"stat-add"`` (the sequential ops call ``ops.stats_flush_if_needed``)."""
-        if ops.stats_flush_if_needed(batch, counters, c, self.config.flush_interval):
-            self.probe.hit("stat_flush")
-            yield "stat-add"
 
     def free(self, addr: int, tid: int = 0) -> None:
         """Return a live block. Cost O(1) (O(nblocks) if it releases a slab).
@@ -181,73 +122,6 @@ class FastAllocator(FastHooks):
                 pass
         if self._check_level:
             self._self_check()
-
-    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
-        """``free(addr, tid)`` as atomic steps (``specs.api.Hooks``).
-
-        Validates first: a bad tid or address raises here, at the call, with the state
-        unchanged.  Then everything but a remote push is done at once (the magazine
-        and local routes touch the caller's caches, its own slabs, or an unowned slab
-        under the pool lock: one step); the returned iterator runs the push on the slab's shared remote head, yielding
-        after each access (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``),
-        and yields nothing for the other routes.
-        """
-        return self._finish(self._free(addr, tid))
-
-    def _finish(self, push) -> Iterator[str]:
-        if push is not None:
-            yield from push
-        if self._check_level:
-            self._self_check()
-
-    def drain_steps(self, tid: int, class_idx: int) -> Iterator[str]:
-        """``drain_remote(tid, class_idx)`` as atomic steps; returns the blocks drained.
-        Validates the tid at the call."""
-        t, _ = self._thread_and_active(tid, class_idx)
-        return self._drain_actives_gen(t, class_idx)
-
-    def _drain_actives_gen(self, t, c: int):
-        n = 0
-        if t is not None:
-            for slab in (t.active_a[c], t.active_b[c]):
-                if slab is not None:
-                    n += yield from self._drain_steps(t.tid, slab)
-        return n
-
-    def evict_steps(self, tid: int, class_idx: int) -> Iterator[str]:
-        """``evict_active(tid, class_idx)`` as atomic steps; returns True if evicted."""
-        t, slab = self._thread_and_active(tid, class_idx)
-        return self._evict_active_gen(t, slab, class_idx)
-
-    def _evict_active_gen(self, t, slab, c: int):
-        if slab is None:
-            return False
-        self.probe.thread(t.tid)
-        t.active_a[c], t.active_b[c] = t.active_b[c], None
-        yield from self._evict_steps(t, slab)
-        return True
-
-    def flush_steps(self, tid: int) -> Iterator[str]:
-        """Thread tid flushes its own stat batches: one ``"stat-add"`` per class with
-        pending events (``flush_stats`` flushes every thread at once)."""
-        self._check_tid(tid)
-        return self._flush_gen(tid)
-
-    def _flush_gen(self, tid: int):
-        t = self._threads.get(tid)
-        if t is None:
-            return
-        self.probe.thread(tid)
-        yield from self._flush_all_steps(t)
-
-    def _flush_all_steps(self, t: ThreadState):
-        for batch, counters in ((t.alloc_batch, self.g_alloc_count),
-                                (t.free_batch, self.g_free_count)):
-            for c in range(self.config.num_classes):
-                if batch[c]:
-                    ops.atomic_add(counters, c, batch[c])
-                    batch[c] = 0
-                    yield "stat-add"
 
     def _free(self, addr: int, tid: int):
         """Validate, unlive, route, count.  Returns the remote push's steps, not yet run
@@ -298,29 +172,6 @@ class FastAllocator(FastHooks):
                 self._return_block(tid, self._slab_of(p), p)
         ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
         ops.stats_flush_all(t.free_batch, self.g_free_count)
-
-    def thread_exit_steps(self, tid: int) -> Iterator[str]:
-        """``thread_exit(tid)`` as atomic steps: each active slab's eviction (drain and
-        pool steps), each cached block's return (a remote push, or one pool step), then
-        one ``"stat-add"`` per pending class.  The thread state is gone at step one."""
-        self._check_tid(tid)
-        return self._thread_exit_gen(tid)
-
-    def _thread_exit_gen(self, tid: int):
-        t = self._threads.pop(tid, None)
-        if t is None:
-            return
-        self.probe.thread(tid)
-        for c in range(self.config.num_classes):
-            a, b = t.active_a[c], t.active_b[c]
-            t.active_a[c] = t.active_b[c] = None
-            for slab in (a, b):
-                if slab is not None:
-                    yield from self._evict_steps(t, slab)
-            while t.mags[c].top > 0:
-                p = self._mag_pop(t, c)
-                yield from self._return_block_steps(tid, self._slab_of(p), p)
-        yield from self._flush_all_steps(t)
 
     def stats(self) -> Stats:
         return Stats(tuple(self.g_alloc_count), tuple(self.g_free_count))
@@ -393,16 +244,6 @@ class FastAllocator(FastHooks):
         self.probe.slab_hit("drain", slab.base)
         return n
 
-    def _drain_steps(self, tid, slab: TinySlab):
-        """:meth:`_drain` as steps (``ops.remote_drain_steps``); returns blocks drained."""
-        if slab.remote_head == NULL:
-            return 0
-        n = yield from ops.remote_drain_steps(slab)
-        if n:
-            self.probe.priv(slab.base, tid, slab.owner)
-            self.probe.slab_hit("drain", slab.base)
-        return n
-
     # ========================================================================
     # Allocation: hot path (Phase 2) and slow path (Phase 4)
     # ========================================================================
@@ -436,34 +277,6 @@ class FastAllocator(FastHooks):
                 next(steps)
         except StopIteration as stop:
             return stop.value
-
-    def _alloc_slow_steps(self, t: ThreadState, c: int):
-        """The slow path as steps: the drains of A and B (remote-stack steps), then
-        thread-private work, then one pool-lock step (find a partial slab or create
-        one, and adopt it, evicting old B: ``_adopt``), then thread-private work."""
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is not None:
-                yield from self._drain_steps(t.tid, slab)
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit("slow")
-            return p
-        slab = self._find_partial(c)
-        path = "slow"
-        if slab is None:
-            slab = self._new_slab(c)
-            path = "new_slab"
-            if slab is None:
-                yield "pool"
-                return NULL
-        self._adopt(t, slab)
-        yield "pool"
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit(path)
-        return p
 
     def _serve_from_actives(self, t: ThreadState, c: int) -> int:
         """Slow path: a block from the TLS magazine, else straight from A's or B's
@@ -555,21 +368,6 @@ class FastAllocator(FastHooks):
         for _ in self._evict_steps(t, slab):
             pass
 
-    def _evict_steps(self, t: ThreadState, slab: TinySlab):
-        """Eviction as steps: spill (owner-private), the drain's remote-stack steps, then
-        one pool-lock step that unowns the slab and releases it if entirely free.  A push
-        that lands after the drain leaves blocks on an unowned slab's stack: adoption and
-        quiescence drain them."""
-        if slab.mini_mag.count:
-            self.probe.priv(slab.base, t.tid, slab.owner)
-            self.probe.slab_hit("spill", slab.base)
-            ops.batch_spill_to_bitmap(slab, slab.mini_mag)
-        yield from self._drain_steps(t.tid, slab)
-        slab.owner = None
-        self.probe.slab(slab.base)
-        self._maybe_release(slab)
-        yield "pool"
-
     def _maybe_release(self, slab: TinySlab) -> None:
         if slab.owner is None and slab.fully_free() and slab.base in self._slabs:
             del self._slabs[slab.base]
@@ -605,15 +403,6 @@ class FastAllocator(FastHooks):
             return
         self._put_local(tid, slab, addr)
 
-    def _return_block_steps(self, tid: int, slab: TinySlab, addr: int):
-        """:meth:`_return_block` as steps: a remote push, or one step (tid's own slab,
-        or an unowned one under the pool lock)."""
-        if slab.owner is not None and slab.owner != tid:
-            yield from self._remote_push(slab, addr)
-            return
-        self._put_local(tid, slab, addr)
-        yield "pool"
-
     def _put_local(self, tid: int, slab: TinySlab, addr: int) -> None:
         """A free block back into slab tid owns (mini-mag or bitmap) or an unowned slab."""
         self.probe.priv(slab.base, tid, slab.owner)
@@ -622,64 +411,6 @@ class FastAllocator(FastHooks):
             return
         slab.bitmap.set_free((addr - slab.base) // slab.block_size)
         self._maybe_release(slab)
-
-    # ========================================================================
-    # Validation
-    # ========================================================================
-
-    def _check_tid(self, tid) -> None:
-        if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
-            raise BadArgument(f"tid must be an int >= 0, got {tid!r}")
-
-    def _thread(self, tid: int) -> ThreadState:
-        t = self._threads.get(tid)
-        if t is None:
-            self._check_tid(tid)
-            t = ThreadState(tid, self.config.num_classes, self.config.magazine_capacity)
-            self._threads[tid] = t
-            self.probe.thread(tid)
-        return t
-
-    def _slab_of(self, addr: int) -> Optional[TinySlab]:
-        return self._slabs.get(addr & self._slab_mask)
-
-    def _validate_free(self, addr, tid):
-        """(slab, class) of the live block addr that tid may free; raises with the state
-        unchanged: BadArgument (tid), InvalidFree (not a block start), DoubleFree."""
-        self._check_tid(tid)
-        if not isinstance(addr, int) or isinstance(addr, bool):
-            raise InvalidFree(f"free({addr!r}): not an address (expected an int)")
-        slab = self._slabs.get(addr & self._slab_mask)
-        if slab is None:
-            raise InvalidFree(f"free({_hex(addr)}): not inside any slab of the tiny pool")
-        off = addr - slab.base
-        if off % slab.block_size or off // slab.block_size >= slab.nblocks:
-            raise InvalidFree(f"free({_hex(addr)}): not the start of a block "
-                              f"(slab {_hex(slab.base)}, class {slab.class_idx}, "
-                              f"block size {slab.block_size})")
-        c = self._live.get(addr)
-        if c is None:
-            raise DoubleFree(f"free({_hex(addr)}): block is not live (double free?) "
-                             f"(slab {_hex(slab.base)}, class {slab.class_idx})")
-        return slab, c
-
-    def _check_access(self, addr, n: int, what: str):
-        if not isinstance(addr, int) or isinstance(addr, bool):
-            raise OutOfBounds(f"{what} at {addr!r}: not an address")
-        slab = self._slab_of(addr)
-        if slab is not None:
-            start = addr - (addr - slab.base) % slab.block_size
-            if start in self._live and n >= 0 and addr + n <= start + slab.block_size:
-                return slab, addr - slab.base
-        raise OutOfBounds(f"{what} of {n} bytes at {_hex(addr)}: not inside one live block")
-
-    def _self_check(self) -> None:
-        """The catalogue up to ``Config.check_level`` after a call (debug builds)."""
-        self.check(self._check_level)
-
-
-def _hex(addr) -> str:
-    return hex(addr) if isinstance(addr, int) else repr(addr)
 
 
 __all__ = ["FastAllocator", "PATHS", "store_word"]
