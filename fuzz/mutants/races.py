@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hakmem_fast import ops
 from hakmem_fast.allocator import FastAllocator
-from hakmem_fast.structs import NULL, TinySlab, store_word
+from hakmem_fast.structs import NULL, TinySlab, load_word, store_word
 
 from . import Mutant, mutant, patched
 
@@ -22,12 +22,14 @@ _fa = {name: getattr(FA, name) for name in ("_free_route", "_new_slab", "_remote
 RACES: dict = {}
 
 
-def race(name: str, expect=()):
-    """Register the decorated factory as a concurrency mutant (``kind`` "concurrency")."""
+def race(name: str, expect=(), equivalent: bool = False):
+    """Register the decorated factory as a concurrency mutant (``kind`` "concurrency");
+    ``equivalent``: the concurrent machine must not kill it (its docstring says why)."""
     def deco(factory):
         if name in RACES:
             raise ValueError(f"concurrency mutant {name!r} registered twice")
-        m = Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory)
+        m = Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,
+                   equivalent=equivalent)
         m.kind = "concurrency"
         RACES[name] = m
         return factory
@@ -387,3 +389,44 @@ def _new_slab_outside_lock():
             self.probe.hit(path)
         return p
     return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+
+
+# ============================================================================
+# An equivalent one: what the design's single consumer buys
+# ============================================================================
+
+
+def _pop_one_drain_steps(slab):
+    """The drain as one pop per compare-and-swap: load the head A and A's next B (one
+    step), CAS the head from A to B (the next), then set A free and count it down."""
+    n = 0
+    while True:
+        head = ops.atomic_load_head(slab)
+        if head == NULL:
+            return n
+        ops.remote_blocks(slab, head)            # validates the stack (RMT-01)
+        nxt = load_word(slab, head)
+        yield "load"
+        if not ops.atomic_cas_head(slab, head, nxt):
+            yield "cas-retry"
+            continue
+        yield "cas"
+        slab.bitmap.set_free((head - slab.base) // slab.block_size)
+        ops.atomic_add_remote_count(slab, -1)
+        n += 1
+        yield "count"
+
+
+@race("drain-pops-one-by-cas", equivalent=True)
+def _pop_one():
+    """The owner drains its remote stack one block at a time: load the head A and A's
+    next B, then compare-and-swap the head from A to B -- the pop that is open to ABA
+    (between the load and the CAS another thread pops A and B, A is handed out, freed
+    and pushed again: the CAS succeeds and installs B, which is in use).
+    Equivalent here, and that is the design's point: the remote stack has one consumer
+    (the owner drains; adoption drains under the pool lock only after the previous owner's
+    drain and unowning are done), so no other thread pops A between the load and the CAS,
+    and pushes in between make the CAS fail and retry.  An ABA needs two consumers: it is
+    planted only together with a second consumer (``evict-unowns-before-spill``,
+    ``adopt-find-then-claim`` make one).  The concurrent machine must not kill it."""
+    return patched((ops, "remote_drain_steps", _pop_one_drain_steps))
