@@ -24,6 +24,7 @@ from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config, InvariantViolation
 from specs.concurrent import OP_KINDS, Harness
+from specs.concurrent_shrink import shrink_rounds
 from specs.schedule import PCT, RandomStrategy
 
 
@@ -69,6 +70,8 @@ class ConcurrentReport:
     finding: str = ""            # "" when clean
     inv_id: str = ""
     reproducer: str = ""
+    config: object = None        # the finding's Config and rounds (shrunk)
+    rounds: list = field(default_factory=list)
 
     def lines(self) -> list:
         per = self.preemptions / self.schedules if self.schedules else 0.0
@@ -111,8 +114,10 @@ class ConcurrentReport:
 
 
 def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, seed: int = 0,
-                   rounds: int = 3, stop_after=None) -> ConcurrentReport:
-    """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples)."""
+                   rounds: int = 3, stop_after=None,
+                   shrink_seconds: float = 10.0) -> ConcurrentReport:
+    """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples); a finding's
+    reproducer is shrunk for at most ``shrink_seconds`` (``specs.concurrent_shrink``)."""
     if strategy not in ("random", "pct"):
         raise ValueError(f"unknown strategy {strategy!r}: choose random or pct")
     rng = random.Random(seed)
@@ -147,6 +152,13 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
         except (InvariantViolation, Exception) as e:  # noqa: BLE001 - every failure is a finding
             rep.inv_id = getattr(e, "inv_id", f"crash:{type(e).__name__}")
             rep.finding = str(e)
+            rep.config, rep.rounds = h.config, list(h.rounds)
+            if shrink_seconds > 0:           # delete what the failure does not need
+                cfg, rounds, pre = shrink_rounds(RefAllocator, FastAllocator, h.config,
+                                                 h.rounds, rep.inv_id, shrink_seconds)
+                if pre is not None:
+                    rep.config, rep.rounds = cfg, rounds
+            h.config, h.rounds = rep.config, rep.rounds
             rep.reproducer = h.reproducer()
             break
     rep.seconds = time.monotonic() - start
@@ -186,18 +198,27 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     with ctx:
         rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed)
     out.write("\n".join(rep.lines()) + "\n")
+    repro = None
+    if rep.finding:
+        from fuzz.concurrent_repro import write_reproducer
+        repro = write_reproducer(os.path.join(report or "fuzz-report", "reproducers"),
+                                 rep.config, rep.rounds,
+                                 name=f"concurrent-{rep.inv_id}-seed{seed}", inv_id=rep.inv_id,
+                                 message=rep.finding, mutant=mutant)
     if report:
         os.makedirs(report, exist_ok=True)
         doc = {**rep.to_json(), "implementation": spec, "seed": seed, "minutes": minutes,
                "mutant": mutant}
+        if repro:
+            doc["finding"]["reproducer_file"] = repro
         path = os.path.join(report, "report.json")
         with open(path, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
         out.write(f"report: {path}\n")
     if rep.finding:
-        out.write("replay: specs.concurrent.replay(RefAllocator, FastAllocator, config, rounds)"
-                  "; fix the model or promote the reproducer to tests/regressions\n")
+        out.write(f"reproducer: {repro} (pytest replays it: Config, rounds, schedules); fix "
+                  f"the model or promote it with 'hakmem-fuzz promote {repro}'\n")
         return 1
     out.write("nothing found\n")
     return 0

@@ -29,6 +29,15 @@ def test_a_planted_race_exits_1_with_its_reproducer(capsys, tmp_path):
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["result"] == "finding" and doc["finding"]["inv_id"] == "STAT-01"
     assert "rounds = [" in doc["finding"]["reproducer"]
+    import runpy
+    import pytest
+    from specs.api import InvariantViolation
+    scope = runpy.run_path(doc["finding"]["reproducer_file"])
+    assert scope["MUTANT"] == "seed-stats-global-add"
+    test = next(f for n, f in scope.items() if n.startswith("test_"))
+    with pytest.raises(InvariantViolation) as exc:      # fails while the race is planted
+        test()
+    assert exc.value.inv_id == "STAT-01"
 
 
 def test_concurrent_with_another_family_is_a_usage_error(capsys):

@@ -1,0 +1,75 @@
+"""Reproducers of concurrent-machine findings: runnable pytest files, like the lockstep ones
+(``fuzz.replay``).
+
+A reproducer holds the Config and the rounds (each thread's program and the schedule
+string that ran); :func:`replay_rounds` re-runs them exactly with
+``specs.concurrent.replay``, under the planted bug it was found with, if any.  Its test
+fails while the bug is there and passes once it is fixed: promote it to
+``tests/regressions/`` to keep it.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+from contextlib import nullcontext
+from typing import Optional
+
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
+from specs.concurrent import replay
+
+
+def replay_rounds(config: Config, rounds, mutant: Optional[str] = None):
+    """Replay recorded rounds (under planted bug ``mutant``); raises the finding."""
+    ctx = nullcontext()
+    if mutant:
+        from fuzz.mutants.hang import get        # catalogue, hangs and races
+        ctx = get(mutant).apply()
+    with ctx:
+        return replay(RefAllocator, FastAllocator, config, rounds)
+
+
+def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
+                      message: str = "", mutant: Optional[str] = None) -> str:
+    """Source of a pytest file that replays the rounds."""
+    n_ops = sum(len(p) for progs, _ in rounds for p in progs.values())
+    header = [f"Reproducer {name}: {len(rounds)} concurrent round(s), {n_ops} ops."]
+    if inv_id:
+        header.append(f"Invariant: {inv_id}")
+    if mutant:
+        header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
+    if message:
+        header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
+    doc = "\n".join(header).replace('"""', "'''")
+    rounds_src = "\n".join(f"    ({p!r}, {s!r})," for p, s in rounds)
+    ident = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower() or "rounds"
+    return f'''"""{doc}
+"""
+from specs.api import Config
+
+from fuzz.concurrent_repro import replay_rounds
+
+CONFIG = {config!r}
+MUTANT = {mutant!r}
+ROUNDS = [
+{rounds_src}
+]
+
+
+def test_{ident}_replays_clean():
+    replay_rounds(CONFIG, ROUNDS, mutant=MUTANT)
+'''
+
+
+def write_reproducer(directory: str, config: Config, rounds, *, name: str, **kw) -> str:
+    """Write ``test_repro_<name>.py`` in directory; returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    ident = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
+    path = os.path.join(directory, f"test_repro_{ident}.py")
+    with open(path, "w") as f:
+        f.write(reproducer_source(config, rounds, name=name, **kw))
+    return path
+
+
+__all__ = ["replay_rounds", "reproducer_source", "write_reproducer"]
