@@ -103,8 +103,10 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
     def _handed_out(self, t: ThreadState, c: int, p: int) -> None:
         """Record block p handed to thread t (debug table, exact count, t's batch, and
         where it came from: t's magazine or a slab t owns, OWN-04)."""
-        slab = self._slab_of(p)
-        self.probe.handout(slab.base, t.tid, slab.owner, p, self._popped == (t.tid, p))
+        if self._popped != (t.tid, p):              # not from t's magazine: t's own slab?
+            slab = self._slabs[p & self._slab_mask]
+            if slab.owner != t.tid:
+                self.probe.handout(slab.base, t.tid, slab.owner, p, False)
         self._popped = None
         self._live[p] = c
         self._exact_alloc[c] += 1
