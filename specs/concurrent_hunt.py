@@ -93,10 +93,13 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
             type(self).record["rounds"] += 1
             try:
                 run = h.run_round(programs, DrawnSchedule(data))
-            except BaseException as exc:
+            except Exception as exc:    # not Hypothesis's own StopTest (data ran out)
                 type(self).record["failed"] = h     # the last failing run is the shrunk one
                 type(self).record["error"] = exc
                 type(self).record.setdefault("first_fail", time.monotonic())
+                self.broken = True
+                raise
+            except BaseException:       # the round stopped half-way: no teardown
                 self.broken = True
                 raise
             finally:
@@ -110,7 +113,7 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
             if self.h is not None and not self.broken:
                 try:
                     self.h.teardown()
-                except BaseException as exc:
+                except Exception as exc:
                     type(self).record["failed"] = self.h
                     type(self).record["error"] = exc
                     type(self).record.setdefault("first_fail", time.monotonic())
@@ -142,7 +145,7 @@ class ConcurrentHunt:
 
 
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
-                    chunk: int = 50, steps: int = 6, shrink_seconds: float = 5.0,
+                    chunk: int = 50, steps: int = 10, shrink_seconds: float = 5.0,
                     post_shrink_seconds: float = 10.0) -> ConcurrentHunt:
     """Run the concurrent machine until it fails or ``budget`` seconds pass, then shrink:
     Hypothesis for at most ``shrink_seconds`` (``engine.MAX_SHRINKING_SECONDS``), then
@@ -153,7 +156,7 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     start = time.monotonic()
     saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, shrink_seconds
     try:
-        res = _hunt(Machine, budget, start, seed, chunk, steps)
+        res = _hunt(Machine, budget, start, seed, chunk, steps, shrink_seconds > 0)
     finally:
         engine.MAX_SHRINKING_SECONDS = saved
     if res.killed and res.config is not None:
@@ -170,14 +173,14 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     return res
 
 
-def _hunt(Machine, budget, start, s, chunk, steps) -> ConcurrentHunt:
+def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHunt:
     from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     while time.monotonic() - start < budget:
         st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
-                       database=None, print_blob=False, suppress_health_check=list(HealthCheck),
-                       phases=[Phase.generate, Phase.shrink])
+                       database=None, derandomize=False, print_blob=False, suppress_health_check=list(HealthCheck),
+                       phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate])
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
         except BaseException as exc:   # noqa: BLE001 - every failure is a finding

@@ -298,13 +298,14 @@ def _release(self, slab) -> None:
     self.probe.slab_hit("slab_release", slab.base)
 
 
-@race("release-during-push", expect=("RMT-01", "PART-01", "LIVE-02"))
+@race("release-during-push", expect=("RMT-01", "DATA-01", "PART-01", "LIVE-02"))
 def _release_during_push():
     """A slab goes back to the pool when all its blocks are free -- counting a block whose
     remote free has started but whose push has not landed yet as free (a use count
     decremented when the free starts, not when the block reaches the slab).  The pool
-    reuses the slab's memory for the next new slab; the push then lands on the new
-    slab's remote stack, a block its bitmap calls free.
+    reuses the slab's memory for the next new slab; the push then writes its link into a
+    block of the new slab that a client may hold (DATA-01) and lands on the new slab's
+    remote stack, a block its bitmap calls free (RMT-01).
     Bug class: a slab released to the pool while a push to it is in flight (use after
     release through a lock-free stack)."""
     def remote_push(self, slab, addr):
@@ -313,7 +314,10 @@ def _release_during_push():
 
         def steps():
             try:
-                yield from _fa["_remote_push"](self, slab, addr)
+                for label in _fa["_remote_push"](self, slab, addr):
+                    if label == "cas":           # landed on the stack: no longer flying
+                        flying.discard(addr)
+                    yield label
             finally:
                 flying.discard(addr)
         return steps()
