@@ -1,4 +1,8 @@
-"""The concurrent machine: rounds of 2-4 threads whose atomic steps really interleave.
+"""The concurrent machine's rounds: 2-4 threads whose atomic steps really interleave.
+
+This module runs and checks rounds (:class:`Harness`) and replays recorded ones
+(:func:`replay`); the Hypothesis machine that draws them and its hunt are in
+``specs.concurrent_hunt``, the reproducers' shrinking in ``specs.concurrent_shrink``.
 
 A round gives each thread a program of 1-4 ops (alloc, a free of a block live at
 the round's start -- local if the thread allocated it, remote otherwise --
@@ -7,7 +11,7 @@ drain, evict, thread exit, flush of its own stats) and runs them as a
 (``Hooks.alloc_steps``, ``free_steps``, ...).  Checks:
 
 * after every atomic step: the invariants that hold between steps
-  (``specs.invariants.concurrency.BETWEEN_STEPS``, OWN-03 among them); no address
+  (``specs.invariants.concurrency.BETWEEN_STEPS``, OWN-03 and OWN-04 among them); no address
   handed out while the client holds it (LIVE-02); a block's bytes intact when
   its free starts (DATA-01);
 * at each quiescent point (the end of a round): linearizability against the
