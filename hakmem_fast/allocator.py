@@ -39,7 +39,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from specs.api import BadArgument, Config, InvalidAddress, Stats, size_to_class
+from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress,  # noqa: F401
+                       InvalidFree, OutOfBounds, Stats, size_to_class)   # (module API)
 
 from . import ops
 from .hooks import FastHooks
