@@ -159,7 +159,7 @@ def summary(rows) -> dict:
         "survived": [r["name"] for r in rows if not r["equivalent"] and not r["killed"]],
         "unexpected": [r["name"] for r in rows if verdict(r) == "KILLED-UNEXPECTED"],
         "equivalent": [r["name"] for r in rows if r["equivalent"]],
-        "median_time_to_kill": statistics.median(times) if times else None,
+        "median_time_to_kill": round(statistics.median(times), 4) if times else None,
         "max_time_to_kill": max(times) if times else None,
         "median_repro_steps": statistics.median(steps) if steps else None,
     }
