@@ -143,6 +143,12 @@ class ConcurrentHunt:
     def ops(self) -> int:
         return sum(len(p) for progs, _ in self.rounds for p in progs.values())
 
+    def __iter__(self):
+        """The 7-tuple callers unpack: ``killed, inv_id, message, seconds, examples,
+        reproducer, time_to_fail``."""
+        return iter((self.killed, self.inv_id, self.message, self.seconds, self.examples,
+                     self.reproducer, self.time_to_fail))
+
 
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
                     chunk: int = 50, steps: int = 10, shrink_seconds: float = 5.0,
