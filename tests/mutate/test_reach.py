@@ -155,5 +155,6 @@ def test_a_nested_function_is_named_after_its_parents():
 
 def test_the_project_names_the_unit_tests_a_survivor_runs_by_default():
     from fuzz.mutate_run import configured_tests
-    assert configured_tests(ROOT) == ["tests/unit/test_fast_*.py"]
+    assert configured_tests(ROOT) == ["tests/unit/test_fast_*.py",
+                                     "tests/concurrency/test_steps_equal_ops.py"]
     assert configured_tests(os.path.join(ROOT, "tests")) == []      # no pyproject there
