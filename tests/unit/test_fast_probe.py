@@ -334,3 +334,14 @@ def test_two_remote_frees_interleaved_step_by_step_both_land_on_the_stack():
     s = fa.snapshot().slabs[a & ~63]
     assert s.remote == (b, a) and s.remote_count == 2
     fa.check(3)
+
+
+def test_a_block_handed_out_from_a_slab_the_thread_does_not_own_is_recorded_for_own_04():
+    from hakmem_fast.probe import Probe
+    p = Probe(2)
+    p.handout(BASE, 1, 0, BASE + 8, False)            # tid 1 takes from tid 0's slab
+    p.handout(BASE, 1, None, BASE + 16, False)        # ... and from an unowned one
+    p.handout(BASE, 1, 1, BASE + 24, False)           # its own slab: fine
+    p.handout(BASE, 1, 0, BASE + 32, True)            # from its magazine: fine
+    assert p.foreign_handouts == {BASE: [(1, 0, BASE + 8), (1, None, BASE + 16)]}
+    assert BASE in p.slabs
