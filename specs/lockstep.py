@@ -237,6 +237,7 @@ class LockstepOracle:
         if not self.white_box:
             self.events["oom_unverified"] += 1     # black-box: reported, cannot be judged
             return
+        self.check_exact()              # the failed alloc itself miscounted: name that
         snap = self.fast.snapshot()
         # a broken structure is the cause; the failed alloc only its symptom
         inv.check(snap, 2, live=self.live)
@@ -339,16 +340,22 @@ class LockstepOracle:
         return len(self.fast.slab_bases()) <= 16
 
     # ---- after every op --------------------------------------------------------------------
-    def after_op(self, burst: bool = False) -> None:
+    def check_exact(self):
+        """STAT-04: the implementation's exact counts == the reference's, less the allocs
+        undone on the reference after an out of memory; returns both sides' exact stats."""
         ref_ex = self.stats_of("reference", self.ref.exact_stats)
         fast_ex = self.stats_of("implementation", self.fast.exact_stats)
-        runs = self.runs
-        runs["STAT-04"] += 1
+        self.runs["STAT-04"] += 1
         if fast_ex != ref_ex or self.undoing:
             undone = self.undone
             want_a = tuple(a - u for a, u in zip(ref_ex.allocs, undone))
             want_f = tuple(f - u for f, u in zip(ref_ex.frees, undone))
             stat_checks.stat_04_exact(fast_ex, want_a, want_f)
+        return ref_ex, fast_ex
+
+    def after_op(self, burst: bool = False) -> None:
+        ref_ex, fast_ex = self.check_exact()
+        runs = self.runs
         # the reference's live blocks per class (its allocs - frees: RALLOC-03) == the client's
         runs["LIVE-02"] += 1
         for c, (a, f, n) in enumerate(zip(ref_ex.allocs, ref_ex.frees, self.live_per_class)):
