@@ -9,8 +9,11 @@ to a remote stack), 10% Write, 10% Read, over random live handles.  Ops are gene
 before timing.
 
 1. **check cost**: ops/s of ``Oracle(RefAllocator, FastAllocator, check_level=L)`` for
-   L = 2 and 0, and L2 without the path-conformance checks ("L2-safety"), against "direct": the same calls on a RefAllocator and a FastAllocator
-   with no oracle (alloc, free, write, read on both).  Ratio = direct / checked.
+   L = 2 and 0, and L2 without the path-conformance checks ("L2-safety"), against
+   "direct": the same calls on a RefAllocator and a FastAllocator with no oracle (alloc,
+   free, write, read on both).  Ratio = direct / checked.  "calls": only the allocator
+   calls the L0 oracle itself makes (usable_size and the fill write at alloc, the data
+   read before a free, exact_stats after each op), the floor of any lockstep check.
 2. **cached blocks**: the same mix at L2 after one thread (tid 0) allocated 20,000
    blocks and freed them all, so its magazines hold ~16,000 free blocks (2,048 per
    class); ratio = rate with them / rate without.
@@ -96,12 +99,45 @@ class Direct:
                 fast.read(fa, op.n)
 
 
+class OracleCalls(Direct):
+    """Only the allocator calls the L0 oracle makes on both sides, nothing else: alloc with
+    usable_size and the fill-pattern write, the data read before a free, the op itself,
+    and exact_stats after every op.  No checker can cost less than these calls."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.fill = b"\xa5" * 32
+
+    def run(self, ops):
+        ref, fast, addr, fill = self.ref, self.fast, self.addr, self.fill
+        for op in ops:
+            t = type(op)
+            if t is Alloc:
+                ra, fa = ref.alloc(op.size, op.tid), fast.alloc(op.size, op.tid)
+                n = min(ref.usable_size(ra), fast.usable_size(fa), 32)
+                ref.write(ra, fill[:n])
+                fast.write(fa, fill[:n])
+                addr[self.next] = (ra, fa)
+                self.next += 1
+            elif t is Free:
+                ra, fa = addr.pop(op.handle)
+                ref.read(ra, 8)
+                fast.read(fa, 8)
+                ref.free(ra, op.tid)
+                fast.free(fa, op.tid)
+            else:
+                super().run([op])
+            ref.exact_stats()
+            fast.exact_stats()
+
+
 def build(cached: bool, quick: bool):
     """An oracle and a direct pair in the same state; ops to time."""
     cfg = Config()
     rng = random.Random(7)
     o = Oracle(RefAllocator(cfg), FastAllocator(cfg), l3_every=0, check_level=2)
     d = Direct(cfg)
+    calls = None if cached else OracleCalls(cfg)
     extra = []
     if cached:
         n = 4000 if quick else 20000
@@ -113,6 +149,8 @@ def build(cached: bool, quick: bool):
     # the direct pair replays the same calls
     for op in pre:
         d.run([op])
+        if calls is not None:
+            calls.run([op])
     if cached:
         for op in extra[:-1]:
             for _ in range(op.n):
@@ -123,7 +161,8 @@ def build(cached: bool, quick: bool):
     o.checker.full()            # the incremental view starts from a checked heap
     tid_of = {h: b.tid for h, b in o.handles.items()}
     assert len(d.addr) == len(o.handles), (len(d.addr), len(o.handles))
-    return o, d, tid_of
+    direct = {"direct": d} if calls is None else {"direct": d, "calls": calls}
+    return o, direct, tid_of
 
 
 def time_chunk(fn, ops) -> float:
@@ -134,20 +173,28 @@ def time_chunk(fn, ops) -> float:
 
 def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
     cases = {name: build(cached, quick) for name, cached in (("plain", False), ("cached", True))}
-    rates = {k: [] for k in ("plain L2", "plain L2-safety", "plain L0", "plain direct",
-                             "cached L2", "cached direct")}
+    rates = {k: [] for k in ("plain L2", "plain L2-safety", "plain L0", "plain calls",
+                             "plain direct", "cached L2", "cached direct")}
     seed = 100
     for r in range(rounds):
-        for name, (o, d, tid_of) in cases.items():
-            levels = ("L2", "L2-safety", "L0", "direct") if name == "plain" else ("L2", "direct")
+        for name, (o, direct, tid_of) in cases.items():
+            levels = ("L2", "L2-safety", "L0") + tuple(direct)
             for lv in (levels if r % 2 == 0 else tuple(reversed(levels))):
                 seed += 1
-                if lv == "direct":
+                if lv in direct:
+                    d = direct[lv]
                     ops, _ = make_ops(chunk, seed, d.next, list(d.addr), dict(tid_of))
-                    # direct handles are the oracle's: keep the two in step
-                    rates[f"{name} direct"].append(time_chunk(d.run, ops))
+                    if name == "cached" and lv != "direct":
+                        continue
+                    # the direct runners' handles are the oracle's: keep them all in step
+                    rates[f"{name} {lv}"].append(time_chunk(d.run, ops))
                     o.check_level = 0
                     o.run(ops)
+                    for other in direct.values():
+                        if other is not d:
+                            other.run(ops)
+                elif name == "cached" and lv != "L2":
+                    continue
                 else:
                     ops, _ = make_ops(chunk, seed, o.next_handle, list(o.handles), tid_of)
                     o.check_level = 0 if lv == "L0" else 2
@@ -155,7 +202,8 @@ def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
                     if o.check_level == 2:
                         o.checker.full()
                     rates[f"{name} {lv}"].append(time_chunk(o.run, ops))
-                    d.run(ops)
+                    for d in direct.values():
+                        d.run(ops)
                 for h, b in o.handles.items():
                     tid_of.setdefault(h, b.tid)
     med = {k: statistics.median(v) for k, v in rates.items()}
@@ -164,6 +212,8 @@ def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
     return dict(rates=med, cached_blocks=mags,
                 l2_vs_direct=med["plain direct"] / med["plain L2"],
                 l0_vs_direct=med["plain direct"] / med["plain L0"],
+                calls_vs_direct=med["plain direct"] / med["plain calls"],
+                l2_vs_l0=med["plain L0"] / med["plain L2"],
                 conformance_share=1 - med["plain L2"] / med["plain L2-safety"],
                 cached_vs_plain_l2=med["cached L2"] / med["plain L2"])
 
@@ -182,6 +232,10 @@ def main() -> int:
     print(f"  blocks cached in magazines (cached case): {res['cached_blocks']:,}")
     print(f"  direct / L2-checked: {res['l2_vs_direct']:.1f}x   (target <= 5x)")
     print(f"  direct / L0-checked: {res['l0_vs_direct']:.1f}x")
+    print(f"  direct / the oracle's allocator calls alone: {res['calls_vs_direct']:.1f}x   "
+          f"(the floor of any lockstep check: usable_size, fill write, read before free, "
+          f"exact stats)")
+    print(f"  L0 / L2 (what checking the footprint adds to the lockstep): {res['l2_vs_l0']:.1f}x")
     print(f"  share of L2 time in the path-conformance checks (CONF-*): "
           f"{res['conformance_share']:.0%}")
     print(f"  L2 with cached / without: {res['cached_vs_plain_l2']:.2f}   (target >= 0.8)")

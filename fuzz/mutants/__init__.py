@@ -86,4 +86,5 @@ def names(include_equivalent: bool = True) -> list:
 
 
 def _load() -> None:
-    from . import catalogue, conformance, harness, races, seed  # noqa: F401  (registration)
+    from . import (caches, conformance, harness, pool, races, seed, stats,  # noqa: F401
+                   structures)  # (registration)

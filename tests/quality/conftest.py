@@ -4,7 +4,7 @@ invariant it names and (where asserted) the reproducer, not the shortest reprodu
 import pytest
 from hypothesis.internal.conjecture import engine
 
-SHRINK_SECONDS = 10
+SHRINK_SECONDS = 3
 
 
 @pytest.fixture(autouse=True)

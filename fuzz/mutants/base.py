@@ -1,0 +1,51 @@
+"""What the planted bugs of the fast model share: the original functions and methods
+they wrap, and the Config strategies that reach them.
+
+The planted bugs are grouped by topic (``structures``, ``caches``, ``pool``,
+``stats``; ``conformance``, ``seed``, ``races``, ``harness``).  Each factory
+returns a context manager that swaps one function or method of ``hakmem_fast``
+for a broken copy.  Docstring: the bug; the real bug class it stands for;
+``expect`` lists the invariant IDs that should fire.
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from hakmem_fast import ops
+from hakmem_fast.allocator import FastAllocator
+from hakmem_fast.bitmap import TwoTierBitmap
+from specs.api import Config
+
+FA = FastAllocator
+_orig = {name: getattr(ops, name) for name in (
+    "mini_mag_pop", "mini_mag_push", "batch_refill_from_bitmap", "batch_spill_to_bitmap",
+    "remote_drain", "stats_flush_if_needed", "stats_flush_all", "atomic_add",
+    "atomic_add_remote_count")}
+_fa = {name: getattr(FA, name) for name in (
+    "_free_route", "_adopt", "_evict", "_maybe_release", "_new_slab", "_find_partial",
+    "thread_exit", "quiesce", "evict_active", "_free", "_validate_free", "stats",
+    "_alloc_hot")}
+_bm = {name: TwoTierBitmap.__dict__[name] for name in ("__init__", "set_used", "set_free")}
+
+# a tiny Config strategy with padding bits in the last bitmap word
+padded_configs = st.builds(Config, class_sizes=st.sampled_from([(8, 16), (8,)]),
+                           slab_size=st.just(64), word_bits=st.sampled_from([64, 16, 5 + 1]),
+                           mini_mag_capacity=st.integers(1, 4), refill_batch=st.integers(1, 4),
+                           magazine_capacity=st.integers(1, 3), flush_interval=st.integers(1, 8))
+
+
+def _small_configs(class_sizes):
+    """Tiny Configs over the given class-size tuples: 1-2 slabs' worth of blocks."""
+    return st.builds(Config, class_sizes=st.sampled_from(class_sizes),
+                     slab_size=st.sampled_from([64, 128]), word_bits=st.sampled_from([4, 8, 64]),
+                     mini_mag_capacity=st.integers(1, 4), refill_batch=st.integers(1, 4),
+                     magazine_capacity=st.integers(1, 4), flush_interval=st.integers(1, 8))
+
+
+multi_class_configs = _small_configs([(8, 16), (16, 32, 64)])
+wide_block_configs = _small_configs([(16, 32), (16,)])
+accurate_stats_configs = st.builds(Config, class_sizes=st.just((8,)), slab_size=st.just(64),
+                                   word_bits=st.just(8), mini_mag_capacity=st.integers(1, 4),
+                                   refill_batch=st.integers(1, 4),
+                                   magazine_capacity=st.integers(1, 4),
+                                   flush_interval=st.integers(1, 2))
