@@ -242,9 +242,13 @@ def _write_list(out) -> int:
     out.write("planted bugs (--mutant):\n")
     for name in mutants.names():
         m = mutants.get(name)
+        if getattr(m, "c_name", None):          # compiled into the C pool: --impl runs it
+            continue
         tag = "equivalent, cannot be killed" if m.equivalent else \
             "expect " + ", ".join(m.expect) if m.expect else ""
         out.write(f"  {name:<34} {tag}\n")
+    out.write("the C pool's compile-time mutants: --impl hakmem_native.mutants:NAME "
+              "(hakmem-fuzz mutants --list)\n")
     return 0
 
 
@@ -266,6 +270,10 @@ def _run(args, parser) -> int:
     unknown = [m for m in machines if m not in FAMILIES]
     if unknown:
         parser.error(f"unknown --machine {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    if args.mutant is not None and args.mutant.partition(":")[0] in ("native", "native-stress",
+                                                                     "native-tsan"):
+        from fuzz.mutants import native
+        parser.error(native.run_hint(args.mutant))
     if args.mutant is not None and args.mutant not in mutants.names():
         parser.error(f"unknown --mutant {args.mutant!r}; 'hakmem-fuzz run --list' lists the "
                      "planted bugs")

@@ -13,7 +13,10 @@ table: mutant | killed | invariant that fired | expected | time to kill |
 steps in the shrunk reproducer | preemptions in its schedules (planted races,
 ``kind: concurrency``, hunted by the concurrent machine ``specs.concurrent_hunt``:
 their reproducer is a Config and rounds of thread programs with schedules, its
-steps are ops).  "Time to kill" is the hunt's own clock up to
+steps are ops).  The C pool's compile-time mutants (``native:``, ``native-stress:``,
+``native-tsan:``, see ``fuzz.mutants.native``) are hunted by the lockstep machine on the
+C pool, its stress driver on pthreads, or its ThreadSanitizer build; where the C pool
+cannot be built they are reported as unavailable (not a failure).  "Time to kill" is the hunt's own clock up to
 the first failing example (before shrinking); the progress lines on stderr
 show wall-clock time since the command started, which also counts process
 start-up, waiting for a free core and shrinking.  Exit status 1 if a catalogued mutant
@@ -39,6 +42,9 @@ def _hunt_one(args):
     m = mutants.get(name)
     if kind(m) == "concurrency":
         return _hunt_race(m, budget, seed)
+    if kind(m).startswith("native"):
+        from fuzz.mutants import native
+        return native.hunt(m, budget, seed)
     try:
         with m.apply():
             r = hunt(budget=budget, seed=seed, config_strategy=m.configs)
@@ -82,9 +88,10 @@ def _hunt_race(m, budget, seed) -> dict:
 
 
 def kind(m) -> str:
-    """planted | seed-sample | hang | equivalent | concurrency."""
-    if getattr(m, "kind", None) == "concurrency":
-        return "concurrency"
+    """planted | seed-sample | hang | equivalent | concurrency | native | native-stress |
+    native-tsan."""
+    if getattr(m, "kind", None) is not None:
+        return m.kind
     if m.equivalent:
         return "equivalent"
     if m.name.startswith("seed-"):
@@ -110,7 +117,7 @@ def _print_list(as_json: bool) -> int:
             for r in rows:
                 first = " ".join(r["description"].split("\n\n")[0].split())
                 first = first.split(". ")[0].rstrip(".") + "."
-                print(f"{r['name']:<{width}}  {r['kind']:<11}  "
+                print(f"{r['name']:<{width}}  {r['kind']:<13}  "
                       f"{','.join(r['expect']) or '-':<22}  {first}")
         sys.stdout.flush()
     except BrokenPipeError:              # `hakmem-fuzz mutants --list | head`
@@ -121,6 +128,8 @@ def _print_list(as_json: bool) -> int:
 def verdict(row) -> str:
     if row.get("error"):
         return "ERROR"
+    if row.get("unavailable"):
+        return "unavailable"
     if row["equivalent"]:
         return "EQUIVALENT-KILLED" if row["killed"] else "equivalent"
     if not row["killed"]:
@@ -148,20 +157,30 @@ def _table(rows) -> str:
     return "\n".join(out)
 
 
+def _secs(t) -> str:
+    return "-" if t is None else f"{t}s"
+
+
 def summary(rows) -> dict:
     killed = [r for r in rows if r["killed"] and not r["equivalent"]]
-    times = [r["time_to_kill"] for r in killed]
-    steps = [r["repro_steps"] for r in killed]
+    # the medians are the model's hunts' (a C pool stress run has no comparable clock)
+    hunted = [r for r in killed if not str(r.get("machine", "")).startswith("native")]
+    times = [r["time_to_kill"] for r in hunted]
+    steps = [r["repro_steps"] for r in hunted if r.get("repro_steps") is not None]
+    native = [r for r in rows if str(r.get("machine", "")).startswith("native")]
     return {
         "mutants": len(rows),
-        "catalogued": sum(not r["equivalent"] for r in rows),
+        "catalogued": sum(not r["equivalent"] and not r.get("unavailable") for r in rows),
         "killed": len(killed),
-        "survived": [r["name"] for r in rows if not r["equivalent"] and not r["killed"]],
+        "survived": [r["name"] for r in rows if verdict(r) == "SURVIVED"],
+        "unavailable": {r["name"]: r["unavailable"] for r in rows if r.get("unavailable")},
         "unexpected": [r["name"] for r in rows if verdict(r) == "KILLED-UNEXPECTED"],
         "equivalent": [r["name"] for r in rows if r["equivalent"]],
         "median_time_to_kill": round(statistics.median(times), 4) if times else None,
         "max_time_to_kill": max(times) if times else None,
         "median_repro_steps": statistics.median(steps) if steps else None,
+        "native": {"run": sum(not r.get("unavailable") for r in native),
+                   "killed": sum(bool(r["killed"]) for r in native), "of": len(native)},
     }
 
 
@@ -207,11 +226,19 @@ def main(argv=None) -> int:
     print(_table(rows), file=table_out)
     s = summary(rows)
     print(f"\n{s['killed']}/{s['catalogued']} catalogued mutants killed; "
-          f"median time to kill {s['median_time_to_kill']}s, max {s['max_time_to_kill']}s "
-          f"(the hunt's clock to the first failing example); "
-          f"median shrunk reproducer {s['median_repro_steps']} steps; "
+          f"median time to kill {_secs(s['median_time_to_kill'])}, max "
+          f"{_secs(s['max_time_to_kill'])} "
+          f"(the hunt's clock to the first failing example; the model's mutants); "
+          f"median shrunk reproducer {s['median_repro_steps'] or '-'} steps; "
           f"equivalent (reported separately): {', '.join(s['equivalent']) or 'none'}",
           file=table_out)
+    if s["native"]["of"]:
+        n = s["native"]
+        print(f"of them, the C pool's compile-time mutants: {n['killed']} of {n['run']} run "
+              f"killed ({n['of']} catalogued)", file=table_out)
+    if s["unavailable"]:
+        print(f"not run here ({len(s['unavailable'])}, neither killed nor survived): "
+              + "; ".join(sorted(set(s["unavailable"].values()))), file=table_out)
     if args.json:
         doc = {"summary": s, "budget": args.budget, "results": rows}
         if args.json == "-":

@@ -5,8 +5,9 @@ with the stuck op and its Python stack, and the runner must exit 1, instead
 of a worker that never returns and a night reported clean.  ``HANG`` is the
 runner's finding, not an invariant of the catalogue (``specs/invariants``),
 so these mutants live in their own table, ``HANGS``.  ``get`` and ``names``
-here look in the catalogue, in ``HANGS`` and in the planted races
-(``fuzz.mutants.races.RACES``, hunted by the concurrent machine), and
+here look in the catalogue, in ``HANGS``, in the planted races
+(``fuzz.mutants.races.RACES``, hunted by the concurrent machine) and in the C
+pool's compile-time mutants (``fuzz.mutants.native.NATIVE``), and
 ``hakmem-fuzz run --mutant`` / ``hakmem-fuzz mutants`` use them.
 """
 from __future__ import annotations
@@ -37,16 +38,21 @@ def hang_mutant(name: str, configs=None):
 def get(name: str) -> Mutant:
     """A planted hang, a planted race or a catalogued mutant (KeyError naming the lists
     otherwise)."""
+    from . import native
     from .races import RACES
     if name in HANGS:
         return HANGS[name]
-    return RACES[name] if name in RACES else get_catalogued(name)
+    if name in RACES:
+        return RACES[name]
+    return native.get(name) or get_catalogued(name)
 
 
 def names() -> list:
-    """The catalogue's mutants, then the planted hangs, then the planted races."""
+    """The catalogue's mutants, then the planted hangs, the planted races and the C
+    pool's compile-time mutants (``fuzz.mutants.native``)."""
+    from . import native
     from .races import RACES
-    return catalogued_names() + list(HANGS) + list(RACES)
+    return catalogued_names() + list(HANGS) + list(RACES) + native.names()
 
 # one 8-byte class in 64-byte slabs: two remote frees to one slab are a few ops away
 hang_configs = st.builds(Config, class_sizes=st.just((8,)), slab_size=st.just(64),

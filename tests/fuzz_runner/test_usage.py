@@ -104,7 +104,8 @@ def test_mutants_list_json_gives_name_kind_description_and_expected_ids(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == mutants.names()
     assert {r["kind"] for r in rows} == {"planted", "seed-sample", "hang", "equivalent",
-                                        "concurrency"}
+                                        "concurrency", "native", "native-stress",
+                                        "native-tsan"}
     for r in rows:
         assert set(r) == {"name", "kind", "description", "expect"}
         assert len(r["description"]) > 40

@@ -39,3 +39,16 @@ def test_without_cffi_the_reason_names_the_native_extra(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=_env(tmp_path))
     assert "cffi is not installed" in run.stdout and ".[native]" in run.stdout, run.stdout
+
+
+def test_without_a_compiler_the_mutants_command_reports_the_c_pool_mutants_unavailable(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "fuzz.cli", "mutants", "--workers", "1",
+                          "--budget", "5", "native:seed-stats_flush_if_needed",
+                          "native-stress:slab-limit-8"], capture_output=True, text=True,
+                         cwd=ROOT, env=_env(tmp_path))
+    assert run.returncode == 0, run.stderr          # not a survivor: it could not run
+    rows = [ln for ln in run.stdout.splitlines() if ln.startswith("native")]
+    assert len(rows) == 2 and all("| unavailable |" in r for r in rows), run.stdout
+    assert "0/0 catalogued mutants killed" in run.stdout
+    assert "not run here (2, neither killed nor survived): native pool unavailable: no C " \
+           "compiler" in run.stdout, run.stdout
