@@ -66,7 +66,8 @@ def _load() -> None:
     # varies from run to run (40 runs: 29 STRESS-FREE, 9 CRASH, 1 RMT-01, 1
     # STRESS-OVERWRITE): a free of the block fails, its tags see the double allocation or
     # the overwrite, the drain finds a client's bytes as a link, or the pool follows such a
-    # link and crashes
+    # link and crashes (gdb: in hk_mini_mag_pop, the block also sat in a mini-magazine and
+    # its client's tag overwrote the link; the hot path does not validate links)
     name = "remote-push-not-atomic"
     _register(name, "native-stress", ("STRESS-FREE", "STRESS-TAG", "STRESS-OVERWRITE",
                                       "RMT-01", "CRASH"),
