@@ -201,7 +201,8 @@ def _add_contracts(sub) -> None:
     c = sub.add_parser("contracts", help="check the CrossHair contracts of the pure cores "
                        "and count the conditions confirmed",
                        description="Run 'crosshair check --report_all' on "
-                       "specs/contracts.py, print each condition's verdict as it comes and a "
+                       "the contracts (specs/contracts/: bitmap.py, minimag.py, counters.py), "
+                       "print each condition's verdict as it comes and a "
                        "count: checked, confirmed over all paths, not confirmed in the time "
                        "budget, failed. Exit status: 0 none failed, 1 a condition failed, "
                        "2 CrossHair missing.")
@@ -212,7 +213,8 @@ def _add_contracts(sub) -> None:
     c.add_argument("--max-uninteresting-iterations", type=int, default=200, metavar="N",
                    help="CrossHair's --max_uninteresting_iterations (default: %(default)s)")
     c.add_argument("target", nargs="?", default=None, metavar="TARGET",
-                   help="module file or module.function (default: specs/contracts.py)")
+                   help="module file or module.function (default: the three contract "
+                        "modules of specs/contracts/)")
 
 
 def _list(out=None) -> int:

@@ -20,6 +20,12 @@ HEARTBEAT = 15.0                  # seconds between "still checking" lines
 LINE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<level>info|error): (?P<text>.*)$")
 
 
+def contract_files() -> list:
+    """The files that hold the contracts, relative to the repository root."""
+    from specs import contracts
+    return [os.path.join("specs", "contracts", f"{m}.py") for m in contracts.MODULES]
+
+
 def _condition_text(path: str, lineno: int) -> str:
     try:
         with open(path) as f:
@@ -50,8 +56,8 @@ def _lines(proc, out, started):
 def main(args, out=None) -> int:
     out = out or sys.stdout
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    target = args.target or os.path.join("specs", "contracts.py")
-    argv = [sys.executable, "-m", "crosshair", "check", target, "--report_all",
+    targets = [args.target] if args.target else contract_files()
+    argv = [sys.executable, "-m", "crosshair", "check", *targets, "--report_all",
             "--max_uninteresting_iterations", str(args.max_uninteresting_iterations),
             "--per_path_timeout", str(args.per_path_timeout),
             "--per_condition_timeout", str(args.per_condition_timeout)]

@@ -91,7 +91,8 @@ def contracted() -> dict:
     claim nothing about the model)."""
     out = {}
     for name, obj in vars(contracts).items():
-        if getattr(obj, "__module__", None) != contracts.__name__:
+        module = getattr(obj, "__module__", None) or ""
+        if module != contracts.__name__ and not module.startswith(contracts.__name__ + "."):
             continue
         if inspect.isfunction(obj) and _has(obj, "pre", "post"):
             out[name] = ("function", obj)

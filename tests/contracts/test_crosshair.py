@@ -3,7 +3,7 @@
 Two CrossHair runs, each started once per test process (without
 pytest-xdist the first starts both, so they overlap on two cores):
 
-* the check of ``specs/contracts.py`` with the budget of ``CHECK_COMMAND``
+* the check of the contract modules (``specs/contracts/``) with the budget of ``CHECK_COMMAND``
   (the command documented in ``specs/CONTRACTS.md``), with ``--report_all`` so
   that a condition whose precondition CrossHair could never meet ("Unable to
   meet precondition") fails the test instead of passing vacuously;
@@ -25,13 +25,13 @@ from specs import contracts
 from . import planted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONTRACTS_PY = os.path.join(ROOT, "specs", "contracts.py")
+CONTRACT_FILES = [f"specs/contracts/{m}.py" for m in contracts.MODULES]
 
 # The budget: each condition gets at most 3 CPU seconds (2 per path) and stops
 # earlier once 200 iterations in a row reach no new code; about 110 s in all.
 BUDGET = ["--max_uninteresting_iterations", "200", "--per_path_timeout", "2",
           "--per_condition_timeout", "3"]
-CHECK_COMMAND = ["crosshair", "check", "specs/contracts.py", *BUDGET]
+CHECK_COMMAND = ["crosshair", "check", *CONTRACT_FILES, *BUDGET]
 PLANTED_COMMAND = [sys.executable, "-m", "tests.contracts.planted", "--timeout", "30"]
 TIMEOUT = 900  # seconds: a hung solver fails the test instead of the CI job
 
@@ -71,10 +71,13 @@ def _stop_unfinished_runs():
 
 
 def _condition_lines() -> list:
-    """Line numbers of every ``post:`` and ``inv:`` in specs/contracts.py."""
-    with open(CONTRACTS_PY) as f:
-        return [n for n, line in enumerate(f, 1)
-                if line.strip().startswith(("post:", "inv:"))]
+    """(file name, line number) of every ``post:`` and ``inv:`` in the contract modules."""
+    out = []
+    for path in CONTRACT_FILES:
+        with open(os.path.join(ROOT, path)) as f:
+            out += [(os.path.basename(path), n) for n, line in enumerate(f, 1)
+                    if line.strip().startswith(("post:", "inv:"))]
+    return out
 
 
 # ============================================================================
@@ -91,14 +94,15 @@ def test_crosshair_check_of_the_contracts_passes_and_is_not_vacuous():
     code, out, err = _result("contracts")
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert code == 0 and not errors, (
-        f"CrossHair refuted a contract of specs/contracts.py (exit {code}); "
+        f"CrossHair refuted a contract of specs/contracts/ (exit {code}); "
         f"replay with: {' '.join(CHECK_COMMAND)}\n" + "\n".join(errors) + err[-2000:])
     unmet = [line for line in out.splitlines() if "Unable to meet precondition" in line]
     assert not unmet, ("CrossHair found no input meeting these preconditions, so the conditions "
                        "behind them were checked vacuously:\n" + "\n".join(unmet))
-    reported = {int(m.group(1)) for m in re.finditer(r"contracts\.py:(\d+): info: ", out)}
+    reported = {(m.group(1), int(m.group(2)))
+                for m in re.finditer(r"([\w.]+\.py):(\d+): info: ", out)}
     missing = [n for n in _condition_lines() if n not in reported]
-    assert not missing, f"specs/contracts.py lines CrossHair never reported on: {missing}"
+    assert not missing, f"contract lines CrossHair never reported on: {missing}"
     assert "Confirmed over all paths." in out
 
 
@@ -123,7 +127,7 @@ def test_crosshair_refutes_planted_bug(name):
     fragments, bug = planted.PLANTED[name]
     assert mine, f"{name} ({bug}): no result; stderr:\n{err[-2000:]}"
     assert mine[0][0] != "NO-CONDITION", (
-        f"{name}: none of its conditions {fragments} exists in specs/contracts.py any more")
+        f"{name}: none of its conditions {fragments} exists in specs/contracts/ any more")
     survived = [row[3] for row in mine if row[0] != "REFUTED"]
     assert not survived, f"{name} ({bug}): CrossHair did not refute {survived}"
     for fragment in fragments:

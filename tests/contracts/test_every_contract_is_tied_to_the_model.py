@@ -147,12 +147,12 @@ def test_every_contract_is_in_one_table():
     assert have, "found no contract in specs.contracts: conditions.contracted() is broken"
     untied = sorted(have - set(ON_THE_MODEL) - set(DIFFERENTIAL))
     assert not untied, (
-        f"contracts of specs/contracts.py tied to the model neither way: {untied}. Add each "
+        f"contracts of specs/contracts/ tied to the model neither way: {untied}. Add each "
         f"to ON_THE_MODEL (it calls the model's function; give the test evaluating it on "
         f"the model) or to DIFFERENTIAL (give the differential test and a drift it catches) "
         f"in {__name__}")
     stale = sorted((set(ON_THE_MODEL) | set(DIFFERENTIAL)) - have)
-    assert not stale, f"no such contract in specs/contracts.py any more: {stale}"
+    assert not stale, f"no such contract in specs/contracts/ any more: {stale}"
     both = sorted(set(ON_THE_MODEL) & set(DIFFERENTIAL))
     assert not both, f"contracts in both tables: {both}"
 
