@@ -34,7 +34,8 @@ class ConformanceSteps:
         # the checker's kept view is the state now (checked after the last op, nothing
         # changed since): predictions read it instead of copying a partial snapshot
         self.view_is_current = False
-        self._conf_released = None  # (slab_release counter, slabs released, epoch) last op
+        self._conf_released = None  # (slab_release, released, drain, drained, epoch) last op
+        self._quiesced = False      # a quiesce since: stacks pushed and drained inside it
 
     def _on(self) -> bool:
         if not (self.CHECKS_CONFORMANCE and self.white_box and self.check_level >= 2):
@@ -81,6 +82,7 @@ class ConformanceSteps:
         self.view_is_current = False
         before = dict(self.fast.path_counts)
         super().quiesce()
+        self._quiesced = True
         conf.check(p, before, self.fast.path_counts, None, self.runs)
 
     def after_op(self, burst=False):
@@ -94,10 +96,11 @@ class ConformanceSteps:
             view = self.checker.view
             self.runs["CONF-07"] += 1
             conf.conf_07_release_when_free([view.prev.get(b) for b in view.bases])
-            self._check_release_counter()
+            self._check_event_counters()
             conf.conf_06_totals(self.fast.path_counts, self.fast.exact_stats())
         else:
             self._conf_released = None
+            self._quiesced = False
         pending, self.conf_pending = self.conf_pending, []
         for p, before, after, exact in pending:
             try:
@@ -107,14 +110,20 @@ class ConformanceSteps:
                     self._confirm_view()
                 raise
 
-    def _check_release_counter(self) -> None:
-        """CONF-06: the slab_release counter moved by the slabs that left the pool."""
-        ck = self.checker
-        now = (self.fast.path_counts.get("slab_release", 0), ck.released, ck.epoch)
+    def _check_event_counters(self) -> None:
+        """CONF-06: the slab_release counter moved by the slabs that left the pool;
+        CONF-08: the drain counter by the remote stacks taken (both as the checker's
+        footprints saw them since the last op)."""
+        ck, counts = self.checker, self.fast.path_counts
+        now = (counts.get("slab_release", 0), ck.released, counts.get("drain", 0), ck.drained,
+               ck.epoch)
         last, self._conf_released = self._conf_released, now
-        if last is not None and last[2] == now[2]:
+        if last is not None and last[4] == now[4]:
             self.runs["CONF-06"] += 1
             conf.conf_06_releases(now[0] - last[0], now[1] - last[1])
+            self.runs["CONF-08"] += 1
+            conf.conf_08_drains(now[2] - last[2], now[3] - last[3], at_least=self._quiesced)
+        self._quiesced = False
 
     def _confirm_view(self) -> None:
         """A prediction read from the kept view failed: if the view differs from the

@@ -13,6 +13,7 @@ from . import mutant, patched
 
 FA = FastAllocator
 _orig_hit, _orig_mag, _orig_evict = Probe.hit, Probe.mag, FA._evict
+_orig_slab_hit = Probe.slab_hit
 
 
 @mutant("conf-free-routing-inverted", expect=("CONF-02",))
@@ -117,6 +118,18 @@ def _free_magazine_uncounted():
     def mag(self, tid, class_idx, slot, path=None):
         _orig_mag(self, tid, class_idx, slot, None if path == "free_magazine" else path)
     return patched((Probe, "mag", mag))
+
+
+@mutant("conf-drain-uncounted", expect=("CONF-08",))
+def _drain_uncounted():
+    """A drain of a remote stack is not counted (+0): the drain counter stays put while
+    the owner splices remote-freed blocks back into its bitmap.
+    Bug class: a miscounting debug counter (the cross-thread free traffic looks absent)."""
+    def slab_hit(self, path, base):
+        if path == "drain":
+            return self.slab(base)
+        return _orig_slab_hit(self, path, base)
+    return patched((Probe, "slab_hit", slab_hit))
 
 
 @mutant("conf-release-never", expect=("CONF-07",))

@@ -25,6 +25,14 @@ Release (CONF-07): an unowned slab with no block in use is released to the pool 
 that made it so (an eviction, a free into an unowned slab, quiesce); checked on the slabs
 the op touched, from the checker's view after the op.
 
+Drains (CONF-08): the ``drain`` counter moves once per non-empty remote stack a drain
+detaches.  The checker sees a stack taken when a slab the footprint names had a non-empty
+remote stack whose old head is gone (only a drain removes blocks from a remote stack, and
+it takes them all), or left the pool with one; within one alloc, free, evict or thread
+exit each stack is taken at most once and existed before the op, so the counts are equal.
+A quiesce can push onto a stack and drain it within itself: there the counter must be at
+least the stacks seen taken.
+
 Where the model deliberately differs from a seed sample, the prediction follows the
 model's rule (each is a documented choice of ``hakmem_fast``):
 
@@ -387,6 +395,19 @@ def conf_07_release_when_free(slabs) -> None:
                             f"the model releases such a slab at once")
 
 
+@invariant("CONF-08", level=2, scope="op", cost="O(slabs the op touched)", where=WHERE,
+           planted="conf-drain-uncounted",
+           statement="the drain counter moves by the remote stacks taken: one event per "
+                     "non-empty remote stack a drain detaches, none for an empty one (at "
+                     "quiesce, at least one per stack seen taken: a stack pushed and drained "
+                     "within it is not seen)")
+def conf_08_drains(counted: int, taken: int, at_least: bool = False) -> None:
+    if counted != taken and not (at_least and counted > taken):
+        fail("CONF-08", f"the drain counter moved by {counted} but {taken} non-empty remote "
+                        f"stacks were taken{' (at least)' if at_least else ''} (a drain takes "
+                        f"a whole stack; an empty one is not a drain)")
+
+
 #: The order the checks run in: identities first, so a miscounting counter is named as
 #: such before a stage or route check reads the counter it broke.
 CHECKS = (conf_06_identities, conf_03_refill_when_empty, conf_01_alloc_stage,
@@ -421,5 +442,5 @@ def reports_design_counters(path_counts) -> bool:
 
 
 __all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
-           "predict_evict", "check", "conf_06_releases", "conf_06_totals", "conf_07_release_when_free",
+           "predict_evict", "check", "conf_06_releases", "conf_06_totals", "conf_08_drains", "conf_07_release_when_free",
            "reports_design_counters"]

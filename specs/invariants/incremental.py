@@ -75,9 +75,11 @@ class Checker:
         self.counts = counts
         self.live = live
         self.view = None            # None until the first full check
-        # slabs seen leaving the pool through footprints, and how many times the kept
-        # view was rebuilt without them (a count is comparable only within one epoch)
+        # slabs seen leaving the pool through footprints, non-empty remote stacks seen
+        # taken (drained), and how many times the kept view was rebuilt without them (a
+        # count is comparable only within one epoch)
         self.released = 0
+        self.drained = 0
         self.epoch = 0
         self.mask = ~(impl.config.slab_size - 1)
 
@@ -124,12 +126,30 @@ class Checker:
         except InvariantViolation as e:
             self._confirm(e)
         prev = view.prev
+        self.drained += self._stacks_taken(prev, slabs, view)
         for b in view.bases:
             prev[b] = slabs[b]
         for b in view.released:
             prev.pop(b, None)
         view.new_live = []
         return snap
+
+    @staticmethod
+    def _stacks_taken(prev: dict, slabs: dict, view: View) -> int:
+        """Remote stacks drained since the last step: a slab whose stack was not empty and
+        whose old head is no longer on it (only a drain removes blocks from a remote
+        stack, and it takes the whole stack), or that left the pool (a released slab's
+        stack is empty).  O(remote) of the slabs the footprint names."""
+        n = 0
+        for b in view.bases:
+            p = prev.get(b)
+            if p is not None and p.remote and p.remote[0] not in slabs[b].remote:
+                n += 1
+        for b in view.released:
+            p = prev.get(b)
+            if p is not None and p.remote:
+                n += 1
+        return n
 
     def _confirm(self, e: InvariantViolation) -> None:
         """An incremental check failed: if the complete state passes every check, the
