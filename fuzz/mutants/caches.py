@@ -61,10 +61,14 @@ def _mag_cap():
     return patched((FA, "_free_route", _route_with(put)))
 
 
-@mutant("free-to-wrong-class-magazine", expect=("MAG-02",), configs=multi_class_configs)
+@mutant("free-to-wrong-class-magazine", expect=("MAG-02", "CONF-02"),
+        configs=multi_class_configs)
 def _mag_wrong_class():
     """A free goes to the magazine of the next size class.
-    Bug class: block returned to a cache of the wrong size class."""
+    Bug class: block returned to a cache of the wrong size class.  CONF-02 can see it
+    first: when the wrong magazine is full the free overflows to the slab although its
+    own class's magazine had room (which one a hunt meets first depends on the examples
+    it draws)."""
     def put(self, t, slab, addr):
         c = (slab.class_idx + 1) % self.config.num_classes
         mag = t.mags[c]
