@@ -47,14 +47,15 @@ def invariants_hold(obj) -> bool:
 
 def _dump(obj) -> str:
     """The structure's fields, bitmap words in hex, for a failure message."""
+    from .bitmap import TwoTierBitmap
+    from .minimag import MiniMag, mini_mag_blocks
     rows = []
     for k, v in vars(obj).items():
         if k in ("words", "summary"):
             v = "[" + ", ".join(hex(x) for x in v) + "]"
-        elif type(v).__name__ == "MiniMag":
-            from .minimag import mini_mag_blocks
+        elif isinstance(v, MiniMag):
             v = f"{mini_mag_blocks(v)!r} (count {v.count}, capacity {v.capacity})"
-        elif type(v).__name__ == "TwoTierBitmap":
+        elif isinstance(v, TwoTierBitmap):
             v = "\n    " + _dump(v).replace("\n", "\n    ")
         rows.append(f"  {k} = {v}")
     return "\n".join(rows)
