@@ -9,7 +9,9 @@ its name and its tier.  The short names ``fast`` and ``ref`` stand for
 
 Tiers: an implementation that offers ``specs.api.Hooks`` is checked **white-box**
 (the whole catalogue); one that offers only ``Allocator`` is checked **black-box**
-(outcomes, usable sizes, client data, no overlap, statistics).
+(outcomes, usable sizes, client data, no overlap, statistics).  A C library named
+``malloc:LIB[:PREFIX]`` (``hakmem_malloc.spec``) is checked in the **malloc** tier: the
+contract of malloc itself (``specs.malloc_oracle``), served from a child process.
 
 Every bad name raises :class:`ImplError` whose message says what is wrong and what
 to do; the command line turns it into exit status 2 (:func:`resolve_or_exit`).  A
@@ -89,10 +91,48 @@ def default_spec() -> str:
     return os.environ.get(ENV) or DEFAULT
 
 
+class MallocImpl(Impl):
+    """A C library (``malloc:LIB[:PREFIX]``): each call forks a fresh instance of it.
+    ``include_known``: issue the ops that trip this release's known bugs too
+    (``hakmem_malloc.known``)."""
+
+    def __init__(self, mspec, include_known: bool = False):
+        from hakmem_malloc.client import MallocLib
+        self.mspec = mspec
+        self.lib = MallocLib(mspec, include_known)
+        super().__init__(mspec.text, self.lib.instance, "malloc")
+
+    def __call__(self, config: Config = None):
+        from hakmem_malloc.client import LibraryError
+        try:
+            return self.lib.instance()
+        except (LibraryError, OSError) as e:
+            raise ImplError(str(e)) from None
+
+
+def load_malloc(spec: str, include_known: bool = False) -> MallocImpl:
+    """Resolve ``malloc:LIB[:PREFIX]`` and start the library once (ImplError if unusable)."""
+    from hakmem_malloc.client import LibraryError
+    from hakmem_malloc.spec import MallocSpecError, resolve
+    try:
+        impl = MallocImpl(resolve(spec), include_known)
+        impl(None).close()                  # the library starts and forks: a probe
+    except MallocSpecError as e:
+        raise ImplError(str(e)) from None
+    except LibraryError as e:
+        raise ImplError(str(e)) from None
+    return impl
+
+
 def load_impl(spec: str = None) -> Impl:
-    """Import ``module:factory`` (or a short name), check it on a probe Config."""
+    """Import ``module:factory`` (or a short name), check it on a probe Config; or resolve
+    a C library named ``malloc:LIB[:PREFIX]``."""
+    if isinstance(spec, Impl):
+        return spec
     spec = (spec or default_spec()).strip()
     spec = SHORT_NAMES.get(spec, spec)
+    if spec.startswith("malloc:"):
+        return load_malloc(spec)
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ImplError(f"--impl {spec!r}: expected MODULE:FACTORY, e.g. "
@@ -130,6 +170,8 @@ def describe(impl) -> tuple:
     """(name, tier) of an Impl, or of an allocator instance."""
     if isinstance(impl, Impl):
         return impl.spec, impl.tier
+    if getattr(impl, "spec", None) is not None and hasattr(impl, "alloc_fill"):
+        return impl.spec.text, "malloc"
     cls = type(impl)
     return f"{cls.__module__}:{cls.__qualname__}", tier_of(impl)
 
@@ -138,9 +180,15 @@ def banner(impl) -> str:
     """The line printed at start and written in reports."""
     name, tier = describe(impl)
     what = ("the whole invariant catalogue (hooks protocol)" if tier == "white-box" else
+            MALLOC_TIER if tier == "malloc" else
             "outcomes, usable sizes, client data, no double allocation, statistics (Allocator "
             "protocol only)")
     return f"implementation: {name} -- {tier}: {what}"
+
+
+MALLOC_TIER = ("the malloc contract: no overlap, alignment, usable size, client data, realloc "
+               "prefix, calloc zero, free(NULL), statistics where exposed, no crash (a C "
+               "library in a child process, one real thread per tid)")
 
 
 def _native_or_raise() -> None:
@@ -189,6 +237,8 @@ def skipping_unsupported(impl, seen: Counter = None):
     """A factory for machines: a Config the impl declares unsupported is rejected (Hypothesis
     draws another) and counted in ``seen`` by message, never reported as a bug."""
     from hypothesis import event, reject
+    if getattr(impl, "tier", None) == "malloc":
+        return impl                     # a C library has no Config to decline
 
     def factory(config: Config):
         try:
@@ -213,9 +263,10 @@ def unsupported_lines(seen: Counter) -> list:
 
 def add_impl_argument(parser) -> None:
     """``--impl MODULE:FACTORY`` on an argparse parser (resolve it with resolve_or_exit)."""
-    parser.add_argument("--impl", default=None, metavar="MODULE:FACTORY",
+    parser.add_argument("--impl", default=None, metavar="MODULE:FACTORY|malloc:LIB[:PREFIX]",
                         help=f"the allocator under test: a factory taking a Config, e.g. "
-                             f"examples.bump_alloc:make; short names: "
+                             f"examples.bump_alloc:make; a C library, e.g. malloc:system, "
+                             f"malloc:libmimalloc.so.2, malloc:./libmy.so:my_; short names: "
                              f"{', '.join(SHORT_NAMES)} (default: ${ENV}, else fast)")
 
 

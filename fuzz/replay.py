@@ -38,7 +38,12 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     else:
         from fuzz.impl import load_impl
         factory = load_impl(impl)
-    oracle = (oracle_cls or Oracle)(RefAllocator(config), factory(config), l3_every=l3_every)
+    if getattr(factory, "tier", None) == "malloc":
+        from specs.malloc_oracle import MallocOracle
+        oracle = MallocOracle(factory(config), l3_every=l3_every)
+    else:
+        oracle = (oracle_cls or Oracle)(RefAllocator(config), factory(config),
+                                        l3_every=l3_every)
     with Watchdog(op_timeout) as wd:
         for i, op in enumerate(ops):
             with wd.guard(lambda: f"op {i + 1} {op!r}"):

@@ -71,6 +71,19 @@ class ConfigError(ValueError):
     """An impossible Config (e.g. slab size not a multiple of a class size)."""
 
 
+class ImplementationCrashed(Exception):
+    """The implementation's process died under a call (a C library run in a child).
+
+    ``kind`` is ``CRASH`` (killed by a signal, or exited) or ``ABORT`` (SIGABRT: the
+    library's own check fired); ``detail`` says how; ``stderr`` is the tail of what it
+    wrote (glibc and mimalloc name the corruption there before aborting).
+    """
+
+    def __init__(self, kind: str, detail: str, stderr: str = ""):
+        self.kind, self.detail, self.stderr = kind, detail, stderr
+        super().__init__(detail + (f"; its stderr ends: {stderr}" if stderr else ""))
+
+
 class InvariantViolation(AssertionError):
     """An invariant of the catalogue does not hold.
 

@@ -72,7 +72,12 @@ BAD_TIDS = st.sampled_from([-1, True, None, "0", 1.0])
 
 def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = L3_EVERY,
                  name: str = "LockstepMachine"):
-    """A RuleBasedStateMachine class over fresh ref/fast allocators per example."""
+    """A RuleBasedStateMachine class over fresh ref/fast allocators per example.  A C
+    library (an Impl of the malloc tier) gets the malloc machine instead: no reference,
+    the contract of malloc (``specs.malloc_machine``)."""
+    if getattr(fast_factory, "tier", None) == "malloc":
+        from .malloc_machine import make_malloc_machine
+        return make_malloc_machine(fast_factory, l3_every, name)
 
     class Machine(RuleBasedStateMachine):
         handles = Bundle("handles")

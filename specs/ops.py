@@ -126,8 +126,40 @@ class Check:
     level: int = 3
 
 
+# ---- the malloc tier (``specs.malloc_oracle``): a C library's calls ------------------------
+
+
+@dataclass(frozen=True)
+class Realloc:
+    handle: int            # the live block (consumed: the result is a new handle)
+    size: int              # > 0 (realloc(p, 0) is implementation-defined: not issued)
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class Calloc:
+    n: int                 # calloc(n, size): n * size zero bytes
+    size: int
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class AlignedAlloc:
+    alignment: int         # a power of two; size is a multiple of it (valid in every C)
+    size: int
+    tid: int = 0
+
+
+@dataclass(frozen=True)
+class FreeNull:
+    tid: int = 0           # free(NULL): a no-op
+
+
 OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
        Refill, Quiesce, BadAlloc, BadFree, BadTid, BadAccess, Check)
+#: the ops of the malloc tier (specs.malloc_oracle); the lockstep tier has no realloc
+MALLOC_OPS = (Alloc, AllocMany, Calloc, AlignedAlloc, Realloc, Free, FreeMany, FreeNull, Write,
+              Read, ThreadExit, Quiesce, Check)
 
 
 def op_repr(op) -> str:

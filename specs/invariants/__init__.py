@@ -13,6 +13,7 @@
 | ``data``        | client data and double allocation (DATA, LIVE-02)           |
 | ``compare``     | lockstep comparisons with the reference (LOCK, OOM)         |
 | ``blackbox``    | what only the black-box tier needs (LIVE-03, OOM-02)        |
+| ``malloc``      | the malloc contract tier of C libraries (MALLOC, CRASH, ABORT) |
 | ``incremental`` | the op-by-op checker and its own honesty (HOOK)             |
 | ``conformance`` | each op takes the design's path; its debug counters (CONF)   |
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 # registration order is the order checks run in: statistics, threads, then slab
 # structures before the partition, so the most specific ID names a failure first
 from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote, heap  # noqa: F401,I001
-from . import data, compare, blackbox, incremental, conformance  # noqa: F401,I001
+from . import data, compare, blackbox, malloc, incremental, conformance  # noqa: F401,I001
 from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
 from .minimag import ref_01_refill, spl_01_spill
@@ -35,7 +36,7 @@ from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_sn
                        run_op)
 
 TOPICS = ("bitmap", "minimag", "remote", "magazine", "ownership", "concurrency", "heap", "stats",
-          "data", "compare", "blackbox", "incremental", "conformance")
+          "data", "compare", "blackbox", "malloc", "incremental", "conformance")
 
 
 def catalogue() -> list:

@@ -45,6 +45,9 @@ class Invariant:
     @property
     def quality_test(self) -> str:
         """The test showing the planted bug trips this check."""
+        if self.topic == "malloc":         # the planted bugs are faults of C libraries
+            return ("tests/quality/test_malloc_tier_quality.py::test_a_planted_bug_of_a_c_"
+                    f"library_is_found_by_its_check[{self.id}]")
         if self.topic == "blackbox":       # the planted bugs are foreign allocators
             name = self.planted.partition(":")[2]
             return ("tests/quality/test_foreign_bugs.py::test_a_planted_bug_of_a_foreign_"
