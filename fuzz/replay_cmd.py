@@ -70,8 +70,12 @@ def check_ops(config: Config, ops: list, *, check_level: int = 2, make_fast=None
     """
     level, l3_every = oracle_levels(check_level)
     fast = (make_fast or default_fast())(config)
-    from hakmem_ref import RefAllocator
-    oracle = Oracle(RefAllocator(config), fast, l3_every=l3_every, check_level=level)
+    if getattr(make_fast, "tier", None) == "malloc":     # a C library: the malloc tier
+        from specs.malloc_oracle import MallocOracle
+        oracle = MallocOracle(fast, l3_every=l3_every)
+    else:
+        from hakmem_ref import RefAllocator
+        oracle = Oracle(RefAllocator(config), fast, l3_every=l3_every, check_level=level)
     i = 0
     try:
         for i, op in enumerate(ops):
@@ -81,6 +85,8 @@ def check_ops(config: Config, ops: list, *, check_level: int = 2, make_fast=None
         i = len(ops)
         oracle.teardown()
     except InvariantViolation as e:
+        if getattr(oracle, "tier", "") == "malloc":
+            oracle.close()
         return oracle, (i, e)
     return oracle, None
 
@@ -110,7 +116,9 @@ def load_ops(args):
         w = generate(args.workload, args.scale, args.seed, args.threads or 4)
         ops = spread(w.ops, None, args.remote, args.seed) if args.remote else w.ops
         return ops, f"workload {w.name} {w.params}", w.skipped
-    t = load_trace(args.trace, skip_bad=args.skip_bad)
+    malloc = getattr(args, "impl_tier", "") == "malloc"   # every size, realloc as itself
+    t = load_trace(args.trace, skip_bad=args.skip_bad, **(dict(malloc=True, max_size=1 << 40)
+                                                           if malloc else {}))
     for lineno, reason in t.bad_lines[:10]:
         sys.stderr.write(f"replay: skipped bad line {args.trace}:{lineno}: {reason}\n")
     ops = spread(t.ops, args.threads, args.remote, args.seed) if (args.threads or args.remote) \
@@ -162,6 +170,7 @@ def main(args) -> int:
         return _usage(args, f"--mutant plants bugs in hakmem_fast; it cannot apply to --impl "
                             f"{impl.spec}")
     args.impl_spec = None if impl.spec == DEFAULT_SPEC else impl.spec
+    args.impl_tier = impl.tier
     make_fast = impl if args.impl_spec else None
     try:
         config = parse_config(args.config)
@@ -189,6 +198,7 @@ def main(args) -> int:
             levels = ", ".join(f"{k} {oracle.checks[k]:,}" for k in ("L1", "L2", "L3")
                                if oracle.checks.get(k))
             ids = {k: v for k, v in oracle.checks.items() if k not in ("L1", "L2", "L3")}
+            levels = levels or f"every op ({oracle.tier} tier)"
             out.write(f"replay: clean: {len(ops):,} ops in {elapsed:.1f} s "
                       f"({len(ops) / max(elapsed, 1e-9):,.0f} ops/s); check runs: {levels}; "
                       f"{sum(ids.values()):,} invariant checks of {len(ids)} IDs\n"

@@ -102,7 +102,8 @@ def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dic
         "workers": workers,
         "coverage": {"per_op": _sorted(events), "per_block": _sorted(paths),
                      "unreached_paths": [n for n in SEED_PATHS
-                                         if not events.get(n) and not paths.get(n)]},
+                                         if not events.get(n) and not paths.get(n)]
+                     if (p.get("tier") or "white-box") == "white-box" else []},
         "checks": dict(sorted(checks.items())),
         "behaviours": {"distinct": len(camp.first_seen),
                        "first_seen": dict(sorted(camp.first_seen.items(),
@@ -279,13 +280,18 @@ def _coverage(r: dict) -> list:
            f"however many blocks it moved (% of the {steps:,} steps).", "",
            "| label | ops | % of steps |", "|---|---|---|"]
     out += [f"| {k} | {v:,} | {_pct(v, steps)} |" for k, v in per_op.items()]
-    out += ["", "Per block: the fast model's own path counters, one count per block "
-            f"(% of all {hits:,} counts).", "", "| path | blocks | % of counts |",
-            "|---|---|---|"]
-    out += [f"| {k} | {v:,} | {_pct(v, hits)} |" for k, v in per_block.items()]
-    out += ["", "Seed-design paths never reached: " +
-            (", ".join(r["coverage"]["unreached_paths"]) or "none") + ".", "",
-            "## Invariant checks", "",
+    if (r["parameters"].get("tier") or "white-box") == "white-box":
+        out += ["", "Per block: the fast model's own path counters, one count per block "
+                f"(% of all {hits:,} counts).", "", "| path | blocks | % of counts |",
+                "|---|---|---|"]
+        out += [f"| {k} | {v:,} | {_pct(v, hits)} |" for k, v in per_block.items()]
+        out += ["", "Seed-design paths never reached: " +
+                (", ".join(r["coverage"]["unreached_paths"]) or "none") + "."]
+    else:
+        out += ["", f"Per block and seed-design paths: not applicable ({r['parameters'].get('tier')} "
+                "tier: the implementation reports no design paths; the labels above are the "
+                "calls the harness made and what it observed)."]
+    out += ["", "## Invariant checks", "",
             "Runs per key the oracle counts (a level, or an invariant ID). A burst op runs "
             "the per-op checks once per block, so runs per step can exceed 1.", "",
             "| check | runs | runs per step |", "|---|---|---|"]

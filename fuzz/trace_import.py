@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from specs.lockstep import Alloc, Free, Read, Write, fill_pattern
+from specs.ops import AlignedAlloc, Calloc, FreeNull, Realloc
 
 from fuzz.standard_workloads import SKIPPED, TINY_MAX
 
@@ -100,15 +101,16 @@ class Trace:
 class _Importer:
     """Pointer -> handle map and the ops, one heap call at a time."""
 
-    def __init__(self, max_size: int):
+    def __init__(self, max_size: int, malloc: bool = False):
         self.max_size = max_size
+        self.malloc = malloc    # the malloc tier's ops: Realloc, Calloc, AlignedAlloc kept
         self.ops = []
         self.next_handle = 0
         self.live = {}          # pointer -> (handle or SKIPPED, size)
         self.content = {}       # handle -> the first COPY_CHECK bytes the oracle expects
         self.skipped = Counter()
 
-    def alloc(self, size: int, ptr: int, why_bad) -> None:
+    def alloc(self, size: int, ptr: int, why_bad, op=None) -> None:
         if ptr == 0:
             self.skipped["failed_alloc"] += 1
             return
@@ -121,13 +123,16 @@ class _Importer:
             return
         h = self.next_handle
         self.next_handle += 1
-        self.ops.append(Alloc(size))
+        self.ops.append(Alloc(size) if op is None or not self.malloc else op)
         self.live[ptr] = (h, size)
         self.content[h] = fill_pattern(h, COPY_CHECK)
 
     def free(self, ptr: int) -> None:
         if ptr == 0:
-            self.skipped["free_null"] += 1
+            if self.malloc:
+                self.ops.append(FreeNull())     # a no-op the malloc tier checks
+            else:
+                self.skipped["free_null"] += 1
             return
         h, _ = self.live.pop(ptr, (None, 0))
         if h is None:
@@ -152,6 +157,10 @@ class _Importer:
             raise why_bad(f"{hex(new)} is returned while still live (its free is missing "
                           f"from the trace)")
         h_old, old_size = self.live.pop(old, (None, 0))
+        if self.malloc and h_old not in (None, SKIPPED):
+            self.alloc(size, new, why_bad, Realloc(h_old, size))   # the oracle checks the copy
+            del self.content[h_old]
+            return
         self.alloc(size, new, why_bad)
         h_new = self.live[new][0]
         if h_old is None:
@@ -169,14 +178,14 @@ class _Importer:
 
 
 def parse_trace(lines: Iterable[str], *, source: str = "<trace>", skip_bad: bool = False,
-                max_size: int = TINY_MAX) -> Trace:
+                max_size: int = TINY_MAX, malloc: bool = False) -> Trace:
     """Import the heap calls of a valgrind ``--trace-malloc=yes`` log.
 
     Raises :class:`TraceError` (with the line number) on the first malformed
     or truncated heap line, unless ``skip_bad``: then the line is skipped and
     recorded in ``Trace.bad_lines``.  Cost: O(lines).
     """
-    imp = _Importer(max_size)
+    imp = _Importer(max_size, malloc)
     calls, bad = Counter(), []
     for lineno, line in enumerate(lines, 1):
         text = line.rstrip("\n")
@@ -240,11 +249,11 @@ def _apply_line(imp: _Importer, text: str, why_bad) -> Optional[str]:
     if kind == "size":
         imp.alloc(nums[0], ptr, why_bad)
     elif kind == "calloc":
-        imp.alloc(nums[0] * nums[1], ptr, why_bad)
+        imp.alloc(nums[0] * nums[1], ptr, why_bad, Calloc(nums[0], nums[1]))
     elif kind == "memalign":
-        imp.alloc(max(nums[1], nums[0]), ptr, why_bad)
+        imp.alloc(max(nums[1], nums[0]), ptr, why_bad, _aligned(nums[0], nums[1]))
     elif kind == "aligned_new":
-        imp.alloc(max(nums[0], nums[1]), ptr, why_bad)
+        imp.alloc(max(nums[0], nums[1]), ptr, why_bad, _aligned(nums[1], nums[0]))
     elif kind == "realloc":
         imp.realloc(nums[0], nums[1], ptr, why_bad)
     else:
@@ -253,10 +262,20 @@ def _apply_line(imp: _Importer, text: str, why_bad) -> Optional[str]:
         "malloc" if kind == "size" else kind
 
 
-def load_trace(path: str, *, skip_bad: bool = False, max_size: int = TINY_MAX) -> Trace:
-    """Import the trace file at ``path`` (see :func:`parse_trace`)."""
+def _aligned(alignment: int, size: int):
+    """memalign(a, n) as the malloc tier's AlignedAlloc: a power of two >= 8, n rounded up
+    to a multiple of it (valid in every C standard)."""
+    a = max(8, 1 << max(0, (alignment - 1).bit_length()))
+    return AlignedAlloc(a, max(a, -(-size // a) * a))
+
+
+def load_trace(path: str, *, skip_bad: bool = False, max_size: int = TINY_MAX,
+               malloc: bool = False) -> Trace:
+    """Import the trace file at ``path`` (see :func:`parse_trace`); ``malloc``: for the
+    malloc tier (every size; realloc, calloc and memalign as themselves)."""
     with open(path, encoding="utf-8", errors="replace") as f:
-        return parse_trace(f, source=path, skip_bad=skip_bad, max_size=max_size)
+        return parse_trace(f, source=path, skip_bad=skip_bad, max_size=max_size,
+                           malloc=malloc)
 
 
 def spread(ops: list, threads: Optional[int] = None, remote: float = 0.0,

@@ -310,6 +310,14 @@ class Instance:
                 bad.append((off, got))
         return bad
 
+    def op_differs_many(self, blocks):
+        """The first of [(addr, expect)] whose contents differ: (index, segments), or None."""
+        for i, (addr, expect) in enumerate(blocks):
+            bad = self.op_differs(addr, expect)
+            if bad:
+                return (i, bad)
+        return None
+
     def op_stats(self):
         return self.lib.allocated()
 

@@ -190,6 +190,9 @@ class MallocInstance:
     def differs(self, addr, expect):
         return self.call(0, "differs", addr, expect)
 
+    def differs_many(self, blocks):
+        return self.call(0, "differs_many", blocks)
+
     def write(self, addr, data):
         return self.call(0, "write", addr, data)
 
