@@ -113,6 +113,11 @@ class LockstepOracle:
         self.steps += 1
         handler = HANDLERS.get(type(op))
         if handler is None:
+            from .ops import MALLOC_OPS
+            if type(op) in MALLOC_OPS:
+                raise TypeError(f"{op!r} is an op of the malloc tier (a C library named "
+                                f"--impl malloc:LIB); the tiny pool has no "
+                                f"{type(op).__name__.lower()}: use specs.malloc_oracle")
             raise TypeError(f"{op!r} is not an op of specs.ops (one of "
                             f"{', '.join(o.__name__ for o in OPS)})")
         before = dict(self.fast.path_counts) if self.white_box else None
