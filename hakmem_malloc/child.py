@@ -318,6 +318,18 @@ class Instance:
                 return (i, bad)
         return None
 
+    def op_probe_free(self, addr):
+        """free(addr) of an invalid address in a forked copy of this process (the instance
+        itself is untouched): how the copy ended, as an exit code (negative: the signal)."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.op_free(addr)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
     def op_stats(self):
         return self.lib.allocated()
 

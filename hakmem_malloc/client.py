@@ -190,6 +190,9 @@ class MallocInstance:
     def differs(self, addr, expect):
         return self.call(0, "differs", addr, expect)
 
+    def probe_free(self, addr):
+        return self.call(0, "probe_free", addr)
+
     def differs_many(self, blocks):
         return self.call(0, "differs_many", blocks)
 

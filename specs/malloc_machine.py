@@ -13,12 +13,13 @@ overflow.
 from __future__ import annotations
 
 from hypothesis import event, strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, multiple, rule
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, multiple,
+                                 precondition, rule)
 
 from .api import Config
 from .malloc_oracle import L3_EVERY, MallocOracle
-from .ops import (AlignedAlloc, Alloc, AllocMany, Calloc, Free, FreeMany, FreeNull, Quiesce,
-                  Read, Realloc, ThreadExit, Write)
+from .ops import (AlignedAlloc, Alloc, AllocMany, BadFree, Calloc, Free, FreeMany, FreeNull,
+                  Quiesce, Read, Realloc, ThreadExit, Write)
 
 TIDS = st.integers(0, 3)
 MAX_SIZE = 4 << 20
@@ -107,6 +108,12 @@ def make_malloc_machine(factory, l3_every: int = L3_EVERY, name: str = "MallocMa
         @rule(h=handles, offset=st.integers(0, MAX_SIZE), n=st.integers(0, 16))
         def read(self, h, offset, n):
             self._apply(Read(h, offset, n))
+
+        @precondition(lambda self: self.oracle is not None and self.oracle.detects)
+        @rule(kind=st.sampled_from(["double", "interior"]), back=st.integers(0, 20), tid=TIDS)
+        def bad_free(self, kind, back, tid):
+            """Only for a library that declares it detects invalid frees."""
+            self._apply(BadFree(kind, self.oracle.next_handle - 1 - back, tid))
 
         @rule(tid=TIDS)
         def thread_exit(self, tid):

@@ -18,7 +18,9 @@ Invalid frees are undefined behaviour for a malloc and are never issued.
 
 Ops are the plain values of ``specs.ops`` (``MALLOC_OPS``): ``Alloc``, ``AllocMany``,
 ``Calloc``, ``AlignedAlloc``, ``Realloc``, ``Free``, ``FreeMany``, ``FreeNull``, ``Write``,
-``Read``, ``ThreadExit``, ``Quiesce`` (every thread exits), ``Check``.
+``Read``, ``ThreadExit``, ``Quiesce`` (every thread exits), ``Check``, and ``BadFree``
+(kinds ``double`` and ``interior``) only for a library that declares it detects invalid
+frees: each runs in a forked copy of the library's process, which must die (MALLOC-09).
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from itertools import islice
 
 from .api import Config, ImplementationCrashed, InvariantViolation
 from .invariants import malloc as mc
-from .ops import (MALLOC_OPS, Alloc, AllocMany, AlignedAlloc, Calloc, Check, Free, FreeMany,
+from .ops import (MALLOC_OPS, Alloc, AllocMany, AlignedAlloc, BadFree, Calloc, Check, Free,
+                  FreeMany,
                   FreeNull, Quiesce, Read, Realloc, ThreadExit, Write, op_repr)
 
 #: bytes of fill pattern at the head and at the tail of every block
@@ -90,6 +93,8 @@ class MallocOracle:
         self.l3_every = l3_every
         self.has = set(impl.spec.symbols)
         self.known = tuple(getattr(impl, "known", ()))   # ops a known library bug trips
+        self.detects = bool(getattr(impl.spec, "detects_invalid_free", False))
+        self.freed = {}                      # handle -> address, the last 64 freed
         self.handles = {}                    # handle -> MBlock, in allocation order
         self.starts = []                     # sorted addresses of the live blocks
         self.at = {}                         # address -> handle
@@ -235,7 +240,7 @@ class MallocOracle:
                     return (self.at[b.addr], b.addr, b.end, b.made)
         return None
 
-    def _forget(self, h: int) -> MBlock:
+    def _unindex(self, h: int) -> MBlock:
         b = self.handles.pop(h)
         del self.starts[bisect_left(self.starts, b.addr)]
         del self.at[b.addr]
@@ -254,6 +259,30 @@ class MallocOracle:
         if b.tid != tid:
             self.events["cross_thread_free"] += 1
         self.events["free"] += 1
+
+    def _forget(self, h: int) -> MBlock:
+        b = self._unindex(h)
+        self.freed[h] = b.addr
+        if len(self.freed) > 64:
+            del self.freed[next(iter(self.freed))]
+        return b
+
+    def bad_free(self, kind: str, h: int, tid: int) -> None:
+        """A double or interior free, in a forked copy; it must die (MALLOC-09)."""
+        if kind == "double":
+            addr = self.freed.get(h)
+            if addr is None or self._meets(addr, addr + 1) is not None:
+                self.events["bad_free_skipped"] += 1   # reused since: a valid free now
+                return
+        elif kind == "interior" and h in self.handles and self.handles[h].size >= 32:
+            addr = self.handles[h].addr + 16
+        else:
+            self.events["bad_free_skipped"] += 1
+            return
+        what = f"{kind} free of handle {h} by tid {tid}"
+        code = self._call(what, self.fast.probe_free, addr)
+        self.check("MALLOC-09", mc.malloc_09_detected, what, addr, code)
+        self.events[f"bad_free_{kind}_detected"] += 1
 
     def _intact(self, what, h, b, bad) -> None:
         want = dict(b.known)
@@ -434,6 +463,12 @@ def _quiesce(o: MallocOracle, op: Quiesce):
     return []
 
 
+def _bad_free(o: MallocOracle, op: BadFree):
+    if o.detects:
+        o.bad_free(op.kind, op.handle, op.tid)
+    return []
+
+
 def _check(o: MallocOracle, op: Check):
     o.check_all("a Check op")
     return []
@@ -442,5 +477,5 @@ def _check(o: MallocOracle, op: Check):
 HANDLERS = {Alloc: _alloc, AllocMany: _alloc_many, Calloc: _calloc, AlignedAlloc: _aligned,
             Realloc: _realloc, Free: _free, FreeMany: _free_many, FreeNull: _free_null,
             Write: _write, Read: _read, ThreadExit: _thread_exit, Quiesce: _quiesce,
-            Check: _check}
+            Check: _check, BadFree: _bad_free}
 assert set(HANDLERS) == set(MALLOC_OPS), "every malloc-tier op has exactly one handler"

@@ -159,7 +159,7 @@ OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, Flus
        Refill, Quiesce, BadAlloc, BadFree, BadTid, BadAccess, Check)
 #: the ops of the malloc tier (specs.malloc_oracle); the lockstep tier has no realloc
 MALLOC_OPS = (Alloc, AllocMany, Calloc, AlignedAlloc, Realloc, Free, FreeMany, FreeNull, Write,
-              Read, ThreadExit, Quiesce, Check)
+              Read, ThreadExit, Quiesce, Check, BadFree)
 
 
 def op_repr(op) -> str:

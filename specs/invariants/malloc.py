@@ -11,6 +11,7 @@ what the client wrote in each.
     calloc(n, s) gives n * s zero bytes, reused blocks included             (MALLOC-06)
     every thread exited: requested <= allocated - baseline <= usable         (MALLOC-07)
     NULL only when the live bytes exceed the out-of-memory floor            (MALLOC-08)
+    declared detection of invalid frees: a double or interior free aborts   (MALLOC-09)
     the library neither crashes nor aborts on valid calls                   (CRASH, ABORT)
 
 Alignment is the weak rule real libraries follow (C23's, and what mimalloc, jemalloc and
@@ -154,6 +155,20 @@ def malloc_08_oom(what: str, size: int, live_bytes: int, floor: int = OOM_FLOOR)
         fail(malloc_08_oom.inv_id,
              f"{what} returned NULL with only {live_bytes:,} B live (the floor is "
              f"{floor:,} B): out of memory where there is plenty (leaked or lost blocks?)")
+
+
+@invariant("MALLOC-09", level=1, scope="op", cost="O(1) per invalid free (a fork)",
+           where="double and interior frees, only for a library whose adapter declares "
+                 "detects_invalid_free (malloc tier)",
+           planted="planted_malloc.c:PL_IGNORES_UNKNOWN",
+           statement="a library that declares it detects invalid frees dies (abort) on a "
+                     "double free and on an interior pointer, in a forked copy of its process")
+def malloc_09_detected(what: str, addr: int, exit_code: int) -> None:
+    if exit_code is None or exit_code >= 0:
+        fail(malloc_09_detected.inv_id,
+             f"{what}: free({hex(addr)}) returned normally (exit status {exit_code} of the "
+             f"forked copy), but the library declares it detects invalid frees "
+             f"(detects_invalid_free): the bad free went unnoticed")
 
 
 @invariant("CRASH", level=1, scope="op", cost="O(1) per call",

@@ -18,16 +18,24 @@ static void *_Atomic last;            /* the last block handed out, while live *
 static void *recent[64];              /* the last 64 freed addresses (PL_CALLOC_REUSED) */
 static _Atomic unsigned nrecent;
 
-#ifdef PL_OFF_BY_8
+#if defined(PL_DETECTS) || defined(PL_IGNORES_UNKNOWN)
+#define SHIFT 16                      /* a header: LIVE while the block is handed out */
+#define LIVE 0x4c495645424c4b21ULL
+#include <stdio.h>
+#elif defined(PL_OFF_BY_8)
 #define SHIFT 8                       /* blocks handed out 8 bytes into glibc's chunk */
 #else
 #define SHIFT 0
 #endif
 
+#ifdef LIVE                            /* header: [p-16] glibc's chunk, [p-8] LIVE */
+static void *inner(void *p) { return p ? ((void **)p)[-2] : p; }
+#else
 static void *inner(void *p) { return p && SHIFT ? (char *)p - SHIFT : p; }
+#endif
 
 size_t pl_malloc_usable_size(void *p) {
-    size_t u = malloc_usable_size(inner(p)) - SHIFT;
+    size_t u = malloc_usable_size(inner(p)) - (size_t)((char *)p - (char *)inner(p));
 #ifdef PL_USABLE_SHORT
     if (u > 64) u -= 24;              /* the header is counted twice */
 #endif
@@ -46,6 +54,10 @@ void *pl_malloc(size_t n) {
     char *p = malloc(n + SHIFT);
     if (!p) return NULL;
     p += SHIFT;
+#ifdef LIVE
+    ((void **)p)[-2] = p - SHIFT;
+    ((uint64_t *)p)[-1] = LIVE;
+#endif
 #ifdef PL_LINK_IN_LIVE
     char *prev = last;                /* an intrusive link written into a live block */
     if (prev && malloc_usable_size(inner(prev)) >= 64) memset(prev + 40, 0x5c, 8);
@@ -66,6 +78,17 @@ void pl_free(void *p) {
     if (k > 30) abort();
 #endif
     (void)k;
+#ifdef LIVE
+    if (((uint64_t *)p)[-1] != LIVE) {    /* freed, or not a block start */
+#ifdef PL_IGNORES_UNKNOWN
+        return;                       /* declared detected, silently ignored instead */
+#else
+        fputs("pl_free: not a live block: double or invalid free\n", stderr);
+        abort();
+#endif
+    }
+    ((uint64_t *)p)[-1] = 0;
+#endif
     void *expected = p;
     atomic_compare_exchange_strong(&last, &expected, NULL);
     allocated -= pl_malloc_usable_size(p);
@@ -102,6 +125,16 @@ void *pl_realloc(void *p, size_t n) {
 }
 
 void *pl_aligned_alloc(size_t a, size_t n) {
+#ifdef LIVE
+    if (a < 16) a = 16;
+    char *c = aligned_alloc(a, n + a);
+    if (!c) return NULL;
+    char *q = c + a;
+    ((void **)q)[-2] = c;
+    ((uint64_t *)q)[-1] = LIVE;
+    allocated += pl_malloc_usable_size(q);
+    return q;
+#endif
     if (SHIFT) return pl_malloc(n);
     void *p = aligned_alloc(a, n);
     if (p) allocated += pl_malloc_usable_size(p);

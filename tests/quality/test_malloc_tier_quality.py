@@ -30,7 +30,9 @@ def build(tmp_path: Path, macro: str = "") -> str:
         cmd.insert(1, f"-D{macro}")
     subprocess.run(cmd, check=True, capture_output=True)
     adapter = tmp_path / f"{so.stem}.json"
-    adapter.write_text(json.dumps({"lib": str(so), "prefix": "pl_", "stats": "pl_allocated"}))
+    detects = macro in ("PL_DETECTS", "PL_IGNORES_UNKNOWN")     # declared in the adapter
+    adapter.write_text(json.dumps({"lib": str(so), "prefix": "pl_", "stats": "pl_allocated",
+                                   "detects_invalid_free": detects}))
     return f"malloc:{adapter}"
 
 
@@ -43,7 +45,7 @@ def test_every_check_of_the_malloc_tier_names_a_planted_bug_of_this_file():
     source = SOURCE.read_text()
     for inv_id in MALLOC_IDS:
         file, _, macro = REGISTRY[inv_id].planted.partition(":")
-        assert file == SOURCE.name and f"#ifdef {macro}" in source, inv_id
+        assert file == SOURCE.name and macro in source.replace("defined(", "ifdef "), inv_id
 
 
 @pytest.mark.quality
@@ -57,7 +59,10 @@ def test_a_planted_bug_of_a_c_library_is_found_by_its_check(inv_id, tmp_path):
 
 
 @pytest.mark.quality
-def test_the_clean_build_of_the_planted_library_survives_the_same_hunt(tmp_path):
-    r = hunt_on(build(tmp_path), budget=10.0, chunk=4)
+@pytest.mark.parametrize("macro", ["", "PL_DETECTS"])
+def test_the_clean_build_of_the_planted_library_survives_the_same_hunt(macro, tmp_path):
+    r = hunt_on(build(tmp_path, macro), budget=10.0, chunk=4)
     assert not r.killed, r.message
     assert r.checks["MALLOC-07"] > 0, "the statistic was checked"
+    if macro:
+        assert r.checks["MALLOC-09"] > 0, "the declared detection was checked"
