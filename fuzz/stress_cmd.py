@@ -1,35 +1,77 @@
-"""``hakmem-fuzz stress``: a workload on real threads inside the C pool (hakmem_native).
+"""``hakmem-fuzz stress``: workloads on real threads, checked as they run.
 
-Exit codes: 0 clean; 1 a finding (the message names the check: STRESS-TAG,
-STRESS-OVERWRITE, STRESS-EXACT, STRESS-STATS, STRESS-STATS1%, STRESS-CONSERVATION,
-STRESS-EMPTY, RMT-01, or a ThreadSanitizer report with --tsan); 2 usage error or the C
-pool cannot be built here."""
+Two drivers.  ``--impl native`` (the default) or ``hakmem_native.mutants:NAME``: a
+workload on pthreads inside the C pool (hakmem_native), larson or producer/consumer;
+the checks: STRESS-TAG, STRESS-OVERWRITE, STRESS-EXACT, STRESS-STATS, STRESS-STATS1%,
+STRESS-CONSERVATION, STRESS-EMPTY, RMT-01, or a ThreadSanitizer report with --tsan.
+
+``--impl malloc:LIB[:PREFIX]``: any C allocator library (malloc:system,
+malloc:libmimalloc.so.2, malloc:libjemalloc.so.2, malloc:libtcmalloc_minimal.so.4, a
+path to a .so, an adapter file) under the malloc stress driver (hakmem_malloc.stress):
+larson, xmalloc-test, mstress, cache-scratch, sh6bench, glibc-thread, thread-churn, or
+all of them in turn (the default) followed by a summary.  Every live block carries its
+owner and a sequence tag; the checks: STRESS-TAG, STRESS-OVERWRITE, STRESS-OOM,
+STRESS-ALIGN, STRESS-USABLE, STRESS-CALLOC, STRESS-REALLOC, STRESS-STATS (jemalloc,
+tcmalloc, or an adapter's stats symbol), and CRASH, ABORT, HANG (--timeout) of the
+program.  A finding prints the command that reruns it.
+
+Exit codes: 0 clean; 1 a finding (the message names the check); 2 usage error (a bad
+--impl, bad numbers) or the driver cannot be built here; 3 interrupted (Ctrl-C: the
+running program is stopped and what ran is printed)."""
 from __future__ import annotations
 
+import shlex
 import sys
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 3
+NATIVE_WORKLOADS = ("larson", "prodcons", "producer-consumer")
+DEFAULT_OPS = 1_000_000
 
 
 def register(sub) -> None:
-    s = sub.add_parser("stress", help="run a workload on pthreads inside the C pool "
-                       "(--impl native) and check it",
-                       description=__doc__.split("\n\n", 1)[1])
-    s.add_argument("--impl", default="native", metavar="native|hakmem_native.mutants:NAME",
-                   help="the C pool, or one of its compile-time mutants (default: native)")
-    s.add_argument("--threads", type=int, default=4, help="pthreads (default: %(default)s)")
-    s.add_argument("--workload", default="larson", choices=["larson", "prodcons",
-                                                            "producer-consumer"],
-                   help="larson-like (slots passed between threads) or producer/consumer "
-                        "(every free remote; an even number of threads)")
-    s.add_argument("--ops", type=int, default=1_000_000, help="alloc + free calls in total")
-    s.add_argument("--seed", type=int, default=1)
+    from hakmem_malloc.stress import DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, WORKLOADS
+    s = sub.add_parser("stress", help="run workloads on pthreads inside the C pool "
+                       "(--impl native) or any malloc library (--impl malloc:LIB) and check "
+                       "them", description=__doc__.split("\n\n", 1)[1])
+    s.add_argument("--impl", default="native",
+                   metavar="native|hakmem_native.mutants:NAME|malloc:LIB[:PREFIX]",
+                   help="the C pool, one of its compile-time mutants, or a C allocator "
+                        "library (default: native)")
+    s.add_argument("--threads", type=int, default=4,
+                   help="pthreads running at once (default: %(default)s)")
+    s.add_argument("--workload", default=None, metavar="NAME",
+                   choices=list(dict.fromkeys([*NATIVE_WORKLOADS, *WORKLOADS, "all"])),
+                   help="the C pool: larson (default) or prodcons (every free remote; an even "
+                        "number of threads); a malloc library: one of "
+                        f"{', '.join(WORKLOADS)}, or all (default)")
+    s.add_argument("--ops", type=int, default=None,
+                   help=f"allocator calls in total, per workload (default: {DEFAULT_OPS:,})")
+    s.add_argument("--seed", type=int, default=1,
+                   help="every thread's choices follow from the seed (default: %(default)s)")
+    s.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="malloc libraries: a run longer than this is a HANG (default: "
+                        f"{DEFAULT_TIMEOUT:g} per workload)")
+    s.add_argument("--max-size", type=int, default=None, metavar="BYTES",
+                   help="malloc libraries: the largest size requested (default: "
+                        f"{DEFAULT_MAX_SIZE}; 1024 compares with the tiny pool)")
+    s.add_argument("--aligned", action="store_true",
+                   help="malloc libraries: thread-churn also calls posix_memalign and "
+                        "aligned_alloc (alignments 16..2048), checked against the alignment "
+                        "asked for")
     s.add_argument("--small", action="store_true",
-                   help="a small Config (4 KiB slabs, magazines of 8, flushes every 16 events) "
-                        "so adoption, eviction, release and drains run all the time")
+                   help="the C pool: a small Config (4 KiB slabs, magazines of 8, flushes "
+                        "every 16 events) so adoption, eviction, release and drains run all "
+                        "the time")
     s.add_argument("--tsan", action="store_true",
-                   help="run the ThreadSanitizer build of the driver instead (slower)")
+                   help="the C pool: run the ThreadSanitizer build of the driver instead "
+                        "(slower)")
     s.set_defaults(handler=main)
+
+
+def _error(message: str) -> int:
+    print(f"hakmem-fuzz: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _mutant_of(spec: str):
@@ -40,37 +82,56 @@ def _mutant_of(spec: str):
     for m in MUTANTS:
         if module == "hakmem_native.mutants" and name == m.replace("-", "_"):
             return m
-    raise ValueError(f"--impl {spec!r}: stress runs the C pool only: native, or "
+    raise ValueError(f"--impl {spec!r}: stress runs the C pool only (native, or "
                      f"hakmem_native.mutants:NAME with NAME one of "
-                     f"{', '.join(m.replace('-', '_') for m in MUTANTS)}")
+                     f"{', '.join(m.replace('-', '_') for m in MUTANTS)}) and C allocator "
+                     f"libraries (malloc:LIB[:PREFIX], e.g. malloc:libmimalloc.so.2)")
 
 
 def main(args) -> int:
+    from hakmem_malloc.spec import is_malloc_spec
+    if is_malloc_spec(args.impl):
+        return _malloc_main(args)
+    return _native_main(args)
+
+
+# ============================================================================
+# The C pool (hakmem_native)
+# ============================================================================
+
+
+def _native_main(args) -> int:
     from hakmem_native import unavailable_reason
     try:
         mutant = _mutant_of(args.impl)
     except ValueError as e:
-        print(f"hakmem-fuzz: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(str(e))
+    workload = args.workload or "larson"
+    if workload not in NATIVE_WORKLOADS:
+        return _error(f"--workload {workload}: the C pool's driver runs larson or prodcons; "
+                      f"the other workloads need --impl malloc:LIB (malloc:native is the C "
+                      f"pool behind a malloc front)")
+    given = [f for f, v in (("--timeout", args.timeout), ("--max-size", args.max_size),
+                            ("--aligned", args.aligned or None)) if v is not None]
+    if given:
+        return _error(f"{', '.join(given)} apply to --impl malloc:LIB only")
+    ops = DEFAULT_OPS if args.ops is None else args.ops
     reason = unavailable_reason(mutant)
     if reason:
-        print(f"hakmem-fuzz: error: {reason}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.threads < 1 or args.ops < 1:
-        print("hakmem-fuzz: error: --threads and --ops must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(reason)
+    if args.threads < 1 or ops < 1:
+        return _error("--threads and --ops must be >= 1")
     from hakmem_native import stress
-    print(f"stress: {args.workload} on {args.threads} pthreads, {args.ops:,} ops, C pool "
+    print(f"stress: {workload} on {args.threads} pthreads, {ops:,} ops, C pool "
           f"{mutant or 'native'}{', small Config' if args.small else ''}"
           f"{' (ThreadSanitizer build)' if args.tsan else ''}",
           file=sys.stderr)
     if args.tsan:
         try:
-            rc, reports, err = stress.run_tsan(args.threads, args.workload, args.ops, mutant,
+            rc, reports, err = stress.run_tsan(args.threads, workload, ops, mutant,
                                                args.seed, args.small)
         except stress.TsanUnavailable as e:
-            print(f"hakmem-fuzz: error: ThreadSanitizer unavailable: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            return _error(f"ThreadSanitizer unavailable: {e}")
         if reports:
             sys.stderr.write(err[:4000])
             print(f"FAIL [TSAN] {reports} ThreadSanitizer report(s)", file=sys.stderr)
@@ -80,11 +141,10 @@ def main(args) -> int:
             return 1
         print("clean: no ThreadSanitizer report, every check passed")
         return 0
-    r = stress.run(args.threads, args.workload, args.ops, args.seed, mutant,
+    r = stress.run(args.threads, workload, ops, args.seed, mutant,
                    stress.SMALL if args.small else stress.Config())
     if r.status == 2:
-        print(f"hakmem-fuzz: error: {r.message}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(r.message)
     rate = f"{r.ops:,} ops in {r.seconds:.3f} s: {r.ops_per_s / 1e6:.2f} M ops/s"
     if r.status:
         print(f"FAIL {r.message} ({rate})", file=sys.stderr)
@@ -93,4 +153,123 @@ def main(args) -> int:
         return 1
     print(f"clean: {rate}; checks: tags, exact stats, stats within 1%, conservation, "
           f"every slab free after thread exit and quiesce")
+    return 0
+
+
+# ============================================================================
+# Any malloc library (hakmem_malloc.stress)
+# ============================================================================
+
+
+def _malloc_options(args):
+    """(workloads, ops, max_size, timeout) or a usage error's message."""
+    from hakmem_malloc import stress
+    workload = args.workload or "all"
+    if workload in ("prodcons", "producer-consumer"):
+        workload = "xmalloc-test"           # the same shape: producers, remote frees
+    names = list(stress.WORKLOADS) if workload == "all" else [workload]
+    ops = DEFAULT_OPS if args.ops is None else args.ops
+    max_size = stress.DEFAULT_MAX_SIZE if args.max_size is None else args.max_size
+    timeout = stress.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if args.small or args.tsan:
+        return f"{'--small' if args.small else '--tsan'} applies to the C pool only " \
+               f"(--impl native); the malloc driver has no such build"
+    if not 1 <= args.threads <= stress.MAX_THREADS:
+        return f"--threads must be in 1..{stress.MAX_THREADS}, got {args.threads}"
+    if ops < 1 or max_size < 1:
+        return f"--ops and --max-size must be >= 1, got {ops} and {max_size}"
+    if not timeout > 0:
+        return f"--timeout must be > 0 seconds, got {timeout:g}"
+    if args.seed < 0:
+        return f"--seed must be >= 0, got {args.seed}"
+    if args.threads < 2 and "xmalloc-test" in names:
+        if workload != "all":
+            return "xmalloc-test needs --threads >= 2 (producers and consumers)"
+        names.remove("xmalloc-test")
+        print("note: xmalloc-test needs --threads >= 2; left out of 'all'")
+    return names, ops, max_size, timeout
+
+
+def _rerun(args, workload: str, ops: int, max_size: int, timeout: float) -> str:
+    from hakmem_malloc import stress
+    cmd = ["hakmem-fuzz", "stress", "--impl", args.impl, "--workload", workload,
+           "--threads", str(args.threads), "--ops", str(ops), "--seed", str(args.seed)]
+    if max_size != stress.DEFAULT_MAX_SIZE:
+        cmd += ["--max-size", str(max_size)]
+    if timeout != stress.DEFAULT_TIMEOUT:
+        cmd += ["--timeout", f"{timeout:g}"]
+    if args.aligned:
+        cmd.append("--aligned")
+    return " ".join(shlex.quote(c) for c in cmd)
+
+
+def _line(r) -> str:
+    """One workload's result: name, verdict, rate, memory, statistics."""
+    if r.status == 0:
+        head = (f"clean  {r.ops:>11,} ops in {r.seconds:7.3f} s  {r.ops_per_s / 1e6:6.2f} M "
+                f"ops/s  {r.ns_per_op:7.1f} ns/op  peak RSS {r.peak_rss_kb / 1024:7.1f} MiB")
+        st = r.stats or {}
+        if "stats_after" in st:
+            head += (f"  stats {st['stats_before']:,} -> {st['stats_live']:,} (with "
+                     f"{st['leftover_bytes']:,} B live) -> {st['stats_after']:,}")
+        return f"  {r.workload:<14} {head}"
+    return f"  {r.workload:<14} FAIL   {r.message}"
+
+
+def _malloc_main(args) -> int:
+    from hakmem_malloc import stress
+    from hakmem_malloc.spec import MallocSpecError, resolve
+    opts = _malloc_options(args)
+    if isinstance(opts, str):
+        return _error(opts)
+    names, ops, max_size, timeout = opts
+    try:
+        spec = resolve(args.impl)
+        stress.program()
+    except (MallocSpecError, stress.StressUnavailable) as e:
+        return _error(str(e))
+    except KeyboardInterrupt:
+        print("interrupted: nothing ran")
+        return EXIT_INTERRUPTED
+    print(f"stress: {spec.name} ({spec.path or spec.lib}): {', '.join(names)} on "
+          f"{args.threads} pthreads, {ops:,} ops each, seed {args.seed}, sizes 1..{max_size} "
+          f"B, watchdog {timeout:g} s; entry points: {', '.join(spec.symbols)}; stats: "
+          f"{spec.stats or 'none'}{'; aligned calls' if args.aligned else ''}")
+    results = []
+    try:
+        for name in names:
+            r = stress.run(spec, name, args.threads, ops, args.seed, max_size, timeout,
+                           args.aligned)
+            if r.status == 2:
+                return _error(f"{name}: {r.message}")
+            results.append(r)
+            print(_line(r), flush=True)
+            if r.status:
+                print(f"  {'':<14} rerun: {_rerun(args, name, ops, max_size, timeout)}")
+            if r.check == "HANG" and name != names[-1]:
+                print(f"  {'':<14} stopped after a HANG: "
+                      f"{', '.join(names[names.index(name) + 1:])} not run")
+                break
+    except KeyboardInterrupt:
+        done = ", ".join(f"{r.workload} {'clean' if r.status == 0 else r.check}"
+                         for r in results) or "nothing"
+        print(f"interrupted: the running program was stopped; finished before: {done}")
+        return EXIT_INTERRUPTED
+    return _summary(spec, names, results)
+
+
+def _summary(spec, names, results) -> int:
+    found = [r for r in results if r.status]
+    total_ops = sum(r.ops for r in results)
+    total_s = sum(r.seconds for r in results)
+    if len(names) > 1:
+        clean = len(results) - len(found)
+        what = "; ".join(f"{r.workload}: {r.check}" for r in found)
+        print(f"summary: {clean} of {len(names)} workloads clean on {spec.name}"
+              f"{f', findings: {what}' if found else ''}; {total_ops:,} ops in "
+              f"{total_s:.3f} s")
+    if found:
+        print("the message names the check that failed; the rerun command repeats the run "
+              "with the same seed")
+        return 1
     return 0
