@@ -239,9 +239,17 @@ class Instance:
             return (0, -1, -1)
         usable = self.op_usable(addr)
         nonzero = self.op_nonzero(addr, args[0] * args[1]) if kind == "calloc" else -1
-        for off, data in segs:
-            self.op_write(addr + off, data)
+        self._fill(addr, usable, segs)
         return (addr, usable, nonzero)
+
+    def _fill(self, addr, usable, segs):
+        """Write the fill segments, never past a usable size the library reports smaller
+        than the size asked for (the parent names that MALLOC-03, not a crash it caused)."""
+        for off, data in segs:
+            if 0 <= usable < off + len(data):
+                data = data[:max(0, usable - off)]
+            if data:
+                self.op_write(addr + off, data)
 
     def op_alloc_many(self, size, items):
         """malloc(size) once per item [fill segments]: [(addr, usable)], stopping at NULL."""
@@ -251,9 +259,9 @@ class Instance:
             if not addr:
                 out.append((0, -1))
                 break
-            out.append((addr, self.op_usable(addr)))
-            for off, data in segs:
-                self.op_write(addr + off, data)
+            usable = self.op_usable(addr)
+            out.append((addr, usable))
+            self._fill(addr, usable, segs)
         return out
 
     def op_free_many(self, blocks):
@@ -271,10 +279,10 @@ class Instance:
         new = self.op_realloc(addr, size)
         if not new:
             return (0, -1, [])
-        bad = self.op_differs(new, expect)
         usable = self.op_usable(new)
-        for off, data in segs:
-            self.op_write(new + off, data)
+        bad = self.op_differs(new, [(o, d[:max(0, usable - o)] if usable >= 0 else d)
+                                    for o, d in expect])
+        self._fill(new, usable, segs)
         return (new, usable, bad)
 
     def op_check_free(self, addr, expect):
