@@ -223,6 +223,10 @@ class Instance:
     def op_aligned_alloc(self, align, size):
         if "aligned_alloc" in self.lib.fn:
             return int(self.ffi.cast("uintptr_t", self.lib.fn["aligned_alloc"](align, size)))
+        return self.op_posix_memalign(align, size)
+
+    def op_posix_memalign(self, align, size):
+        """posix_memalign's block, or 0 when it returns an error (the parent names a NULL)."""
         out = self.ffi.new("void **")
         rc = self.lib.fn["posix_memalign"](out, align, size)
         return int(self.ffi.cast("uintptr_t", out[0])) if rc == 0 else 0
@@ -345,7 +349,8 @@ class Instance:
         return sorted(self.threads)
 
 
-THREAD_OPS = {"malloc", "calloc", "realloc", "aligned_alloc", "free", "alloc_fill",
+THREAD_OPS = {"malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign", "free",
+              "alloc_fill",
               "alloc_many", "free_many",
               "realloc_fill", "check_free", "exit_thread"}
 

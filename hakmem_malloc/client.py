@@ -141,6 +141,11 @@ class MallocInstance:
             reply = child.recv(self.sock)
         except (BrokenPipeError, ConnectionResetError):
             reply = None
+        except BaseException:
+            # interrupted mid-call (the per-op watchdog's HANG, Ctrl-C): the library may be
+            # stuck inside the call and the socket is mid-frame, so the instance is done
+            self.close()
+            raise
         if reply is None:
             self._died()
         if reply[0] == "err":
@@ -216,11 +221,8 @@ class MallocInstance:
         if self.closed:
             return
         self.closed = True
-        try:
-            child.send(self.sock, (0, "bye"))
-        except OSError:
-            pass
         self.sock.close()
+        _kill(self.pid)          # it may be stuck in a library call; its heap goes with it
         self.lib.reap(self.pid)
         try:
             os.unlink(self.errpath)

@@ -80,9 +80,10 @@ def make_malloc_machine(factory, l3_every: int = L3_EVERY, name: str = "MallocMa
         def calloc(self, n, size, tid):
             return multiple(*self._apply(Calloc(n, size, tid)))
 
-        @rule(target=handles, alignment=ALIGNMENTS, k=st.integers(1, 8), tid=TIDS)
-        def aligned_alloc(self, alignment, k, tid):
-            return multiple(*self._apply(AlignedAlloc(alignment, alignment * k, tid)))
+        @rule(target=handles, alignment=ALIGNMENTS, k=st.integers(1, 8), tid=TIDS,
+              posix=st.booleans())
+        def aligned_alloc(self, alignment, k, tid, posix):
+            return multiple(*self._apply(AlignedAlloc(alignment, alignment * k, tid, posix)))
 
         @rule(target=handles, h=consumes(handles), size=sizes.filter(bool), tid=TIDS)
         def realloc(self, h, size, tid):

@@ -309,6 +309,7 @@ class MallocOracle:
         nb = self.handles[nh]
         for off, data in expect + segs:
             nb.known[off] = data
+        self._neighbours(f"after the {what}", new)
         self.events["realloc_moved" if new != b.addr else "realloc_in_place"] += 1
         return nh
 
@@ -330,6 +331,20 @@ class MallocOracle:
         expect = [(o, d) for o, d in b.segments() if o < offset + n and offset < o + len(d)]
         bad = self._call(f"read of handle {h}", self.fast.differs, b.addr, expect)
         self._intact(f"read of handle {h}", h, b, bad)
+
+    def _neighbours(self, what: str, addr: int, n: int = 2) -> None:
+        """MALLOC-04 on the live blocks just below and above ``addr``: a copy or a write
+        that ran past a block's end shows in its neighbour at once (one round trip)."""
+        i = bisect_left(self.starts, addr)
+        hs = [self.at[a] for a in self.starts[max(0, i - 1):i] + self.starts[i + 1:i + 1 + n]]
+        if not hs:
+            return
+        got = self._call(what, self.fast.differs_many,
+                         [(self.handles[h].addr, self.handles[h].segments()) for h in hs])
+        self.runs["MALLOC-04"] += len(hs)
+        if got is not None:
+            i, bad = got
+            self._intact(f"{what}, its neighbour", hs[i], self.handles[hs[i]], bad)
 
     def check_all(self, what: str) -> None:
         """MALLOC-04 on every live block (one round trip)."""
@@ -410,9 +425,11 @@ def _calloc(o: MallocOracle, op: Calloc):
 
 
 def _aligned(o: MallocOracle, op: AlignedAlloc):
-    if "aligned_alloc" not in o.has and "posix_memalign" not in o.has:
+    posix = "posix_memalign" in o.has and (op.posix or "aligned_alloc" not in o.has)
+    if not posix and "aligned_alloc" not in o.has:
         return []
-    h = o.allocate("aligned_alloc", (op.alignment, op.size), op.size, op.tid, op.alignment)
+    kind = "posix_memalign" if posix else "aligned_alloc"
+    h = o.allocate(kind, (op.alignment, op.size), op.size, op.tid, op.alignment)
     return [] if h is None else [h]
 
 

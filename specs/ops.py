@@ -148,6 +148,7 @@ class AlignedAlloc:
     alignment: int         # a power of two; size is a multiple of it (valid in every C)
     size: int
     tid: int = 0
+    posix: bool = False    # through posix_memalign instead of aligned_alloc
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,17 @@ def test_a_crash_under_the_tier_names_the_signal_and_what_the_library_printed(tm
         oracle.apply(Free(0, 2))
     assert e.value.inv_id == "ABORT"
     assert "SIGABRT" in str(e.value) and "cr: corrupted list" in str(e.value)
+
+
+def test_a_library_call_that_never_returns_is_a_hang_and_the_hunt_goes_on(tmp_path):
+    src = tmp_path / "hang.c"
+    src.write_text("#include <stdlib.h>\nvoid *hg_malloc(size_t n) { return malloc(n); }\n"
+                   "void hg_free(void *p) { static int k; if (p && ++k > 3)"
+                   " for (volatile unsigned long i = 0; ; i++) ; free(p); }\n")
+    so = tmp_path / "libhg.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(so), str(src)], check=True)
+    from fuzz.hunt import hunt
+    r = hunt(budget=20, seed=0, impl=f"malloc:{so}:hg_", chunk=10, step_count=20,
+             op_timeout=1.0)
+    assert r.killed and r.inv_id == "HANG", r.message
+    assert r.trace, "the hanging trace is kept"
