@@ -9,6 +9,7 @@
     hakmem-fuzz mutants ...          (see fuzz.mutants_cmd)
     hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
     hakmem-fuzz mutate --files GLOB  (see fuzz.mutate_run)
+    hakmem-fuzz mutate --c-file FILE --build CMD --prefix P  (see fuzz.mutate_c_run)
     hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     explore.register(sub)              # explore (fuzz/explore.py)
     from fuzz import stress_cmd
     stress_cmd.register(sub)           # stress (fuzz/stress_cmd.py, the C pool on pthreads)
+    from fuzz import compare_cmd
+    compare_cmd.register(sub)          # compare (fuzz/compare_cmd.py, C allocators side by side)
     return parser
 
 
@@ -289,6 +292,9 @@ def _run(args, parser) -> int:
     if args.mutant is not None and impl.spec != "hakmem_fast:FastAllocator":
         parser.error(f"--mutant plants bugs in hakmem_fast; it cannot apply to --impl "
                      f"{impl.spec}")
+    if impl.tier == "malloc" and set(machines) != {"any"}:
+        parser.error(f"--machine {' '.join(machines)}: the families are Configs of the tiny "
+                     f"pool; a C library ({impl.spec}) has none: drop --machine")
     if args.promote and args.mutant:
         sys.stderr.write("hakmem-fuzz: --promote with --mutant: reproducers of a planted bug "
                          "fail only while the bug is applied, so they will not be promoted\n")
@@ -338,6 +344,24 @@ def _mutants(argv) -> int:
     return mutants_cmd.main(argv)
 
 
+#: flags of ``mutate`` that only the C path has: any of them selects it
+C_MUTATE_FLAGS = ("--c-file", "--build", "--prefix", "--adapter", "--stress", "--build-timeout")
+
+
+def _mutate(argv) -> int:
+    """``mutate``: Python files (fuzz.mutate_run), or with ``--c-file`` a C allocator
+    (fuzz.mutate_c_run); ``--help`` shows both."""
+    from fuzz import mutate_c_run, mutate_run
+    if any(a.split("=", 1)[0] in C_MUTATE_FLAGS for a in argv):
+        return mutate_c_run.main(argv)
+    if "-h" in argv or "--help" in argv:
+        code = mutate_run.main(["--help"])
+        sys.stdout.write("\nMutating a C allocator (hakmem-fuzz mutate --c-file FILE ...):\n\n"
+                         + mutate_c_run.parser().format_help())
+        return code
+    return mutate_run.main(argv)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "mutants":
@@ -346,8 +370,7 @@ def main(argv=None) -> int:
         from fuzz import invariants_cmd
         return invariants_cmd.main(argv[1:])
     if argv and argv[0] == "mutate":
-        from fuzz import mutate_run
-        return mutate_run.main(argv[1:])
+        return _mutate(argv[1:])
     parser = build_parser()
     if not argv:
         parser.print_help(sys.stderr)

@@ -1,0 +1,520 @@
+"""``hakmem-fuzz compare``: C allocators side by side on the stress workloads.
+
+Each workload x thread count x allocator runs --runs times (at least 3) in the C
+stress driver (hakmem_malloc.stress: real pthreads, every block tagged and checked),
+so every timing comes with a correctness verdict on the same run.  The report gives ns
+per op, ops per second and peak RSS as min / median / max of the clean runs, the verdict
+(clean, or the check that failed), the seed design's ns/op claim beside the measured
+numbers, and one bar plot per metric.  Runs of one (workload, threads, run) are issued
+for every allocator in turn with the same seed, so load drift hits them all alike.
+
+Exit status: 0 every run clean; 1 a finding (a run failed a check: tags, crash, hang);
+2 usage error (bad --impl, --threads, --runs, unwritable --report): nothing was run;
+3 interrupted (Ctrl-C, SIGTERM) or a run could not be made; the report covers what ran.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+
+EXIT_CLEAN, EXIT_FINDING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
+#: the system allocators compared by default (each only if installed)
+SYSTEM_LIBS = ("malloc:system", "malloc:libmimalloc.so.2", "malloc:libjemalloc.so.2",
+               "malloc:libtcmalloc_minimal.so.4")
+SHORT = {"native": "malloc:native", "system": "malloc:system",
+         "mimalloc": "malloc:libmimalloc.so.2", "jemalloc": "malloc:libjemalloc.so.2",
+         "tcmalloc": "malloc:libtcmalloc_minimal.so.4"}
+DEFAULTS = dict(threads="1,2,4", runs=3, ops=2_000_000, max_size=1024, seed=1, timeout=60.0,
+                report="compare-report")
+#: the seed design's performance claim, quoted from docs/DESIGN-SUMMARY.md ("The goal")
+CLAIM = dict(source="docs/DESIGN-SUMMARY.md, \"The goal\"",
+             text="The note measures the current allocator at **83 ns per operation** and "
+                  "targets **40-50 ns** (a 40-52 % improvement)",
+             baseline=83.0, target=(40.0, 50.0))
+#: (metric, label, file, scale of the plotted values)
+PLOTS = (("ns_per_op", "ns per op", "ns_per_op.png", 1.0),
+         ("peak_rss_kb", "peak RSS (MiB)", "peak_rss.png", 1 / 1024))
+OTHER_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+                 "tab:gray", "tab:olive", "tab:cyan")
+
+
+class UsageError(Exception):
+    """A bad flag or environment found before anything ran (exit 2, the message one line)."""
+
+
+# ============================================================================
+# Command line
+# ============================================================================
+
+
+def register(sub) -> None:
+    c = sub.add_parser("compare", help="C allocators side by side on the stress workloads, "
+                       "each run checked (ns/op, ops/s, peak RSS, verdict)",
+                       description=__doc__.split("\n\n")[1].replace("\n", " "),
+                       epilog=__doc__.split("\n\n")[2].replace("\n", " "))
+    c.add_argument("--impl", action="append", metavar="native|malloc:LIB[:PREFIX]",
+                   help="an allocator, repeatable: native (the C pool, malloc:native), "
+                        "system, mimalloc, jemalloc, tcmalloc, or any malloc:LIB[:PREFIX] "
+                        "(default: native and every installed one of malloc:system, "
+                        "libmimalloc.so.2, libjemalloc.so.2, libtcmalloc_minimal.so.4)")
+    c.add_argument("--workload", action="append", metavar="W",
+                   help="a stress workload, repeatable (default: all of them)")
+    c.add_argument("--threads", default=DEFAULTS["threads"], metavar="N,N,...",
+                   help="thread counts (default: %(default)s)")
+    c.add_argument("--runs", type=int, default=DEFAULTS["runs"],
+                   help="runs per cell, at least 3 (default: %(default)s)")
+    c.add_argument("--ops", type=int, default=DEFAULTS["ops"],
+                   help="alloc + free calls per run (default: %(default)s)")
+    c.add_argument("--max-size", type=int, default=DEFAULTS["max_size"], dest="max_size",
+                   help="largest request in bytes (default: %(default)s, the tiny pool's "
+                        "largest class)")
+    c.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="run k of a cell uses seed S + k (default: %(default)s)")
+    c.add_argument("--timeout", type=float, default=DEFAULTS["timeout"], metavar="S",
+                   help="seconds per run before it is a HANG (default: %(default)s)")
+    c.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
+                   help="report directory: report.md, report.html, report.json, PNGs "
+                        "(default: %(default)s)")
+    c.set_defaults(handler=main)
+
+
+def parse_threads(text: str) -> list:
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise UsageError(f"--threads {text!r}: expected positive integers separated by "
+                         f"commas, e.g. 1,2,4")
+    return sorted(set(out))
+
+
+def check_writable(path: str) -> None:
+    """Create ``path`` and write and delete a probe file in it, or UsageError."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".compare-probe-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("probe")
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"--report {path}: not writable ({e.strerror or e}); choose a "
+                         f"writable directory with --report DIR") from None
+
+
+def resolve_impls(names) -> tuple:
+    """(specs, missing): the resolved allocators; with no names, native and the installed
+    system libraries (missing: [(spec text, one-line reason)])."""
+    from hakmem_malloc.spec import MallocSpecError, resolve
+    texts = [SHORT.get(n, n) for n in names] if names else ["malloc:native", *SYSTEM_LIBS]
+    specs, missing, seen = [], [], set()
+    for text in dict.fromkeys(texts):
+        if not text.startswith("malloc:"):
+            raise UsageError(f"--impl {text!r}: expected native, system, mimalloc, jemalloc, "
+                             f"tcmalloc or malloc:LIB[:PREFIX]")
+        try:
+            spec = resolve(text)
+        except MallocSpecError as e:
+            if names or text == "malloc:native":
+                raise UsageError(str(e)) from None
+            missing.append((text, str(e)))
+            continue
+        if spec.name in seen:
+            raise UsageError(f"--impl {text!r}: two allocators named {spec.name!r}; give "
+                             f"each library once")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs, missing
+
+
+def main(args) -> int:
+    try:
+        if args.runs < 3:
+            raise UsageError(f"--runs {args.runs}: at least 3 runs per cell (min, median and "
+                             f"max need three)")
+        if args.ops < 1 or args.max_size < 1 or not args.timeout > 0:
+            raise UsageError("--ops, --max-size and --timeout must be > 0")
+        threads = parse_threads(args.threads)
+        try:
+            from hakmem_malloc import stress
+        except ImportError as e:
+            raise UsageError(f"the stress driver hakmem_malloc.stress is not available in "
+                             f"this installation ({e})") from None
+        workloads = list(dict.fromkeys(args.workload or stress.WORKLOADS))
+        bad = [w for w in workloads if w not in stress.WORKLOADS]
+        if bad:
+            raise UsageError(f"--workload {bad[0]!r}: unknown; the workloads are "
+                             f"{', '.join(stress.WORKLOADS)}")
+        check_writable(args.report)
+        specs, missing = resolve_impls(args.impl)
+        try:
+            stress.program()
+        except stress.StressUnavailable as e:
+            raise UsageError(str(e)) from None
+        plan, skipped = make_plan(stress, specs, workloads, threads, args)
+        if not plan:
+            raise UsageError(f"nothing to run: {skipped[0]['reason']}")
+    except UsageError as e:
+        print(f"hakmem-fuzz compare: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    for text, why in missing:
+        print(f"compare: skipped {text}: {why}", file=sys.stderr)
+    for x in skipped:
+        print(f"compare: skipped {x['workload']} at {x['threads']} thread(s): {x['reason']}",
+              file=sys.stderr)
+    report = dict(command=command_line(args, threads, workloads),
+                  parameters=dict(workloads=workloads, threads=threads, runs=args.runs,
+                                  ops=args.ops, max_size=args.max_size, seed=args.seed,
+                                  timeout=args.timeout),
+                  impls=[dict(name=s.name, spec=s.text, path=s.path) for s in specs],
+                  missing=[dict(spec=t, reason=w) for t, w in missing], skipped=skipped,
+                  machine=machine(), claim=CLAIM, runs=[], status="running")
+    status = run_all(stress, plan, args, report)
+    report["machine"]["load_after"] = _load()
+    files = write(args.report, report)
+    print_summary(report, files)
+    return status
+
+
+def command_line(args, threads, workloads) -> str:
+    """The command that repeats this comparison (every parameter spelled out)."""
+    parts = ["hakmem-fuzz compare"] + [f"--impl {i}" for i in args.impl or []]
+    parts += [f"--workload {w}" for w in args.workload or []]
+    parts += [f"--threads {','.join(map(str, threads))}", f"--runs {args.runs}",
+              f"--ops {args.ops}", f"--max-size {args.max_size}", f"--seed {args.seed}",
+              f"--report {args.report}"]
+    return " ".join(parts)
+
+
+# ============================================================================
+# Running
+# ============================================================================
+
+
+def make_plan(stress, specs, workloads, threads, args) -> tuple:
+    """(plan, skipped): the runs in the order (workload, threads, run, allocator), and the
+    (workload, threads) pairs the driver cannot run (xmalloc-test needs 2 threads)."""
+    plan, skipped = [], []
+    for w in workloads:
+        for t in threads:
+            why = stress.check_parameters(w, t, args.ops, args.max_size)
+            if why:
+                skipped.append(dict(workload=w, threads=t, reason=why))
+                continue
+            plan += [(w, t, k, s) for k in range(args.runs) for s in specs]
+    return plan, skipped
+
+
+def run_all(stress, plan, args, report) -> int:
+    """Every run of the plan; the exit status."""
+    old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+    interrupted = False
+    try:
+        for i, (w, t, k, spec) in enumerate(plan, 1):
+            seed = args.seed + k
+            print(f"compare [{i}/{len(plan)}] {w}, {t} thread{'s' * (t > 1)}, run "
+                  f"{k + 1}/{args.runs}: {spec.name} ...", file=sys.stderr, flush=True)
+            r = stress.run(spec, w, t, args.ops, seed=seed, max_size=args.max_size,
+                           timeout=args.timeout)
+            row = dict(workload=w, threads=t, run=k, seed=seed, impl=spec.name,
+                       status=r.status, check=r.check or "", message=r.message or "",
+                       ops=r.ops, seconds=r.seconds, ns_per_op=r.ns_per_op,
+                       ops_per_s=r.ops / r.seconds if r.seconds else None,
+                       peak_rss_kb=r.peak_rss_kb, signal=r.signal)
+            report["runs"].append(row)
+            if row["status"] == 1:
+                print(f"\n*** FINDING: {_run_line(row)}\n", file=sys.stderr, flush=True)
+            else:
+                print("  " + _run_line(row), file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"compare: interrupted after {len(report['runs'])} of {len(plan)} runs; "
+              f"writing the report of what ran", file=sys.stderr)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    report["planned"] = len(plan)
+    findings = [r for r in report["runs"] if r["status"] == 1]
+    unusable = [r for r in report["runs"] if r["status"] not in (0, 1)]
+    report["status"] = ("finding" if findings else "interrupted" if interrupted else
+                        "incomplete" if unusable else "clean")
+    if findings:
+        return EXIT_FINDING
+    return EXIT_INTERRUPTED if interrupted or unusable else EXIT_CLEAN
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_line(r: dict) -> str:
+    if r["status"] == 1:                 # the message starts with the check's name
+        plural = "s" * (r["threads"] > 1)
+        return (f"{r['impl']}, {r['workload']}, {r['threads']} thread{plural}, seed "
+                f"{r['seed']}: {r['message'] or '[' + (r['check'] or '?') + ']'}")
+    if r["status"]:
+        return f"UNUSABLE {r['impl']}: {r['message']}"
+    return (f"{r['impl']}: {_f(r['ns_per_op'])} ns/op, {_f(_mops(r['ops_per_s']), 2)} M ops/s, "
+            f"peak {_f(_mib(r['peak_rss_kb']))} MiB")
+
+
+def _load():
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return dict(cpus=os.cpu_count(), cpu=model, platform=platform.platform(),
+                libc=" ".join(platform.libc_ver()), load_before=_load(),
+                started=time.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+# ============================================================================
+# Summaries
+# ============================================================================
+
+
+def _f(x, nd=1) -> str:
+    return "-" if x is None else f"{x:,.{nd}f}"
+
+
+def _mops(x):
+    return None if x is None else x / 1e6
+
+
+def _mib(kb):
+    return None if kb is None else kb / 1024
+
+
+def spread(values) -> tuple:
+    """(min, median, max) of the values that are not None, or (None, None, None)."""
+    v = [x for x in values if x is not None]
+    return (min(v), statistics.median(v), max(v)) if v else (None, None, None)
+
+
+def cells(report: dict) -> list:
+    """One summary per (workload, threads, allocator): the spreads of the clean runs, and
+    the verdict ('clean', or the checks that failed, by name)."""
+    groups = {}
+    for r in report["runs"]:
+        groups.setdefault((r["workload"], r["threads"], r["impl"]), []).append(r)
+    out = []
+    for (w, t, n), rs in groups.items():
+        clean = [r for r in rs if r["status"] == 0]
+        failed = list(dict.fromkeys(r["check"] or ("?" if r["status"] == 1 else "UNUSABLE")
+                                    for r in rs if r["status"]))
+        out.append(dict(workload=w, threads=t, impl=n, done=len(rs), clean=len(clean),
+                        verdict=", ".join(failed) if failed else "clean",
+                        ns_per_op=spread(r["ns_per_op"] for r in clean),
+                        ops_per_s=spread(r["ops_per_s"] for r in clean),
+                        peak_rss_kb=spread(r["peak_rss_kb"] for r in clean)))
+    return out
+
+
+def print_summary(report: dict, files) -> None:
+    out = sys.stdout
+    print(f"compare: {report['status']}: {len(report['runs'])} of {report['planned']} runs",
+          file=out)
+    for c in report["cells"]:
+        lo, med, hi = c["ns_per_op"]
+        print(f"  {c['workload']:<14} {c['threads']:>2} thr  {c['impl']:<10} "
+              f"{_f(med):>9} ns/op ({_f(lo)}..{_f(hi)})  {c['verdict']}", file=out)
+    findings = [r for r in report["runs"] if r["status"] == 1]
+    if findings:
+        print(f"\n*** {len(findings)} FINDING(S): a run failed a check of the stress driver",
+              file=sys.stderr)
+        for r in findings:
+            print(f"*** {_run_line(r)}", file=sys.stderr)
+    print("report: " + ", ".join(files), file=out)
+
+
+# ============================================================================
+# The report: report.json, report.md, report.html, PNGs
+# ============================================================================
+
+
+def write(directory: str, report: dict) -> list:
+    """Write the plots and the three report files; the paths written."""
+    os.makedirs(directory, exist_ok=True)
+    report["cells"] = cells(report)
+    report["plots"], report["plot_note"] = plot(directory, report["cells"])
+    from fuzz.explore_report import to_html
+    md = markdown(report)
+    files = [os.path.join(directory, p) for p in report["plots"]]
+    for name, text in (("report.json", json.dumps(report, indent=1)), ("report.md", md),
+                       ("report.html", to_html(md, "hakmem allocator comparison"))):
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        files.append(path)
+    return files
+
+
+def _ms(t: tuple, scale=lambda x: x, nd=1) -> str:
+    lo, med, hi = (None if x is None else scale(x) for x in t)
+    return "-" if med is None else f"{_f(med, nd)} ({_f(lo, nd)}..{_f(hi, nd)})"
+
+
+def _loadavg(v) -> str:
+    return "?" if not v else " ".join(f"{x:.2f}" for x in v)
+
+
+def markdown(report: dict) -> str:
+    p, m, cs = report["parameters"], report["machine"], report["cells"]
+    names = [i["name"] for i in report["impls"]]
+    out = ["# Allocators compared on the stress workloads", "",
+           f"**Status: {report['status']}**, {len(report['runs'])} of {report['planned']} "
+           f"runs. Command: `{report['command']}`.", "",
+           f"Machine: {m['cpus']} CPUs ({m['cpu'] or 'unknown model'}), {m['platform']}, "
+           f"{m['libc']}; load average {_loadavg(m['load_before'])} before, "
+           f"{_loadavg(m.get('load_after'))} after; started {m['started']}.", "",
+           f"Parameters: {p['ops']:,} alloc + free calls per run, {p['runs']} runs per cell "
+           f"(seeds {p['seed']}..{p['seed'] + p['runs'] - 1}), threads "
+           f"{', '.join(map(str, p['threads']))}, sizes up to {p['max_size']} B, "
+           f"{p['timeout']:g} s per run before a HANG.", "",
+           "| allocator | spec | library |", "|---|---|---|"]
+    out += [f"| {i['name']} | `{i['spec']}` | `{i['path']}` |" for i in report["impls"]]
+    out += [f"| (skipped) | `{x['spec']}` | {x['reason']} |" for x in report["missing"]]
+    if report.get("skipped"):
+        out += ["", "Not run: " + "; ".join(f"{x['workload']} at {x['threads']} thread(s) "
+                                           f"({x['reason']})" for x in report["skipped"])
+                + "."]
+    findings = [r for r in report["runs"] if r["status"]]
+    if findings:
+        spec = {i["name"]: i["spec"] for i in report["impls"]}
+        out += ["", "## Findings", "", "Runs that failed a check of the stress driver (the "
+                "check's name first), each with the command that runs it again (its first "
+                "run has the same seed).", "",
+                "| allocator | workload | threads | seed | check | message | rerun |",
+                "|---|---|---:|---:|---|---|---|"]
+        out += [f"| {r['impl']} | {r['workload']} | {r['threads']} | {r['seed']} | "
+                f"**{r['check'] or ('UNUSABLE' if r['status'] != 1 else '?')}** | "
+                f"{r['message'][:300].replace('|', '/')} | `hakmem-fuzz compare --impl "
+                f"{spec.get(r['impl'], r['impl'])} --workload {r['workload']} --threads "
+                f"{r['threads']} --seed {r['seed']} --ops {p['ops']} --max-size "
+                f"{p['max_size']}` |" for r in findings]
+    out += ["", "## The design's claim beside the measurements", "",
+            f"{CLAIM['source']}: \"{CLAIM['text']}\".", "",
+            f"Median ns/op at {min(p['threads'])} thread(s) (or the fewest a workload runs "
+            "on), per workload. The driver's ns/op is a run's wall time (from the start of "
+            "the workload to the end of its clean-up, the library already loaded) divided "
+            "by the allocator calls it made, so it includes the driver's own work (tag "
+            "writes and checks, the workload's bookkeeping), the same for every allocator. "
+            "The claim's numbers come from the seed design's own benchmark: compare the "
+            "allocators with each other, and read the claim as a scale.", ""]
+    by = {(c["workload"], c["threads"], c["impl"]): c for c in cs}
+    t0 = min(p["threads"])
+    out += ["| workload | claim: seed baseline | claim: seed target | " + " | ".join(names)
+            + " |", "|---|---:|---:|" + "---:|" * len(names)]
+    for w in p["workloads"]:
+        tw = min((c["threads"] for c in cs if c["workload"] == w), default=t0)
+        label = w if tw == t0 else f"{w} ({tw} threads)"
+        out.append(f"| {label} | {CLAIM['baseline']:g} | "
+                   + "{:g}-{:g}".format(*CLAIM["target"]) + " | "
+                   + " | ".join(_f(by[(w, tw, n)]["ns_per_op"][1]) if (w, tw, n) in by
+                                else "-" for n in names) + " |")
+    out += ["", "## Every cell", "",
+            "ns/op (as above), M ops/s (allocator calls per second) and peak RSS (MiB: the "
+            "driver process's maximum resident set, its own bookkeeping included) are "
+            "median (min..max) over the clean runs of the cell; runs: clean runs of those "
+            "done; verdict: clean, or the checks that failed (STRESS-TAG: a block handed "
+            "out while live; STRESS-OVERWRITE: a live block changed; CRASH, ABORT, HANG: "
+            "the driver died or was killed; the driver's header lists them all).", ""]
+    if report["plot_note"]:
+        out += [f"**Plots:** {report['plot_note']}", ""]
+    for _, label, png, _ in PLOTS:
+        if png in report["plots"]:
+            out += [f"![{label} by workload and threads, one bar per allocator]({png})", ""]
+    out += ["| workload | threads | allocator | ns/op | M ops/s | peak RSS MiB | runs | "
+            "verdict |", "|---|---:|---|---:|---:|---:|---:|---|"]
+    for c in cs:
+        v = c["verdict"] if c["verdict"] == "clean" else f"**{c['verdict']}**"
+        out.append(f"| {c['workload']} | {c['threads']} | {c['impl']} | "
+                   f"{_ms(c['ns_per_op'])} | {_ms(c['ops_per_s'], _mops, 2)} | "
+                   f"{_ms(c['peak_rss_kb'], _mib)} | {c['clean']}/{c['done']} | {v} |")
+    return "\n".join(out) + "\n"
+
+
+def plot(directory: str, cs: list) -> tuple:
+    """ns/op and peak RSS: one panel per workload, thread counts on x, one bar per
+    allocator at its median with min..max error bars.  (files, note)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return [], (f"not drawn: matplotlib is not installed ({e}); install the extra: "
+                    f".venv/bin/pip install -e '.[report]'")
+    if not cs:
+        return [], "not drawn: no run finished"
+    ws = list(dict.fromkeys(c["workload"] for c in cs))
+    names = list(dict.fromkeys(c["impl"] for c in cs))
+    others = iter(OTHER_COLOURS * len(names))
+    colours = {n: "tab:red" if n == "native" else next(others) for n in names}
+    by = {(c["workload"], c["threads"], c["impl"]): c for c in cs}
+    files = []
+    for metric, label, png, scale in PLOTS:
+        ncol = min(4, len(ws))
+        nrow = -(-len(ws) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.9 * nrow), squeeze=False)
+        width = 0.8 / len(names)
+        for ax, w in zip(axes.flat, ws):
+            ts = sorted({c["threads"] for c in cs if c["workload"] == w})
+            for j, n in enumerate(names):
+                xs, meds, lo, hi = [], [], [], []
+                for x, t in enumerate(ts):
+                    c = by.get((w, t, n))
+                    xpos = x + (j - len(names) / 2 + 0.5) * width
+                    if c and c["verdict"] != "clean":     # a finding: marked, bar or not
+                        top = (c[metric][2] or 0) * scale
+                        ax.text(xpos, top, "X", color="red", ha="center", va="bottom",
+                                fontweight="bold")
+                    if not c or c[metric][1] is None:
+                        continue
+                    a, m, b = (v * scale for v in c[metric])
+                    xs.append(xpos)
+                    meds.append(m)
+                    lo.append(m - a)
+                    hi.append(b - m)
+                ax.bar(xs, meds, width, yerr=[lo, hi], capsize=2, color=colours[n], label=n,
+                       error_kw=dict(lw=0.8))
+            if metric == "ns_per_op":
+                ax.axhspan(*CLAIM["target"], color="green", alpha=0.15,
+                           label="seed target 40-50 ns/op")
+                ax.axhline(CLAIM["baseline"], color="grey", ls="--", lw=0.8,
+                           label="seed baseline 83 ns/op")
+            ax.set_xticks(range(len(ts)), [f"{t} thr" for t in ts])
+            ax.set_title(w, fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, axis="y", alpha=0.3)
+        for ax in list(axes.flat)[len(ws):]:
+            ax.axis("off")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=8,
+                   frameon=False)
+        fig.suptitle(f"{label}: median of the clean runs, bars min..max "
+                     f"(X: a run failed a check)", fontsize=10)
+        fig.tight_layout(rect=(0, 0.07, 1, 0.96))
+        fig.savefig(os.path.join(directory, png), dpi=80)
+        plt.close(fig)
+        files.append(png)
+    return files, ""
