@@ -11,6 +11,8 @@
     hakmem-fuzz mutate --files GLOB  (see fuzz.mutate_run)
     hakmem-fuzz mutate --c-file FILE --build CMD --prefix P  (see fuzz.mutate_c_run)
     hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
+    hakmem-fuzz stress --impl native|malloc:LIB ...   (see fuzz.stress_cmd)
+    hakmem-fuzz compare [--impl ...]...    (see fuzz.compare_cmd)
 
 ``run`` is the nightly runner (``fuzz.runner``); with no options it is a
 short campaign of one minute on every core with a report in ``fuzz-report/``.
@@ -24,9 +26,10 @@ import sys
 EXIT_USAGE = 2
 DESCRIPTION = ("Fuzz the hakmem tiny-pool design: Hypothesis drives the fast model "
                "(hakmem_fast) and the reference allocator (hakmem_ref) through the same ops "
-               "in lockstep and checks the invariant catalogue after every op. Failures are "
-               "shrunk to a few ops, saved in an example database and written as runnable "
-               "pytest reproducers.")
+               "in lockstep and checks the invariant catalogue after every op; any C "
+               "allocator library (--impl malloc:LIB[:PREFIX]) is checked against the "
+               "contract of malloc. Failures are shrunk to a few ops, saved in an example "
+               "database and written as runnable pytest reproducers.")
 EXIT_CODES = ("exit status: 0 clean (the full budget ran, nothing found); 1 a failure was "
               "found (a HANG included); 2 usage error or unusable environment (nothing was "
               "run); 3 interrupted or incomplete (a signal, a worker crashed or was "
@@ -96,9 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fuzz-report/report.md."))
     sub = parser.add_subparsers(dest="command",
                                 metavar="{run,promote,merge-reports,contracts,mutants,"
-                                        "invariants,replay,explore}",
+                                        "mutate,invariants,replay,explore,stress,compare}",
                                 parser_class=_Parser)
 
+    sub.add_parser("mutate", add_help=False,       # dispatched in main(), before parsing
+                   help="random one-token mutants of Python files, or of a C allocator "
+                        "(--c-file), each hunted: how much of the code the harness guards "
+                        "(hakmem-fuzz mutate --help)")
     r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
                        description="Run the lockstep machines (reference vs fast model) across "
                        "worker processes until the budget ends. Failures (a HANG included) "
