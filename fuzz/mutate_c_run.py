@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fuzz.mutate_c import sample
 from fuzz.mutate_c_report import markdown, summarize_c
+from fuzz.mutate_report import write as write_report
 from fuzz.mutate_c_worker import (STOP, STRESS_THREADS, Target, build_in, build_mutant,
                                   hunt_in_worker, hunt_mutant, interrupt, raise_interrupt)
 
@@ -319,15 +320,7 @@ def main(argv) -> int:
         workers=args.workers, stress=t.stress, candidates=candidates,
         sampled=hunted, seconds=round(time.monotonic() - t0),
         interrupted=interrupted))
-    os.makedirs(args.out, exist_ok=True)
-    md = markdown(rep)
-    with open(os.path.join(args.out, "report.json"), "w") as f:
-        json.dump(rep, f, indent=1)
-    with open(os.path.join(args.out, "report.md"), "w") as f:
-        f.write(md)
-    if args.write_md:
-        with open(args.write_md, "w") as f:
-            f.write(md)
+    write_report(args.out, rep, markdown(rep), args.write_md)
     pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
     print(f"{PROG}: score {pct} ({rep['killed']} killed, {rep['survived']} survived, "
           f"{rep['equivalent']} identical builds, {rep['did_not_build']} did not build, "

@@ -9,6 +9,19 @@ from fuzz.mutate import OPERATORS
 from fuzz.mutate_reach import diff_key
 
 
+def write(out: str, rep: dict, md: str, write_md: str = None) -> None:
+    """``out/report.json`` and ``out/report.md`` (and the markdown at ``write_md`` too)."""
+    import json
+    import os
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    for path in (os.path.join(out, "report.md"), write_md):
+        if path:
+            with open(path, "w") as f:
+                f.write(md)
+
+
 def tag_equivalent(row: dict, equiv: dict) -> dict:
     """A survivor on the list becomes ``equivalent`` (with its reason); a listed mutant
     that was killed keeps ``killed`` and the reason, so the report names the wrong claim."""

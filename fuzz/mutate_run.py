@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fuzz.mutate import Mutant, sample
 from fuzz.mutate_report import markdown, summarize, tag_equivalent
+from fuzz.mutate_report import write as write_report
 from fuzz.mutate_reach import (EQUIVALENT_FILE, enclosing, functions, in_unreachable,
                                load_equivalent, unreachable)
 
@@ -421,15 +422,7 @@ def main(argv) -> int:
         + ([f"--equivalent {args.equivalent}"] if args.equivalent else [])
         + (["--tests"] + [f"'{t}'" for t in args.tests] if args.tests is not None else []))
     rep["command"] = command
-    os.makedirs(args.out, exist_ok=True)
-    md = markdown(rep, command)
-    with open(os.path.join(args.out, "report.json"), "w") as f:
-        json.dump(rep, f, indent=1)
-    with open(os.path.join(args.out, "report.md"), "w") as f:
-        f.write(md)
-    if args.write_md:
-        with open(args.write_md, "w") as f:
-            f.write(md)
+    write_report(args.out, rep, markdown(rep, command), args.write_md)
     pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
     print(f"hakmem-fuzz mutate: score {pct} ({rep['killed']} killed, {rep['survived']} "
           f"survived, {rep['equivalent']} equivalent, "

@@ -15,10 +15,11 @@ run near 900 steps.  Every path the fast model takes is labelled with
 from __future__ import annotations
 
 from hypothesis import event, strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize,
+from hypothesis.stateful import (Bundle, consumes, initialize,
                                  multiple, rule)
 
 from .api import SEED_CLASS_SIZES, Config
+from .machine_base import OracleMachine
 from .schedule import RACE_RECORDERS
 from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid, Drain,
                        Evict,
@@ -79,26 +80,8 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         from .malloc_machine import make_malloc_machine
         return make_malloc_machine(fast_factory, l3_every, name)
 
-    class Machine(RuleBasedStateMachine):
+    class Machine(OracleMachine):
         handles = Bundle("handles")
-
-        def __init__(self):
-            super().__init__()
-            self.oracle = None
-            self.broken = False
-
-        # ---- plumbing ----------------------------------------------------------
-        def _apply(self, op):
-            before = dict(self.oracle.events)
-            try:
-                out = self.oracle.apply(op)
-            except BaseException:
-                self.broken = True
-                raise
-            for k, v in self.oracle.events.items():
-                if v != before.get(k, 0):
-                    event(k)
-            return out
 
         def _size(self, s: int) -> int:
             return s % (self.oracle.config.max_size + 1)

@@ -12,11 +12,11 @@ overflow.
 """
 from __future__ import annotations
 
-from hypothesis import event, strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize, multiple,
-                                 precondition, rule)
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, consumes, initialize, multiple, precondition, rule
 
 from .api import Config
+from .machine_base import OracleMachine
 from .malloc_oracle import L3_EVERY, MallocOracle
 from .ops import (AlignedAlloc, Alloc, AllocMany, BadFree, Calloc, Free, FreeMany, FreeNull,
                   Quiesce, Read, Realloc, ThreadExit, Write)
@@ -44,25 +44,8 @@ def make_malloc_machine(factory, l3_every: int = L3_EVERY, name: str = "MallocMa
     """A RuleBasedStateMachine over a fresh instance of the library per example
     (``factory(config)`` returns one)."""
 
-    class Machine(RuleBasedStateMachine):
+    class Machine(OracleMachine):
         handles = Bundle("handles")
-
-        def __init__(self):
-            super().__init__()
-            self.oracle = None
-            self.broken = False
-
-        def _apply(self, op):
-            before = dict(self.oracle.events)
-            try:
-                out = self.oracle.apply(op)
-            except BaseException:
-                self.broken = True
-                raise
-            for k, v in self.oracle.events.items():
-                if v != before.get(k, 0):
-                    event(k)
-            return out
 
         @initialize()
         def setup(self):

@@ -1,0 +1,27 @@
+"""What every Hypothesis machine over an oracle shares: the oracle, whether an op broke
+it, and one way to apply an op (its new path labels reported with ``event()``)."""
+from __future__ import annotations
+
+from hypothesis import event
+from hypothesis.stateful import RuleBasedStateMachine
+
+
+class OracleMachine(RuleBasedStateMachine):
+    """``self.oracle`` is set by the subclass's ``@initialize`` rule."""
+
+    def __init__(self):
+        super().__init__()
+        self.oracle = None
+        self.broken = False         # an op raised: the teardown must not run the oracle's
+
+    def _apply(self, op):
+        before = dict(self.oracle.events)
+        try:
+            out = self.oracle.apply(op)
+        except BaseException:
+            self.broken = True
+            raise
+        for k, v in self.oracle.events.items():
+            if v != before.get(k, 0):
+                event(k)
+        return out
