@@ -35,6 +35,17 @@ EXPECTED = {
 }
 
 
+
+@pytest.fixture(autouse=True)
+def short_shrink():
+    """A C library's replays fork a process each: these hunts shrink for at most 8 s (what
+    they check is the kill and the check named, not the smallest trace)."""
+    from hypothesis.internal.conjecture import engine
+    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
+    yield
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
+
 def _builder():
     spec = importlib.util.spec_from_file_location("exalloc_build", ROOT / "examples/c/build.py")
     mod = importlib.util.module_from_spec(spec)

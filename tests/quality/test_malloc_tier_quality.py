@@ -22,6 +22,17 @@ MALLOC_IDS = sorted(i for i, inv in REGISTRY.items() if inv.topic == "malloc")
 pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="no C compiler (gcc)")
 
 
+
+@pytest.fixture(autouse=True)
+def short_shrink():
+    """A C library's replays fork a process each: these hunts shrink for at most 8 s (what
+    they check is the kill and the check named, not the smallest trace)."""
+    from hypothesis.internal.conjecture import engine
+    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
+    yield
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
+
 def build(tmp_path: Path, macro: str = "") -> str:
     """The library (with ``macro`` defined) and its adapter file; the spec to pass."""
     so = tmp_path / f"libplanted{('_' + macro) if macro else ''}.so"
@@ -61,7 +72,7 @@ def test_a_planted_bug_of_a_c_library_is_found_by_its_check(inv_id, tmp_path):
 @pytest.mark.quality
 @pytest.mark.parametrize("macro", ["", "PL_DETECTS"])
 def test_the_clean_build_of_the_planted_library_survives_the_same_hunt(macro, tmp_path):
-    r = hunt_on(build(tmp_path, macro), budget=10.0, chunk=4)
+    r = hunt_on(build(tmp_path, macro), budget=5.0, chunk=4)
     assert not r.killed, r.message
     assert r.checks["MALLOC-07"] > 0, "the statistic was checked"
     if macro:
