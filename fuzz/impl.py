@@ -116,7 +116,9 @@ def load_malloc(spec: str, include_known: bool = False) -> MallocImpl:
     from hakmem_malloc.spec import MallocSpecError, resolve
     try:
         impl = MallocImpl(resolve(spec), include_known)
-        impl(None).close()                  # the library starts and forks: a probe
+        probe = impl(None)                  # the library starts and forks: a probe
+        impl.classes = tuple(probe.classes())   # its published size classes, if any
+        probe.close()
     except MallocSpecError as e:
         raise ImplError(str(e)) from None
     except LibraryError as e:

@@ -114,6 +114,21 @@ class Library:
         if "init" in self.hooks:
             self.hooks["init"]()
 
+    def classes(self) -> list:
+        """The size classes the library publishes (jemalloc: ``arenas.bin.N.size``), or []."""
+        if self.stats_kind != "jemalloc":
+            return []
+        ffi = self.ffi
+        n, sz = ffi.new("unsigned *"), ffi.new("size_t *", ffi.sizeof("unsigned"))
+        if self._mallctl(b"arenas.nbins", n, sz, ffi.NULL, 0):
+            return []
+        out = []
+        for i in range(int(n[0])):
+            v, vsz = ffi.new("size_t *"), ffi.new("size_t *", ffi.sizeof("size_t"))
+            if self._mallctl(f"arenas.bin.{i}.size".encode(), v, vsz, ffi.NULL, 0) == 0:
+                out.append(int(v[0]))
+        return out
+
     def allocated(self):
         """Bytes the library counts as allocated, or None when it has no such statistic."""
         ffi, kind = self.ffi, self.stats_kind
@@ -344,6 +359,9 @@ class Instance:
 
     def op_stats(self):
         return self.lib.allocated()
+
+    def op_classes(self):
+        return self.lib.classes()
 
     def op_threads(self):
         return sorted(self.threads)

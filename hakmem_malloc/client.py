@@ -210,6 +210,10 @@ class MallocInstance:
     def stats(self):
         return self.call(0, "stats")
 
+    def classes(self):
+        """The size classes the library publishes ([] when it publishes none)."""
+        return self.call(0, "classes")
+
     def exit_thread(self, tid):
         return self.call(tid, "exit_thread")
 

@@ -30,9 +30,9 @@ BOUNDARIES = tuple(sorted({max(0, min(MAX_SIZE, (base * (4 + i)) // 4 + d))
                            for k in range(0, 23) for base in (1 << k,) for i in range(4)
                            for d in (-1, 0, 1)} | set(THRESHOLDS)))
 
-sizes = st.one_of(st.sampled_from(BOUNDARIES), st.integers(0, 64), st.integers(0, 1024),
+SIZES = st.one_of(st.sampled_from(BOUNDARIES), st.integers(0, 64), st.integers(0, 1024),
                   st.integers(0, 64 * 1024), st.integers(0, MAX_SIZE))
-small_sizes = st.one_of(st.sampled_from([b for b in BOUNDARIES if b <= 4096]),
+SMALL_SIZES = st.one_of(st.sampled_from([b for b in BOUNDARIES if b <= 4096]),
                         st.integers(0, 4096))
 ALIGNMENTS = st.sampled_from([8, 16, 32, 64, 128, 256, 512, 4096, 65536])
 #: one round trip each; 3,000 blocks of one size overflow every thread cache we know
@@ -40,9 +40,20 @@ BURSTS = st.one_of(st.integers(1, 20), st.integers(1, 20), st.sampled_from([64, 
                    st.sampled_from([1000, 3000]))
 
 
+def with_classes(classes) -> tuple:
+    """Sizes around a library's published classes: each class, one below, one above."""
+    return tuple(sorted({max(0, min(MAX_SIZE, c + d)) for c in classes for d in (-1, 0, 1)}))
+
+
 def make_malloc_machine(factory, l3_every: int = L3_EVERY, name: str = "MallocMachine"):
     """A RuleBasedStateMachine over a fresh instance of the library per example
-    (``factory(config)`` returns one)."""
+    (``factory(config)`` returns one).  A library that publishes its size classes
+    (``factory.classes``: jemalloc's ``arenas.bin.N.size``) gets them, and the sizes
+    around them, as one more branch of every size drawn."""
+    published = with_classes(getattr(factory, "classes", ()) or ())
+    sizes = SIZES if not published else st.one_of(st.sampled_from(published), SIZES)
+    small_sizes = SMALL_SIZES if not published else st.one_of(
+        st.sampled_from([s for s in published if s <= 4096] or [0]), SMALL_SIZES)
 
     class Machine(OracleMachine):
         handles = Bundle("handles")

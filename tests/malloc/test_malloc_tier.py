@@ -115,3 +115,12 @@ def test_a_library_call_that_never_returns_is_a_hang_and_the_hunt_goes_on(tmp_pa
              op_timeout=1.0)
     assert r.killed and r.inv_id == "HANG", r.message
     assert r.trace, "the hanging trace is kept"
+
+
+def test_jemalloc_s_published_size_classes_join_the_sizes_drawn():
+    spec = spec_or_skip("libjemalloc.so.2")
+    from fuzz.impl import load_impl
+    from specs.malloc_machine import with_classes
+    impl = load_impl(spec)
+    assert 8 in impl.classes and 14336 in impl.classes, impl.classes
+    assert {14335, 14336, 14337} <= set(with_classes(impl.classes))
