@@ -2,7 +2,8 @@
 
     hakmem-fuzz run [--minutes M] [--workers N] [--seed S] [--shard K/N] [--db PATH_OR_URL]
                     [--db-shared PATH_OR_URL] [--report DIR] [--machine NAME]...
-                    [--mutant NAME] [--op-timeout S] [--promote] [--list]
+                    [--mutant NAME] [--op-timeout S] [--shrink-seconds S] [--promote]
+                    [--list]
     hakmem-fuzz promote FILE... [--to DIR]
     hakmem-fuzz merge-reports DIR... [--out DIR]
     hakmem-fuzz contracts [--per-condition-timeout S] [crosshair options]
@@ -67,6 +68,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shrink-seconds must be a number of seconds, "
+                                         f"got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--shrink-seconds must be >= 0, got {text!r}")
+    return value
+
+
 def _shard(text: str) -> tuple:
     try:
         k, n = (int(x) for x in text.split("/"))
@@ -106,11 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random one-token mutants of Python files, or of a C allocator "
                         "(--c-file), each hunted: how much of the code the harness guards "
                         "(hakmem-fuzz mutate --help)")
-    r = sub.add_parser("run", help="fuzz the lockstep machines on every core, write a report",
-                       description="Run the lockstep machines (reference vs fast model) across "
-                       "worker processes until the budget ends. Failures (a HANG included) "
-                       "are shrunk, saved to the example database and written as runnable "
-                       "pytest reproducers.", epilog=EXIT_CODES)
+    r = sub.add_parser("run", help="fuzz the lockstep and the concurrent machine on every "
+                       "core, write a report",
+                       description="Run the lockstep machine (reference vs fast model) and "
+                       "the concurrent machine (threads whose atomic steps interleave) across "
+                       "worker processes until the budget ends: two thirds of each worker's "
+                       "time to the lockstep machine, one third to the concurrent one, unless "
+                       "--machine chooses. Failures (a HANG included) are shrunk for at most "
+                       "--shrink-seconds, saved to the example database and written as "
+                       "runnable pytest reproducers.", epilog=EXIT_CODES)
     r.add_argument("--minutes", type=_positive_minutes, default=DEFAULTS["minutes"],
                    help="time budget in minutes, fractions allowed (default: %(default)s)")
     r.add_argument("--workers", type=_at_least(1, "--workers"), default=None,
@@ -137,9 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report directory: report.json, report.md, reproducers/ "
                         "(default: %(default)s)")
     r.add_argument("--machine", action="append", metavar="NAME", dest="machines",
-                   help=f"config family, repeatable: {', '.join(FAMILIES)} (default: any); "
-                        "or 'concurrent' alone: threads whose atomic steps interleave "
-                        "(specs/concurrent.py, one process, random schedules)")
+                   help=f"default: both machines, the lockstep one (config family any) for "
+                        f"two thirds of the budget and the concurrent one for a third. A "
+                        f"config family, repeatable ({', '.join(FAMILIES)}): the lockstep "
+                        "machine only, on those families; 'concurrent' alone: the concurrent "
+                        "machine only (specs/concurrent.py, one process, random schedules)")
+    r.add_argument("--shrink-seconds", type=_non_negative_seconds, dest="shrink_seconds",
+                   default=DEFAULTS["shrink_seconds"], metavar="SECONDS",
+                   help="wall-clock budget for shrinking a failure; then the smallest "
+                        "failing example found so far is kept, its reproducer written and "
+                        "the report says shrinking was cut (default: %(default)s)")
     from fuzz.impl import add_impl_argument
     add_impl_argument(r)
     r.add_argument("--mutant", metavar="NAME",
@@ -250,7 +273,8 @@ def _write_list(out) -> int:
     out.write("machine families (--machine):\n")
     for name, attr in FAMILIES.items():
         out.write(f"  {name:<8} specs.machines.{attr}\n")
-    out.write("  concurrent specs.concurrent (threads interleaved; alone)\n")
+    out.write("  concurrent specs.concurrent (threads interleaved; alone, or a third of the "
+              "default run)\n")
     out.write("planted bugs (--mutant):\n")
     for name in mutants.names():
         m = mutants.get(name)
@@ -271,14 +295,15 @@ def _run(args, parser) -> int:
     if args.list:
         return _list()
     from fuzz.mutants.races import RACES
-    if args.mutant in RACES and not args.machines:
-        args.machines = ["concurrent"]        # a planted race: the concurrent machine hunts it
     if "concurrent" in (args.machines or []):
         return _run_concurrent(args, parser)
-    if args.mutant in RACES:
-        parser.error(f"--mutant {args.mutant} is a planted race: only --machine concurrent "
-                     "(the default for it) can find it")
+    if args.mutant in RACES and args.machines:
+        parser.error(f"--mutant {args.mutant} is a planted race: the lockstep families "
+                     f"({' '.join(args.machines)}) cannot find it; drop --machine (the "
+                     "default run hunts it with the concurrent machine) or use --machine "
+                     "concurrent")
     machines = args.machines or ["any"]
+    share = runner.DEFAULTS["concurrent_share"] if not args.machines else 0.0
     unknown = [m for m in machines if m not in FAMILIES]
     if unknown:
         parser.error(f"unknown --machine {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
@@ -312,7 +337,9 @@ def _run(args, parser) -> int:
         chunk=args.chunk, steps=args.steps, l3_every=args.l3_every,
         progress_every=args.progress_every, db_local=args.db_local, db_shared=args.db_shared,
         op_timeout=args.op_timeout, shard=args.shard, tier=impl.tier,
-        impl=None if impl.spec == "hakmem_fast:FastAllocator" else impl.spec)
+        impl=None if impl.spec == "hakmem_fast:FastAllocator" else impl.spec,
+        shrink_seconds=args.shrink_seconds)
+    params["concurrent_share"] = share         # 0 is a value, not "use the default"
     return runner.run(params)
 
 
@@ -324,12 +351,14 @@ def _run_concurrent(args, parser) -> int:
     from fuzz.mutants.races import RACES
     if args.machines != ["concurrent"]:
         parser.error("--machine concurrent runs alone (its rounds are not lockstep examples); "
-                     "run the other families separately")
+                     "drop --machine for the default run, which splits the budget between "
+                     "the lockstep machine (family any) and the concurrent machine")
     if args.mutant is not None and args.mutant not in RACES and \
             args.mutant not in mutants.names():
         parser.error(f"unknown --mutant {args.mutant!r}; the planted races are "
                      f"{', '.join(RACES)}")
-    return cli_run(args.minutes, args.seed, args.mutant, report=args.report, impl=args.impl)
+    return cli_run(args.minutes, args.seed, args.mutant, report=args.report, impl=args.impl,
+                   shrink_seconds=args.shrink_seconds)
 
 
 def _promote(args) -> int:

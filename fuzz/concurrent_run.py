@@ -24,7 +24,7 @@ from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config, InvariantViolation
 from specs.concurrent import OP_KINDS, Harness
-from specs.concurrent_shrink import shrink_rounds
+from specs.concurrent_shrink import SHRINK_SECONDS, shrink_rounds
 from specs.schedule import PCT, RandomStrategy
 
 
@@ -72,6 +72,9 @@ class ConcurrentReport:
     reproducer: str = ""
     config: object = None        # the finding's Config and rounds (shrunk)
     rounds: list = field(default_factory=list)
+    paths: Counter = field(default_factory=Counter)    # the fast model's path counters
+    shrink_seconds: float = 0.0  # spent shrinking the finding
+    shrink_cut: bool = False     # the shrink budget ended first: the smallest found so far
 
     def lines(self) -> list:
         per = self.preemptions / self.schedules if self.schedules else 0.0
@@ -87,7 +90,11 @@ class ConcurrentReport:
                    f"{k}: {v}" for k, v in sorted(self.per_schedule.items())),
                "steps by label: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))]
         if self.finding:
-            out += [f"FINDING [{self.inv_id}]: {self.finding.splitlines()[0]}", self.reproducer]
+            out += [f"FINDING [{self.inv_id}]: {self.finding.splitlines()[0]}"]
+            if self.shrink_cut:
+                out.append(f"shrinking cut at its budget after {self.shrink_seconds:.1f} s: "
+                           "the reproducer is the smallest found so far")
+            out.append(self.reproducer)
         return out
 
 
@@ -109,23 +116,35 @@ class ConcurrentReport:
                             "preempted_after": dict(sorted(self.preempted_at.items()))},
             "steps_by_label": dict(sorted(self.labels.items())),
             "finding": {"inv_id": self.inv_id, "message": self.finding,
-                        "reproducer": self.reproducer} if self.finding else None,
+                        "reproducer": self.reproducer,
+                        "shrink_seconds": round(self.shrink_seconds, 2),
+                        "shrink_cut": self.shrink_cut} if self.finding else None,
         }
 
 
 def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, seed: int = 0,
                    rounds: int = 3, stop_after=None,
-                   shrink_seconds: float = 10.0) -> ConcurrentReport:
-    """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples); a finding's
-    reproducer is shrunk for at most ``shrink_seconds`` (``specs.concurrent_shrink``)."""
+                   shrink_seconds: float = SHRINK_SECONDS, stop=None, progress=None,
+                   progress_every: float = 2.0) -> ConcurrentReport:
+    """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples, or until
+    ``stop()`` is true); a finding's reproducer is shrunk for at most ``shrink_seconds``
+    of wall-clock time (``specs.concurrent_shrink``), then the smallest found is kept.
+    ``progress(report)`` is called every ``progress_every`` seconds with the totals so
+    far."""
     if strategy not in ("random", "pct"):
         raise ValueError(f"unknown strategy {strategy!r}: choose random or pct")
     rng = random.Random(seed)
     rep = ConcurrentReport(strategy if strategy == "random" else f"pct(d={depth})")
     start = time.monotonic()
     k = 12                                     # steps with a choice, measured below
+    next_progress = start + progress_every
     while time.monotonic() - start < seconds and (stop_after is None
-                                                   or rep.examples < stop_after):
+                                                   or rep.examples < stop_after) \
+            and not (stop is not None and stop()):
+        if progress is not None and time.monotonic() >= next_progress:
+            rep.seconds = time.monotonic() - start
+            progress(rep)
+            next_progress = time.monotonic() + progress_every
         cfg = random_config(rng)
         h = Harness(RefAllocator(cfg), FastAllocator(cfg))
         rep.examples += 1
@@ -149,13 +168,18 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
                                         if run.schedule[i] != run.schedule[i - 1]
                                         and i - 1 not in done)
             h.teardown()
+            rep.paths.update(getattr(h.fast, "path_counts", None) or {})
         except (InvariantViolation, Exception) as e:  # noqa: BLE001 - every failure is a finding
             rep.inv_id = getattr(e, "inv_id", f"crash:{type(e).__name__}")
             rep.finding = str(e)
             rep.config, rep.rounds = h.config, list(h.rounds)
+            rep.paths.update(getattr(h.fast, "path_counts", None) or {})
             if shrink_seconds > 0:           # delete what the failure does not need
+                info = {}
                 cfg, rounds, pre = shrink_rounds(RefAllocator, FastAllocator, h.config,
-                                                 h.rounds, rep.inv_id, shrink_seconds)
+                                                 h.rounds, rep.inv_id, shrink_seconds,
+                                                 stats=info)
+                rep.shrink_seconds, rep.shrink_cut = info["seconds"], info["cut"]
                 if pre is not None:
                     rep.config, rep.rounds = cfg, rounds
             h.config, h.rounds = rep.config, rep.rounds
@@ -169,7 +193,8 @@ __all__ = ["run_concurrent", "ConcurrentReport", "random_programs", "random_conf
 
 
 def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int = 3,
-            out=None, report: str = None, impl: str = None) -> int:
+            out=None, report: str = None, impl: str = None,
+            shrink_seconds: float = SHRINK_SECONDS) -> int:
     """``hakmem-fuzz run --machine concurrent``: random (or PCT) rounds for ``minutes``;
     prints the implementation banner and the report, writes ``<report>/report.json``;
     exit 0 when nothing was found, 1 with a finding (its reproducer printed and in the
@@ -196,7 +221,8 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     out.write(f"hakmem-fuzz run --machine concurrent: {minutes:g} min, strategy {strategy}, "
               f"seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")
     with ctx:
-        rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed)
+        rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed,
+                             shrink_seconds=shrink_seconds)
     out.write("\n".join(rep.lines()) + "\n")
     repro = None
     if rep.finding:

@@ -1,8 +1,18 @@
-"""The nightly runner: the lockstep machines on every core until the budget ends.
+"""The nightly runner: the lockstep and the concurrent machine on every core until the
+budget ends.
 
 ``run(params)`` starts ``params["workers"]`` processes (``fuzz.runner_worker``),
 each hunting on its own seed stream with a shared Hypothesis example
-database, and gathers what they send through one queue: progress (a live
+database.  Each worker splits its time between the lockstep machine (the
+reference and the fast model in lockstep, ``fuzz.hunt``) and the concurrent
+machine (threads whose atomic steps interleave, ``fuzz.concurrent_run``):
+``concurrent_share`` of it, a third by default, goes to the concurrent one
+(``split``: an implementation other than hakmem_fast runs the lockstep machine
+only; a planted race runs the concurrent machine only, a sequential planted
+bug the lockstep one).  A failure is shrunk for at most ``shrink_seconds`` of
+wall-clock time; then the smallest example found so far is kept and the
+report says shrinking was cut.  The parent gathers what the workers send
+through one queue: progress (a live
 line on stderr), failures (each already shrunk, with a runnable reproducer
 in ``<report>/reproducers/``) and the end of each worker.  It always writes
 ``report.json`` and ``report.md`` (``fuzz.runner_report``), also when it is
@@ -16,8 +26,8 @@ holds this run's only.
 
 Stopping: at the deadline, at the first failure of a ``--mutant`` run, or on
 the first SIGINT/SIGTERM the shared stop event is set; workers return at the
-end of their current chunk.  A worker still busy ``GRACE`` seconds later (a
-long shrink), or any worker after a second signal, is terminated; what it
+end of their current chunk.  A worker still busy ``GRACE`` seconds later (by
+default 30 s past the shrink budget), or any worker after a second signal, is terminated; what it
 found so far is in the example database and is replayed first next time.
 
 Exit status (``EXIT_*``): 0 clean, the full budget run; 1 a failure found
@@ -43,7 +53,8 @@ from fuzz.watchdog import OP_TIMEOUT
 from specs.lockstep import L3_EVERY
 
 EXIT_CLEAN, EXIT_FAILURE, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
-GRACE = 60.0                      # seconds a worker may take to stop after the stop event
+GRACE = None                      # seconds a worker may take to stop after the stop event;
+#                                   None: 30 s more than the shrink budget, at least 60 s
 LOCAL_DB = os.environ.get("HAKMEM_DB") or os.path.join(".hypothesis", "hakmem-examples")
 DEFAULTS = {
     "minutes": 1.0, "workers": None, "seed": None, "db": LOCAL_DB, "db_local": LOCAL_DB,
@@ -51,8 +62,10 @@ DEFAULTS = {
     "impl": None, "tier": None,
     "promote": False, "regressions": os.path.join("tests", "regressions"), "chunk": 10,
     "steps": 50, "l3_every": L3_EVERY, "op_timeout": OP_TIMEOUT, "shard": None,
-    "progress_every": None, "quiet": False,
+    "progress_every": None, "quiet": False, "concurrent_share": 1.0 / 3.0,
+    "shrink_seconds": 60.0,
 }
+FAST = "hakmem_fast:FastAllocator"
 
 
 def default_params(**overrides) -> dict:
@@ -69,9 +82,35 @@ def default_params(**overrides) -> dict:
 # ============================================================================
 
 
+def split(params: dict) -> dict:
+    """``params`` with the split between the machines settled: ``concurrent_share`` (0 to
+    1), and ``concurrent_note`` / ``lockstep_note`` saying why a machine does not run."""
+    params = dict(params)
+    share = params.get("concurrent_share") or 0.0
+    impl, mutant = params.get("impl"), params.get("mutant")
+    if share > 0 and impl and impl != FAST:
+        params["concurrent_share"] = 0.0
+        params["concurrent_note"] = (f"--impl {impl}: the concurrent machine runs the step "
+                                     f"generators of {FAST} only, so this run checks "
+                                     f"{impl} with the "
+                                     f"{'malloc' if impl.startswith('malloc:') else 'lockstep'}"
+                                     f" machine alone")
+    elif 0 < share < 1 and mutant:
+        from fuzz.mutants.races import RACES
+        if mutant in RACES:
+            params["concurrent_share"], params["concurrent_first"] = 1.0, True
+            params["lockstep_note"] = (f"the planted race {mutant} shows only when threads "
+                                       "interleave: the concurrent machine hunts it")
+        else:
+            params["concurrent_share"] = 0.0
+            params["concurrent_note"] = (f"the planted bug {mutant} is sequential: the "
+                                         "lockstep machine hunts it")
+    return params
+
+
 def run(params: dict, target=worker_main) -> int:
     """Run a campaign with ``params`` (see ``default_params``); returns the exit status."""
-    params = dict(params)
+    params = split(params)
     try:
         db_check = runner_db.check(params)
     except runner_db.DatabaseError as exc:
@@ -155,7 +194,7 @@ def reproducers_hint() -> str:
 
 def _preload() -> None:
     """Import the machines before forking, so workers start hunting at once."""
-    from fuzz import hunt, replay  # noqa: F401
+    from fuzz import concurrent_repro, concurrent_run, hunt, replay  # noqa: F401
     from fuzz.mutants import hang
     hang.names()
 
@@ -219,7 +258,9 @@ def _exit_text(code: int) -> str:
 
 def _wind_down(camp: Campaign, procs, q) -> None:
     """Wait for the workers (GRACE at most, none after a second signal), then terminate."""
-    limit = time.time() + (0 if camp.signals >= 2 else GRACE)
+    grace = GRACE if GRACE is not None else \
+        max(60.0, (camp.params.get("shrink_seconds") or 0.0) + 30.0)    # a shrink ends
+    limit = time.time() + (0 if camp.signals >= 2 else grace)
     while any(p.is_alive() for p in procs) and time.time() < limit and camp.signals < 2:
         _drain(camp, q, timeout=0.2)
     for i, p in enumerate(procs):

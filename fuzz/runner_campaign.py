@@ -3,7 +3,10 @@
 Per worker: totals, status and database counts.  For the campaign: the
 failures, deduplicated by (invariant ID, planted bug, Config, shrunk trace):
 a failure two workers found is reported once, with the other finders listed
-and the second reproducer deleted; the distinct behaviours with the time
+and the second reproducer deleted; across the two machines (lockstep and
+concurrent), a failure with the invariant ID and planted bug of one the other
+machine found is listed as its duplicate, its reproducer kept (the two replay
+differently); the distinct behaviours with the time
 each was first reached; a timeline of (elapsed, examples, steps, behaviours)
 samples for the plots.
 """
@@ -34,7 +37,8 @@ class Campaign:
         self.workers = [{"index": i, "pid": None, "seed_start": seed_start(params, i),
                          "status": "starting", "exitcode": None, "error": None,
                          "examples": 0, "steps": 0, "elapsed": 0.0, "cpu": 0.0, "events": {},
-                         "checks": {}, "paths": {}, "db": None}
+                         "checks": {}, "paths": {}, "db": None, "lockstep_s": None,
+                         "concurrent": None}
                         for i in range(params["workers"])]
 
     def elapsed(self) -> float:
@@ -77,6 +81,7 @@ class Campaign:
 
     def _failure(self, f: dict) -> None:
         key = self.failure_key(f)
+        machine = f.get("machine", "lockstep")
         for known in self.failures:
             if self.failure_key(known) == key and f.get("trace"):
                 known["duplicates"].append({"worker": f["worker"], "seed": f["seed"]})
@@ -84,19 +89,36 @@ class Campaign:
                 if dup and dup != known.get("reproducer") and os.path.exists(dup):
                     os.remove(dup)        # the same trace: one reproducer is enough
                 return
+        for known in self.failures:       # the same finding, reached by the other machine
+            if known.get("machine", "lockstep") != machine and \
+                    (known["inv_id"], known.get("mutant")) == (f["inv_id"], f.get("mutant")):
+                known["duplicates"].append({"worker": f["worker"], "seed": f["seed"],
+                                            "machine": machine,
+                                            "reproducer": f.get("reproducer")})
+                return
         self.failures.append(f)
 
     def totals(self) -> dict:
         return {"examples": sum(w["examples"] for w in self.workers),
                 "steps": sum(w["steps"] for w in self.workers)}
 
+    def concurrent_totals(self) -> dict:
+        """Schedules and steps of the concurrent machine over all workers."""
+        cs = [w["concurrent"] or {} for w in self.workers]
+        return {"schedules": sum(c.get("schedules", 0) for c in cs),
+                "steps": sum(c.get("steps", 0) for c in cs)}
+
     def progress_line(self) -> str:
         el = self.elapsed()
         t = self.totals()
         running = sum(w["status"] in ("running", "starting") for w in self.workers)
         since = el - max(self.first_seen.values(), default=0.0)
+        conc = ""
+        if (self.params.get("concurrent_share") or 0) > 0:
+            c = self.concurrent_totals()
+            conc = (f"concurrent: {c['schedules']:,} schedules, {c['steps']:,} steps | ")
         return (f"[hakmem-fuzz] {int(el) // 60}:{int(el) % 60:02d} elapsed | {running}/"
-                f"{len(self.workers)} workers | {t['examples']:,} examples | "
-                f"{t['steps']:,} steps | {t['steps'] / max(el, 1e-9):,.0f} steps/s | "
+                f"{len(self.workers)} workers | lockstep: {t['examples']:,} examples | "
+                f"{t['steps']:,} steps | {t['steps'] / max(el, 1e-9):,.0f} steps/s | {conc}"
                 f"{len(self.first_seen)} behaviours (last new {since:.0f} s ago) | "
                 f"{len(self.failures)} failures")

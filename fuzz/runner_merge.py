@@ -3,7 +3,8 @@
 When one machine's night is not enough, N machines run ``hakmem-fuzz run
 --shard K/N --seed S`` (disjoint seeds, one shared Redis database) and this
 command combines their ``report.json`` files: totals, path counts and check
-runs summed; failures deduplicated by (invariant ID, planted bug, Config,
+runs summed (the concurrent machine's schedules, steps and races too); failures
+deduplicated by (invariant ID, planted bug, Config,
 shrunk trace); behaviours first reached at the earliest time any shard
 reached them; the progress curves over the union (the shards are taken to
 have started together, as a CI matrix does).  Exit status as for ``run``:
@@ -18,7 +19,7 @@ import os
 import sys
 from collections import Counter
 
-from fuzz import runner_report
+from fuzz import runner_machines, runner_report
 from fuzz.runner_campaign import Campaign
 
 
@@ -81,6 +82,7 @@ def merge(reports: list, out: str) -> dict:
                  sum(_at(r["timeline"], t, 2) for r in reports),
                  bisect.bisect_right(ftimes, t)] for t in times]
     elapsed = max(r["elapsed_s"] for r in reports)
+    conc_paths = runner_machines.concurrent_paths(workers)
     steps = sum(r["totals"]["steps"] for r in reports)
     last_new = max(first_seen.values(), default=None)
     status = "failures" if failures else "incomplete" if incomplete else "clean"
@@ -104,11 +106,13 @@ def merge(reports: list, out: str) -> dict:
         "totals": {"examples": sum(r["totals"]["examples"] for r in reports), "steps": steps,
                    "steps_per_s": round(steps / elapsed, 1) if elapsed else 0.0},
         "workers": workers,
+        "machines": runner_machines.machines_section(workers, params),
+        "concurrent": runner_machines.concurrent_section(workers),
         "coverage": {"per_op": runner_report._sorted(sums["per_op"]),
                      "per_block": runner_report._sorted(sums["per_block"]),
-                     "unreached_paths": [p for p in runner_report.SEED_PATHS
-                                         if not sums["per_op"].get(p)
-                                         and not sums["per_block"].get(p)]},
+                     "concurrent_per_block": runner_report._sorted(conc_paths),
+                     "unreached_paths": runner_machines.unreached(
+                         sums["per_op"], sums["per_block"], conc_paths)},
         "checks": dict(sorted(sums["checks"].items())),
         "behaviours": {"distinct": len(first_seen),
                        "first_seen": dict(sorted(first_seen.items(),

@@ -8,7 +8,14 @@ with the progress plots (``fuzz.runner_plots``) when matplotlib is installed.
     stop_reason   budget | SIGINT | SIGTERM | first failure of a --mutant run | ...
     incomplete    why the run is incomplete (signal, crashed or terminated workers)
     parameters    the run's settings (minutes, workers, seed, shard, db, op_timeout, ...)
-    totals        examples, steps, steps_per_s over all workers
+    totals        examples, steps, steps_per_s of the lockstep machine over all workers
+    machines      the split: per machine (lockstep, concurrent) whether it ran (or why
+                  not), its share of the budget, examples, steps, and its throughput
+                  (steps/s; schedules/s for the concurrent machine) summed over the
+                  workers, each measured over the time the worker spent in that machine
+    concurrent    the concurrent machine: schedules, preemptions per schedule, schedules
+                  by preemptions, races fired per shared word (cas-retry, and per step
+                  label the times another thread ran right after that shared access)
     workers       per worker: seed_start, status, examples, steps, steps/s, CPU s, error
     coverage      per_op: ops that took each path or met each situation (an op counts
                   once however many blocks it moved); per_block: the fast model's own
@@ -32,11 +39,10 @@ import os
 from collections import Counter
 
 from fuzz import runner_plots
+from fuzz.runner_machines import (SEED_PATHS, concurrent_markdown, concurrent_paths,  # noqa: F401
+                                  concurrent_section, machines_section, unreached,
+                                  worker_concurrent)
 
-# Paths of the seed design the model labels; a label that never fired is shown as unreached.
-SEED_PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "tls_refill", "drain",
-              "spill", "slab_release", "free_local", "free_remote", "free_magazine",
-              "mag_overflow", "stat_flush", "oom", "oom_stranded", "cross_thread_free")
 EXIT_MEANING = {0: "clean: the full budget ran and nothing was found",
                 1: "a failure was found", 2: "usage error or unusable environment",
                 3: "interrupted or incomplete: the report covers what ran"}
@@ -68,11 +74,14 @@ def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dic
         wdb = w.get("db") or {}
         db.update({k: v for k, v in wdb.items() if k != "errors"})
         db_errors += [f"worker {w['index']}: {e}" for e in wdb.get("errors", ())]
+        lock_s = w.get("lockstep_s") or w["elapsed"]
         workers.append({k: w[k] for k in ("index", "pid", "seed_start", "status", "exitcode",
                                           "error", "examples", "steps")}
                        | {"elapsed_s": round(w["elapsed"], 2), "cpu_s": round(w["cpu"], 2),
-                          "steps_per_s": round(w["steps"] / w["elapsed"], 1)
-                          if w["elapsed"] else 0.0,
+                          "lockstep_s": round(lock_s, 2),
+                          "concurrent": w.get("concurrent"),
+                          "steps_per_s": round(w["steps"] / lock_s, 1)
+                          if lock_s else 0.0,
                           "steps_per_cpu_s": round(w["steps"] / w["cpu"], 1)
                           if w["cpu"] else 0.0, "db": wdb or None})
     incomplete = []
@@ -95,14 +104,17 @@ def build(camp, db_files_before: int, db_files_after: int, promoted=None) -> dic
         "parameters": {k: p.get(k) for k in (
             "minutes", "workers", "seed", "shard", "db", "db_local", "db_shared", "report",
             "machines", "mutant", "promote", "chunk", "steps", "l3_every", "op_timeout",
-            "impl", "tier")},
+            "impl", "tier", "concurrent_share", "concurrent_note", "lockstep_note",
+            "shrink_seconds")},
+        "machines": machines_section(workers, p),
+        "concurrent": concurrent_section(workers),
         "unsupported": _unsupported(camp.workers),
         "totals": {"examples": sum(w["examples"] for w in workers), "steps": steps,
                    "steps_per_s": round(steps / elapsed, 1) if elapsed else 0.0},
         "workers": workers,
         "coverage": {"per_op": _sorted(events), "per_block": _sorted(paths),
-                     "unreached_paths": [n for n in SEED_PATHS
-                                         if not events.get(n) and not paths.get(n)]
+                     "concurrent_per_block": _sorted(concurrent_paths(workers)),
+                     "unreached_paths": unreached(events, paths, concurrent_paths(workers))
                      if (p.get("tier") or "white-box") == "white-box" else []},
         "checks": dict(sorted(checks.items())),
         "behaviours": {"distinct": len(camp.first_seen),
@@ -178,10 +190,19 @@ def summary(report: dict, paths) -> str:
     lines = [f"hakmem-fuzz: {report['status']} ({report['stop_reason']}); "
              f"{t['examples']:,} examples, {t['steps']:,} steps in {report['elapsed_s']} s; "
              f"{b['distinct']} distinct behaviours; seed {report['parameters']['seed']}"]
+    c = (report.get("machines") or {}).get("concurrent") or {}
+    if c.get("ran"):
+        lines.append(f"  concurrent machine: {c['schedules']:,} schedules "
+                     f"({c['schedules_per_s']:,}/s), {c['steps']:,} steps "
+                     f"({c['steps_per_s']:,}/s)")
+    elif c.get("note"):
+        lines.append(f"  concurrent machine: not run ({c['note']})")
     for f in report["failures"]:
         dup = f" (also found by {len(f['duplicates'])} more)" if f.get("duplicates") else ""
-        lines.append(f"  FAIL [{f['inv_id']}] seed {f['seed']} ({f['shrunk_steps']} steps)"
-                     f"{dup}: {_head(f['message'], 1)}")
+        cut = "; shrinking cut at its budget" if f.get("shrink_cut") else ""
+        lines.append(f"  FAIL [{f['inv_id']}] seed {f['seed']} ({f.get('machine', 'lockstep')}"
+                     f" machine, {f['shrunk_steps']} steps{cut}){dup}: "
+                     f"{_head(f['message'], 1)}")
         lines.append(f"       reproducer: {f['reproducer'] or '(none: ' + f['note'] + ')'}")
     for why in report["incomplete"]:
         lines.append(f"  incomplete: {why}")
@@ -211,8 +232,19 @@ def markdown(r: dict) -> str:
     out = [f"# hakmem-fuzz run: {r['status']}", "",
            f"Started {r['started_at']}, {r['elapsed_s']} s, stopped by: {r['stop_reason']}. "
            f"Exit status {r['exit_status']}: {EXIT_MEANING[r['exit_status']]}.", ""]
-    out += [f"- **{t['steps']:,} steps** ({t['examples']:,} examples, {t['steps_per_s']:,} "
-            f"steps/s)",
+    ms = r.get("machines") or {}
+    lk, cc = ms.get("lockstep") or {}, ms.get("concurrent") or {}
+    out += [f"- **{t['steps']:,} steps** of the lockstep machine ({t['examples']:,} examples, "
+            f"{t['steps_per_s']:,} steps/s)"]
+    if cc.get("ran"):
+        out += [f"- **{cc['schedules']:,} schedules** of the concurrent machine "
+                f"({cc['steps']:,} steps, {cc['schedules_per_s']:,} schedules/s, "
+                f"{cc['steps_per_s']:,} steps/s)"]
+    elif cc:
+        out += [f"- concurrent machine: not run ({cc.get('note')})"]
+    if lk and not lk.get("ran"):
+        out += [f"- lockstep machine: not run ({lk.get('note')})"]
+    out += [
             f"- **{b['distinct']} distinct behaviours**; the last new one at "
             f"{b['last_new_s']} s ({since})",
             f"- **{len(r['failures'])} failures**" +
@@ -230,13 +262,26 @@ def markdown(r: dict) -> str:
     out += ["## Parameters", "", "| parameter | value |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in p.items()]
     out += ["", "## Throughput", "",
-            f"{t['examples']:,} examples, {t['steps']:,} steps, {t['steps_per_s']:,} steps/s "
-            "in total (examples include those run while shrinking).", "",
-            "| worker | seeds from | status | examples | steps | steps/s | CPU s | "
-            "steps/CPU s |", "|---|---|---|---|---|---|---|---|"]
+            f"Lockstep machine: {t['examples']:,} examples, {t['steps']:,} steps, "
+            f"{t['steps_per_s']:,} steps/s in total (examples include those run while "
+            "shrinking)."]
+    if lk:
+        out += ["", "| machine | share | ran | seconds (all workers) | examples | steps | "
+                "steps/s | schedules | schedules/s |", "|---|---|---|---|---|---|---|---|---|",
+                f"| lockstep | {lk['share']:.0%} | {'yes' if lk['ran'] else 'no'} | "
+                f"{lk['seconds']} | {lk['examples']:,} | {lk['steps']:,} | "
+                f"{lk['steps_per_s']:,} | - | - |",
+                f"| concurrent | {cc['share']:.0%} | "
+                f"{'yes' if cc['ran'] else 'no: ' + cc.get('note', '')} | "
+                f"{cc['seconds']} | {cc['examples']:,} | {cc['steps']:,} | "
+                f"{cc['steps_per_s']:,} | {cc['schedules']:,} | {cc['schedules_per_s']:,} |"]
+    out += ["", "| worker | seeds from | status | examples | steps | steps/s | CPU s | "
+            "steps/CPU s | concurrent schedules | schedules/s | concurrent steps/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {w['index']} | {w['seed_start']} | {w['status']} | {w['examples']:,} | "
-            f"{w['steps']:,} | {w['steps_per_s']:,} | {w['cpu_s']} | {w['steps_per_cpu_s']:,} |"
-            for w in r["workers"]]
+            f"{w['steps']:,} | {w['steps_per_s']:,} | {w['cpu_s']} | {w['steps_per_cpu_s']:,} | "
+            + worker_concurrent(w) + " |" for w in r["workers"]]
+    out += concurrent_markdown(r)
     for w in r["workers"]:
         if w["error"]:
             out += ["", f"Worker {w['index']} {w['status']}:", "", "```",
@@ -254,16 +299,28 @@ def markdown(r: dict) -> str:
 def _failures(r: dict) -> list:
     out = [] if r["failures"] else ["None.", ""]
     for f in r["failures"]:
-        out += [f"### [{f['inv_id']}] seed {f['seed']} (worker {f['worker']})", "",
+        machine = f.get("machine", "lockstep")
+        unit = "ops over its rounds" if machine == "concurrent" else "steps"
+        cut = (f" (**shrinking cut** at the {r['parameters'].get('shrink_seconds')} s budget "
+               f"after {f.get('shrink_seconds')} s: the smallest example found so far)"
+               if f.get("shrink_cut") else "")
+        out += [f"### [{f['inv_id']}] seed {f['seed']} (worker {f['worker']}, {machine} "
+                "machine)", "",
                 f"- reproducer: `{f['reproducer']}`" if f["reproducer"] else
                 f"- reproducer: none ({f['note']})",
-                f"- shrunk to {f['shrunk_steps']} steps; first failure after "
+                f"- shrunk to {f['shrunk_steps']} {unit}{cut}; first failure after "
                 f"{f['time_to_fail']} s",
                 f"- replaying the reproducer fails: {f['reproduces']}",
                 f"- example database: **{f.get('saved', 'unknown')}**"]
-        if f.get("duplicates"):
+        same = [d for d in f.get("duplicates") or () if not d.get("machine")]
+        other = [d for d in f.get("duplicates") or () if d.get("machine")]
+        if same:
             out.append("- the same shrunk trace was also found by " + ", ".join(
-                f"worker {d['worker']} (seed {d['seed']})" for d in f["duplicates"]))
+                f"worker {d['worker']} (seed {d['seed']})" for d in same))
+        if other:
+            out.append("- the same invariant was also broken on the other machine by " +
+                       ", ".join(f"worker {d['worker']} ({d['machine']}, seed {d['seed']}, "
+                                 f"reproducer `{d.get('reproducer')}`)" for d in other))
         if f["mutant"]:
             out.append(f"- planted bug `{f['mutant']}`; the trace passes without it: "
                        f"{f['passes_without_mutant']}")
@@ -285,7 +342,17 @@ def _coverage(r: dict) -> list:
                 f"(% of all {hits:,} counts).", "", "| path | blocks | % of counts |",
                 "|---|---|---|"]
         out += [f"| {k} | {v:,} | {_pct(v, hits)} |" for k, v in per_block.items()]
-        out += ["", "Seed-design paths never reached: " +
+        conc = r["coverage"].get("concurrent_per_block") or {}
+        if conc:
+            chits = sum(conc.values())
+            out += ["", "Per block, the concurrent machine: the fast model's path counters "
+                    f"(% of all {chits:,} counts).", "", "| path | blocks | % of counts |",
+                    "|---|---|---|"]
+            out += [f"| {k} | {v:,} | {_pct(v, chits)} |" for k, v in conc.items()]
+        ran = [m for m, v in (r.get("machines") or {"lockstep": {"ran": True}}).items()
+               if v.get("ran")]
+        out += ["", f"Seed-design paths never reached by the machines that ran "
+                f"({', '.join(ran)}): " +
                 (", ".join(r["coverage"]["unreached_paths"]) or "none") + "."]
     else:
         out += ["", f"Per block and seed-design paths: not applicable ({r['parameters'].get('tier')} "

@@ -1,14 +1,19 @@
 """One worker process of ``hakmem-fuzz run``: hunt on its own seed stream, report back.
 
-A worker runs ``fuzz.hunt.hunt`` (under a planted bug when the run names
-one) from seed ``seed_start(params, index)`` upwards, one Hypothesis chunk
-per seed, until its first failure, the shared stop event, or the end of the
-budget.  Each op runs under the per-op watchdog (``--op-timeout``): an op
+A worker alternates slices of the two machines (``plan``): the lockstep
+machine, ``fuzz.hunt.hunt`` from seed ``seed_start(params, index)`` upwards
+(one Hypothesis chunk per seed), and the concurrent machine,
+``fuzz.concurrent_run.run_concurrent`` (random rounds under random
+schedules), both under the planted bug when the run names one, until its
+first failure, the shared stop event, or the end of the budget.  Slice k
+starts at seed ``seed_start + k * SLICE_SEEDS``.  Shrinking is bounded by
+``params["shrink_seconds"]`` of wall-clock time in both machines.  Each op runs under the per-op watchdog (``--op-timeout``): an op
 that never returns is a ``HANG`` failure.  It talks to the parent only through a ``multiprocessing.Queue`` of
 plain tuples:
 
     ("progress", index, totals)       after every chunk (cumulative totals, the
-                                      behaviours reached, the database's counts)
+                                      behaviours reached, the database's counts; the
+                                      concurrent machine's under "concurrent")
     ("failure", index, failure)       the shrunk failure, its reproducer written
     ("done", index, totals)           the worker returned normally
     ("error", index, traceback_text)  an exception outside ``hunt``: a harness bug
@@ -157,7 +162,11 @@ def _replay_fails(replay, result, mutant, params) -> bool:
 
 
 def worker_main(index: int, params: dict, queue, stop_event) -> None:
-    """Process entry point: hunt until the first failure, the stop event or the deadline."""
+    """Process entry point: hunt until the first failure, the stop event or the deadline.
+
+    The budget is split between the machines by ``plan(params)``: slices of the lockstep
+    hunt and of concurrent rounds alternate, the concurrent ones taking
+    ``params["concurrent_share"]`` of the time (0: the lockstep machine only)."""
     local_stop = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the parent coordinates Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: local_stop.set())
@@ -165,11 +174,8 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
     started = (time.monotonic(), time.process_time())
     try:
         _quiet_profile()
-        from fuzz.mutants import hang as mutants  # the catalogue and the planted hangs
-        from fuzz.hunt import hunt
-        mutant = params["mutant"]
         from fuzz.runner_db import worker_database
-        seed = seed_start(params, index)
+        mutant = params["mutant"]
         database = worker_database(params, namespace(params["machines"], mutant,
                                                      params.get("impl")),
                                    replay=(index == 0))
@@ -177,27 +183,208 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
         def stop() -> bool:
             return local_stop.is_set() or stop_event.is_set() or os.getppid() != parent
 
-        def on_chunk(rec) -> None:
-            queue.put(("progress", index, _totals(rec, started, database)))
+        acc = _Totals()
+        for k, (part, seconds) in enumerate(plan(params)):
+            if stop() or time.time() >= params["deadline"]:
+                break
+            seconds = min(seconds, max(0.0, params["deadline"] - time.time()))
+            if part == "lockstep":
+                failure = _lockstep_slice(index, params, queue, database, stop, acc, k,
+                                          seconds, started)
+            else:
+                failure = _concurrent_slice(index, params, queue, database, stop, acc, k,
+                                            seconds, started)
+            if failure is not None:
+                queue.put(("failure", index, failure))
+                if mutant:
+                    stop_event.set()                      # one kill is all a mutant run needs
+                break
+        queue.put(("done", index, acc.message(started, database)))
+    except BaseException:  # noqa: BLE001 - reported to the parent, then the worker ends
+        queue.put(("error", index, traceback.format_exc()))
+        raise SystemExit(1)
 
-        kwargs = dict(budget=max(0.0, params["deadline"] - time.time()), seed=seed,
-                      config_strategy=config_strategy(params["machines"], mutant),
-                      chunk=params["chunk"], step_count=params["steps"],
-                      l3_every=params["l3_every"], database=database, stop=stop,
-                      on_chunk=on_chunk, op_timeout=params["op_timeout"],
-                      impl=params.get("impl"))
+
+# ============================================================================
+# The split between the lockstep and the concurrent machine
+# ============================================================================
+
+#: One cycle of the split, in seconds: a lockstep slice and a concurrent slice in the
+#: proportion of ``concurrent_share`` (a short run is one cycle).
+CYCLE = 90.0
+#: Seeds a lockstep slice may use (one per chunk) before the next slice's seeds start
+SLICE_SEEDS = 10_000
+
+
+def plan(params: dict):
+    """The slices of a worker: ``(part, seconds)`` pairs, ``part`` "lockstep" or
+    "concurrent", until the budget ends.  With a share of 0 (or 1) one part runs the whole
+    budget; otherwise each cycle of ``min(CYCLE, budget)`` seconds runs the lockstep part
+    for (1 - share) of it and the concurrent part for the rest, the concurrent part first
+    when ``params["concurrent_first"]``."""
+    share = params.get("concurrent_share") or 0.0
+    budget = max(0.0, params["deadline"] - time.time())
+    if share <= 0:
+        yield "lockstep", budget
+        return
+    if share >= 1:
+        yield "concurrent", budget
+        return
+    cycle = min(params.get("cycle") or CYCLE, budget) or budget
+    order = ("concurrent", "lockstep") if params.get("concurrent_first") else \
+        ("lockstep", "concurrent")
+    while True:
+        for part in order:
+            yield part, cycle * (share if part == "concurrent" else 1.0 - share)
+
+
+class _Totals:
+    """A worker's cumulative totals over its slices (lockstep and concurrent)."""
+
+    def __init__(self):
+        from collections import Counter
+        self.lock = {"examples": 0, "steps": 0, "events": Counter(), "checks": Counter(),
+                     "paths": Counter(), "behaviours": set(), "unsupported": Counter()}
+        self.lock_s = 0.0
+        self.conc = {"examples": 0, "schedules": 0, "steps": 0, "preemptions": 0,
+                     "seconds": 0.0, "labels": Counter(), "preempted_after": Counter(),
+                     "per_schedule": Counter(), "paths": Counter(), "slices": 0}
+
+    def add_lockstep(self, rec_or_result, seconds: float) -> None:
+        get = rec_or_result.get if isinstance(rec_or_result, dict) else \
+            (lambda k: getattr(rec_or_result, k))
+        for k in ("examples", "steps"):
+            self.lock[k] += get(k)
+        for k in ("events", "checks", "paths", "unsupported"):
+            self.lock[k].update(get(k) or {})
+        self.lock["behaviours"] |= set(get("behaviours"))
+        self.lock_s += seconds
+
+    def with_lockstep(self, rec, seconds: float) -> "_Totals":
+        """A copy with a slice still running added (for its progress messages)."""
+        import copy
+        view = copy.deepcopy(self)
+        view.add_lockstep(rec, seconds)
+        return view
+
+    def add_concurrent(self, rep) -> None:
+        c = self.conc
+        for k in ("examples", "schedules", "steps", "preemptions"):
+            c[k] += getattr(rep, k)
+        c["seconds"] += rep.seconds
+        c["labels"].update(rep.labels)
+        c["preempted_after"].update(rep.preempted_at)
+        c["per_schedule"].update(rep.per_schedule)
+        c["paths"].update(rep.paths)
+        c["slices"] += 1
+
+    def message(self, started: tuple, database=None) -> dict:
+        out = _totals(self.lock, started, database)
+        out["lockstep_s"] = round(self.lock_s, 3)
+        c = self.conc
+        out["concurrent"] = {
+            "examples": c["examples"], "schedules": c["schedules"], "steps": c["steps"],
+            "preemptions": c["preemptions"], "seconds": round(c["seconds"], 3),
+            "slices": c["slices"], "cas_retry": c["labels"].get("cas-retry", 0),
+            "preempted_after": dict(c["preempted_after"]),
+            "schedules_by_preemptions": {str(k): v for k, v in c["per_schedule"].items()},
+            "steps_by_label": dict(c["labels"]), "paths": dict(c["paths"])}
+        return out
+
+
+def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, started):
+    """One slice of the lockstep hunt; returns its failure record, or None."""
+    from fuzz.hunt import hunt
+    from fuzz.mutants import hang as mutants  # the catalogue and the planted hangs
+    from specs.concurrent_shrink import hypothesis_shrink_budget
+    mutant = params["mutant"]
+    t0 = time.monotonic()
+
+    def on_chunk(rec) -> None:
+        view = acc.with_lockstep(rec, time.monotonic() - t0)
+        queue.put(("progress", index, view.message(started, database)))
+
+    kwargs = dict(budget=seconds, seed=seed_start(params, index) + k * SLICE_SEEDS,
+                  config_strategy=config_strategy(params["machines"], mutant),
+                  chunk=params["chunk"], step_count=params["steps"],
+                  l3_every=params["l3_every"], database=database, stop=stop,
+                  on_chunk=on_chunk, op_timeout=params["op_timeout"],
+                  impl=params.get("impl"))
+    with hypothesis_shrink_budget(params.get("shrink_seconds", 60.0)) as shrink:
         if mutant:
             with mutants.get(mutant).apply():
                 result = hunt(**kwargs)
         else:
             result = hunt(**kwargs)
-        totals = _totals(result, started, database)
-        if result.killed:
-            queue.put(("progress", index, totals))
-            queue.put(("failure", index, _failure(index, result, params, mutant, database)))
-            if mutant:
-                stop_event.set()                          # one kill is all a mutant run needs
-        queue.put(("done", index, totals))
-    except BaseException:  # noqa: BLE001 - reported to the parent, then the worker ends
-        queue.put(("error", index, traceback.format_exc()))
-        raise SystemExit(1)
+    acc.add_lockstep(result, time.monotonic() - t0)
+    queue.put(("progress", index, acc.message(started, database)))
+    if not result.killed:
+        return None
+    fail = _failure(index, result, params, mutant, database)
+    fail.update(machine="lockstep", shrink_cut=bool(shrink["cut"]),
+                shrink_seconds=round(shrink["seconds"], 2))
+    return fail
+
+
+def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, started):
+    """One slice of concurrent rounds (``fuzz.concurrent_run``); returns its failure
+    record (the reproducer written and replayed), or None."""
+    from contextlib import nullcontext
+
+    from fuzz.concurrent_run import run_concurrent
+    from fuzz.mutants import hang as mutants
+    mutant = params["mutant"]
+    seed = seed_start(params, index) + k * SLICE_SEEDS
+    ctx = mutants.get(mutant).apply() if mutant else nullcontext()
+    def progress(partial) -> None:
+        import copy
+        view = copy.deepcopy(acc)
+        view.add_concurrent(partial)
+        queue.put(("progress", index, view.message(started, database)))
+
+    with ctx:
+        rep = run_concurrent(seconds, seed=seed, stop=stop, progress=progress,
+                             shrink_seconds=params.get("shrink_seconds", 60.0))
+    acc.add_concurrent(rep)
+    queue.put(("progress", index, acc.message(started, database)))
+    if not rep.finding:
+        return None
+    return _concurrent_failure(index, rep, params, mutant, seed,
+                               time.monotonic() - started[0] - rep.shrink_seconds)
+
+
+def _concurrent_failure(index, rep, params, mutant, seed, elapsed) -> dict:
+    """The failure record of a concurrent finding; writes its reproducer and replays it."""
+    from fuzz.concurrent_repro import replay_rounds, write_reproducer
+    n_ops = sum(len(p) for progs, _ in rep.rounds for p in progs.values())
+    fail = {"worker": index, "machine": "concurrent", "inv_id": rep.inv_id, "seed": seed,
+            "message": rep.finding, "time_to_fail": round(elapsed, 3),
+            "shrunk_steps": n_ops, "config": repr(rep.config),
+            "trace": [repr(r) for r in rep.rounds],
+            "saved": "NOT SAVED: the concurrent machine keeps its findings as reproducers "
+                     "only",
+            "mutant": mutant, "reproducer": None, "reproduces": None,
+            "passes_without_mutant": None, "note": "", "duplicates": [],
+            "shrink_cut": rep.shrink_cut, "shrink_seconds": round(rep.shrink_seconds, 2)}
+    try:
+        fail["reproducer"] = write_reproducer(
+            os.path.join(params["report"], "reproducers"), rep.config, rep.rounds,
+            name=f"concurrent-{_failure_name(rep.inv_id, seed)}", inv_id=rep.inv_id,
+            message=rep.finding, mutant=mutant)
+    except Exception as exc:  # noqa: BLE001 - the finding is still reported
+        fail["note"] = f"could not write the reproducer: {exc!r}"
+        return fail
+
+    def fails(m) -> bool:
+        """Replaying under ``m`` fails with the finding's invariant (a schedule that no
+        longer fits the steps, ScheduleError, is not the finding)."""
+        from specs.concurrent_shrink import failure_id
+        try:
+            replay_rounds(rep.config, rep.rounds, mutant=m)
+        except Exception as exc:  # noqa: BLE001
+            return failure_id(exc) == rep.inv_id
+        return False
+    fail["reproduces"] = fails(mutant)
+    if mutant:
+        fail["passes_without_mutant"] = not fails(None)
+    return fail

@@ -17,7 +17,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from .api import InvariantViolation
 from .concurrent import Harness, concurrent_configs
-from .concurrent_shrink import failure_id, shrink_rounds, size
+from .concurrent_shrink import (SHRINK_SECONDS, failure_id, hypothesis_shrink_budget,
+                                shrink_rounds, size)
+
+
+class ShrinkCut(KeyboardInterrupt):
+    """Raised before the next round once shrinking has used its budget: a
+    KeyboardInterrupt, the one exception Hypothesis lets through without recording the
+    aborted example, so the hunt ends with the smallest failing round found so far."""
 
 
 class DrawnSchedule:
@@ -73,7 +80,8 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
     """A RuleBasedStateMachine whose rule is one concurrent round."""
 
     class Machine(RuleBasedStateMachine):
-        record = {"last": None, "failed": None, "examples": 0, "rounds": 0}
+        record = {"last": None, "failed": None, "examples": 0, "rounds": 0,
+                  "shrink_budget": None}
 
         def __init__(self):
             super().__init__()
@@ -87,6 +95,11 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
 
         @rule(data=st.data())
         def concurrent_round(self, data):
+            rec = type(self).record
+            if rec["shrink_budget"] is not None and "first_fail" in rec and \
+                    time.monotonic() - rec["first_fail"] >= rec["shrink_budget"]:
+                self.broken = True
+                raise ShrinkCut(f"shrinking used its {rec['shrink_budget']:g} s budget")
             h = self.h
             programs = draw_programs(data, h)
             type(self).record["last"] = h
@@ -138,6 +151,7 @@ class ConcurrentHunt:
     rounds: list = field(default_factory=list)
     preemptions: int = 0           # in the reproducer's schedules
     shrink_seconds: float = 0.0    # of which shrinking (Hypothesis's and the post-pass)
+    shrink_cut: bool = False       # the shrink budget ended first: the smallest found so far
 
     @property
     def ops(self) -> int:
@@ -151,29 +165,36 @@ class ConcurrentHunt:
 
 
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
-                    chunk: int = 50, steps: int = 10, shrink_seconds: float = 5.0,
-                    post_shrink_seconds: float = 10.0) -> ConcurrentHunt:
-    """Run the concurrent machine until it fails or ``budget`` seconds pass, then shrink:
-    Hypothesis for at most ``shrink_seconds`` (``engine.MAX_SHRINKING_SECONDS``), then
-    ``specs.concurrent_shrink.shrink_rounds`` for at most ``post_shrink_seconds``."""
-    from hypothesis.internal.conjecture import engine
-
+                    chunk: int = 50, steps: int = 10, shrink_seconds: float = SHRINK_SECONDS,
+                    post_shrink_seconds: float = None) -> ConcurrentHunt:
+    """Run the concurrent machine until it fails or ``budget`` seconds pass, then shrink
+    within ``shrink_seconds`` of wall-clock time: Hypothesis first
+    (``engine.MAX_SHRINKING_SECONDS``), then ``specs.concurrent_shrink.shrink_rounds`` for
+    what is left of the budget (or for ``post_shrink_seconds`` when given).  When the
+    budget ends first the smallest failing example found so far is kept and
+    ``shrink_cut`` says so."""
     Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
+    Machine.record["shrink_budget"] = shrink_seconds if shrink_seconds > 0 else None
     start = time.monotonic()
-    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, shrink_seconds
-    try:
+    with hypothesis_shrink_budget(shrink_seconds) as hyp:
         res = _hunt(Machine, budget, start, seed, chunk, steps, shrink_seconds > 0)
-    finally:
-        engine.MAX_SHRINKING_SECONDS = saved
+    res.shrink_cut = res.shrink_cut or hyp["cut"]
     if res.killed and res.config is not None:
         t0 = time.monotonic()
-        cfg, rounds, pre = shrink_rounds(ref_factory, fast_factory, res.config, res.rounds,
-                                    res.inv_id, post_shrink_seconds)
-        if pre is not None:
-            res.config, res.rounds, res.preemptions = cfg, rounds, sum(pre)
-            h = Harness.__new__(Harness)             # only for its printing
-            h.config, h.rounds = cfg, rounds
-            res.reproducer = Harness.reproducer(h)
+        post = post_shrink_seconds if post_shrink_seconds is not None else \
+            shrink_seconds - res.shrink_seconds
+        info = {"cut": False}
+        if post > 0:
+            cfg, rounds, pre = shrink_rounds(ref_factory, fast_factory, res.config,
+                                             res.rounds, res.inv_id, post, stats=info)
+            if pre is not None:
+                res.config, res.rounds, res.preemptions = cfg, rounds, sum(pre)
+                h = Harness.__new__(Harness)             # only for its printing
+                h.config, h.rounds = cfg, rounds
+                res.reproducer = Harness.reproducer(h)
+        else:
+            info["cut"] = shrink_seconds > 0
+        res.shrink_cut = res.shrink_cut or info["cut"]
         res.seconds = time.monotonic() - start
         res.shrink_seconds += time.monotonic() - t0
     return res
@@ -190,8 +211,9 @@ def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHun
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
         except BaseException as exc:   # noqa: BLE001 - every failure is a finding
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkCut):
                 raise
+            cut = isinstance(exc, ShrinkCut)
             while isinstance(exc, BaseExceptionGroup):
                 exc = exc.exceptions[0]
             if Machine.record["failed"] is not None:   # the failure its reproducer shows
@@ -202,7 +224,7 @@ def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHun
             res = ConcurrentHunt(True, failure_id(exc), str(exc), now,
                                  Machine.record["examples"],
                                  last.reproducer() if last else "", first,
-                                 shrink_seconds=now - first)
+                                 shrink_seconds=now - first, shrink_cut=cut)
             if last is not None:
                 res.config, res.rounds = last.config, list(last.rounds)
                 res.preemptions = sum(last.preemptions)
@@ -212,5 +234,5 @@ def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHun
                           examples=Machine.record["examples"])
 
 
-__all__ = ["ConcurrentHunt", "DrawnSchedule", "OP_KINDS", "draw_programs",
+__all__ = ["ConcurrentHunt", "DrawnSchedule", "ShrinkCut", "OP_KINDS", "draw_programs",
            "hunt_concurrent", "make_concurrent_machine", "size"]

@@ -22,9 +22,51 @@ a free whose alloc is gone (or did not return a block) is dropped.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from .api import InvariantViolation
 from .schedule import Replay
+
+#: Default wall-clock budget of a shrink, in seconds (``--shrink-seconds``)
+SHRINK_SECONDS = 60.0
+
+
+@contextmanager
+def hypothesis_shrink_budget(seconds: float):
+    """Bound Hypothesis's shrinking to ``seconds`` of wall-clock time (its
+    ``engine.MAX_SHRINKING_SECONDS``, 300 by default) for the runs inside the block.
+
+    Yields a dict filled as runs end: ``cut`` (True once a run's shrink stopped at the
+    budget: the failure it reports is the smallest found so far) and ``seconds`` (time
+    spent in shrink phases).  Hypothesis's own warning for a shrink stopped early (it says
+    "five minutes" whatever the limit) is dropped; the caller reports the cut instead.
+    """
+    from hypothesis import reporting, statistics
+    from hypothesis.internal.conjecture import engine
+
+    info = {"cut": False, "seconds": 0.0}
+    outer_collect, outer_report = statistics.collector.value, reporting.current_reporter()
+
+    def collect(stats):
+        if "slow" in str(stats.get("stopped-because", "")) and \
+                "shrink" in str(stats.get("stopped-because", "")):
+            info["cut"] = True
+        info["seconds"] += float((stats.get("shrink-phase") or {}).get("duration-seconds", 0))
+        if outer_collect is not None:
+            outer_collect(stats)
+
+    def report(text):
+        if "working to shrink" in str(text):
+            info["cut"] = True
+            return
+        outer_report(text)
+
+    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, max(0.0, seconds)
+    try:
+        with statistics.collector.with_value(collect), reporting.with_reporter(report):
+            yield info
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
 
 
 def failure_id(exc: BaseException) -> str:
@@ -83,6 +125,26 @@ class _Attempt:
         self.rounds, self.preemptions = list(h.rounds), list(h.preemptions)
 
 
+class _Deadline:
+    """The end of a shrink's budget; a candidate is not started when the slowest one so
+    far would not finish before it, so a shrink ends within its budget."""
+
+    def __init__(self, at: float):
+        self.at, self.slowest = at, 0.0
+
+    def passed(self) -> bool:
+        return time.monotonic() + self.slowest >= self.at
+
+
+def _timed(deadline, *args) -> "_Attempt":
+    """An _Attempt, its duration counted in ``deadline.slowest``."""
+    t0 = time.monotonic()
+    a = _Attempt(*args)
+    if deadline is not None:
+        deadline.slowest = max(deadline.slowest, time.monotonic() - t0)
+    return a
+
+
 class _Prefix:
     """Follow ``prefix`` (thread ids), then go on without preemption; record where another
     thread could have run (for :func:`_search_schedule`)."""
@@ -107,11 +169,11 @@ def _search_schedule(ref_factory, fast_factory, config, sym, inv_id, r: int,
     (CHESS order: fewest first), under which ``sym`` fails with ``inv_id``; an _Attempt."""
     pending = [((), 0)]
     for _ in range(max_schedules):
-        if not pending or (deadline is not None and time.monotonic() >= deadline):
+        if not pending or (deadline is not None and deadline.passed()):
             return None
         prefix, pre = pending.pop(0)
         strat = _Prefix(prefix)
-        a = _Attempt(ref_factory, fast_factory, config, sym, inv_id, (r, strat))
+        a = _timed(deadline, ref_factory, fast_factory, config, sym, inv_id, (r, strat))
         if a.failed:
             return a
         for branch, preempts in strat.branches:
@@ -205,9 +267,9 @@ def _improve(ref_factory, fast_factory, best, inv_id, search: bool, deadline):
     worst = max(range(len(sym)), key=lambda r: best.preemptions[r]) if sym else None
     cands = [(c, worst, sym) for c in _config_candidates(best.config)]
     for cfg, r, cand in cands + [(best.config, r, c) for r, c in _candidates(sym)]:
-        if time.monotonic() >= deadline:
+        if deadline.passed():
             return None
-        a = _Attempt(ref_factory, fast_factory, cfg, cand, inv_id)
+        a = _timed(deadline, ref_factory, fast_factory, cfg, cand, inv_id)
         if not a.failed and search and r is not None and 0 <= r < len(cand):
             a = _search_schedule(ref_factory, fast_factory, cfg, cand, inv_id, r,
                                  deadline=deadline) or a
@@ -217,7 +279,7 @@ def _improve(ref_factory, fast_factory, best, inv_id, search: bool, deadline):
             return a
     if search:                                  # a round's schedule with fewer preemptions
         for r, pre in enumerate(best.preemptions):
-            if pre and time.monotonic() < deadline:
+            if pre and not deadline.passed():
                 a = _search_schedule(ref_factory, fast_factory, best.config, sym, inv_id, r,
                                      max_preemptions=pre - 1, max_schedules=400,
                                      deadline=deadline)
@@ -227,25 +289,43 @@ def _improve(ref_factory, fast_factory, best, inv_id, search: bool, deadline):
 
 
 def shrink_rounds(ref_factory, fast_factory, config, rounds, inv_id: str,
-                  seconds: float = 10.0):
+                  seconds: float = 10.0, stats: dict = None):
     """The smallest reproducer found within ``seconds`` that still fails with ``inv_id``:
     ``(config, rounds, preemptions per round)``; the input itself (and None) if it does
-    not replay.  Config fields are also tried at their simplest values (``SIMPLEST``)."""
-    deadline = time.monotonic() + seconds
-    first = _Attempt(ref_factory, fast_factory, config,
-                     symbolize(ref_factory, fast_factory, config, rounds), inv_id)
-    if not first.failed:                     # does not replay: leave it as it is
-        return config, list(rounds), None
-    best, search = first, False
-    while time.monotonic() < deadline:
-        better = _improve(ref_factory, fast_factory, best, inv_id, search, deadline)
-        if better is not None:
-            best, search = better, False        # cheap passes again on the smaller one
-        elif search:
-            break
-        else:
-            search = True                       # stuck: let candidates find a schedule
-    return best.config, best.rounds, best.preemptions
+    not replay.  Config fields are also tried at their simplest values (``SIMPLEST``).
+
+    The budget is wall-clock: when it ends the smallest failing reproducer found so far
+    is returned.  ``stats``, if given, is filled with ``cut`` (True when the budget ended
+    before no candidate was left) and ``seconds`` (the time spent)."""
+    start = time.monotonic()
+    deadline = _Deadline(start + max(0.0, seconds))
+    done = False
+    try:
+        if deadline.passed():
+            return config, list(rounds), None
+        first = _timed(deadline, ref_factory, fast_factory, config,
+                       symbolize(ref_factory, fast_factory, config, rounds), inv_id)
+        if not first.failed:                 # does not replay: leave it as it is
+            done = True
+            return config, list(rounds), None
+        best, search = first, False
+        while not deadline.passed():
+            better = _improve(ref_factory, fast_factory, best, inv_id, search, deadline)
+            if better is not None:
+                best, search = better, False    # cheap passes again on the smaller one
+            elif deadline.passed():
+                break                           # _improve stopped at the deadline
+            elif search:
+                done = True
+                break
+            else:
+                search = True                   # stuck: let candidates find a schedule
+        return best.config, best.rounds, best.preemptions
+    finally:
+        if stats is not None:
+            stats["cut"] = not done
+            stats["seconds"] = time.monotonic() - start
 
 
-__all__ = ["shrink_rounds", "symbolize", "failure_id", "size"]
+__all__ = ["SHRINK_SECONDS", "hypothesis_shrink_budget", "shrink_rounds", "symbolize",
+           "failure_id", "size"]

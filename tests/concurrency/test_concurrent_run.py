@@ -16,3 +16,39 @@ def test_random_rounds_find_the_seed_stats_add_and_print_a_replayable_reproducer
         rep = run_concurrent(30, strategy="random", seed=0)
     assert rep.inv_id == "STAT-01", "\n".join(rep.lines())
     assert "rounds = [" in rep.reproducer and "config = Config(" in rep.reproducer
+
+
+def test_a_hunt_whose_shrink_budget_ends_keeps_the_smallest_failure_and_says_so(capsys):
+    from fuzz.mutants.races import RACES
+    from hakmem_fast import FastAllocator
+    from hakmem_ref import RefAllocator
+    from specs.concurrent_hunt import hunt_concurrent
+    with RACES["seed-stats-global-add"].apply():
+        r = hunt_concurrent(RefAllocator, FastAllocator, budget=60, seed=0,
+                            shrink_seconds=1e-6)
+    assert r.killed and r.inv_id == "STAT-01"
+    assert r.shrink_cut and r.config is not None and "rounds = [" in r.reproducer
+    assert "five minutes" not in capsys.readouterr().out
+
+
+def test_the_post_pass_returns_its_input_at_once_when_its_budget_is_spent():
+    from hakmem_fast import FastAllocator
+    from hakmem_ref import RefAllocator
+    from specs.api import Config
+    from specs.concurrent_shrink import shrink_rounds
+    rounds = [({0: [("alloc", 8)], 1: [("alloc", 8)]}, "0 1")]
+    stats = {}
+    cfg = Config(class_sizes=(8,), slab_size=64)
+    assert shrink_rounds(RefAllocator, FastAllocator, cfg, rounds, "STAT-01", 0,
+                         stats=stats) == (cfg, rounds, None)
+    assert stats["cut"] is True
+
+
+def test_a_concurrent_finding_reports_its_shrink_time_and_whether_it_was_cut():
+    from fuzz.mutants.races import RACES
+    with RACES["seed-stats-global-add"].apply():
+        rep = run_concurrent(60, seed=0, shrink_seconds=1e-6)
+    assert rep.finding and rep.shrink_cut
+    doc = rep.to_json()["finding"]
+    assert doc["shrink_cut"] is True and doc["shrink_seconds"] >= 0
+    assert any("shrinking cut" in line for line in rep.lines())

@@ -49,11 +49,28 @@ def test_concurrent_with_another_family_is_a_usage_error(capsys):
     assert "runs alone" in capsys.readouterr().err
 
 
-def test_a_planted_race_runs_the_concurrent_machine_without_naming_it(capsys, tmp_path):
-    rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5",
-               "--report", str(tmp_path)])
+def test_a_planted_race_in_the_default_run_is_hunted_by_the_concurrent_machine(capsys,
+                                                                               tmp_path):
+    import json
+    from fuzz.mutants.races import RACES
+    rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5", "--workers",
+               "1", "--seed", "1", "--db", str(tmp_path / "db"),
+               "--report", str(tmp_path / "rep")])
     out = capsys.readouterr().out
-    assert rc == 1 and "--machine concurrent" in out and "FINDING [" in out
+    assert rc == 1 and "concurrent machine" in out
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    (f,) = doc["failures"]
+    assert f["machine"] == "concurrent" and f["inv_id"] in RACES["new-slab-outside-lock"].expect
+    assert f["reproduces"] is True and f["passes_without_mutant"] is True
+    assert doc["machines"]["concurrent"]["ran"] and not doc["machines"]["lockstep"]["ran"]
+    assert "planted race" in doc["machines"]["lockstep"]["note"]
+
+
+def test_a_planted_race_with_a_lockstep_family_is_a_usage_error(capsys):
+    rc = main(["run", "--mutant", "new-slab-outside-lock", "--machine", "tiny",
+               "--minutes", "0.01"])
+    assert rc == 2
+    assert "planted race" in capsys.readouterr().err
 
 
 def test_mutants_hunts_a_planted_race_with_the_concurrent_machine_and_its_rounds_replay(capsys):
