@@ -3,6 +3,7 @@ limit, and what a client sees directly: sizes, validation, data."""
 from __future__ import annotations
 
 from hakmem_fast import allocator as fa_mod
+from hakmem_fast import ops
 from hakmem_fast.bitmap import TwoTierBitmap
 from hakmem_fast.structs import NULL
 from specs.api import size_to_class
@@ -144,6 +145,81 @@ def _quiesce_skip():
         for slab in list(self._slabs.values()):
             if slab.owner is None:
                 self._drain(slab)
+            self._maybe_release(slab)
+    return patched((FA, "quiesce", quiesce))
+
+
+# ============================================================================
+# Eviction sites: every slab that stops being owned is spilled and drained first
+# ============================================================================
+
+def _unown_undrained(self, t, slab):
+    """Evict ``slab`` from thread t as the design does, but leave its remote stack
+    undrained: spill the mini-magazine, clear the owner, release it if free."""
+    if slab.mini_mag.count:
+        self.probe.priv(slab.base, t.tid, slab.owner)
+        self.probe.slab_hit("spill", slab.base)
+        ops.batch_spill_to_bitmap(slab, slab.mini_mag)
+    slab.owner = None
+    self.probe.slab(slab.base)
+    self._maybe_release(slab)
+
+
+def _unown_actives_undrained(self, t):
+    """Every active slab of thread t evicted by :func:`_unown_undrained`."""
+    self.probe.thread(t.tid)
+    for c in range(self.config.num_classes):
+        for slab in (t.active_a[c], t.active_b[c]):
+            if slab is not None:
+                _unown_undrained(self, t, slab)
+        t.active_a[c] = t.active_b[c] = None
+
+
+@mutant("thread-exit-skips-drain", expect=("EVICT-01",))
+def _exit_skips_drain():
+    """thread_exit spills its active slabs' mini-magazines and gives the slabs up but
+    does not drain their remote stacks ("the next adopter drains them"): the blocks
+    other threads freed stay on a slab nobody owns, which is then never released.
+    Bug class: work left behind by an exiting thread (remote frees stranded)."""
+    def thread_exit(self, tid):
+        self._check_tid(tid)
+        t = self._threads.get(tid)
+        if t is not None:
+            _unown_actives_undrained(self, t)
+        return _fa["thread_exit"](self, tid)
+    return patched((FA, "thread_exit", thread_exit))
+
+
+@mutant("adopt-evicts-b-undrained", equivalent=True)
+def _adopt_b_undrained():
+    """Adopting a slab evicts the old B (spill, unown) without draining B's remote
+    stack. Equivalent in the model: adoption happens only on the slow path, which has
+    just drained A's and B's remote stacks and emptied their bitmaps and mini-magazines
+    (it adopts only when neither can serve), so the old B holds nothing to drain; a
+    push racing in between is the design's allowed push onto an unowned slab, drained
+    at the next adoption or quiesce.  EVICT-01 still checks the old B on every
+    adopting alloc's footprint."""
+    def adopt(self, t, slab):
+        c = slab.class_idx
+        old_b = t.active_b[c]
+        if old_b is not None:
+            _unown_undrained(self, t, old_b)
+            t.active_b[c] = None
+        _fa["_adopt"](self, t, slab)
+    return patched((FA, "_adopt", adopt))
+
+
+@mutant("quiesce-skips-drains", expect=("EVICT-01",))
+def _quiesce_no_drain():
+    """quiesce hands every thread's active slabs back to the pool without draining
+    their remote stacks, then exits the threads, and its pass over the pool only
+    releases the free slabs (the drain of that pass is dropped): blocks freed remotely
+    stay on stacks of unowned slabs after quiesce. Bug class: incomplete teardown."""
+    def quiesce(self):
+        for tid in sorted(self._threads):
+            _unown_actives_undrained(self, self._threads[tid])
+            self.thread_exit(tid)
+        for slab in list(self._slabs.values()):
             self._maybe_release(slab)
     return patched((FA, "quiesce", quiesce))
 

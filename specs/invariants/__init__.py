@@ -26,8 +26,9 @@ from __future__ import annotations
 
 # registration order is the order checks run in: statistics, threads, then slab
 # structures before the partition, so the most specific ID names a failure first
-from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote, heap  # noqa: F401,I001
-from . import data, compare, blackbox, malloc, incremental, conformance  # noqa: F401,I001
+from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote  # noqa: F401,I001
+from . import eviction, heap, data, compare, blackbox  # noqa: F401,I001
+from . import malloc, incremental, conformance  # noqa: F401,I001
 from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
 from .minimag import ref_01_refill, spl_01_spill
@@ -35,8 +36,8 @@ from .incremental import Checker
 from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_snapshot, fail,
                        run_op)
 
-TOPICS = ("bitmap", "minimag", "remote", "magazine", "ownership", "concurrency", "heap", "stats",
-          "data", "compare", "blackbox", "malloc", "incremental", "conformance")
+TOPICS = ("bitmap", "minimag", "remote", "eviction", "magazine", "ownership", "concurrency",
+          "heap", "stats", "data", "compare", "blackbox", "malloc", "incremental", "conformance")
 
 
 def catalogue() -> list:

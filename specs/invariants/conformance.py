@@ -135,6 +135,19 @@ def _unowned_partial(slabs) -> bool:
     return any(s.owner is None and _has_free(s) for s in slabs)
 
 
+def _active(st: _State, t, c: int, pos: str):
+    """Thread t's active slab ``pos`` ("A" or "B") of class c before the op, or None;
+    an active slab that is not in the pool is OWN-01 (released while active)."""
+    if t is None:
+        return None
+    base = (t.active_a if pos == "A" else t.active_b)[c]
+    s = st.slab(base)
+    if base is not None and s is None:
+        fail("OWN-01", f"active slab {pos} {h(base)} of tid {t.tid}, class {c} is not a slab "
+                       f"of the pool (released while active?)")
+    return s
+
+
 def _state(source, config) -> _State:
     st = _State(source)
     if st.config is None:
@@ -154,8 +167,8 @@ def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
     t = st.thread(tid)
     top = t.magazine_tops[c] if t is not None else 0
     pend = t.pending_allocs[c] if t is not None else 0
-    a = st.slab(t.active_a[c]) if t is not None else None
-    b = st.slab(t.active_b[c]) if t is not None else None
+    a = _active(st, t, c, "A")
+    b = _active(st, t, c, "B")
     p = Prediction("alloc", tid, c, a_mini_mag=a.mini_mag_count if a is not None else 0,
                    flushes=int(pend + 1 >= cfg.flush_interval), exact=st.exact(),
                    from_view=st.view is not None)
@@ -186,9 +199,16 @@ def predict_free(source, addr: int, tid: int, config=None) -> Prediction:
     """The route of free(addr) by ``tid`` (see the module doc)."""
     st = _state(source, config)
     cfg = st.config
-    s = st.slab(addr & ~(cfg.slab_size - 1))
+    base = addr & ~(cfg.slab_size - 1)
+    s = st.slab(base)
+    if s is None:
+        fail("LIVE-01", f"free({h(addr)}, tid={tid}) of a live block whose slab {h(base)} is "
+                        f"not in the pool (released while the block is live)")
     t = st.thread(tid)
     c = s.class_idx
+    if not 0 <= c < cfg.num_classes:
+        fail("SLAB-01", f"slab {h(s.base)} of live block {h(addr)} has class {c}, not one of "
+                        f"the {cfg.num_classes} classes of the Config")
     top = t.magazine_tops[c] if t is not None else 0
     pend = t.pending_frees[c] if t is not None else 0
     p = Prediction("free", tid, c, flushes=int(pend + 1 >= cfg.flush_interval),

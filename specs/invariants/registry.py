@@ -156,6 +156,9 @@ class View:
         self.pend_a = None       # per class: sum of every thread's pending allocs (kept)
         self.pend_f = None       # ... and frees; None: sum them from the snapshot
         self.complete = False
+        # a quiescent point of concurrent rounds: a free that raced an eviction may have
+        # pushed onto the (now unowned) slab's remote stack (EVICT-01 skips that half)
+        self.racing_pushes = False
 
     @classmethod
     def whole(cls, snap: Snapshot, live: Optional[LiveSet] = None) -> "View":

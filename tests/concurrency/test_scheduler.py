@@ -108,7 +108,9 @@ def test_the_lockstep_race_free_records_the_schedule_it_ran_and_the_reproducer_s
     from specs.api import Config
     from specs.machines import make_machine
     from specs.ops import RaceFree, op_repr
+    import specs.machine_base
     monkeypatch.setattr(specs.machines, "event", lambda *a, **k: None)   # outside a test
+    monkeypatch.setattr(specs.machine_base, "event", lambda *a, **k: None)
     Machine = make_machine(RefAllocator, FastAllocator, name="RaceMachine")
     m = Machine()
     m.setup(Config(class_sizes=(8,), slab_size=64, mini_mag_capacity=1, refill_batch=1,
