@@ -381,8 +381,11 @@ class MallocOracle:
         exited, the statistic back to its baseline; then the instance ends."""
         try:
             self.check_all("teardown")
-            for h in list(self.handles):
-                self.free(h, self.handles[h].tid)
+            by_tid = {}
+            for h, b in self.handles.items():
+                by_tid.setdefault(b.tid, []).append(h)
+            for tid, hs in sorted(by_tid.items()):      # one round trip per thread
+                self.free_many(hs, tid)
             self.quiesce("teardown (every block freed, every thread exited)")
         finally:
             self.close()
