@@ -16,3 +16,14 @@ def _bounded_shrinking():
     engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = SHRINKS, SHRINK_SECONDS
     yield
     engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
+
+
+@pytest.fixture
+def c_library_shrink():
+    """Hunts of a C library (tests/quality/test_malloc_tier_quality.py,
+    test_c_example_bugs.py) fork a process per replay: they shrink for at most 8 s, 20
+    steps (what they check is the kill and the check named, not the smallest trace)."""
+    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
+    yield
+    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved

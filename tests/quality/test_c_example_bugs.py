@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not shutil.which("gcc") and not shutil.which("cc"),
-                                reason="no C compiler (gcc or cc)")
+pytestmark = [pytest.mark.usefixtures("c_library_shrink"),
+              pytest.mark.skipif(not shutil.which("gcc") and not shutil.which("cc"),
+                                 reason="no C compiler (gcc or cc)")]
 
 #: bug -> (checks the tier may name, checks the stress driver may name)
 EXPECTED = {
@@ -35,16 +36,6 @@ EXPECTED = {
 }
 
 
-
-@pytest.fixture(autouse=True)
-def short_shrink():
-    """A C library's replays fork a process each: these hunts shrink for at most 8 s (what
-    they check is the kill and the check named, not the smallest trace)."""
-    from hypothesis.internal.conjecture import engine
-    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
-    yield
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
 
 def _builder():
     spec = importlib.util.spec_from_file_location("exalloc_build", ROOT / "examples/c/build.py")

@@ -19,19 +19,10 @@ HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "planted_malloc.c"
 MALLOC_IDS = sorted(i for i, inv in REGISTRY.items() if inv.topic == "malloc")
 
-pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="no C compiler (gcc)")
+pytestmark = [pytest.mark.usefixtures("c_library_shrink"),
+              pytest.mark.skipif(not shutil.which("gcc"), reason="no C compiler (gcc)")]
 
 
-
-@pytest.fixture(autouse=True)
-def short_shrink():
-    """A C library's replays fork a process each: these hunts shrink for at most 8 s (what
-    they check is the kill and the check named, not the smallest trace)."""
-    from hypothesis.internal.conjecture import engine
-    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
-    yield
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
 
 def build(tmp_path: Path, macro: str = "") -> str:
     """The library (with ``macro`` defined) and its adapter file; the spec to pass."""
