@@ -27,9 +27,10 @@ through one ``Probe`` (``hakmem_fast.probe``), called at the counter points
 and in the five idioms each written once: magazine pop and push, mini-mag
 pop, batch refill, remote drain.
 
-Concurrency.  Every public op is also a generator of atomic steps
+Concurrency.  Every public op is a generator of atomic steps
 (``hakmem_fast.steps``, which also lists the words shared between threads and
-the owner-private ones); the sequential API runs the same code.
+the owner-private ones); each sequential op is a thin driver that runs its
+generator to completion (``run_steps``), so there is one code path.
 
 A debug table of handed-out blocks (``_live``) validates every free, read and
 write so errors are raised with the state unchanged, as a debug allocator's
@@ -45,7 +46,7 @@ from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress,  # noqa:
 from . import ops
 from .hooks import FastHooks
 from .probe import PATHS, Probe
-from .steps import FastSteps
+from .steps import FastSteps, run_steps
 from .validate import FastValidation, _hex
 from .structs import NULL, ThreadState, TinySlab, store_word
 
@@ -80,26 +81,17 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
 
     def alloc(self, size: int, tid: int = 0) -> Optional[int]:
         """Block of at least ``size`` bytes for thread tid, None if out of memory.
+        The steps of :meth:`alloc_steps`, run to completion.
 
         Cost: O(1) on the hot path; O(refill_batch) on refill; O(slabs of the
         class) on the slow path.
         """
-        self._check_tid(tid)
-        c = size_to_class(size, self.config.class_sizes)
-        t = self._threads.get(tid) or self._thread(tid)
-        p = self._alloc_hot(t, c)
-        if p == NULL:
-            p = self._alloc_slow(t, c)
-            if p == NULL:
-                self.probe.hit("oom")
-                return None
-        self._handed_out(t, c, p)
-        if ops.stats_flush_if_needed(t.alloc_batch, self.g_alloc_count, c,
-                                     self.config.flush_interval):
-            self.probe.hit("stat_flush")
-        if self._check_level:
-            self._self_check()
-        return p
+        steps = self.alloc_steps(size, tid)
+        try:                                    # run_steps, inlined: the hot path's cost
+            while True:
+                next(steps)
+        except StopIteration as stop:
+            return stop.value
 
     def _handed_out(self, t: ThreadState, c: int, p: int) -> None:
         """Record block p handed to thread t (debug table, exact count, t's batch, and
@@ -116,15 +108,9 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
 
     def free(self, addr: int, tid: int = 0) -> None:
         """Return a live block. Cost O(1) (O(nblocks) if it releases a slab).
-
-        The steps of :meth:`free_steps`, run to completion.
-        """
-        push = self._free(addr, tid)
-        if push is not None:
-            for _ in push:
-                pass
-        if self._check_level:
-            self._self_check()
+        The steps of :meth:`free_steps`, run to completion."""
+        for _ in self.free_steps(addr, tid):   # run_steps, with no result to return
+            pass
 
     def _free(self, addr: int, tid: int):
         """Validate, unlive, route, count.  Returns the remote push's steps, not yet run
@@ -159,22 +145,9 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return bytes(slab.mem[off:off + n])
 
     def thread_exit(self, tid: int) -> None:
-        """Return every block tid caches, release its active slabs, flush its stats."""
-        self._check_tid(tid)
-        t = self._threads.pop(tid, None)
-        if t is None:
-            return
-        self.probe.thread(tid)
-        for c in range(self.config.num_classes):
-            for slab in (t.active_a[c], t.active_b[c]):
-                if slab is not None:
-                    self._evict(t, slab)
-            t.active_a[c] = t.active_b[c] = None
-            while t.mags[c].top > 0:
-                p = self._mag_pop(t, c)
-                self._return_block(tid, self._slab_of(p), p)
-        ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
-        ops.stats_flush_all(t.free_batch, self.g_free_count)
+        """Return every block tid caches, release its active slabs, flush its stats.
+        The steps of :meth:`thread_exit_steps`, run to completion."""
+        run_steps(self.thread_exit_steps(tid))
 
     def stats(self) -> Stats:
         return Stats(tuple(self.g_alloc_count), tuple(self.g_free_count))
@@ -183,18 +156,14 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return Stats(tuple(self._exact_alloc), tuple(self._exact_free))
 
     def flush_stats(self) -> None:
-        for t in self._threads.values():
-            self.probe.thread(t.tid)
-            ops.stats_flush_all(t.alloc_batch, self.g_alloc_count)
-            ops.stats_flush_all(t.free_batch, self.g_free_count)
+        """Every thread flushes its stat batches (the steps of :meth:`flush_steps`)."""
+        for tid in list(self._threads):
+            run_steps(self.flush_steps(tid))
 
     def quiesce(self) -> None:
-        """Exit every thread, drain every remote stack, release every free slab."""
-        for tid in sorted(self._threads):
-            self.thread_exit(tid)
-        for slab in list(self._slabs.values()):
-            self._drain(slab)
-            self._maybe_release(slab)
+        """Exit every thread, drain every remote stack, release every free slab.
+        The steps of :meth:`quiesce_steps`, run to completion."""
+        run_steps(self.quiesce_steps())
 
     # ========================================================================
     # The idioms, each written once: magazine pop/push, mini-mag pop, refill, drain
@@ -238,14 +207,9 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
 
     def _drain(self, slab: TinySlab, tid=None) -> int:
-        """Splice slab's remote stack into its bitmap (counted first, see ``ops``);
-        ``tid``: the draining thread (None: the pool, at quiescence)."""
-        if slab.remote_head == NULL:
-            return 0
-        n = ops.remote_drain(slab)      # raises RMT-01 on a corrupted stack, nothing changed
-        self.probe.priv(slab.base, tid, slab.owner)
-        self.probe.slab_hit("drain", slab.base)
-        return n
+        """Splice slab's remote stack into its bitmap (:meth:`_drain_steps` run to
+        completion); ``tid``: the draining thread (None: the pool, at quiescence)."""
+        return run_steps(self._drain_steps(tid, slab))
 
     # ========================================================================
     # Allocation: hot path (Phase 2) and slow path (Phase 4)
@@ -270,16 +234,6 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
                 self.probe.hit("refill")
                 return p
         return NULL
-
-    def _alloc_slow(self, t: ThreadState, c: int) -> int:
-        """Slow path: drain A and B, refill the TLS magazine, adopt or create a slab.
-        The steps of :meth:`_alloc_slow_steps`, run to completion."""
-        steps = self._alloc_slow_steps(t, c)
-        try:
-            while True:
-                next(steps)
-        except StopIteration as stop:
-            return stop.value
 
     def _serve_from_actives(self, t: ThreadState, c: int) -> int:
         """Slow path: a block from the TLS magazine, else straight from A's or B's
@@ -367,9 +321,9 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         self._drain(slab, t.tid)
 
     def _evict(self, t: ThreadState, slab: TinySlab) -> None:
-        """Spill the mini-mag, drain the remote stack, unown; release if empty."""
-        for _ in self._evict_steps(t, slab):
-            pass
+        """Spill the mini-mag, drain the remote stack, unown; release if empty
+        (:meth:`_evict_steps` run to completion)."""
+        run_steps(self._evict_steps(t, slab))
 
     def _maybe_release(self, slab: TinySlab) -> None:
         if slab.owner is None and slab.fully_free() and slab.base in self._slabs:
@@ -399,12 +353,9 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return ops.remote_push_steps(slab, addr)
 
     def _return_block(self, tid: int, slab: TinySlab, addr: int) -> None:
-        """Put a free block back into its slab from thread tid (not its magazine)."""
-        if slab.owner is not None and slab.owner != tid:
-            for _ in self._remote_push(slab, addr):
-                pass
-            return
-        self._put_local(tid, slab, addr)
+        """Put a free block back into its slab from thread tid (not its magazine):
+        :meth:`_return_block_steps` run to completion."""
+        run_steps(self._return_block_steps(tid, slab, addr))
 
     def _put_local(self, tid: int, slab: TinySlab, addr: int) -> None:
         """A free block back into slab tid owns (mini-mag or bitmap) or an unowned slab."""

@@ -2,10 +2,10 @@
 
 What the oracle may ask of the fast model: the seed's debug counters, the
 footprint of what changed, plain-data snapshots, and the maintenance
-operations a scheduler drives directly (evict, drain, refill).  The atomic
-steps of a free (``free_steps``) stay beside ``free`` in ``allocator.py``:
-they are the same code.  ``FastAllocator`` inherits this mixin; it reads the
-allocator's fields and calls its idioms, and records nothing itself.
+operations a scheduler drives directly (evict, drain, refill), each the steps
+of ``hakmem_fast.steps`` run to completion.  ``FastAllocator`` inherits this
+mixin; it reads the allocator's fields and calls its idioms, and records
+nothing itself.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Mapping, Optional
 from specs.api import Footprint
 
 from . import introspect
+from .steps import run_steps
 
 
 class FastHooks:
@@ -38,14 +39,9 @@ class FastHooks:
         return t, t.active_a[class_idx]
 
     def evict_active(self, tid: int, class_idx: int) -> bool:
-        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A."""
-        t, slab = self._thread_and_active(tid, class_idx)
-        if slab is None:
-            return False
-        self.probe.thread(tid)
-        self._evict(t, slab)
-        t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
-        return True
+        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A.
+        The steps of ``evict_steps``, run to completion."""
+        return run_steps(self.evict_steps(tid, class_idx))
 
     def refill_active(self, tid: int, class_idx: int) -> int:
         """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
@@ -55,12 +51,9 @@ class FastHooks:
         return self._refill(a, tid)
 
     def drain_remote(self, tid: int, class_idx: int) -> int:
-        """Owner tid drains the remote stacks of its active slabs of class_idx."""
-        t, _ = self._thread_and_active(tid, class_idx)
-        if t is None:
-            return 0
-        return sum(self._drain(slab, tid) for slab in (t.active_a[class_idx], t.active_b[class_idx])
-                   if slab is not None)
+        """Owner tid drains the remote stacks of its active slabs of class_idx.
+        The steps of ``drain_steps``, run to completion; blocks drained."""
+        return run_steps(self.drain_steps(tid, class_idx))
 
     # ========================================================================
     # Reading the state

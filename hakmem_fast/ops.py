@@ -224,9 +224,17 @@ def stats_flush_if_needed(batch: list, global_counts: list, class_idx: int,
     return False
 
 
-def stats_flush_all(batch: list, global_counts: list) -> None:
-    """Flush every class of one batch (thread exit, flush_stats)."""
+def stats_flush_all_steps(batch: list, global_counts: list):
+    """Flush every class of one batch (thread exit, flush_stats): one fetch-add per
+    class with pending events, each an atomic step ``"stat-add"``."""
     for c, n in enumerate(batch):
         if n:
             atomic_add(global_counts, c, n)
             batch[c] = 0
+            yield "stat-add"
+
+
+def stats_flush_all(batch: list, global_counts: list) -> None:
+    """Run :func:`stats_flush_all_steps` to completion."""
+    for _ in stats_flush_all_steps(batch, global_counts):
+        pass

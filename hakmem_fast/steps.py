@@ -4,17 +4,16 @@ to a word shared between threads, so a scheduler outside the allocator
 
 ``FastSteps`` is a mixin of ``hakmem_fast.allocator.FastAllocator``: the ``*_steps``
 methods of ``specs.api.Hooks`` (``alloc_steps``, ``free_steps``, ``drain_steps``,
-``evict_steps``, ``thread_exit_steps``, ``flush_steps``) and the step generators the
-sequential ops run to completion where a shared word is touched (``_alloc_slow_steps``,
-``_evict_steps``, ``_drain_steps``, ``_stats_steps``, ``_flush_all_steps``,
-``_return_block_steps``).  One code path: the sequential API and the steps cannot fork
-into two models (``tests/concurrency/test_steps_equal_ops.py`` checks that running every
-op's steps to completion gives the state the op gives).
+``evict_steps``, ``thread_exit_steps``, ``flush_steps``), ``quiesce_steps``, and the
+generators they are made of (``_alloc_slow_steps``, ``_evict_steps``, ``_drain_steps``,
+``_stats_steps``, ``_flush_all_steps``, ``_return_block_steps``).
 
-The sequential API runs the same code: a step with no shared access is a plain
-call, and a generator is run to completion only where a shared word is touched
-(slow path, remote push, drain, eviction, stat flush), so the hot paths pay
-nothing.
+One code path: every sequential op of the allocator (``alloc``, ``free``,
+``thread_exit``, ``flush_stats``, ``quiesce``, ``evict_active``, ``drain_remote``, and
+the internal ``_drain``, ``_evict``, ``_return_block``) is :func:`run_steps` over its
+generator, so a fuzzed sequential op runs exactly the code the concurrent machine
+interleaves.  A step with no shared access is a plain call inside the generator: the
+hot path yields nothing.
 
 Words shared between threads (touched only by the steps that yield):
 
@@ -48,6 +47,19 @@ from . import ops
 from .structs import NULL, ThreadState, TinySlab
 
 
+_STAT_ADD = ("stat-add",)
+
+
+def run_steps(steps):
+    """Run a step generator to completion, with no other thread interleaving; returns
+    what the generator returns."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as stop:
+        return stop.value
+
+
 class FastSteps:
     """Mixin of FastAllocator: its ops as generators of atomic steps."""
 
@@ -73,17 +85,21 @@ class FastSteps:
                 self.probe.hit("oom")
                 return None
         self._handed_out(t, c, p)
-        yield from self._stats_steps(t.alloc_batch, self.g_alloc_count, c)
+        flush = self._stats_steps(t.alloc_batch, self.g_alloc_count, c)
+        if flush:
+            yield from flush
         if self._check_level:
             self._self_check()
         return p
 
     def _stats_steps(self, batch: list, counters: list, c: int):
-        """The flush of one batch class if due: one fetch-add on a global counter,
-        step ``"stat-add"`` (the sequential ops call ``ops.stats_flush_if_needed``)."""
+        """The flush of one batch class if due (``ops.stats_flush_if_needed``), done at
+        the call: one fetch-add on a global counter, then its step ``"stat-add"``; no
+        step when nothing was due (a tuple, not a generator: the hot path's cost)."""
         if ops.stats_flush_if_needed(batch, counters, c, self.config.flush_interval):
             self.probe.hit("stat_flush")
-            yield "stat-add"
+            return _STAT_ADD
+        return ()
 
     def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
         """``free(addr, tid)`` as atomic steps (``specs.api.Hooks``).
@@ -96,7 +112,10 @@ class FastSteps:
         after each access (``"load"``, ``"link"``, ``"cas-retry"``..., ``"cas"``),
         and yields nothing for the other routes.
         """
-        return self._finish(self._free(addr, tid))
+        push = self._free(addr, tid)
+        if push is None and not self._check_level:
+            return iter(())                     # placed at once: no step (the common case)
+        return self._finish(push)
 
     def _finish(self, push) -> Iterator[str]:
         if push is not None:
@@ -145,13 +164,10 @@ class FastSteps:
         yield from self._flush_all_steps(t)
 
     def _flush_all_steps(self, t: ThreadState):
-        for batch, counters in ((t.alloc_batch, self.g_alloc_count),
-                                (t.free_batch, self.g_free_count)):
-            for c in range(self.config.num_classes):
-                if batch[c]:
-                    ops.atomic_add(counters, c, batch[c])
-                    batch[c] = 0
-                    yield "stat-add"
+        """Both of t's batches flushed (``ops.stats_flush_all_steps``: one ``"stat-add"``
+        per class with pending events)."""
+        yield from ops.stats_flush_all_steps(t.alloc_batch, self.g_alloc_count)
+        yield from ops.stats_flush_all_steps(t.free_batch, self.g_free_count)
 
     def thread_exit_steps(self, tid: int) -> Iterator[str]:
         """``thread_exit(tid)`` as atomic steps: each active slab's eviction (drain and
@@ -177,7 +193,9 @@ class FastSteps:
         yield from self._flush_all_steps(t)
 
     def _drain_steps(self, tid, slab: TinySlab):
-        """:meth:`_drain` as steps (``ops.remote_drain_steps``); returns blocks drained."""
+        """Splice slab's remote stack into its bitmap (``ops.remote_drain_steps``: counted
+        first, RMT-01 on a corrupted stack with nothing changed); ``tid``: the draining
+        thread (None: the pool, at quiescence).  Returns the blocks drained."""
         if slab.remote_head == NULL:
             return 0
         n = yield from ops.remote_drain_steps(slab)
@@ -185,6 +203,19 @@ class FastSteps:
             self.probe.priv(slab.base, tid, slab.owner)
             self.probe.slab_hit("drain", slab.base)
         return n
+
+    def quiesce_steps(self) -> Iterator[str]:
+        """``quiesce()`` as atomic steps: every thread's exit (in tid order), then per
+        slab its drain's remote-stack steps and one pool step that releases it if free."""
+        return self._quiesce_gen()
+
+    def _quiesce_gen(self):
+        for tid in sorted(self._threads):
+            yield from self._thread_exit_gen(tid)
+        for slab in list(self._slabs.values()):
+            yield from self._drain_steps(None, slab)
+            self._maybe_release(slab)
+            yield "pool"
 
     def _alloc_slow_steps(self, t: ThreadState, c: int):
         """The slow path as steps: the drains of A and B (remote-stack steps), then

@@ -17,6 +17,8 @@ class FastValidation:
 
 
     def _check_tid(self, tid) -> None:
+        if type(tid) is int and tid >= 0:       # the common case, one test
+            return
         if not isinstance(tid, int) or isinstance(tid, bool) or tid < 0:
             raise BadArgument(f"tid must be an int >= 0, got {tid!r}")
 

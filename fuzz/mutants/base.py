@@ -22,9 +22,25 @@ _orig = {name: getattr(ops, name) for name in (
     "remote_drain", "stats_flush_if_needed", "stats_flush_all", "atomic_add",
     "atomic_add_remote_count")}
 _fa = {name: getattr(FA, name) for name in (
-    "_free_route", "_adopt", "_evict", "_maybe_release", "_new_slab", "_find_partial",
-    "thread_exit", "quiesce", "evict_active", "_free", "_validate_free", "stats",
-    "_alloc_hot")}
+    "_free_route", "_adopt", "_maybe_release", "_new_slab", "_find_partial",
+    "_free", "_validate_free", "stats", "_alloc_hot", "drain_remote", "free_steps",
+    "_alloc_gen", "_alloc_slow_steps", "_evict_steps", "_evict_active_gen",
+    "_thread_exit_gen", "_quiesce_gen")}
+
+
+def around_steps(name: str, before=None, after=None):
+    """A patch of FastAllocator's step generator ``name`` (every sequential op runs its
+    generator, so both machines see it) that calls ``before(self, *args)`` first and
+    ``after(self, result, *args)`` once the original's steps are done; ``after``
+    returns the op's result."""
+    orig = _fa[name]
+
+    def steps(self, *args):
+        if before is not None:
+            before(self, *args)
+        result = yield from orig(self, *args)
+        return result if after is None else after(self, result, *args)
+    return (FA, name, steps)
 _bm = {name: TwoTierBitmap.__dict__[name] for name in ("__init__", "set_used", "set_free")}
 
 # a tiny Config strategy with padding bits in the last bitmap word

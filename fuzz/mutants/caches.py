@@ -6,7 +6,7 @@ from hakmem_fast import ops
 from hakmem_fast.structs import NULL, store_word
 
 from . import mutant, patched
-from .base import FA, _fa, multi_class_configs
+from .base import FA, _fa, around_steps, multi_class_configs
 
 
 # ============================================================================
@@ -85,13 +85,12 @@ def _mag_wrong_class():
 def _exit_forgets_mag():
     """thread_exit returns the active slabs but drops the TLS magazines.
     Bug class: blocks leaked by a thread exit."""
-    def thread_exit(self, tid):
+    def drop_magazines(self, tid):
         t = self._threads.get(tid)
         if t is not None:
             for m in t.mags:
                 m.top = 0
-        return _fa["thread_exit"](self, tid)
-    return patched((FA, "thread_exit", thread_exit))
+    return patched(around_steps("_thread_exit_gen", before=drop_magazines))
 
 
 @mutant("magazine-pop-post-decrement", expect=("LIVE-02", "PART-01", "RMT-01", "MM-02",
@@ -145,20 +144,21 @@ def _remote_not_atomic():
 def _broken_drain(detach: bool = True, count: bool = True, free: bool = True):
     """The remote drain (take the stack, mark its blocks free, subtract them from
     remote_count) with one of its steps left out."""
-    def drain(slab):
+    def drain_steps(slab):
         head = ops.atomic_load_head(slab)
         if head == NULL:
             return 0
         idxs = ops.remote_blocks(slab, head)
         if detach:
             ops.atomic_exchange_head(slab, NULL)
+        yield "cas"
         if free:
             for idx in idxs:
                 slab.bitmap.set_free(idx)
         if count:
             ops.atomic_add_remote_count(slab, -len(idxs))
         return len(idxs)
-    return patched((ops, "remote_drain", drain))
+    return patched((ops, "remote_drain_steps", drain_steps))
 
 
 @mutant("drain-forgets-remote-count", expect=("RMT-02",))

@@ -12,7 +12,7 @@ from hakmem_fast.structs import NULL
 from . import mutant, patched
 
 FA = FastAllocator
-_orig_hit, _orig_mag, _orig_evict = Probe.hit, Probe.mag, FA._evict
+_orig_hit, _orig_mag, _orig_evict_steps = Probe.hit, Probe.mag, FA._evict_steps
 _orig_slab_hit = Probe.slab_hit
 
 
@@ -91,12 +91,12 @@ def _spill_minus_one():
     """Evicting a slab with a non-empty mini-magazine counts the spill as -1.
     Bug class: a miscounting debug counter (the refill-stage / spill statistics users
     read to find why the hot path got slower are wrong)."""
-    def _evict(self, t, slab):
+    def _evict_steps(self, t, slab):
         full = slab.mini_mag.count > 0
-        _orig_evict(self, t, slab)
+        yield from _orig_evict_steps(self, t, slab)
         if full:
             self.probe.counts["spill"] -= 2
-    return patched((FA, "_evict", _evict))
+    return patched((FA, "_evict_steps", _evict_steps))
 
 
 @mutant("conf-stat-flush-counted-twice", expect=("CONF-05",))

@@ -69,8 +69,9 @@ def _drain_loops():
     list (a cyclic list, or a walk that never advances); mimalloc bounds such walks and
     reports "corrupted thread-free list" instead.  Caught by the per-op watchdog
     (HANG), not by an invariant: the op never returns."""
-    def drain(slab):
+    def drain_steps(slab):
         head = atomic_exchange_head(slab, NULL)
+        yield "cas"
         n, p = 0, head
         while p != NULL:                          # no bound
             nxt = load_word(slab, head)           # should be load_word(slab, p)
@@ -80,4 +81,4 @@ def _drain_loops():
             p = nxt
         atomic_add_remote_count(slab, -n)
         return n
-    return patched((ops, "remote_drain", drain))
+    return patched((ops, "remote_drain_steps", drain_steps))

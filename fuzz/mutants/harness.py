@@ -17,15 +17,15 @@ def _exit_keeps_state():
     """thread_exit returns the caches but leaves an (empty) thread state behind.
     Bug class: per-thread state not torn down at thread exit (a TLS destructor that
     forgets to unregister the thread, leaking its heap record)."""
-    orig = FA.thread_exit
+    orig = FA._thread_exit_gen
 
-    def thread_exit(self, tid):
+    def thread_exit_gen(self, tid):
         had = tid in self._threads
-        orig(self, tid)
+        yield from orig(self, tid)
         if had:
             self._threads[tid] = ThreadState(tid, self.config.num_classes,
                                              self.config.magazine_capacity)
-    return patched((FA, "thread_exit", thread_exit))
+    return patched((FA, "_thread_exit_gen", thread_exit_gen))
 
 
 @mutant("crash-in-free", expect=("LOCK-03",))
@@ -33,14 +33,14 @@ def _crash_in_free():
     """free raises a KeyError (not a contract error) for every block at index 3 mod 7.
     Bug class: an unchecked lookup in a free path that a rare block reaches (a crash,
     not an allocator error, escapes to the client)."""
-    orig = FA.free
+    orig = FA.free_steps
 
-    def free(self, addr, tid=0):
+    def free_steps(self, addr, tid=0):
         slab = self._slab_of(addr) if isinstance(addr, int) else None
         if slab is not None and (addr - slab.base) // slab.block_size % 7 == 3:
             raise KeyError(addr)
         return orig(self, addr, tid)
-    return patched((FA, "free", free))
+    return patched((FA, "free_steps", free_steps))
 
 
 @mutant("hook-drain-reports-nothing", expect=("HOOK-02",))

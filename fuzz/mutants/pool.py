@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from hakmem_fast import allocator as fa_mod
 from hakmem_fast import ops
+from hakmem_fast import steps as steps_mod
 from hakmem_fast.bitmap import TwoTierBitmap
 from hakmem_fast.structs import NULL
 from specs.api import size_to_class
 
 from . import mutant, patched
-from .base import FA, _fa, wide_block_configs
+from .base import FA, _fa, around_steps, wide_block_configs
 
 
 # ============================================================================
@@ -33,24 +34,22 @@ def _a_eq_b():
 def _evict_keeps_active():
     """evict_active releases the slab but leaves the thread's A pointer on it.
     Bug class: active slab kept after release (use after release, two owners)."""
-    def evict_active(self, tid, class_idx):
-        t, slab = self._thread_and_active(tid, class_idx)
+    def evict_active_gen(self, t, slab, c):
         if slab is None:
             return False
-        self._evict(t, slab)
+        yield from self._evict_steps(t, slab)
         return True
-    return patched((FA, "evict_active", evict_active))
+    return patched((FA, "_evict_active_gen", evict_active_gen))
 
 
 @mutant("evict-keeps-owner", expect=("OWN-02", "OWN-01"))
 def _evict_keeps_owner():
     """An evicted slab keeps its owner tid although it left the thread's A/B.
     Bug class: stale ownership (frees go remote to a thread that never drains)."""
-    def evict(self, t, slab):
-        _fa["_evict"](self, t, slab)
+    def keep_owner(self, result, t, slab):
         if slab.base in self._slabs:
             slab.owner = t.tid
-    return patched((FA, "_evict", evict))
+    return patched(around_steps("_evict_steps", after=keep_owner))
 
 
 @mutant("adopt-foreign-slab", expect=("OWN-01", "OWN-02", "CONF-01"))
@@ -139,14 +138,14 @@ def _released_twice():
 def _quiesce_skip():
     """quiesce exits every thread but the last one.
     Bug class: incomplete teardown (a thread's caches never returned)."""
-    def quiesce(self):
+    def quiesce_gen(self):
         for tid in sorted(self._threads)[:-1]:
-            self.thread_exit(tid)
+            yield from self._thread_exit_gen(tid)
         for slab in list(self._slabs.values()):
             if slab.owner is None:
-                self._drain(slab)
+                yield from self._drain_steps(None, slab)
             self._maybe_release(slab)
-    return patched((FA, "quiesce", quiesce))
+    return patched((FA, "_quiesce_gen", quiesce_gen))
 
 
 # ============================================================================
@@ -181,13 +180,11 @@ def _exit_skips_drain():
     does not drain their remote stacks ("the next adopter drains them"): the blocks
     other threads freed stay on a slab nobody owns, which is then never released.
     Bug class: work left behind by an exiting thread (remote frees stranded)."""
-    def thread_exit(self, tid):
-        self._check_tid(tid)
+    def unown_first(self, tid):
         t = self._threads.get(tid)
         if t is not None:
             _unown_actives_undrained(self, t)
-        return _fa["thread_exit"](self, tid)
-    return patched((FA, "thread_exit", thread_exit))
+    return patched(around_steps("_thread_exit_gen", before=unown_first))
 
 
 @mutant("adopt-evicts-b-undrained", equivalent=True)
@@ -215,13 +212,13 @@ def _quiesce_no_drain():
     their remote stacks, then exits the threads, and its pass over the pool only
     releases the free slabs (the drain of that pass is dropped): blocks freed remotely
     stay on stacks of unowned slabs after quiesce. Bug class: incomplete teardown."""
-    def quiesce(self):
+    def quiesce_gen(self):
         for tid in sorted(self._threads):
             _unown_actives_undrained(self, self._threads[tid])
-            self.thread_exit(tid)
+            yield from self._thread_exit_gen(tid)
         for slab in list(self._slabs.values()):
             self._maybe_release(slab)
-    return patched((FA, "quiesce", quiesce))
+    return patched((FA, "_quiesce_gen", quiesce_gen))
 
 
 # ============================================================================
@@ -237,7 +234,7 @@ def _size_obo():
         if size > 0 and size - 1 <= class_sizes[c - 1 if c else 0] and c:
             return c - 1
         return c
-    return patched((fa_mod, "size_to_class", size_to_cls))
+    return patched((steps_mod, "size_to_class", size_to_cls))
 
 
 @mutant("double-free-undetected", expect=("LOCK-01",))

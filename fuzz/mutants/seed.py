@@ -165,14 +165,14 @@ def _seed_phase3():
     def flush_only_on_slow_path(batch, g, c, interval):
         return False
 
-    orig_slow = FA.__dict__["_alloc_slow"]
+    orig_slow = FA._alloc_slow_steps
 
-    def alloc_slow(self, t, c):
+    def alloc_slow_steps(self, t, c):
         _seed_flush_if_needed(t.alloc_batch, self.g_alloc_count, c)
         _seed_flush_if_needed(t.free_batch, self.g_free_count, c)
-        return orig_slow(self, t, c)
+        return (yield from orig_slow(self, t, c))
     return patched((ops, "stats_flush_if_needed", flush_only_on_slow_path),
-                   (FA, "_alloc_slow", alloc_slow))
+                   (FA, "_alloc_slow_steps", alloc_slow_steps))
 
 
 # ============================================================================
@@ -188,9 +188,7 @@ def _seed_hot_path():
     The block handling is correct (the model's own refill is used), but a thread served
     by the hot path never flushes: pending grows without bound (STAT-02) and the
     reported statistics drift from the exact ones."""
-    def alloc(self, size, tid=0):
-        self._check_tid(tid)
-        class_idx = fa_size_to_class(size, self.config.class_sizes)
+    def alloc_gen(self, tid, class_idx):
         t = self._thread(tid)
         mag = t.mags[class_idx]
         p = NULL
@@ -218,16 +216,11 @@ def _seed_hot_path():
             self._exact_alloc[class_idx] += 1
             ops.stats_record_alloc(t.alloc_batch, class_idx)   # no flush on the hot path
             return p
-        return _orig_alloc(self, size, tid)                    # slow path (records, flushes)
-    return patched((FA, "alloc", alloc))
+        return (yield from _orig_alloc_gen(self, tid, class_idx))  # slow path (records, flushes)
+    return patched((FA, "_alloc_gen", alloc_gen))
 
 
-_orig_alloc = FA.__dict__["alloc"]
-
-
-def fa_size_to_class(size, class_sizes):
-    from hakmem_fast import allocator
-    return allocator.size_to_class(size, class_sizes)
+_orig_alloc_gen = FA._alloc_gen
 
 
 # ============================================================================

@@ -2,11 +2,10 @@
 counters, the reported and the exact counts."""
 from __future__ import annotations
 
-from hakmem_fast import allocator as fa_mod
 from hakmem_fast import ops
 
 from . import mutant, patched
-from .base import FA, _fa, accurate_stats_configs
+from .base import FA, _fa, accurate_stats_configs, around_steps
 
 
 # ============================================================================
@@ -38,13 +37,12 @@ def _stats_obo():
 def _stats_exit():
     """thread_exit discards the thread's pending stat batch instead of flushing it.
     Bug class: per-thread counters lost at thread exit."""
-    def thread_exit(self, tid):
+    def discard_batches(self, tid):
         t = self._threads.get(tid)
         if t is not None:
             t.alloc_batch[:] = [0] * len(t.alloc_batch)
             t.free_batch[:] = [0] * len(t.free_batch)
-        return _fa["thread_exit"](self, tid)
-    return patched((FA, "thread_exit", thread_exit))
+    return patched(around_steps("_thread_exit_gen", before=discard_batches))
 
 
 @mutant("stats-global-add-not-atomic", expect=("STAT-01",))
@@ -73,21 +71,17 @@ def _stats_stale():
             self._stale_stats = _fa["stats"](self)
         return self._stale_stats
 
-    def thread_exit(self, tid):
-        _fa["thread_exit"](self, tid)
+    def keep_stale(self, result, tid):
         self._stale_stats = _fa["stats"](self)
-    return patched((FA, "stats", stats), (FA, "thread_exit", thread_exit))
+    return patched((FA, "stats", stats), around_steps("_thread_exit_gen", after=keep_stale))
 
 
 @mutant("exact-counts-failed-alloc", expect=("STAT-04", "STAT-01"))
 def _exact_failed():
     """The exact alloc counter is bumped before the out-of-memory test, so a failed
     alloc is counted. Bug class: statistics counting failed operations."""
-    orig = FA.__dict__["alloc"]
-
-    def alloc(self, size, tid=0):
-        p = orig(self, size, tid)
+    def count_failed(self, p, tid, c):
         if p is None:
-            self._exact_alloc[fa_mod.size_to_class(size, self.config.class_sizes)] += 1
+            self._exact_alloc[c] += 1
         return p
-    return patched((FA, "alloc", alloc))
+    return patched(around_steps("_alloc_gen", after=count_failed))

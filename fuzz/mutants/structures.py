@@ -235,14 +235,14 @@ def _spill_leaves():
 def _evict_skips_spill():
     """Evicting an active slab drains it and drops ownership but does not spill its
     mini-magazine. Bug class: cached blocks stranded in a slab nobody owns."""
-    def evict_active(self, tid, class_idx):
-        t, slab = self._thread_and_active(tid, class_idx)
+    def evict_active_gen(self, t, slab, c):
         if slab is None:
             return False
-        self.probe.thread(tid)
-        self._drain(slab)
+        self.probe.thread(t.tid)
+        t.active_a[c], t.active_b[c] = t.active_b[c], None
+        yield from self._drain_steps(t.tid, slab)
         slab.owner = None
         self.probe.slab(slab.base)
-        t.active_a[class_idx], t.active_b[class_idx] = t.active_b[class_idx], None
+        yield "pool"
         return True
-    return patched((FA, "evict_active", evict_active))
+    return patched((FA, "_evict_active_gen", evict_active_gen))

@@ -23,10 +23,15 @@ int hk_validate_free(hk_pool *p, uintptr_t addr, hk_slab **slab_out) {
     return HK_OK;
 }
 
-static void remote(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
+/* The remote route's bookkeeping; returns the slab whose stack the block goes on. */
+static inline hk_slab *remote_route(hk_pool *p, hk_thread *t, hk_slab *s) {
     hk__fp_slab(p, s);
     hit(p, t, HK_P_FREE_REMOTE);
-    hk_remote_push(s, addr);
+    return s;
+}
+
+static void remote(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
+    hk_remote_push(remote_route(p, t, s), addr);
 }
 
 /* A free block back into a slab t owns (mini-mag, else bitmap) or an unowned slab
@@ -62,16 +67,16 @@ static void return_block(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
     else put_local(p, t, s, addr);
 }
 
-/* Route a freed block: a slab owned by another thread gets a remote push; else the TLS
- * magazine; else back to the slab. */
-static inline void route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
+/* Route a freed block: a slab owned by another thread gets a remote push (returned to
+ * the caller, not done: hk_free pushes at once, hk_free_begin's caller word by word);
+ * else the TLS magazine; else back to the slab (NULL: the block is placed). */
+static inline hk_slab *route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
     int64_t o = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (o != HK_NO_OWNER && o != t->tid) {
 #if HAKMEM_MUTANT == HK_exact_misses_remote
         t->exact_free[s->class_idx]--;
 #endif
-        remote(p, t, s, addr);
-        return;
+        return remote_route(p, t, s);
     }
     int c = s->class_idx;
     hk_mag *m = &t->mags[c];
@@ -82,10 +87,11 @@ static inline void route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
         if ((addr / s->block_size) % 64 == 0 && m->top < m->cap) m->items[m->top++] = addr;
 #endif
         t->counts[HK_P_FREE_MAGAZINE]++;
-        return;
+        return NULL;
     }
     hit(p, t, HK_P_MAG_OVERFLOW);
     return_block(p, t, s, addr);
+    return NULL;
 }
 
 static inline void count_free(hk_pool *p, hk_thread *t, int c) {
@@ -94,21 +100,33 @@ static inline void count_free(hk_pool *p, hk_thread *t, int c) {
     if (hk__flush_if_needed(p, t->free_batch, p->g_free, c)) hit(p, t, HK_P_STAT_FLUSH);
 }
 
-int hk_free(hk_pool *p, hk_thread *t, uintptr_t addr) {
+/* free(addr) up to a remote push: *push is the slab whose remote stack the block must
+ * be pushed on (not done yet), or NULL when the block is already placed.  hk_free and
+ * the stepped free (hakmem_native.allocator's free_steps) are this, then the push. */
+int hk_free_begin(hk_pool *p, hk_thread *t, uintptr_t addr, hk_slab **push) {
     hk_slab *s;
+    *push = NULL;
     int e = hk_validate_free(p, addr, &s);
     if (e) return e;
     s->live[(addr - s->base) / s->block_size] = 0;
     count_free(p, t, s->class_idx);
-    route(p, t, s, addr);
+    *push = route(p, t, s, addr);
     return HK_OK;
+}
+
+int hk_free(hk_pool *p, hk_thread *t, uintptr_t addr) {
+    hk_slab *push;
+    int e = hk_free_begin(p, t, addr, &push);
+    if (!e && push) hk_remote_push(push, addr);
+    return e;
 }
 
 /* free without the debug table (a pool made with debug = 0: benchmarks). */
 void hk_free_unchecked(hk_pool *p, hk_thread *t, uintptr_t addr) {
     hk_slab *s = p->slabs[(addr - p->arena) >> p->slab_shift];
     count_free(p, t, s->class_idx);
-    route(p, t, s, addr);
+    hk_slab *push = route(p, t, s, addr);
+    if (push) hk_remote_push(push, addr);
 }
 
 /* ======================================================================== */
@@ -371,28 +389,8 @@ void hk_thread_mag_take(hk_pool *p, hk_thread *t, uint32_t *out) {
 }
 
 /* ======================================================================== */
-/* free as steps: everything but the remote push, then the push word by word */
+/* The remote push word by word (the stepped free, after hk_free_begin)     */
 /* ======================================================================== */
-
-/* free(addr) up to a remote push: *push is the slab whose remote stack the block must
- * be pushed on (not done yet), or NULL when the block is already placed. */
-int hk_free_begin(hk_pool *p, hk_thread *t, uintptr_t addr, hk_slab **push) {
-    hk_slab *s;
-    *push = NULL;
-    int e = hk_validate_free(p, addr, &s);
-    if (e) return e;
-    s->live[(addr - s->base) / s->block_size] = 0;
-    count_free(p, t, s->class_idx);
-    int64_t o = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (o != HK_NO_OWNER && o != t->tid) {
-        hk__fp_slab(p, s);
-        hit(p, t, HK_P_FREE_REMOTE);
-        *push = s;
-        return HK_OK;
-    }
-    route(p, t, s, addr);
-    return HK_OK;
-}
 
 uintptr_t hk_remote_load(hk_slab *s) {
     return atomic_load_explicit(&s->remote_head, memory_order_relaxed);
