@@ -91,15 +91,19 @@ def _shard(text: str) -> tuple:
 
 
 def _at_least(low: int, flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") \
-                from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {value}")
-        return value
+    from fuzz.cli_contract import at_least
+    return at_least(low, flag)
+
+
+def _database(flag: str):
+    """An argparse type: a directory, '' for none, or a redis://, rediss://, unix:// URL."""
+    def parse(text: str) -> str:
+        from fuzz.runner_db import is_url
+        if "://" in text and not is_url(text):
+            raise argparse.ArgumentTypeError(
+                f"{flag} {text!r}: unsupported URL; give a directory, '' for none, or "
+                f"redis://HOST:PORT/N")
+        return text
     return parse
 
 
@@ -138,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="this machine is shard K of N of one campaign: disjoint seeds (give "
                         "every shard the same --seed); merge the reports with "
                         "'hakmem-fuzz merge-reports'")
-    r.add_argument("--db", default=DEFAULTS["db"], metavar="PATH_OR_URL",
+    r.add_argument("--db", type=_database("--db"), default=DEFAULTS["db"],
+                   metavar="PATH_OR_URL",
                    help="example database shared by the workers and by later runs: a "
                         "directory, or redis://HOST:PORT/N for a team (extra 'redis'); '' for "
                         "none. Checked writable before the run (default: $HAKMEM_DB, else "
@@ -146,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--db-local", default=DEFAULTS["db_local"], metavar="PATH",
                    help="with a redis:// --db: the directory that keeps the saves Redis "
                         "refuses (default: %(default)s)")
-    r.add_argument("--db-shared", default=None, metavar="PATH_OR_URL",
+    r.add_argument("--db-shared", type=_database("--db-shared"), default=None,
+                   metavar="PATH_OR_URL",
                    help="a read-only database replayed after --db, e.g. a copy of the "
                         "nightly database in CI; never written")
     r.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
@@ -227,6 +233,10 @@ def _add_merge_reports(sub) -> None:
 
 def _merge_reports(args) -> int:
     from fuzz import runner_merge
+    from fuzz.cli_contract import unwritable_dir, usage_error
+    problem = unwritable_dir(args.out, "--out")
+    if problem:
+        return usage_error("hakmem-fuzz merge-reports", problem)
     return runner_merge.main(args.dirs, args.out)
 
 
@@ -238,12 +248,16 @@ def _add_contracts(sub) -> None:
                        "print each condition's verdict as it comes and a "
                        "count: checked, confirmed over all paths, not confirmed in the time "
                        "budget, failed. Exit status: 0 none failed, 1 a condition failed, "
-                       "2 CrossHair missing.")
-    c.add_argument("--per-condition-timeout", type=float, default=3.0, metavar="S",
+                       "2 CrossHair missing or a bad value, 3 interrupted (the count so "
+                       "far is printed).")
+    from fuzz.cli_contract import number, positive_int
+    c.add_argument("--per-condition-timeout", type=number("--per-condition-timeout"),
+                   default=3.0, metavar="S",
                    help="CrossHair's --per_condition_timeout (default: %(default)s)")
-    c.add_argument("--per-path-timeout", type=float, default=2.0, metavar="S",
-                   help="CrossHair's --per_path_timeout (default: %(default)s)")
-    c.add_argument("--max-uninteresting-iterations", type=int, default=200, metavar="N",
+    c.add_argument("--per-path-timeout", type=number("--per-path-timeout"), default=2.0,
+                   metavar="S", help="CrossHair's --per_path_timeout (default: %(default)s)")
+    c.add_argument("--max-uninteresting-iterations",
+                   type=positive_int("--max-uninteresting-iterations"), default=200, metavar="N",
                    help="CrossHair's --max_uninteresting_iterations (default: %(default)s)")
     c.add_argument("target", nargs="?", default=None, metavar="TARGET",
                    help="module file or module.function (default: the three contract "
@@ -319,6 +333,10 @@ def _run(args, parser) -> int:
     if args.shard and args.seed is None:
         parser.error("--shard K/N needs --seed S, the same on every shard, so that the "
                      "shards' seeds are disjoint")
+    problem = _unwritable_outputs(args)
+    if problem:
+        parser.exit(EXIT_USAGE, f"hakmem-fuzz run: error: {problem}. Nothing was run (exit "
+                                f"status {EXIT_USAGE}).\n")
     from fuzz.impl import resolve_or_exit
     impl = resolve_or_exit(args.impl)          # prints the banner; exit 2 if unusable
     if args.mutant is not None and impl.spec != "hakmem_fast:FastAllocator":
@@ -343,6 +361,17 @@ def _run(args, parser) -> int:
     return runner.run(params)
 
 
+def _unwritable_outputs(args):
+    """The first of --report, a directory --db, --regressions (with --promote) that cannot
+    be written, as one line; None when all can."""
+    from fuzz.cli_contract import first_unwritable
+    from fuzz.runner_db import is_url
+    db = args.db if args.db and not is_url(args.db) else None
+    return first_unwritable(dirs=[(args.report, "--report"), (db, "--db"),
+                                  (args.regressions if args.promote else None,
+                                   "--regressions")])
+
+
 def _run_concurrent(args, parser) -> int:
     """``--machine concurrent``: random concurrent rounds in this process (exit 0 clean,
     1 finding, 2 usage)."""
@@ -363,6 +392,10 @@ def _run_concurrent(args, parser) -> int:
 
 def _promote(args) -> int:
     from fuzz import runner
+    from fuzz.cli_contract import unwritable_dir, usage_error
+    problem = unwritable_dir(args.to, "--to")
+    if problem:
+        return usage_error("hakmem-fuzz promote", problem)
     _, refused = runner.promote(args.files, args.to)
     return EXIT_USAGE if refused else 0
 
@@ -399,7 +432,18 @@ def _mutate(argv) -> int:
 
 
 def main(argv=None) -> int:
+    """Run one subcommand; every one keeps the exit statuses of EXIT_CODES."""
+    from fuzz.cli_contract import interrupted, sigterm_as_interrupt
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with sigterm_as_interrupt():
+            return _dispatch(argv)
+    except KeyboardInterrupt:
+        name = " ".join(["hakmem-fuzz"] + argv[:1])
+        return interrupted(name, "stopped before it finished; run it again to complete it")
+
+
+def _dispatch(argv) -> int:
     if argv and argv[0] == "mutants":
         return _mutants(argv[1:])
     if argv and argv[0] == "invariants":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import statistics
 import sys
 import time
@@ -95,16 +94,11 @@ def parse_threads(text: str) -> list:
 
 
 def check_writable(path: str) -> None:
-    """Create ``path`` and write and delete a probe file in it, or UsageError."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, f".compare-probe-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("probe")
-        os.remove(probe)
-    except OSError as e:
-        raise UsageError(f"--report {path}: not writable ({e.strerror or e}); choose a "
-                         f"writable directory with --report DIR") from None
+    """UsageError if the directory ``path`` can be neither written nor created."""
+    from fuzz.cli_contract import unwritable_dir
+    problem = unwritable_dir(path, "--report")
+    if problem:
+        raise UsageError(problem)
 
 
 def resolve_impls(names) -> tuple:
@@ -212,32 +206,30 @@ def make_plan(stress, specs, workloads, threads, args) -> tuple:
 
 def run_all(stress, plan, args, report) -> int:
     """Every run of the plan; the exit status."""
-    old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+    from fuzz.cli_contract import sigterm_as_interrupt
     interrupted = False
     try:
-        for i, (w, t, k, spec) in enumerate(plan, 1):
-            seed = args.seed + k
-            print(f"compare [{i}/{len(plan)}] {w}, {t} thread{'s' * (t > 1)}, run "
-                  f"{k + 1}/{args.runs}: {spec.name} ...", file=sys.stderr, flush=True)
-            r = stress.run(spec, w, t, args.ops, seed=seed, max_size=args.max_size,
-                           timeout=args.timeout)
-            row = dict(workload=w, threads=t, run=k, seed=seed, impl=spec.name,
-                       status=r.status, check=r.check or "", message=r.message or "",
-                       ops=r.ops, seconds=r.seconds, ns_per_op=r.ns_per_op,
-                       ops_per_s=r.ops / r.seconds if r.seconds else None,
-                       peak_rss_kb=r.peak_rss_kb, signal=r.signal)
-            report["runs"].append(row)
-            if row["status"] == 1:
-                print(f"\n*** FINDING: {_run_line(row)}\n", file=sys.stderr, flush=True)
-            else:
-                print("  " + _run_line(row), file=sys.stderr, flush=True)
+        with sigterm_as_interrupt():
+            for i, (w, t, k, spec) in enumerate(plan, 1):
+                seed = args.seed + k
+                print(f"compare [{i}/{len(plan)}] {w}, {t} thread{'s' * (t > 1)}, run "
+                      f"{k + 1}/{args.runs}: {spec.name} ...", file=sys.stderr, flush=True)
+                r = stress.run(spec, w, t, args.ops, seed=seed, max_size=args.max_size,
+                               timeout=args.timeout)
+                row = dict(workload=w, threads=t, run=k, seed=seed, impl=spec.name,
+                           status=r.status, check=r.check or "", message=r.message or "",
+                           ops=r.ops, seconds=r.seconds, ns_per_op=r.ns_per_op,
+                           ops_per_s=r.ops / r.seconds if r.seconds else None,
+                           peak_rss_kb=r.peak_rss_kb, signal=r.signal)
+                report["runs"].append(row)
+                if row["status"] == 1:
+                    print(f"\n*** FINDING: {_run_line(row)}\n", file=sys.stderr, flush=True)
+                else:
+                    print("  " + _run_line(row), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
         print(f"compare: interrupted after {len(report['runs'])} of {len(plan)} runs; "
               f"writing the report of what ran", file=sys.stderr)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
     report["planned"] = len(plan)
     findings = [r for r in report["runs"] if r["status"] == 1]
     unusable = [r for r in report["runs"] if r["status"] not in (0, 1)]
@@ -246,15 +238,6 @@ def run_all(stress, plan, args, report) -> int:
     if findings:
         return EXIT_FINDING
     return EXIT_INTERRUPTED if interrupted or unusable else EXIT_CLEAN
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()
 
 
 def _run_line(r: dict) -> str:

@@ -15,6 +15,7 @@ which ``specs.concurrent.replay`` re-runs exactly.
 """
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import Counter
@@ -199,9 +200,8 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     prints the implementation banner and the report, writes ``<report>/report.json``;
     exit 0 when nothing was found, 1 with a finding (its reproducer printed and in the
     report: replay it with ``specs.concurrent.replay``), 2 for an implementation that
-    cannot run as steps."""
-    import json
-    import os
+    cannot run as steps or an unwritable report, 3 when SIGINT/SIGTERM cut the budget (the
+    report covers what ran)."""
     import sys
     from contextlib import nullcontext
 
@@ -215,36 +215,61 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
                          f"of {DEFAULT} only, not --impl {spec}; drop --impl\n")
         return 2
     seed = 0 if seed is None else seed
+    from fuzz.cli_contract import StopFlag, first_unwritable, usage_error
+    problem = first_unwritable(dirs=[(report, "--report")])
+    if problem:
+        return usage_error("hakmem-fuzz run", problem)
     ctx = nullcontext()
     if mutant is not None:
         ctx = RACES[mutant].apply() if mutant in RACES else mutants.apply(mutant)
-    out.write(f"hakmem-fuzz run --machine concurrent: {minutes:g} min, strategy {strategy}, "
-              f"seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")
-    with ctx:
+    with ctx, StopFlag() as stop:
+        out.write(f"hakmem-fuzz run --machine concurrent: {minutes:g} min, strategy "
+                  f"{strategy}, seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")
+        out.flush()
         rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed,
-                             shrink_seconds=shrink_seconds)
+                             shrink_seconds=shrink_seconds, stop=stop)
     out.write("\n".join(rep.lines()) + "\n")
-    repro = None
-    if rep.finding:
-        from fuzz.concurrent_repro import write_reproducer
-        repro = write_reproducer(os.path.join(report or "fuzz-report", "reproducers"),
-                                 rep.config, rep.rounds,
-                                 name=f"concurrent-{rep.inv_id}-seed{seed}", inv_id=rep.inv_id,
-                                 message=rep.finding, mutant=mutant)
+    repro = _write_reproducer(rep, report, seed, mutant)
     if report:
-        os.makedirs(report, exist_ok=True)
-        doc = {**rep.to_json(), "implementation": spec, "seed": seed, "minutes": minutes,
-               "mutant": mutant}
-        if repro:
-            doc["finding"]["reproducer_file"] = repro
-        path = os.path.join(report, "report.json")
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        out.write(f"report: {path}\n")
+        _write_report(rep, report, dict(implementation=spec, seed=seed, minutes=minutes,
+                                        mutant=mutant, interrupted=stop()), repro, out)
+    return _verdict(rep, repro, stop(), out)
+
+
+def _write_reproducer(rep, report, seed, mutant):
+    if not rep.finding:
+        return None
+    from fuzz.concurrent_repro import write_reproducer
+    return write_reproducer(os.path.join(report or "fuzz-report", "reproducers"),
+                            rep.config, rep.rounds,
+                            name=f"concurrent-{rep.inv_id}-seed{seed}", inv_id=rep.inv_id,
+                            message=rep.finding, mutant=mutant)
+
+
+def _write_report(rep, report, extra, repro, out) -> None:
+    import json
+    os.makedirs(report, exist_ok=True)
+    doc = {**rep.to_json(), **extra}
+    if repro:
+        doc["finding"]["reproducer_file"] = repro
+    path = os.path.join(report, "report.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    out.write(f"report: {path}\n")
+
+
+def _verdict(rep, repro, stopped: bool, out) -> int:
+    """Exit 1 with a finding, 3 when a signal cut the budget, else 0."""
+    from fuzz.cli_contract import EXIT_FINDING, interrupted
     if rep.finding:
         out.write(f"reproducer: {repro} (pytest replays it: Config, rounds, schedules); fix "
                   f"the model or promote it with 'hakmem-fuzz promote {repro}'\n")
-        return 1
+        return EXIT_FINDING
+    if stopped:
+        out.flush()
+        return interrupted("hakmem-fuzz run --machine concurrent",
+                           f"{rep.schedules:,} schedules ran, nothing found; the report "
+                           f"covers them; run again for the full budget")
     out.write("nothing found\n")
     return 0

@@ -6,12 +6,14 @@ it with ``--report_all`` (one verdict per ``post:``/``inv:`` condition),
 prints each verdict with the condition's text as it arrives, and ends with
 the count: conditions checked, confirmed over all paths, not confirmed
 within the budget (no counterexample found either), failed.  The budget
-defaults to the one ``specs/CONTRACTS.md`` documents.
+defaults to the one ``specs/CONTRACTS.md`` documents.  SIGINT or SIGTERM stops
+CrossHair, prints the count so far and exits 3.
 """
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -61,20 +63,39 @@ def main(args, out=None) -> int:
             "--max_uninteresting_iterations", str(args.max_uninteresting_iterations),
             "--per_path_timeout", str(args.per_path_timeout),
             "--per_condition_timeout", str(args.per_condition_timeout)]
-    out.write(f"hakmem-fuzz contracts: {' '.join(argv[2:])}\n"
-              "(about 2 minutes on one core at this budget; verdicts are printed as CrossHair "
-              f"reports them, and a progress line every {HEARTBEAT:.0f} s until then)\n")
-    out.flush()
     counts = {"confirmed": 0, "not confirmed": 0, "failed": 0}
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     except OSError as exc:
         sys.stderr.write(f"hakmem-fuzz contracts: cannot start CrossHair: {exc}; install "
                          "the dev extra: .venv/bin/pip install -e '.[dev]'\n")
         return 2
     other = []
+    try:
+        out.write(f"hakmem-fuzz contracts: {' '.join(argv[2:])}\n"
+                  "(about 2 minutes on one core at this budget; verdicts are printed as "
+                  f"CrossHair reports them, and a progress line every {HEARTBEAT:.0f} s until "
+                  "then)\n")
+        out.flush()
+        _verdicts(proc, out, started, root, counts, other)
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGKILL)      # CrossHair and its workers: a session
+        proc.wait()
+        from fuzz.cli_contract import interrupted
+        return interrupted("hakmem-fuzz contracts", f"CrossHair stopped after {_count(counts)}"
+                                                    "; run again for the full check")
+    return _verdict(proc, out, started, counts, other)
+
+
+def _count(counts) -> str:
+    return (f"{sum(counts.values())} conditions: {counts['confirmed']} confirmed, "
+            f"{counts['not confirmed']} not confirmed, {counts['failed']} failed")
+
+
+def _verdicts(proc, out, started, root, counts, other) -> None:
+    """Print each condition's verdict as CrossHair reports it; count them."""
     for raw in _lines(proc, out, started):
         m = LINE.match(raw.rstrip("\n"))
         if not m:
@@ -89,6 +110,10 @@ def main(args, out=None) -> int:
         out.write(f"  {verdict.upper():<13} {os.path.basename(m['path'])}:{m['line']} "
                   f"{cond[:70]}" + (f"  ({text})" if verdict != "confirmed" else "") + "\n")
         out.flush()
+
+
+def _verdict(proc, out, started, counts, other) -> int:
+    """The count and the exit status once CrossHair has finished."""
     proc.wait()
     if "No module named 'crosshair'" in "".join(other):
         sys.stderr.write("hakmem-fuzz contracts: CrossHair is not installed; install the dev "

@@ -13,7 +13,9 @@ reported statistics are compared with the exact ones after every op.  The
 results go to ``DIR/report.json``, ``DIR/report.md``, ``DIR/report.html`` and
 PNG plots (``fuzz.explore_report``; plots need the ``[report]`` extra).
 
-Exit status: 0 report written, 2 usage error.
+Exit status: 0 report written; 2 usage error, an unwritable --report, or a trace
+with no allocation; 3 interrupted (SIGINT, SIGTERM: the report covers the runs
+that finished).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from collections import Counter
 
 from specs.api import Config
 from specs.lockstep import Alloc, Free, Read, ThreadExit, Write
+
+PROG = "hakmem-fuzz explore"
 
 # ============================================================================
 # The one table from the design's path counters to the report's categories.
@@ -201,9 +205,10 @@ def _track_error(err: dict, i: int, worst: float, total: float, gated) -> None:
 
 
 def explore(sources: list, sweep=None, samples: int = 100, make_fast=None,
-            log=None) -> list:
-    """Measure every (name, ops) source under every setting; the runs, in order."""
-    runs = []
+            log=None, runs=None) -> list:
+    """Measure every (name, ops) source under every setting; the runs, in order (appended
+    to ``runs`` as each finishes, so an interrupted caller keeps them)."""
+    runs = [] if runs is None else runs
     for name, ops in sources:
         for label, config in settings(sweep):
             t0 = time.monotonic()
@@ -242,32 +247,49 @@ def parse_knobs(pairs) -> list:
 
 def main(args) -> int:
     """Run ``hakmem-fuzz explore``; the exit status."""
-    from fuzz.explore_report import claims, write
-    from fuzz.replay_cmd import EXIT_USAGE
-    from fuzz.trace_import import TraceError, load_trace, spread
-    from fuzz.workloads import generate
+    from fuzz.cli_contract import interrupted, unwritable_dir, usage_error
     try:
-        if not 0.0 <= args.remote <= 1.0:
-            raise ValueError(f"--remote is a share of frees in [0, 1], got {args.remote}")
-        if args.samples < 2:
-            raise ValueError(f"--samples must be >= 2, got {args.samples}")
+        problem = unwritable_dir(args.report, "--report")
+        if problem:
+            raise ValueError(problem)
         sweep = parse_knobs(args.knob) if args.knob else None
-        sources = []
-        for name in args.workload or (["larson", "sh6bench"] if not args.trace else []):
-            w = generate(name, args.scale, args.seed, args.threads or 4)
-            ops = spread(w.ops, None, args.remote, args.seed) if args.remote else w.ops
-            sources.append((name, ops))
-        for path in args.trace or ():
-            t = load_trace(path, skip_bad=True)
-            ops = spread(t.ops, args.threads, args.remote, args.seed) \
-                if (args.threads or args.remote) else t.ops
-            sources.append((os.path.basename(path), ops))
-    except (ValueError, OSError, TraceError) as e:
-        sys.stderr.write(f"hakmem-fuzz explore: error: {e}\n"
-                         "Run 'hakmem-fuzz explore --help' for the options.\n")
-        return EXIT_USAGE
+        sources = _sources(args)
+    except (ValueError, OSError) as e:
+        return usage_error(PROG, str(e))
     log = lambda line: (sys.stderr.write(line + "\n"), sys.stderr.flush())  # noqa: E731
-    runs = explore(sources, sweep, args.samples, log=log)
+    runs = []
+    try:
+        explore(sources, sweep, args.samples, log=log, runs=runs)
+    except KeyboardInterrupt:
+        _write_report(args, sources, sweep, runs)
+        total = len(sources) * len(settings(sweep))
+        return interrupted(PROG, f"{len(runs)} of {total} runs finished; the report in "
+                                 f"{args.report}/ covers them; run again for the rest")
+    _write_report(args, sources, sweep, runs)
+    return 0
+
+
+def _sources(args) -> list:
+    """[(name, ops)] of the workloads and traces the args name; ValueError if unusable."""
+    from fuzz.trace_import import load_trace, require_allocs, spread
+    from fuzz.workloads import generate
+    if not 0.0 <= args.remote <= 1.0:
+        raise ValueError(f"--remote is a share of frees in [0, 1], got {args.remote}")
+    sources = []
+    for name in args.workload or (["larson", "sh6bench"] if not args.trace else []):
+        w = generate(name, args.scale, args.seed, args.threads or 4)
+        ops = spread(w.ops, None, args.remote, args.seed) if args.remote else w.ops
+        sources.append((name, ops))
+    for path in args.trace or ():
+        t = require_allocs(load_trace(path, skip_bad=True))
+        ops = spread(t.ops, args.threads, args.remote, args.seed) \
+            if (args.threads or args.remote) else t.ops
+        sources.append((os.path.basename(path), ops))
+    return sources
+
+
+def _write_report(args, sources, sweep, runs) -> None:
+    from fuzz.explore_report import claims, write
     report = dict(parameters=dict(workloads=[n for n, _ in sources], scale=args.scale,
                                   seed=args.seed, threads=args.threads, remote=args.remote,
                                   samples=args.samples,
@@ -280,7 +302,6 @@ def main(args) -> int:
         print(f"explore: plots {report['plot_note']}")
     for c in report["claims"]:
         print(f"explore: {c['workload']}: {c['claim']}: {c['measured']} -> {c['verdict']}")
-    return 0
 
 
 def register(subparsers) -> None:
@@ -290,7 +311,8 @@ def register(subparsers) -> None:
         "explore", help="the design-space report: path mix, stranded blocks, memory, stats "
         "error per workload and knob setting",
         description=__doc__.split("\n\n")[2].replace("\n", " "),
-        epilog="Exit status: 0 report written, 2 usage error.")
+        epilog="Exit status: 0 report written; 2 usage error, unwritable --report or a trace "
+               "with no allocation; 3 interrupted (the report covers the finished runs).")
     p.add_argument("--workload", action="append", metavar="NAME",
                    help="a standard workload, repeatable (default: larson and sh6bench)")
     p.add_argument("--trace", action="append", metavar="FILE",
@@ -300,7 +322,8 @@ def register(subparsers) -> None:
                         f"the seed Config; knobs: {', '.join(KNOBS)}")
     add_common(p)
     p.set_defaults(scale=2)
-    p.add_argument("--samples", type=int, default=100, metavar="K",
+    from fuzz.cli_contract import at_least
+    p.add_argument("--samples", type=at_least(2, "--samples"), default=100, metavar="K",
                    help="snapshots per run for the over-time plots (default: %(default)s)")
     p.add_argument("--report", default="explore-report", metavar="DIR",
                    help="report directory (default: %(default)s)")

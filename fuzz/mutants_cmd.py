@@ -21,7 +21,9 @@ the first failing example (before shrinking); the progress lines on stderr
 show wall-clock time since the command started, which also counts process
 start-up, waiting for a free core and shrinking.  Exit status 1 if a catalogued mutant
 survives, is killed by an invariant it does not expect, or an equivalent
-mutant is killed (its equivalence argument is then wrong); 2 on bad usage.
+mutant is killed (its equivalence argument is then wrong); 2 on bad usage or an
+unwritable ``--json`` FILE; 3 interrupted (SIGINT, SIGTERM: the table and the JSON
+cover the mutants that finished).
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ import statistics
 import sys
 import time
 from multiprocessing import get_context
+
+PROG = "hakmem-fuzz mutants"
 
 
 def _hunt_one(args):
@@ -184,12 +188,12 @@ def summary(rows) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
-    p = argparse.ArgumentParser(prog="hakmem-fuzz mutants",
-                                description="Run the machines against the planted bugs.")
+def _parser() -> argparse.ArgumentParser:
+    from fuzz.cli_contract import at_least, number, positive_int
+    p = argparse.ArgumentParser(prog=PROG, description="Run the machines against the planted "
+                                "bugs.")
     p.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
-    p.add_argument("--budget", type=float, default=60.0,
+    p.add_argument("--budget", type=number("--budget"), default=60.0,
                    help="seconds per mutant before it counts as surviving (default 60)")
     p.add_argument("--json", metavar="FILE", nargs="?", const="-",
                    help="also write the results as JSON to FILE ('-' or no FILE: stdout, "
@@ -197,31 +201,69 @@ def main(argv=None) -> int:
     p.add_argument("--list", action="store_true",
                    help="print the catalogue, one line per mutant: name, kind, expected "
                         "invariant IDs, what the bug is")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--workers", type=positive_int("--workers"), default=os.cpu_count() or 1,
                    help="parallel processes (default: all cores)")
     p.add_argument("--fast-only", action="store_true", help="only the CI subset")
-    p.add_argument("--seed", type=int, default=0, help="first Hypothesis seed (default 0)")
-    args = p.parse_args(argv)
-    if args.list:
-        return _print_list(args.json is not None)
-    if args.budget <= 0 or args.workers < 1:
-        p.error("--budget must be > 0 and --workers >= 1")
-    unknown = [n for n in args.names if n not in mutants.names()]
-    if unknown:
-        p.error(f"unknown mutant(s): {', '.join(unknown)}; see --list")
+    p.add_argument("--seed", type=at_least(0, "--seed"), default=0,
+                   help="first Hypothesis seed (default 0)")
+    return p
+
+
+def main(argv=None) -> int:
+    from fuzz.cli_contract import first_unwritable, usage_error
+    from fuzz.mutants import hang as mutants     # the catalogue and the planted hangs
+    p = _parser()
+    try:
+        args = p.parse_args(argv)
+        if args.list:
+            return _print_list(args.json is not None)
+        unknown = [n for n in args.names if n not in mutants.names()]
+        if unknown:
+            p.error(f"unknown mutant(s): {', '.join(unknown)}; see --list")
+    except SystemExit as exc:          # --help (0) or a usage error (2, message on stderr)
+        return exc.code if isinstance(exc.code, int) else 2
+    problem = first_unwritable(files=[(args.json, "--json")])
+    if problem:
+        return usage_error(PROG, problem)
     names = args.names or [n for n in mutants.names()
                            if not args.fast_only or mutants.get(n).fast]
+    rows, stopped = _hunt_all(names, args)
+    rows.sort(key=lambda r: names.index(r["name"]))
+    bad = _report(rows, args)
+    if stopped:
+        from fuzz.cli_contract import interrupted
+        return interrupted(PROG, f"{len(rows)} of {len(names)} mutants finished; the results "
+                                 "above cover them; run again for the rest")
+    return 1 if bad else 0
+
+
+def _hunt_all(names, args) -> tuple:
+    """(rows, interrupted): hunt every mutant in a pool of processes until done or a signal."""
+    from fuzz.cli_contract import ignore_sigint
     start = time.monotonic()
     rows = []
     jobs = [(n, args.budget, args.seed) for n in names]
-    with get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
+    workers = min(args.workers, len(jobs))
+    pool = get_context("spawn").Pool(workers, initializer=ignore_sigint)
+    try:
+        print(f"{PROG}: hunting {len(jobs)} mutants, {args.budget:g} s each, {workers} at a "
+              "time", file=sys.stderr, flush=True)
         for row in pool.imap_unordered(_hunt_one, jobs):
             rows.append(row)
             kill = f" in {row['time_to_kill']:.2f}s of hunting" \
                 if row.get("time_to_kill") is not None else ""
             print(f"[{time.monotonic() - start:6.1f}s since start] {row['name']}: "
                   f"{verdict(row)} {row.get('inv_id') or ''}{kill}", file=sys.stderr, flush=True)
-    rows.sort(key=lambda r: names.index(r["name"]))
+    except KeyboardInterrupt:
+        return rows, True
+    finally:
+        pool.terminate()
+        pool.join()
+    return rows, False
+
+
+def _report(rows, args) -> list:
+    """Print the table and the summary, write the JSON; the rows that fail the run."""
     table_out = sys.stderr if args.json == "-" else sys.stdout
     print(_table(rows), file=table_out)
     s = summary(rows)
@@ -246,9 +288,8 @@ def main(argv=None) -> int:
         else:
             with open(args.json, "w") as f:
                 json.dump(doc, f, indent=2)
-    bad = [r for r in rows if verdict(r) in ("SURVIVED", "KILLED-UNEXPECTED",
+    return [r for r in rows if verdict(r) in ("SURVIVED", "KILLED-UNEXPECTED",
                                               "EQUIVALENT-KILLED", "ERROR")]
-    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -232,6 +232,10 @@ def _target(args) -> Target:
                              f"mutated file goes and {{out}} where the .so is written")
     if not os.path.isfile(args.c_file):
         raise ValueError(f"--c-file {args.c_file}: no such file")
+    from fuzz.cli_contract import first_unwritable
+    problem = first_unwritable(dirs=[(args.out, "--out")], files=[(args.write_md, "--write-md")])
+    if problem:
+        raise ValueError(problem)
     if args.n < 1 or args.budget <= 0 or args.workers < 1 or args.build_timeout <= 0:
         raise ValueError(f"--n and --workers must be >= 1, --budget and --build-timeout > 0; "
                          f"got --n {args.n} --workers {args.workers} --budget {args.budget} "

@@ -24,8 +24,9 @@ Functions that no code reachable from the API even names are not sampled, and
 survivors on the committed list of equivalent mutants (``--equivalent``, default
 ``fuzz/mutate_equivalent.txt``) are not scored (``fuzz.mutate_reach``); the report
 lists both.  Exit status: 0 done; 1 below ``--min-score``; 2 usage error (no file
-matched, a file that does not parse, bad numbers, a malformed list); 130 interrupted
-(Ctrl-C or SIGTERM: the workers are killed and their scratch copies removed).
+matched, a file that does not parse, bad numbers, a malformed list, an unwritable
+``--out`` or ``--write-md``); 3 interrupted (Ctrl-C or SIGTERM: the workers are killed
+and their scratch copies removed).
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ from fuzz.mutate_reach import (EQUIVALENT_FILE, enclosing, functions, in_unreach
                                load_equivalent, unreachable)
 
 TAG = "MUTATE-RESULT "
-USAGE, LOW_SCORE, INTERRUPTED = 2, 1, 130
+USAGE, LOW_SCORE, INTERRUPTED = 2, 1, 3
 LIVE = set()                    # running worker processes
 #: of each mutant's budget, the share the lockstep machine hunts; the concurrent machine
 #: hunts the rest (when the implementation offers the step generators)
@@ -322,14 +323,19 @@ def _raise_interrupt(signum, frame):
 def main(argv) -> int:
     if argv and argv[0] == "--worker":
         return worker(argv[1], float(argv[2]), int(argv[3]), argv[4], argv[5], argv[6])
+    from fuzz.cli_contract import at_least, first_unwritable, number, positive_int
     ap = argparse.ArgumentParser(prog="hakmem-fuzz mutate",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", nargs="+", required=True,
                     help="source files or globs, relative to --root (e.g. 'hakmem_fast/*.py')")
-    ap.add_argument("--n", type=int, default=100, help="mutants to sample (default 100)")
-    ap.add_argument("--budget", type=float, default=30.0, help="seconds of hunting each")
-    ap.add_argument("--seed", type=int, default=0, help="sample and hunt seed")
-    ap.add_argument("--workers", type=int, default=2, help="mutants hunted at once")
+    ap.add_argument("--n", type=positive_int("--n"), default=100,
+                    help="mutants to sample (default 100)")
+    ap.add_argument("--budget", type=number("--budget"), default=30.0,
+                    help="seconds of hunting each")
+    ap.add_argument("--seed", type=at_least(0, "--seed"), default=0,
+                    help="sample and hunt seed")
+    ap.add_argument("--workers", type=positive_int("--workers"), default=2,
+                    help="mutants hunted at once")
     ap.add_argument("--root", default=".", help="the tree whose packages are copied")
     ap.add_argument("--out", default="mutate-report", help="report directory")
     ap.add_argument("--write-md", metavar="PATH", help="also write report.md to PATH")
@@ -356,9 +362,9 @@ def main(argv) -> int:
     def usage(msg):
         sys.stderr.write(f"hakmem-fuzz mutate: {msg}\n")
         return USAGE
-    if args.n < 1 or args.budget <= 0 or args.workers < 1:
-        return usage(f"--n and --workers must be >= 1 and --budget > 0, got --n {args.n} "
-                     f"--workers {args.workers} --budget {args.budget}")
+    problem = first_unwritable(dirs=[(args.out, "--out")], files=[(args.write_md, "--write-md")])
+    if problem:
+        return usage(problem)
     root = os.path.abspath(args.root)
     if args.oracle:
         mod_name, _, cls = args.oracle.partition(":")
@@ -411,7 +417,7 @@ def main(argv) -> int:
     except SyntaxError as e:
         return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
     except KeyboardInterrupt:
-        sys.stderr.write("hakmem-fuzz mutate: interrupted; every worker was stopped and its "
+        sys.stderr.write("hakmem-fuzz mutate: interrupted: every worker was stopped and its "
                          "scratch copy removed; no report written (run again to score)\n")
         return INTERRUPTED
     command = "hakmem-fuzz mutate " + " ".join(

@@ -9,8 +9,9 @@ catalogue at ``--check-level``), then everything is freed and the pool
 quiesced and checked again.  A failure is cut down to the shortest failing
 prefix, then shrunk, and written as a runnable pytest reproducer.
 
-Exit status: 0 clean, 1 a finding (reproducer written), 2 usage error or a
-bad trace (the line number is named).
+Exit status: 0 clean, 1 a finding (reproducer written), 2 usage error, an
+unwritable --reproducers, or a bad trace (the line number is named) or one with
+no allocation; 3 interrupted (SIGINT, SIGTERM: how far it got is printed).
 """
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ from typing import Callable, Optional
 from specs.api import Config, ConfigError, InvariantViolation
 from specs.lockstep import L3_EVERY, Oracle
 
-EXIT_CLEAN, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
+from fuzz.cli_contract import (EXIT_CLEAN, EXIT_FINDING, EXIT_USAGE, at_least, interrupted,
+                               number, positive_int, unwritable_dir)
+
+PROG = "hakmem-fuzz replay"
 # knobs --config may set (ints; max_slabs_per_class also 'none')
 KNOBS = tuple(f.name for f in dataclasses.fields(Config) if f.name != "class_sizes")
 
@@ -97,8 +101,10 @@ class Progress:
     def __init__(self, every: float, out=None):
         self.every, self.out = every, out or sys.stderr
         self.start = self.last = time.monotonic()
+        self.done, self.finding = 0, None
 
     def __call__(self, done: int, total: int) -> None:
+        self.done = done
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
@@ -110,15 +116,15 @@ class Progress:
 
 def load_ops(args):
     """(ops, description, skipped counter) from the trace or workload the args name."""
-    from fuzz.trace_import import load_trace, spread
+    from fuzz.trace_import import load_trace, require_allocs, spread
     from fuzz.workloads import generate
     if args.workload:
         w = generate(args.workload, args.scale, args.seed, args.threads or 4)
         ops = spread(w.ops, None, args.remote, args.seed) if args.remote else w.ops
         return ops, f"workload {w.name} {w.params}", w.skipped
     malloc = getattr(args, "impl_tier", "") == "malloc"   # every size, realloc as itself
-    t = load_trace(args.trace, skip_bad=args.skip_bad, **(dict(malloc=True, max_size=1 << 40)
-                                                           if malloc else {}))
+    t = require_allocs(load_trace(args.trace, skip_bad=args.skip_bad,
+                                  **(dict(malloc=True, max_size=1 << 40) if malloc else {})))
     for lineno, reason in t.bad_lines[:10]:
         sys.stderr.write(f"replay: skipped bad line {args.trace}:{lineno}: {reason}\n")
     ops = spread(t.ops, args.threads, args.remote, args.seed) if (args.threads or args.remote) \
@@ -159,6 +165,9 @@ def main(args) -> int:
         return _usage(args, "give a TRACE file or --workload NAME (one of them)")
     if not 0.0 <= args.remote <= 1.0:
         return _usage(args, f"--remote is a share of frees in [0, 1], got {args.remote}")
+    problem = unwritable_dir(args.reproducers, "--reproducers")
+    if problem:
+        return _usage(args, problem)
     if args.mutant:
         from fuzz import mutants
         if args.mutant not in mutants.names():
@@ -187,11 +196,33 @@ def main(args) -> int:
         out.write("replay: skipped " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
                   + "\n")
     out.flush()
-    every = args.progress_every or (2.0 if sys.stderr.isatty() else 10.0)
+    progress = Progress(args.progress_every or (2.0 if sys.stderr.isatty() else 10.0))
+    try:
+        return _check(args, config, ops, make_fast, progress)
+    except KeyboardInterrupt:
+        out.flush()
+        return _interrupted(args, config, ops, progress)
+
+
+def _interrupted(args, config, ops, progress) -> int:
+    """A signal: a finding seen is written unshrunk (exit 1), else how far it got (exit 3)."""
+    if progress.finding is None:
+        return interrupted(PROG, f"stopped near op {progress.done:,} of {len(ops):,}, "
+                                 "nothing found so far; run it again to finish")
+    index, err = progress.finding
+    path = _write(args, config, ops[:index + 1], err.inv_id, str(err))
+    sys.stderr.write(f"{PROG}: interrupted while shrinking [{err.inv_id}]; the unshrunk "
+                     f"reproducer is {path}: run '.venv/bin/pytest {path}'\n")
+    return EXIT_FINDING
+
+
+def _check(args, config, ops, make_fast, progress) -> int:
+    """Replay, and on a finding minimize it and write its reproducer; the exit status."""
+    out = sys.stdout
     with _maybe_mutant(args.mutant):
         t0 = time.monotonic()
         oracle, failure = check_ops(config, ops, check_level=args.check_level,
-                                    progress=Progress(every), make_fast=make_fast)
+                                    progress=progress, make_fast=make_fast)
         elapsed = time.monotonic() - t0
         if failure is None:
             paths = ", ".join(f"{k} {v}" for k, v in sorted(oracle.events.items()))
@@ -208,6 +239,7 @@ def main(args) -> int:
         out.write(f"replay: FINDING at op {index:,} of {len(ops):,} "
                   f"({'teardown' if index == len(ops) else repr(ops[index])}):\n{err}\n")
         out.flush()
+        progress.finding = failure
         small, n, inv_id, message = minimize(config, ops, index, err,
                                              check_level=args.check_level,
                                              seconds=args.shrink_seconds, make_fast=make_fast)
@@ -258,18 +290,17 @@ def _config_diff(config: Config) -> str:
 
 
 def _usage(args, message: str) -> int:
-    sys.stderr.write(f"hakmem-fuzz replay: error: {message}\n"
-                     "Run 'hakmem-fuzz replay --help' for the options.\n")
-    return EXIT_USAGE
+    from fuzz.cli_contract import usage_error
+    return usage_error(PROG, message)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """Options shared by replay and explore: workload scale, seed, threads, config."""
     p.add_argument("--scale", type=int, default=1, metavar="S",
                    help="workload size multiplier, an int >= 1 (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=at_least(0, "--seed"), default=0,
                    help="seed of the workload and of --threads/--remote (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int("--threads"), default=None, metavar="N",
                    help="threads: a workload's worker threads (default 4); a trace's ops are "
                         "spread over N threads (default: as recorded, tid 0)")
     p.add_argument("--remote", type=float, default=0.0, metavar="P",
@@ -282,8 +313,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "replay", help="replay a valgrind trace or a standard workload through the oracle",
         description=__doc__.split("\n\n")[2].replace("\n", " "),
-        epilog="Exit status: 0 clean, 1 finding (reproducer written), 2 usage error or bad "
-               "trace.")
+        epilog="Exit status: 0 clean, 1 finding (reproducer written), 2 usage error, bad "
+               "trace or unwritable --reproducers, 3 interrupted (SIGINT, SIGTERM).")
     p.add_argument("trace", nargs="?", metavar="TRACE",
                    help="a valgrind --trace-malloc=yes log (fuzz/traces/ has recorded ones)")
     p.add_argument("--workload", metavar="NAME",
@@ -304,9 +335,11 @@ def register(subparsers) -> None:
     add_impl_argument(p)
     p.add_argument("--reproducers", default="fuzz-report/reproducers", metavar="DIR",
                    help="where a finding's reproducer goes (default: %(default)s)")
-    p.add_argument("--shrink-seconds", type=float, default=60.0, metavar="S",
+    p.add_argument("--shrink-seconds", type=number("--shrink-seconds", zero_ok=True),
+                   default=60.0, metavar="S",
                    help="time budget of the shrink after the prefix cut (default: %(default)s)")
-    p.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--progress-every", type=number("--progress-every"), default=None,
+                   metavar="SECONDS",
                    help="progress line interval on stderr (default: 2 on a terminal, else 10)")
     p.set_defaults(handler=main)
 

@@ -16,15 +16,16 @@ tcmalloc, or an adapter's stats symbol), and CRASH, ABORT, HANG (--timeout) of t
 program.  A finding prints the command that reruns it.
 
 Exit codes: 0 clean; 1 a finding (the message names the check); 2 usage error (a bad
---impl, bad numbers) or the driver cannot be built here; 3 interrupted (Ctrl-C: the
-running program is stopped and what ran is printed)."""
+--impl, bad numbers) or the driver cannot be built here; 3 interrupted (SIGINT or
+SIGTERM: the running program is stopped and what ran is printed)."""
 from __future__ import annotations
 
 import shlex
 import sys
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 3
+from fuzz.cli_contract import EXIT_INTERRUPTED, EXIT_USAGE, interrupted
+
+PROG = "hakmem-fuzz stress"
 NATIVE_WORKLOADS = ("larson", "prodcons", "producer-consumer")
 DEFAULT_OPS = 1_000_000
 
@@ -141,8 +142,12 @@ def _native_main(args) -> int:
             return 1
         print("clean: no ThreadSanitizer report, every check passed")
         return 0
-    r = stress.run(args.threads, workload, ops, args.seed, mutant,
-                   stress.SMALL if args.small else stress.Config())
+    try:
+        r = stress.run(args.threads, workload, ops, args.seed, mutant,
+                       stress.SMALL if args.small else stress.Config())
+    except KeyboardInterrupt:
+        return interrupted(PROG, f"the {workload} run was stopped before its checks; rerun "
+                                 "it to completion, or with fewer --ops")
     if r.status == 2:
         return _error(r.message)
     rate = f"{r.ops:,} ops in {r.seconds:.3f} s: {r.ops_per_s / 1e6:.2f} M ops/s"
@@ -229,7 +234,7 @@ def _malloc_main(args) -> int:
     except (MallocSpecError, stress.StressUnavailable) as e:
         return _error(str(e))
     except KeyboardInterrupt:
-        print("interrupted: nothing ran")
+        print("interrupted: nothing ran; run it again")
         return EXIT_INTERRUPTED
     print(f"stress: {spec.name} ({spec.path or spec.lib}): {', '.join(names)} on "
           f"{args.threads} pthreads, {ops:,} ops each, seed {args.seed}, sizes 1..{max_size} "
@@ -253,7 +258,8 @@ def _malloc_main(args) -> int:
     except KeyboardInterrupt:
         done = ", ".join(f"{r.workload} {'clean' if r.status == 0 else r.check}"
                          for r in results) or "nothing"
-        print(f"interrupted: the running program was stopped; finished before: {done}")
+        print(f"interrupted: the running program was stopped; finished before: {done}; rerun "
+              "the rest with --workload NAME")
         return EXIT_INTERRUPTED
     return _summary(spec, names, results)
 

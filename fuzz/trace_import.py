@@ -278,6 +278,19 @@ def load_trace(path: str, *, skip_bad: bool = False, max_size: int = TINY_MAX,
                            malloc=malloc)
 
 
+class NoAllocationError(ValueError):
+    """A trace with no heap call in it (an empty file, a binary file, a wrong log)."""
+
+
+def require_allocs(trace: Trace) -> Trace:
+    """``trace`` if it has an op, else NoAllocationError naming the file."""
+    if trace.ops:
+        return trace
+    raise NoAllocationError(
+        f"no allocation found in {trace.source} (no line like '--PID-- malloc(8) = 0x...'); "
+        f"give the log valgrind --trace-malloc=yes wrote (fuzz/traces/ has examples)")
+
+
 def spread(ops: list, threads: Optional[int] = None, remote: float = 0.0,
            seed: int = 0) -> list:
     """Distribute ops over threads and make a share of frees cross-thread, by seed.
@@ -320,4 +333,5 @@ def spread(ops: list, threads: Optional[int] = None, remote: float = 0.0,
     return out
 
 
-__all__ = ["CALLS", "Trace", "TraceError", "load_trace", "parse_trace", "spread"]
+__all__ = ["CALLS", "NoAllocationError", "Trace", "TraceError", "load_trace", "parse_trace",
+           "require_allocs", "spread"]

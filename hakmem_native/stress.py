@@ -9,6 +9,8 @@ of the check (``[STRESS-TAG]``, ``[STRESS-EXACT]``, ...)."""
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +41,62 @@ class StressResult:
 
 def run(threads: int, workload: str, ops: int, seed: int = 1, mutant: str = None,
         config: Config = Config()) -> StressResult:
-    """The workload on ``threads`` pthreads inside C (the GIL is released)."""
+    """The workload on ``threads`` pthreads inside C, in a forked child (``_in_child``)."""
     mod = build.load(mutant)
     ffi, lib = mod.ffi, mod.lib
     prm = ffi.new("hk_stress_params *")
     prm.threads, prm.workload, prm.ops, prm.seed = threads, WORKLOADS[workload], ops, seed
     prm.max_size, prm.ring = config.max_size, 1024
     prm.cfg = c_config(ffi, config)[0]
+    return _in_child(lambda: _call(ffi, lib, prm))
+
+
+def _call(ffi, lib, prm) -> StressResult:
     rc = lib.hk_stress_run(prm)
     return StressResult(rc, ffi.string(prm.message).decode(), prm.done_ops, prm.seconds)
+
+
+def _in_child(fn) -> StressResult:
+    """``fn()`` in a forked child, so that a signal stops the parent at once (on
+    KeyboardInterrupt the child is killed) and a crash of the C pool is a result
+    (status -signal, as :func:`run_program` reports it)."""
+    r, w = os.pipe()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)   # until the try below
+    pid = os.fork()
+    if pid == 0:                                   # pragma: no cover - the child
+        _child(fn, r, w, old)
+    os.close(w)
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        with os.fdopen(r, "rb") as f:
+            data = f.read()
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if data:
+        return pickle.loads(data)
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    return StressResult(-sig or 1, f"the stress driver died (signal {sig}): the C pool "
+                                   "crashed; rerun with --tsan or under gdb", 0, 0.0)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _child(fn, r: int, w: int, mask) -> None:
+    """The forked child: run ``fn``, send its result through ``w``; never returns."""
+    try:
+        os.close(r)
+        for sig in _STOP_SIGNALS:                  # a signal ends the child at once
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        data = pickle.dumps(fn())
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+    finally:
+        os._exit(0)
 
 
 class TsanUnavailable(RuntimeError):

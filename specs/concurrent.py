@@ -22,7 +22,15 @@ drain, evict, thread exit, flush of its own stats) and runs them as a
   at L2 on a complete snapshot (conservation PART-01, statistics STAT-01..03,
   the quiescence-only RMT-02, OWN-02, LIVE-01, MAG-02) and exact statistics
   equal to the reference's (STAT-04);
-* at teardown: every block freed, ``quiesce``, every slab entirely free (QUI-01).
+* at teardown: every block freed, ``quiesce``, every slab entirely free (QUI-01);
+* progress (LIVELOCK, ``specs.invariants.progress``): after every step, the op it
+  belongs to has run at most ``solo_bound`` steps in a row with the other threads
+  descheduled and at most ``op_budget`` steps in all;
+* crashes (CRASH-STEP): an exception other than a contract error at an op's start,
+  raised by a step, a check between steps or the quiescent point, is a finding naming
+  the op, the thread and the schedule;
+* slab accounting (SLAB-ACCT, ``specs.invariants.slab_accounting``) at each quiescent
+  point: every slab the pool carved is owned, adoptable or released.
 
 Configs have no memory limit: out of memory would depend on blocks cached by
 other threads, which the sequential oracle judges with OOM-01 and this machine
@@ -37,14 +45,17 @@ from collections import Counter
 from copy import deepcopy
 
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
 
 from . import invariants as inv
 from .api import Config, InvariantViolation
 from .invariants import REGISTRY
 from .invariants.concurrency import BETWEEN_STEPS
 from .invariants.registry import fail
+from .invariants.progress import crash_step, livelock
+from .invariants.slab_accounting import check_pool
 from .lockstep import fill_pattern
-from .schedule import Replay, Run
+from .schedule import Replay, Run, ScheduleError
 
 concurrent_configs = st.builds(
     Config, class_sizes=st.sampled_from([(8, 16), (8,), (16, 32)]),
@@ -73,14 +84,20 @@ class Harness:
         self.rounds = []         # (programs, str(schedule)) of every round run
         self.preemptions = []    # preemptions of each round's schedule
         self.checks = Counter()
+        self._ops = 0            # ops of the round being run (LIVELOCK's op budget)
 
     # ---- a round ---------------------------------------------------------------------
     def run_round(self, programs: dict, strategy) -> Run:
         """Run ``programs`` (tid -> list of op tuples) under ``strategy``; check it."""
         run = Run(self._starts(programs), after_step=self._after_step)
+        self._ops = sum(len(p) for p in programs.values())
         self.rounds.append((programs, None))
         try:
             run.run(strategy)
+        except _NOT_CRASHES:
+            raise
+        except Exception as exc:     # noqa: BLE001 - a crash inside the interleaving
+            self._crashed(exc, run)
         finally:
             self.rounds[-1] = (programs, str(run.schedule))
             self.preemptions.append(run.preemptions)
@@ -89,8 +106,26 @@ class Harness:
         TOTALS["preemptions"] += run.preemptions
         for lb in run.labels:
             TOTALS[f"label:{lb}"] += 1
-        self._quiescent(run)
+        try:
+            self._quiescent(run)
+        except _NOT_CRASHES:
+            raise
+        except Exception as exc:     # noqa: BLE001 - a crash at the quiescent point
+            crash_step(exc, "the quiescent point that ends the round", run.schedule)
         return run
+
+    def _crashed(self, exc: Exception, run: Run) -> None:
+        """CRASH-STEP for an exception raised while ``run`` stepped."""
+        tid = run.stepping
+        if tid is None:
+            crash_step(exc, "the scheduler, between steps", run.schedule)
+        if len(run.schedule) == run.stepping_at:    # raised before the step was recorded
+            run.schedule.append(tid)
+            run.labels.append("raised")
+        rec = run.current_op(tid) or (run.records[-1] if run.records else None)
+        what = rec.what if rec is not None and rec.tid == tid else "an op"
+        crash_step(exc, f"{what} on tid {tid}, at its step {run.op_steps(tid) + 1} "
+                        f"(step {len(run.schedule)} of the round)", run.schedule)
 
     def _starts(self, programs: dict) -> dict:
         out = {}
@@ -135,6 +170,9 @@ class Harness:
             rec = next(r for r in reversed(run.records) if r.tid == tid)
             if rec.what.startswith("alloc(") and rec.value is not None:
                 self._handed_out(rec, tid)
+        elif label != "error":
+            self.checks["LIVELOCK"] += 1
+            livelock(run, tid, run.current_op(tid).what, self.config, self._ops)
         snap = self.fast.snapshot()
         view = inv.View.whole(snap, self._live())
         for inv_id in BETWEEN_STEPS:
@@ -178,6 +216,8 @@ class Harness:
         view = inv.View.whole(snap, self._live())
         view.racing_pushes = True       # EVICT-01: a push may have raced an eviction's drain
         inv.registry.run_view(snap, view, 2)
+        self.checks["SLAB-ACCT"] += 1
+        check_pool(self.fast, snap)
         self.checks["quiescent"] += 1
         fe, re_ = self.fast.exact_stats(), self.ref.exact_stats()
         if fe != re_:
@@ -260,6 +300,11 @@ class Harness:
         lines += [f"    ({p!r}, {s!r})," for p, s in self.rounds]
         lines.append("]  # replay: specs.concurrent.replay(Ref, Fast, config, rounds)")
         return "\n".join(lines)
+
+
+#: exceptions that are not crashes of a step: findings, a schedule that does not replay,
+#: and Hypothesis's own control flow (its StopTest is a BaseException: never caught here)
+_NOT_CRASHES = (InvariantViolation, ScheduleError, HypothesisException)
 
 
 def replay(ref_factory, fast_factory, config: Config, rounds, strict: bool = True) -> Harness:

@@ -3,9 +3,11 @@
 The machine's rule is one concurrent round (``specs.concurrent.Harness``): 2-4 threads,
 each a program of 1-4 ops drawn so that they shrink to few, simple ops (the thread count
 to 2, a program to one op, an op to an alloc of size 0), and a schedule drawn step by
-step: "preempt?" (shrinks to no), then which other thread.  :func:`hunt_concurrent` runs
-it until it fails, then shrinks the reproducer further (``specs.concurrent_shrink``:
-deletes rounds, threads, ops and schedule tokens that the failure does not need).
+step: "preempt?" (shrinks to no), then which other thread; in every other chunk of
+examples of a hunt the thread a preemption switches to runs alone until its op ends, so
+a spin waiting for the preempted thread meets the progress bound.  :func:`hunt_concurrent` runs it until it fails, then shrinks
+the reproducer further (``specs.concurrent_shrink``: deletes rounds, threads, ops and
+schedule tokens that the failure does not need).
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from hypothesis import event, note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from .api import InvariantViolation
-from .concurrent import Harness, concurrent_configs
+from .concurrent import TOTALS, Harness, concurrent_configs
 from .concurrent_shrink import (SHRINK_SECONDS, failure_id, hypothesis_shrink_budget,
                                 shrink_rounds, size)
+from .schedule import Starving
 
 
 class ShrinkCut(KeyboardInterrupt):
@@ -29,23 +32,41 @@ class ShrinkCut(KeyboardInterrupt):
 
 class DrawnSchedule:
     """The schedule drawn from Hypothesis, one decision per step with a choice:
-    "preempt?" (shrinks to no), then which other thread."""
+    "preempt?" (shrinks to no), then which other thread.  With ``starve``, the thread a
+    preemption switches to runs alone until its op ends (``specs.schedule.Starving``):
+    an op that waits for the preempted thread spins into the progress bound
+    (LIVELOCK)."""
 
-    def __init__(self, data):
+    def __init__(self, data, starve: bool = False):
         self.data = data
+        self.starving = Starving() if starve else None
 
     def choose(self, run, runnable: list) -> int:
         if len(runnable) == 1:
             return runnable[0]
+        if self.starving is not None:
+            t = self.starving.choose(run, runnable)
+            if t is not None:
+                return t
         cur = run.schedule[-1] if run.schedule and run.schedule[-1] in runnable else None
         if cur is not None:
             if not self.data.draw(st.integers(0, 3), label="preempt?") == 3:
                 return cur
             runnable = [t for t in runnable if t != cur]
+        t = self._other(runnable)
+        if cur is not None and self.starving is not None:
+            self.starving.start(t)
+            TOTALS["starved"] += 1
+        return t
+
+    def _other(self, runnable: list) -> int:
         if len(runnable) == 1:
             return runnable[0]
         return runnable[self.data.draw(st.integers(0, len(runnable) - 1), label="thread")]
 
+
+#: every STARVE_EVERY-th chunk of a hunt's examples starves (``DrawnSchedule``)
+STARVE_EVERY = 4
 
 OP_KINDS = ("alloc", "alloc", "free", "free", "drain", "evict", "exit", "flush")
 #: ops per thread program in one round (1..MAX_OPS)
@@ -81,7 +102,7 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
 
     class Machine(RuleBasedStateMachine):
         record = {"last": None, "failed": None, "examples": 0, "rounds": 0,
-                  "shrink_budget": None}
+                  "shrink_budget": None, "starve": False}
 
         def __init__(self):
             super().__init__()
@@ -105,7 +126,7 @@ def make_concurrent_machine(ref_factory, fast_factory, config_strategy=concurren
             type(self).record["last"] = h
             type(self).record["rounds"] += 1
             try:
-                run = h.run_round(programs, DrawnSchedule(data))
+                run = h.run_round(programs, DrawnSchedule(data, rec["starve"]))
             except Exception as exc:    # not Hypothesis's own StopTest (data ran out)
                 type(self).record["failed"] = h     # the last failing run is the shrunk one
                 type(self).record["error"] = exc
@@ -172,7 +193,9 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     (``engine.MAX_SHRINKING_SECONDS``), then ``specs.concurrent_shrink.shrink_rounds`` for
     what is left of the budget (or for ``post_shrink_seconds`` when given).  When the
     budget ends first the smallest failing example found so far is kept and
-    ``shrink_cut`` says so."""
+    ``shrink_cut`` says so.  Chunks of ``chunk`` examples alternate between schedules
+    that only preempt and schedules in which the thread a preemption switches to runs
+    alone until its op ends (``DrawnSchedule``'s ``starve``)."""
     Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
     Machine.record["shrink_budget"] = shrink_seconds if shrink_seconds > 0 else None
     start = time.monotonic()
@@ -204,7 +227,9 @@ def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHun
     from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
     from hypothesis.stateful import run_state_machine_as_test
 
+    first = s
     while time.monotonic() - start < budget:
+        Machine.record["starve"] = (s - first) % STARVE_EVERY == STARVE_EVERY - 1
         st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
                        database=None, derandomize=False, print_blob=False, suppress_health_check=list(HealthCheck),
                        phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate])

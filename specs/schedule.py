@@ -14,7 +14,14 @@ strategy chooses that thread:
   One run finds a bug of depth d with probability >= 1/(n * k^(d-1));
 * :func:`explore`: every schedule with at most ``c`` preemptions (CHESS);
   a preemption switches away from a thread that could have gone on.  It
-  reports how many schedules it ran and whether it exhausted the space.
+  reports how many schedules it ran and whether it exhausted the space;
+* :class:`Starving` (and :class:`Starve`): one thread alone, every other one
+  descheduled, until the op it is in ends (a spin that waits for a descheduled thread
+  then runs into the machine's progress bound, LIVELOCK in ``specs.concurrent``).
+
+A :class:`Run` counts, per thread, the steps of the op it is in (``op_steps``) and
+how many of them it has taken in a row with no other thread stepping
+(``solo_steps``): what a progress bound compares.
 
 A :class:`Schedule` is the list of the thread ids that took each step; it
 prints as a short string (``0*3 1 0*2``: three steps of 0, one of 1, two of
@@ -119,6 +126,24 @@ class Run:
         self._pos = {tid: 0 for tid in self.programs}
         self._gen = {}
         self._rec = {}
+        self._op_steps = {tid: 0 for tid in self.programs}
+        self._streak = 0          # steps in a row of the thread that took the last one
+        self.stepping = None      # the thread whose step is running (None between steps)
+        self.stepping_at = 0      # len(schedule) when that step began
+
+    def op_steps(self, tid: int) -> int:
+        """Steps of thread tid's current (or last) op so far."""
+        return self._op_steps[tid]
+
+    def solo_steps(self, tid: int) -> int:
+        """Steps of tid's current op taken in a row, no other thread stepping between."""
+        if not self.schedule or self.schedule[-1] != tid:
+            return 0
+        return min(self._streak, self._op_steps[tid])
+
+    def current_op(self, tid: int):
+        """The OpRecord of the op tid is in (started, not ended), or None."""
+        return self._rec.get(tid) if tid in self._gen else None
 
     def runnable(self) -> list:
         return sorted(t for t in self.programs
@@ -126,6 +151,12 @@ class Run:
 
     def step(self, tid: int) -> str:
         """Run one atomic step of thread tid; returns its label ("end" when an op ended)."""
+        self.stepping, self.stepping_at = tid, len(self.schedule)
+        label = self._step(tid)
+        self.stepping = None
+        return label
+
+    def _step(self, tid: int) -> str:
         if tid not in self._gen:
             if tid not in self._pos or self._pos[tid] >= len(self.programs[tid]):
                 raise ScheduleError(f"thread {tid} is not runnable at step "
@@ -135,6 +166,7 @@ class Run:
             self._pos[tid] += 1
             self.records.append(rec)
             self._rec[tid] = rec
+            self._op_steps[tid] = 0
             try:
                 self._gen[tid] = start()
             except AllocatorError as e:
@@ -160,6 +192,8 @@ class Run:
         return label
 
     def _note(self, tid, label) -> None:
+        self._streak = self._streak + 1 if self.schedule and self.schedule[-1] == tid else 1
+        self._op_steps[tid] += 1
         self.schedule.append(tid)
         self.labels.append(label)
         if self.after_step is not None:
@@ -205,6 +239,53 @@ class Replay:
                                     f"but only {runnable} can run: it does not replay here")
             return tid
         return _keep_current(run, runnable)
+
+
+END_LABELS = ("end", "error")
+
+
+class Starving:
+    """Starve every thread but one: after :meth:`start` names thread T, :meth:`choose`
+    returns T while T can run and has not ended the op it is in (its last step was not
+    labelled "end" or "error"), then None (starvation over) and forgets T.
+
+    A strategy that wraps it (``specs.concurrent_hunt.DrawnSchedule``) reaches what a
+    fair scheduler never shows: an op that waits for a descheduled thread spins until
+    the machine's progress bound."""
+
+    def __init__(self):
+        self.tid = None
+        self.count = 0            # starvations started
+
+    def start(self, tid: int) -> None:
+        self.tid = tid
+        self.count += 1
+
+    def choose(self, run: Run, runnable: list):
+        t = self.tid
+        if t is None:
+            return None
+        ended = bool(run.schedule) and run.schedule[-1] == t and run.labels[-1] in END_LABELS
+        if t in runnable and not ended:
+            return t
+        self.tid = None
+        return None
+
+
+class Starve:
+    """Run ``tid`` alone until its current (or next) op ends, then choose as ``then``
+    does (default: without preemption)."""
+
+    def __init__(self, tid: int, then=None):
+        self.starving = Starving()
+        self.starving.start(tid)
+        self.then = then
+
+    def choose(self, run: Run, runnable: list) -> int:
+        t = self.starving.choose(run, runnable)
+        if t is not None:
+            return t
+        return self.then.choose(run, runnable) if self.then else _keep_current(run, runnable)
 
 
 class RandomStrategy:
@@ -340,4 +421,5 @@ RACE_RECORDERS: list = []
 
 
 __all__ = ["Schedule", "ScheduleError", "Run", "OpRecord", "Replay", "RandomStrategy", "PCT",
+           "Starving", "Starve", "END_LABELS",
            "Exploration", "explore", "race_free_with_drain", "RACE_RECORDERS"]

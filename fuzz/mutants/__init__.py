@@ -88,3 +88,4 @@ def names(include_equivalent: bool = True) -> list:
 def _load() -> None:
     from . import (caches, conformance, harness, pool, races, seed, stats,  # noqa: F401
                    structures)  # (registration)
+    from . import races_progress  # noqa: F401 (registers in races.RACES)

@@ -16,6 +16,8 @@
 | ``malloc``      | the malloc contract tier of C libraries (MALLOC, CRASH, ABORT) |
 | ``incremental`` | the op-by-op checker and its own honesty (HOOK)             |
 | ``conformance`` | each op takes the design's path; its debug counters (CONF)   |
+| ``progress``    | the concurrent machine's steps: no spin, no crash (LIVELOCK, CRASH-STEP) |
+| ``slab_accounting`` | every slab owned, adoptable or released (SLAB-ACCT)     |
 
 ``registry`` holds the declarations; ``check(snapshot, level, scope)`` runs them.
 Every check takes plain data (``specs.api.Snapshot``) and raises
@@ -29,6 +31,8 @@ from __future__ import annotations
 from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote  # noqa: F401,I001
 from . import eviction, heap, data, compare, blackbox  # noqa: F401,I001
 from . import malloc, incremental, conformance  # noqa: F401,I001
+from . import progress  # noqa: F401,I001
+from . import slab_accounting  # noqa: F401,I001
 from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
 from .minimag import ref_01_refill, spl_01_spill
@@ -37,7 +41,8 @@ from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_sn
                        run_op)
 
 TOPICS = ("bitmap", "minimag", "remote", "eviction", "magazine", "ownership", "concurrency",
-          "heap", "stats", "data", "compare", "blackbox", "malloc", "incremental", "conformance")
+          "heap", "stats", "data", "compare", "blackbox", "malloc", "incremental", "conformance",
+          "progress", "slab_accounting")
 
 
 def catalogue() -> list:

@@ -28,6 +28,10 @@ from ..api import InvariantViolation, Snapshot
 
 SCOPES = ("op", "slab", "thread", "heap")
 QUALITY_TEST = "tests/quality/test_every_invariant_catches_its_bug.py"
+#: topics whose planted bugs are races (``fuzz.mutants.races.RACES``), hunted by the
+#: concurrent machine, not the lockstep one
+CONCURRENT_TOPICS = ("progress", "slab_accounting")
+QUALITY_CONCURRENT = "tests/quality/test_concurrent_findings.py"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Invariant:
             name = self.planted.partition(":")[2]
             return ("tests/quality/test_foreign_bugs.py::test_a_planted_bug_of_a_foreign_"
                     f"allocator_is_found_black_box_by_its_invariant[{name}]")
+        if self.topic in CONCURRENT_TOPICS:
+            return (f"{QUALITY_CONCURRENT}::test_the_concurrent_machine_names_the_invariant_"
+                    f"its_planted_race_breaks[{self.id}]")
         return (f"{QUALITY_TEST}::test_the_machine_names_the_invariant_its_planted_bug_breaks"
                 f"[{self.id}]")
 
