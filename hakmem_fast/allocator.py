@@ -32,6 +32,10 @@ Concurrency.  Every public op is a generator of atomic steps
 the owner-private ones); each sequential op is a thin driver that runs its
 generator to completion (``run_steps``), so there is one code path.
 
+SuperSlab mode (``Config.use_superslab``): slabs are carved from thread-owned
+SuperSlabs, and a free into the caller's own SuperSlab goes first to its tls_sll,
+which an alloc pops first (``hakmem_fast.superslab``, the ``FastSuperSlab`` mixin).
+
 A debug table of handed-out blocks (``_live``) validates every free, read and
 write so errors are raised with the state unchanged, as a debug allocator's
 headers do; the invariants check that it agrees with the structures.
@@ -47,11 +51,12 @@ from . import ops
 from .hooks import FastHooks
 from .probe import PATHS, Probe
 from .steps import FastSteps, run_steps
+from .superslab import FastSuperSlab
 from .validate import FastValidation, _hex
 from .structs import NULL, ThreadState, TinySlab, store_word
 
 
-class FastAllocator(FastSteps, FastValidation, FastHooks):
+class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     """The seed design over simulated memory; implements ``specs.api.Allocator`` and,
     with the ``FastHooks`` mixin (``hakmem_fast.hooks``) and the ``FastSteps`` mixin (its
     ops as atomic steps, ``hakmem_fast.steps``), ``specs.api.Hooks``.  Every
@@ -74,6 +79,7 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         self._check_level = config.check_level      # self-check after every call (0: off)
         self.probe = Probe(nc)                      # debug counters + footprint
         self._popped = None                         # (tid, addr) of the last magazine pop
+        self._ss_init()                             # SuperSlab mode (off: nothing else)
 
     # ========================================================================
     # Public API
@@ -216,7 +222,13 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
     # ========================================================================
 
     def _alloc_hot(self, t: ThreadState, c: int) -> int:
-        """Fast path: TLS magazine, then A's mini-mag, then a batch refill of A."""
+        """Fast path: TLS magazine, then A's mini-mag, then a batch refill of A (in
+        SuperSlab mode the tls_sll first)."""
+        if self._ss:
+            p = self._sll_pop(t, c)
+            if p != NULL:
+                self.probe.hit("ss_alloc_tls_sll_hit")
+                return p
         p = self._mag_pop(t, c, "tls_mag")
         if p != NULL:
             return p
@@ -280,7 +292,10 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return moved
 
     def _find_partial(self, c: int) -> Optional[TinySlab]:
-        """Slow path: lowest unowned slab of class c with a free block."""
+        """Slow path: lowest unowned slab of class c with a free block (SuperSlab mode:
+        one the slow path's thread may adopt, ``_ss_find_partial``)."""
+        if self._ss:
+            return self._ss_find_partial(self._slow_thread, c)
         best = None
         for slab in self._class_slabs[c].values():
             if slab.owner is None and (slab.bitmap.free_count > 0 or slab.mini_mag.count > 0
@@ -290,12 +305,15 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         return best
 
     def _new_slab(self, c: int) -> Optional[TinySlab]:
-        """Slow path: a fresh slab for class c, or None at the memory limit."""
+        """Slow path: a fresh slab for class c, or None at the memory limit (SuperSlab
+        mode: carved in a SuperSlab the slow path's thread owns, ``_ss_carve``)."""
         cfg = self.config
         if cfg.max_slabs_per_class is not None and \
                 len(self._class_slabs[c]) >= cfg.max_slabs_per_class:
             return None
-        if self._free_bases:
+        if self._ss:
+            base = self._ss_carve(self._slow_thread)
+        elif self._free_bases:
             base = self._free_bases.pop()
         else:
             base = self._next_base
@@ -304,6 +322,8 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
                         cfg.mini_mag_capacity)
         self._slabs[base] = slab
         self._class_slabs[c][base] = slab
+        if self._ss:
+            self._ss_place(slab)
         self.probe.slab(base)
         return slab
 
@@ -329,8 +349,11 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
         if slab.owner is None and slab.fully_free() and slab.base in self._slabs:
             del self._slabs[slab.base]
             del self._class_slabs[slab.class_idx][slab.base]
-            self._free_bases.append(slab.base)
             self.probe.slab_hit("slab_release", slab.base)
+            if self._ss:
+                self._ss_slab_released(slab)
+            else:
+                self._free_bases.append(slab.base)
 
     # ========================================================================
     # Free
@@ -338,7 +361,10 @@ class FastAllocator(FastSteps, FastValidation, FastHooks):
 
     def _free_route(self, t: ThreadState, slab: TinySlab, addr: int):
         """Route a freed block: remote push (its steps returned, not yet run) to a slab
-        owned by another thread, else the TLS magazine, else back to the slab."""
+        owned by another thread, else the TLS magazine, else back to the slab (SuperSlab
+        mode: ``_ss_free_route``)."""
+        if self._ss:
+            return self._ss_free_route(t, slab, addr)
         if slab.owner is not None and slab.owner != t.tid:
             return self._remote_push(slab, addr)
         if self._mag_push(t, slab.class_idx, addr, "free_magazine"):

@@ -7,7 +7,7 @@ recorded in ``walk_errors`` instead of hanging.
 """
 from __future__ import annotations
 
-from specs.api import SlabSnap, Snapshot, Stats, ThreadSnap
+from specs.api import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap
 
 from .structs import NULL, load_word
 
@@ -35,7 +35,87 @@ def walk(slab, head: int, bound: int, what: str):
     return tuple(out), tuple(errors)
 
 
-def slab_snap(slab, foreign=None, handouts=None) -> SlabSnap:
+def sll_walk(fa, t, c: int):
+    """(addresses, errors) of thread t's tls_sll of class c, head first, at most
+    ``tls_sll_capacity + 1`` links; a link that is not a block start of a slab in use
+    ends the walk with an error, as does a cycle."""
+    out, seen, errors = [], set(), []
+    p = t.sll_head[c]
+    bound = fa.config.tls_sll_capacity + 1
+    while p != NULL:
+        slab = fa._slabs.get(p & fa._slab_mask)
+        if slab is None or (p - slab.base) % slab.block_size \
+                or (p - slab.base) // slab.block_size >= slab.nblocks:
+            errors.append(f"tls_sll of tid {t.tid} class {c} points to {hex(p)}, not a block "
+                          f"of a slab in use (after {len(out)} entries)")
+            break
+        if p in seen:
+            errors.append(f"tls_sll of tid {t.tid} class {c} has a cycle at {hex(p)} "
+                          f"(after {len(out)} entries)")
+            break
+        if len(out) >= bound:
+            errors.append(f"tls_sll of tid {t.tid} class {c} longer than its bound {bound}")
+            break
+        seen.add(p)
+        out.append(p)
+        p = load_word(slab, p)
+    return tuple(out), tuple(errors)
+
+
+class _Sll:
+    """The tls_sll lists of a snapshot, each walked once: per thread and per slab."""
+
+    def __init__(self, fa):
+        self.fa = fa
+        self.walks = {}          # (tid, class) -> (addresses, errors)
+        self.by_slab = None      # slab base -> sorted addresses on any tls_sll
+
+    def of(self, t, c: int):
+        key = (t.tid, c)
+        w = self.walks.get(key)
+        if w is None:
+            w = self.walks[key] = sll_walk(self.fa, t, c)
+        return w
+
+    def in_slab(self, base: int) -> tuple:
+        if self.by_slab is None:
+            idx = {}
+            mask = self.fa._slab_mask
+            for t in self.fa._threads.values():
+                for c in range(self.fa.config.num_classes):
+                    for a in self.of(t, c)[0]:
+                        idx.setdefault(a & mask, []).append(a)
+            self.by_slab = {b: tuple(sorted(v)) for b, v in idx.items()}
+        return self.by_slab.get(base, ())
+
+
+def _ss_fields(fa, slab, sll) -> dict:
+    """The SuperSlab fields of a slab's snapshot (none in the default mode)."""
+    if not fa._ss:
+        return {}
+    ss = fa._superslabs.get(slab.base & fa._ss_mask)
+    return dict(superslab=slab.base & fa._ss_mask, ss_owner=None if ss is None else ss.owner,
+                tls_sll=sll.in_slab(slab.base))
+
+
+def superslab_snap(ss) -> SuperSlabSnap:
+    return SuperSlabSnap(
+        base=ss.base, owner=ss.owner, nslots=ss.nslots,
+        slabs=tuple(None if s is None else (s.base, s.class_idx) for s in ss.slabs),
+        free_slots=tuple(ss.free_slots), carved=ss.carved)
+
+
+def _ss_common(fa) -> dict:
+    """The SuperSlab headers, the pool and the bad releases (every snapshot: O(SuperSlabs
+    x slots))."""
+    if not fa._ss:
+        return {}
+    return dict(superslabs={b: superslab_snap(ss) for b, ss in fa._superslabs.items()},
+                ss_pool=tuple(ss.base for ss in fa._ss_pool),
+                ss_bad_releases=tuple(fa.probe.bad_releases))
+
+
+def slab_snap(slab, foreign=None, handouts=None, ss_fields=None) -> SlabSnap:
     bm = slab.bitmap
     mm, e1 = walk(slab, slab.mini_mag.head, slab.mini_mag.capacity + 1, "mini_mag")
     rm, e2 = walk(slab, slab.remote_head, slab.nblocks + 1, "remote")
@@ -46,22 +126,23 @@ def slab_snap(slab, foreign=None, handouts=None) -> SlabSnap:
         mini_mag_count=slab.mini_mag.count, mini_mag_capacity=slab.mini_mag.capacity,
         remote=rm, remote_count=slab.remote_count, owner=slab.owner,
         walk_errors=e1 + e2, foreign_writes=tuple(foreign.get(slab.base, ())) if foreign else (),
-        foreign_handouts=tuple(handouts.get(slab.base, ())) if handouts else ())
+        foreign_handouts=tuple(handouts.get(slab.base, ())) if handouts else (),
+        **(ss_fields or {}))
 
 
-def thread_snap(t) -> ThreadSnap:
+def thread_snap(t, sll=None) -> ThreadSnap:
     """One thread with its magazines whole."""
     magazines = tuple(tuple(m.items[:max(0, min(m.top, len(m.items)))]) for m in t.mags)
-    return _thread(t, magazines, (0,) * len(t.mags))
+    return _thread(t, magazines, (0,) * len(t.mags), sll=sll)
 
 
-def thread_snap_slots(t, named) -> ThreadSnap:
+def thread_snap_slots(t, named, sll=None) -> ThreadSnap:
     """One thread with, of its magazines, only the slots from lo to the top of the
     classes in ``named`` (``(class, lo)`` pairs).  Cost O(classes + slots copied)."""
     mags = t.mags
     tops = tuple([m.top for m in mags])
     if not named:
-        return _thread(t, ((),) * len(mags), tops, tops)
+        return _thread(t, ((),) * len(mags), tops, tops, sll)
     magazines, los = [()] * len(mags), list(tops)
     for c, lo in named:
         m = mags[c]
@@ -70,17 +151,26 @@ def thread_snap_slots(t, named) -> ThreadSnap:
             lo = top
         magazines[c] = tuple(m.items[lo:top])
         los[c] = lo
-    return _thread(t, tuple(magazines), tuple(los), tops)
+    return _thread(t, tuple(magazines), tuple(los), tops, sll)
 
 
-def _thread(t, magazines, magazine_lo, tops=None) -> ThreadSnap:
+def _sll_fields(t, sll) -> dict:
+    if sll is None:
+        return {}
+    walks = [sll.of(t, c) for c in range(len(t.mags))]
+    return dict(tls_sll=tuple(w[0] for w in walks), tls_sll_counts=tuple(t.sll_count),
+                superslabs=tuple(t.superslabs),
+                walk_errors=tuple(e for w in walks for e in w[1]))
+
+
+def _thread(t, magazines, magazine_lo, tops=None, sll=None) -> ThreadSnap:
     return ThreadSnap(
         tid=t.tid, magazines=magazines,
         magazine_tops=tops if tops is not None else tuple([m.top for m in t.mags]),
         active_a=tuple([s.base if s is not None else None for s in t.active_a]),
         active_b=tuple([s.base if s is not None else None for s in t.active_b]),
         pending_allocs=tuple(t.alloc_batch), pending_frees=tuple(t.free_batch),
-        magazine_lo=magazine_lo)
+        magazine_lo=magazine_lo, **_sll_fields(t, sll))
 
 
 def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
@@ -96,13 +186,16 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     """
     flushed = Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count))
     common = dict(config=fa.config, flushed=flushed, exact=fa.exact_stats(), reported=fa.stats(),
-                  path_counts=dict(fa.path_counts) if bases is None else {})
+                  path_counts=dict(fa.path_counts) if bases is None else {}, **_ss_common(fa))
+    sll = _Sll(fa) if fa._ss else None
     if bases is None:
-        return Snapshot(slabs={b: slab_snap(s, fa.probe.foreign, fa.probe.foreign_handouts) for b, s in fa._slabs.items()},
-                        threads={tid: thread_snap(t) for tid, t in fa._threads.items()},
+        return Snapshot(slabs={b: slab_snap(s, fa.probe.foreign, fa.probe.foreign_handouts,
+                                            _ss_fields(fa, s, sll))
+                               for b, s in fa._slabs.items()},
+                        threads={tid: thread_snap(t, sll) for tid, t in fa._threads.items()},
                         complete=True, **common)
-    slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign,
-                                    fa.probe.foreign_handouts) for b in bases if b in fa._slabs}
+    slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign, fa.probe.foreign_handouts,
+                          _ss_fields(fa, fa._slabs[b], sll)) for b in bases if b in fa._slabs}
     named = {}
     for (tid, c), lo in (mags or {}).items():
         named.setdefault(tid, []).append((c, lo))
@@ -111,7 +204,7 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
             named.setdefault(tid, [])
     want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
                                              if tid in fa._threads}
-    threads = {tid: thread_snap_slots(t, named.get(tid)) for tid, t in want.items()}
+    threads = {tid: thread_snap_slots(t, named.get(tid), sll) for tid, t in want.items()}
     return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
 
 

@@ -31,17 +31,32 @@ from specs.api import Footprint
 
 _UNCHANGED = 1 << 62    # lowest changed slot of a magazine nothing changed
 
-#: The seed's debug counters: alloc stages, free routes, then maintenance events.
+#: The seed's debug counters: alloc stages, free routes, then maintenance events; then
+#: SuperSlab mode's (zero in the default mode):
+#:
+#: * the free pipeline: ``ss_local`` (a free into a SuperSlab the freeing thread owns),
+#:   ``ss_remote`` (any other free: a SuperSlab another thread owns, or an abandoned one),
+#:   ``tls_sll`` (the ``ss_local`` frees pushed on the thread's tls_sll);
+#:   ``ss_local + ss_remote == frees`` and ``tls_sll <= ss_local``;
+#: * early returns (an op that returns before the slow path or a slab):
+#:   ``ss_alloc_tls_sll_hit`` (an alloc served by the tls_sll, before the TLS magazine),
+#:   ``ss_free_early_local`` (an ``ss_local`` free placed on the tls_sll or the TLS magazine);
+#: * SuperSlab events: ``ss_map`` (mapped from the OS), ``ss_pool_pop``, ``ss_pool_push``,
+#:   ``ss_unmap`` (returned to the OS), ``ss_reclaim`` (an abandoned SuperSlab taken whole),
+#:   ``ss_abandon`` (its owner exited), ``tls_sll_flush`` (a block returned from a tls_sll).
 PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
          "free_magazine", "free_local", "free_remote",
-         "spill", "drain", "mag_overflow", "stat_flush", "slab_release", "tls_refill")
+         "spill", "drain", "mag_overflow", "stat_flush", "slab_release", "tls_refill",
+         "ss_local", "ss_remote", "tls_sll", "ss_alloc_tls_sll_hit", "ss_free_early_local",
+         "ss_map", "ss_pool_pop", "ss_pool_push", "ss_unmap", "ss_reclaim", "ss_abandon",
+         "tls_sll_flush")
 
 
 class Probe:
     """Debug counters (``counts``, read through ``view``) and the current footprint."""
 
     __slots__ = ("counts", "view", "slabs", "threads", "mag_lo", "num_classes", "foreign",
-                 "foreign_handouts")
+                 "foreign_handouts", "bad_releases")
 
     def __init__(self, num_classes: int):
         self.counts = dict.fromkeys(PATHS, 0)     # path name -> events so far
@@ -53,6 +68,7 @@ class Probe:
         self.num_classes = num_classes             # length of each mag_lo list
         self.foreign = {}                          # base -> [(writer tid, owner tid)]
         self.foreign_handouts = {}                 # base -> [(tid, owner tid, addr)]
+        self.bad_releases = []                     # (ss base, slab base, used, remote)
 
     # ---- recording points ----------------------------------------------------
     def hit(self, path: str) -> None:
@@ -82,6 +98,15 @@ class Probe:
         if not from_magazine and owner != tid:
             self.slabs.add(base)
             self.foreign_handouts.setdefault(base, []).append((tid, owner, addr))
+
+    def ss_release(self, ss_base: int, path: str, met) -> None:
+        """SuperSlab ``ss_base`` released (``path``: ``ss_pool_push`` or ``ss_unmap``);
+        ``met``: ``(slab base, blocks in use, blocks on its remote stack)`` of each slab
+        still carved in it, kept in ``bad_releases`` (never cleared; SS-04)."""
+        self.counts[path] += 1
+        for base, used, remote in met:
+            self.slabs.add(base)
+            self.bad_releases.append((ss_base, base, used, remote))
 
     def thread(self, tid: int) -> None:
         """Thread ``tid``'s state changed (created, active slabs, pending stats, exited)."""

@@ -23,7 +23,13 @@ Words shared between threads (touched only by the steps that yield):
   eviction under the pool lock;
 * ``g_alloc_count`` / ``g_free_count``: fetch-add by each thread's flush;
 * the pool: ``_slabs``, ``_class_slabs``, ``_free_bases``, ``_next_base``,
-  and every word of an *unowned* slab: changed only under the pool lock.
+  and every word of an *unowned* slab: changed only under the pool lock;
+* SuperSlab mode: the SuperSlab headers (owner, slot table, free slots), the pool of
+  empty SuperSlabs and ``_superslabs``: changed only under the pool lock (the slow
+  path's pool step, eviction, release, thread exit's abandon).
+
+Thread-private in SuperSlab mode: the tls_sll lists (heads, counts, and the links in
+their blocks) and the thread's list of its SuperSlabs.
 
 Owner-private (written only by the slab's owner, or under the pool lock when
 the slab is unowned; OWN-03 checks it): the bitmap words, summary, hint and
@@ -171,7 +177,8 @@ class FastSteps:
 
     def thread_exit_steps(self, tid: int) -> Iterator[str]:
         """``thread_exit(tid)`` as atomic steps: each active slab's eviction (drain and
-        pool steps), each cached block's return (a remote push, or one pool step), then
+        pool steps), each cached block's return (a remote push, or one pool step; in
+        SuperSlab mode the tls_sll blocks too, then its SuperSlabs are abandoned), then
         one ``"stat-add"`` per pending class.  The thread state is gone at step one."""
         self._check_tid(tid)
         return self._thread_exit_gen(tid)
@@ -190,6 +197,9 @@ class FastSteps:
             while t.mags[c].top > 0:
                 p = self._mag_pop(t, c)
                 yield from self._return_block_steps(tid, self._slab_of(p), p)
+        if self._ss:
+            yield from self._sll_flush_steps(t)
+            self._ss_abandon(t)
         yield from self._flush_all_steps(t)
 
     def _drain_steps(self, tid, slab: TinySlab):
@@ -229,6 +239,7 @@ class FastSteps:
         if p != NULL:
             self.probe.hit("slow")
             return p
+        self._slow_thread = t                   # the thread whose TLS the pool calls read
         slab = self._find_partial(c)
         path = "slow"
         if slab is None:

@@ -105,9 +105,11 @@ class TinyTLSMag:
 
 
 class ThreadState:
-    """Everything a thread keeps in TLS: magazines, active slabs, stat batches."""
+    """Everything a thread keeps in TLS: magazines, active slabs, stat batches; in
+    SuperSlab mode also its free lists (tls_sll) and the SuperSlabs it owns."""
 
-    __slots__ = ("tid", "mags", "active_a", "active_b", "alloc_batch", "free_batch")
+    __slots__ = ("tid", "mags", "active_a", "active_b", "alloc_batch", "free_batch",
+                 "sll_head", "sll_count", "superslabs")
 
     def __init__(self, tid: int, num_classes: int, mag_cap: int):
         self.tid = tid
@@ -116,6 +118,35 @@ class ThreadState:
         self.active_b = [None] * num_classes   # TinySlab or None (g_tls_active_slab_b)
         self.alloc_batch = [0] * num_classes   # t_alloc_batch: pending alloc events
         self.free_batch = [0] * num_classes    # t_free_batch: pending free events
+        self.sll_head = [NULL] * num_classes   # tls_sll: intrusive free list per class
+        self.sll_count = [0] * num_classes     # its length
+        self.superslabs = []                   # bases of the SuperSlabs this thread owns
+
+
+# ============================================================================
+# SuperSlab: an aligned region of slab slots owned by one thread
+# ============================================================================
+
+
+class SuperSlab:
+    """``superslab_size`` bytes at a ``superslab_size``-aligned address; slot 0 is this
+    header, slots 1.. are slabs carved on demand.
+
+    Invariants: ``nslots == 1 + slabs in use + len(free_slots) + (nslots - carved)``
+    [SS-02]; ``slabs[i]`` is the slab whose base is ``base + i * slab_size`` [SS-01];
+    every slab's owner is ``owner`` or None [SS-07].
+    """
+
+    __slots__ = ("base", "nslots", "owner", "slabs", "free_slots", "carved", "in_use")
+
+    def __init__(self, base: int, nslots: int):
+        self.base = base                  # superslab_size-aligned address
+        self.nslots = nslots              # slots, the header's included
+        self.owner = None                 # tid of the owning thread, None: abandoned
+        self.slabs = [None] * nslots      # slot -> TinySlab carved there (slot 0: header)
+        self.free_slots = []              # slots given back by released slabs (LIFO)
+        self.carved = 1                   # next never-carved slot
+        self.in_use = 0                   # slabs carved and not released
 
 
 # ============================================================================

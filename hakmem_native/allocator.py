@@ -29,6 +29,8 @@ MAX_SLABS = 1 << 16
 
 def c_config(ffi, config: Config):
     """The hk_config of a Config; Unsupported for a knob the C pool cannot honour."""
+    if config.use_superslab:
+        raise Unsupported("use_superslab", True, "the C pool has no SuperSlab mode")
     if config.word_bits > 64:
         raise Unsupported("word_bits", config.word_bits, "C bitmap words hold at most 64 bits")
     if config.num_classes > 64:

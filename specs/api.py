@@ -31,6 +31,7 @@ Decisions written here are the contract:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Optional, Protocol, runtime_checkable
 
@@ -107,6 +108,10 @@ class InvariantViolation(AssertionError):
 
 SEED_CLASS_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
 
+#: The seed's switch of the SuperSlab mode: ``HAKMEM_TINY_USE_SUPERSLAB=1`` in the
+#: environment when this module is loaded turns it on (off by default, as in the seed).
+USE_SUPERSLAB_DEFAULT = os.environ.get("HAKMEM_TINY_USE_SUPERSLAB") == "1"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -114,6 +119,14 @@ class Config:
 
     Tests shrink these to reach rare paths in a few steps: a 4-block slab,
     a magazine of 2, a flush interval of 4.
+
+    SuperSlab mode (``use_superslab``, default from ``HAKMEM_TINY_USE_SUPERSLAB``): slabs
+    are carved from ``superslab_size``-aligned SuperSlabs owned by one thread (slot 0 holds
+    the header), at most ``superslab_pool_max`` empty ones are kept for reuse, and a local
+    free goes first to the thread's free list of the class (at most ``tls_sll_capacity``
+    blocks).  ``max_slabs_per_class`` bounds the slabs in use per class in both modes;
+    SuperSlabs themselves are mapped on demand without a limit, so the client sees the same
+    limit either way (the reference has no SuperSlabs and needs no change).
     """
 
     class_sizes: tuple = SEED_CLASS_SIZES  # block size per class, ascending
@@ -126,6 +139,11 @@ class Config:
     max_slabs_per_class: Optional[int] = None  # memory limit; None = unlimited
     check_level: int = 0                   # self-check after every call (0 = off)
     base_address: int = 0x1_0000_0000      # address of the first slab
+    # SuperSlab mode (hakmem_fast.superslab): slabs carved from thread-owned aligned regions
+    use_superslab: bool = USE_SUPERSLAB_DEFAULT  # env HAKMEM_TINY_USE_SUPERSLAB=1 at load
+    superslab_size: int = 2 * 1024 * 1024  # bytes per SuperSlab; also its alignment
+    superslab_pool_max: int = 2            # empty SuperSlabs kept for reuse (more: to the OS)
+    tls_sll_capacity: int = 64             # bound of a thread's free list per class
 
     def __post_init__(self):
         def need(cond, what):
@@ -160,6 +178,16 @@ class Config:
         need(isinstance(self.base_address, int) and self.base_address > 0
              and self.base_address % self.slab_size == 0,
              "base_address must be a positive multiple of slab_size")
+        need(isinstance(self.use_superslab, bool), "use_superslab must be a bool")
+        need(isinstance(self.superslab_size, int) and not isinstance(self.superslab_size, bool)
+             and self.superslab_size > 0 and self.superslab_size & (self.superslab_size - 1) == 0
+             and self.superslab_size % self.slab_size == 0
+             and self.superslab_size >= 2 * self.slab_size,
+             "superslab_size must be a power of two, a multiple of slab_size, at least 2 slabs")
+        for name in ("superslab_pool_max", "tls_sll_capacity"):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                 f"{name} must be an int >= 0")
 
     # ---- derived geometry -------------------------------------------------
     @property
@@ -175,6 +203,11 @@ class Config:
 
     def words_per_slab(self, class_idx: int) -> int:
         return -(-self.blocks_per_slab(class_idx) // self.word_bits)
+
+    @property
+    def superslab_slots(self) -> int:
+        """Slab-sized slots of a SuperSlab (slot 0 is its header)."""
+        return self.superslab_size // self.slab_size
 
 
 def size_to_class(size, class_sizes=SEED_CLASS_SIZES) -> int:
@@ -249,6 +282,9 @@ class SlabSnap:
     #                             thread that did not own the slab (OWN-03); () if none
     foreign_handouts: tuple = ()  # (tid, owner tid, addr) of blocks handed to a thread
     #                               neither from its magazine nor from a slab it owns (OWN-04)
+    superslab: Optional[int] = None  # base of its SuperSlab (SuperSlab mode), else None
+    ss_owner: Optional[int] = None   # the owner its SuperSlab's header names (None: abandoned)
+    tls_sll: tuple = ()     # its blocks on any thread's tls_sll (SuperSlab mode), sorted
 
 
 @dataclass(frozen=True)
@@ -269,6 +305,28 @@ class ThreadSnap:
     pending_allocs: tuple   # per class: batched, not yet flushed
     pending_frees: tuple
     magazine_lo: tuple = ()  # per class: index of magazines[c][0] in the magazine
+    tls_sll: tuple = ()     # SuperSlab mode, per class: the free list, head first (walked
+    #                         at most tls_sll_capacity + 1 links)
+    tls_sll_counts: tuple = ()  # per class: the list's count as stored
+    superslabs: tuple = ()  # bases of the SuperSlabs the thread lists as its own
+    walk_errors: tuple = ()  # a tls_sll walk that met a cycle or a foreign pointer
+
+
+@dataclass(frozen=True)
+class SuperSlabSnap:
+    """One SuperSlab in use: ``nslots`` slab-sized slots, slot 0 its header.
+
+    ``slabs[i]`` is ``(slab base, class)`` of the slab carved in slot i, or None;
+    slots ``carved..nslots-1`` were never carved; ``free_slots`` are the slots below
+    ``carved`` given back by released slabs.
+    """
+
+    base: int
+    owner: Optional[int]    # tid of the owning thread, None: abandoned
+    nslots: int
+    slabs: tuple            # per slot: (base, class) or None; slabs[0] is the header
+    free_slots: tuple       # released slots, reused first
+    carved: int             # next never-carved slot
 
 
 @dataclass(frozen=True)
@@ -281,6 +339,10 @@ class Snapshot:
     reported: Stats = None  # what stats() returns to the client
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
+    superslabs: dict = field(default_factory=dict)  # base -> SuperSlabSnap (SuperSlab mode)
+    ss_pool: tuple = ()     # bases of the empty SuperSlabs kept for reuse
+    ss_bad_releases: tuple = ()  # (SuperSlab base, slab base, blocks in use, remote blocks)
+    #                              of slabs a SuperSlab release met (SS-04); () if none
 
 
 # ============================================================================

@@ -14,6 +14,8 @@ run near 900 steps.  Every path the fast model takes is labelled with
 """
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import event, strategies as st
 from hypothesis.stateful import (Bundle, consumes, initialize,
                                  multiple, rule)
@@ -59,7 +61,27 @@ small_configs = st.builds(
 
 seed_configs = st.builds(Config, max_slabs_per_class=st.one_of(st.none(), st.integers(1, 2)))
 
+
+
+@st.composite
+def both_modes(draw, base):
+    """A Config of ``base`` in the default mode or, as often, in SuperSlab mode (2 to 8
+    slab slots per SuperSlab, a pool of 0-2, a tls_sll of 0-4 blocks): the same number of
+    examples covers both modes."""
+    cfg = draw(base)
+    if not draw(st.booleans()):
+        return cfg
+    return dataclasses.replace(cfg, use_superslab=True,
+                               superslab_size=cfg.slab_size * draw(st.sampled_from([2, 4, 8])),
+                               superslab_pool_max=draw(st.integers(0, 2)),
+                               tls_sll_capacity=draw(st.integers(0, 4)))
+
+
+#: every size, the default mode (the catalogue's planted bugs are hunted with these)
 configs = st.one_of(tiny_configs, small_configs, seed_configs)
+#: every size, both modes (the lockstep test machines)
+all_mode_configs = st.one_of(both_modes(tiny_configs), both_modes(small_configs),
+                             both_modes(seed_configs))
 
 BAD_SIZES = st.one_of(st.integers(-3, -1), st.integers(1025, 1100), st.just(1.5),
                       st.just(True), st.just("8"), st.none())

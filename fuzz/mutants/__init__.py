@@ -89,3 +89,4 @@ def _load() -> None:
     from . import (caches, conformance, harness, pool, races, seed, stats,  # noqa: F401
                    structures)  # (registration)
     from . import races_progress  # noqa: F401 (registers in races.RACES)
+    from . import superslab  # noqa: F401 (registration)

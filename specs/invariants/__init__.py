@@ -18,6 +18,7 @@
 | ``conformance`` | each op takes the design's path; its debug counters (CONF)   |
 | ``progress``    | the concurrent machine's steps: no spin, no crash (LIVELOCK, CRASH-STEP) |
 | ``slab_accounting`` | every slab owned, adoptable or released (SLAB-ACCT)     |
+| ``superslab``   | SuperSlab mode: headers, slots, tls_sll, pool, counters (SS) |
 
 ``registry`` holds the declarations; ``check(snapshot, level, scope)`` runs them.
 Every check takes plain data (``specs.api.Snapshot``) and raises
@@ -26,8 +27,10 @@ block, slab, class and thread.  Nothing here imports an allocator.
 """
 from __future__ import annotations
 
-# registration order is the order checks run in: statistics, threads, then slab
-# structures before the partition, so the most specific ID names a failure first
+# registration order is the order checks run in: SuperSlab headers (a SuperSlab release
+# is named before what it left dangling), statistics, threads, then slab structures
+# before the partition, so the most specific ID names a failure first
+from . import superslab  # noqa: F401,I001
 from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote  # noqa: F401,I001
 from . import eviction, heap, data, compare, blackbox  # noqa: F401,I001
 from . import malloc, incremental, conformance  # noqa: F401,I001
@@ -42,7 +45,7 @@ from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_sn
 
 TOPICS = ("bitmap", "minimag", "remote", "eviction", "magazine", "ownership", "concurrency",
           "heap", "stats", "data", "compare", "blackbox", "malloc", "incremental", "conformance",
-          "progress", "slab_accounting")
+          "progress", "slab_accounting", "superslab")
 
 
 def catalogue() -> list:

@@ -69,8 +69,10 @@ def lock_03_no_crash(what: str, side: str, exc: Optional[BaseException]) -> None
 @invariant("OOM-01", level=2, scope="op", cost="O(slabs of the class)", where="every out of memory",
            planted="partial-slabs-ignored",
            statement="out of memory only if tid can reach no free block of the class (its "
-                     "magazine, its A/B, unowned slabs, a new slab under the limit); blocks "
-                     "stranded in other threads are reported as oom_stranded")
+                     "magazine, its A/B, unowned slabs, a new slab under the limit; in "
+                     "SuperSlab mode its tls_sll, and unowned slabs only of SuperSlabs it owns "
+                     "or may reclaim); blocks stranded in other threads are reported as "
+                     "oom_stranded")
 def oom_01_justified(snap, size: int, tid: int, c: int) -> None:
     cfg = snap.config
     reachable = []
@@ -80,12 +82,15 @@ def oom_01_justified(snap, size: int, tid: int, c: int) -> None:
         if t.magazines[c]:
             reachable.append(f"{len(t.magazines[c])} blocks in tid {tid}'s magazine")
         mine = {b for b in (t.active_a[c], t.active_b[c]) if b is not None}
+        if t.tls_sll and t.tls_sll[c]:
+            reachable.append(f"{len(t.tls_sll[c])} blocks on tid {tid}'s tls_sll")
     nslabs = 0
     for s in snap.slabs.values():
         if s.class_idx != c:
             continue
         nslabs += 1
-        if s.owner is None or s.base in mine:
+        # SuperSlab mode: tid adopts unowned slabs only of SuperSlabs it owns or reclaims
+        if (s.owner is None and s.ss_owner in (None, tid)) or s.base in mine:
             n = s.free_count + s.mini_mag_count + len(s.remote)
             if n:
                 reachable.append(f"{n} free blocks in slab {hex(s.base)} (owner {s.owner})")

@@ -65,6 +65,12 @@ from .registry import fail, invariant
 
 STAGES = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom")
 ROUTES = ("free_magazine", "free_remote", "mag_overflow")
+#: SuperSlab mode's stage (an alloc served by the tls_sll, before the TLS magazine) and
+#: route (a local free pushed on the tls_sll); zero in the default mode
+SS_STAGES = ("ss_alloc_tls_sll_hit",)
+SS_ROUTES = ("tls_sll",)
+ALL_STAGES = SS_STAGES + STAGES
+ALL_ROUTES = ROUTES + SS_ROUTES
 WHERE = "every alloc and free (each element of a burst), evict, thread exit and quiesce"
 
 
@@ -131,8 +137,14 @@ def _has_free(s) -> bool:
     return s is not None and (s.free_count > 0 or s.mini_mag_count > 0 or s.remote_count > 0)
 
 
-def _unowned_partial(slabs) -> bool:
-    return any(s.owner is None and _has_free(s) for s in slabs)
+def _unowned_partial(slabs, tid: int) -> bool:
+    """An unowned slab with a free block that tid may adopt (SuperSlab mode: in a
+    SuperSlab tid owns, or an abandoned one it reclaims)."""
+    return any(s.owner is None and s.ss_owner in (None, tid) and _has_free(s) for s in slabs)
+
+
+def _sll_count(t, c: int) -> int:
+    return t.tls_sll_counts[c] if t is not None and t.tls_sll_counts else 0
 
 
 def _active(st: _State, t, c: int, pos: str):
@@ -176,7 +188,9 @@ def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
              + (f"{h(a.base)} mini-mag {a.mini_mag_count} bitmap-free {a.free_count} remote "
                 f"{a.remote_count}" if a is not None else "none")
              + (f", B {h(b.base)}" if b is not None else ""))
-    if top > 0:
+    if _sll_count(t, c) > 0:
+        p.stage = "ss_alloc_tls_sll_hit"
+    elif top > 0:
         p.stage = "tls_mag"
     elif a is not None and a.mini_mag_count > 0:
         p.stage = "mini_mag"
@@ -184,7 +198,7 @@ def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
         p.stage = "refill"
     elif _has_free(a) or _has_free(b):
         p.stage = "slow"
-    elif _unowned_partial(slabs := st.class_slabs(c)):
+    elif _unowned_partial(slabs := st.class_slabs(c), tid):
         p.stage = "slow"
         p.why += ", an unowned partial slab of the class"
     else:
@@ -216,6 +230,15 @@ def predict_free(source, addr: int, tid: int, config=None) -> Prediction:
     p.why = (f"block {h(addr)} of slab {h(s.base)} owned by "
              f"{'nobody' if s.owner is None else 'tid %d' % s.owner}, tid {tid}'s magazine "
              f"top {top} of {cfg.magazine_capacity}")
+    if s.superslab is not None:           # SuperSlab mode: the free pipeline (SS-06)
+        local = s.ss_owner == tid
+        p.extra["ss"] = "ss_local" if local else "ss_remote"
+        p.why += f", its SuperSlab owned by {s.ss_owner}, tls_sll {_sll_count(t, c)}"
+        if local and _sll_count(t, c) < cfg.tls_sll_capacity:
+            p.route = "tls_sll"
+            p.extra["early"] = 1
+            return p
+        p.extra["early"] = int(local and top < cfg.magazine_capacity)
     if s.owner is not None and s.owner != tid:
         p.route = "free_remote"
     elif top < cfg.magazine_capacity:
@@ -282,7 +305,7 @@ def _delta(before, after) -> dict:
                      "mag_overflow); slab_release == slabs that left the pool")
 def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
     if p.kind == "alloc":
-        stages = {k: d.get(k, 0) for k in STAGES if d.get(k, 0)}
+        stages = {k: d.get(k, 0) for k in ALL_STAGES if d.get(k, 0)}
         served = sum(v for k, v in stages.items() if k != "oom")
         if sum(stages.values()) != 1:
             fail("CONF-06", f"alloc of class {p.class_idx} by tid {p.tid} moved the stage "
@@ -291,7 +314,7 @@ def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
             fail("CONF-06", f"class {p.class_idx}: {done[0]} allocs done but the stage "
                             f"counters served {served} ({stages})")
     elif p.kind == "free":
-        routes = {k: d.get(k, 0) for k in ROUTES if d.get(k, 0)}
+        routes = {k: d.get(k, 0) for k in ALL_ROUTES if d.get(k, 0)}
         want = 1 if done is None else done[1]
         if sum(routes.values()) != want or d.get("free_local", 0) != d.get("mag_overflow", 0):
             fail("CONF-06", f"{want} frees done (class {p.class_idx}, tid {p.tid}) but the "
@@ -303,7 +326,7 @@ def conf_06_totals(counts, exact) -> None:
     """CONF-06 since the start: every alloc done was served by one stage (the counters
     start at zero).  Routes have no such total: a thread exit's return of a cached block
     to another owner's slab is a remote push and counts ``free_remote``."""
-    served = sum(counts.get(k, 0) for k in STAGES if k != "oom")
+    served = sum(counts.get(k, 0) for k in ALL_STAGES if k != "oom")
     allocs = sum(exact.allocs)
     if served != allocs:
         fail("CONF-06", f"since the start the stage counters served {served} allocs, but "
@@ -344,7 +367,7 @@ def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
 def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
     if p.kind != "alloc":
         return
-    took = [k for k in STAGES if d.get(k, 0)]
+    took = [k for k in ALL_STAGES if d.get(k, 0)]
     if took != [p.stage]:
         fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} took "
                         f"{'/'.join(took) or 'no stage'}; the design serves it from "
@@ -362,11 +385,13 @@ def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
 @invariant("CONF-02", level=2, scope="op", cost="O(1) per op", where=WHERE,
            planted="conf-free-routing-inverted",
            statement="a free goes to the owner's remote stack iff another thread owns the "
-                     "slab, else to the magazine if it has room, else back to the slab")
+                     "slab, else to the magazine if it has room, else back to the slab "
+                     "(SuperSlab mode: a free into the caller's own SuperSlab goes first to "
+                     "its tls_sll while it has room)")
 def conf_02_free_route(p: Prediction, d: dict) -> None:
     if p.kind != "free":
         return
-    took = [k for k in ROUTES if d.get(k, 0)]
+    took = [k for k in ALL_ROUTES if d.get(k, 0)]
     if took != [p.route]:
         fail("CONF-02", f"free by tid {p.tid} took {'/'.join(took) or 'no route'}; the "
                         f"design routes it to {p.route} ({p.why})")
@@ -428,10 +453,32 @@ def conf_08_drains(counted: int, taken: int, at_least: bool = False) -> None:
                         f"a whole stack; an empty one is not a drain)")
 
 
+@invariant("SS-06", level=2, scope="op", cost="O(1) per free", where=WHERE,
+           planted="ss-counter-on-wrong-route",
+           statement="SuperSlab mode: a free into a SuperSlab its thread owns counts ss_local "
+                     "(and ss_free_early_local when it lands on the tls_sll or the TLS "
+                     "magazine), any other free ss_remote; the route (tls_sll / magazine / "
+                     "slab / remote stack) is predicted from the state before the free")
+def ss_06_free_pipeline(p: Prediction, d: dict) -> None:
+    ss = p.extra.get("ss")
+    if p.kind != "free" or ss is None:
+        return
+    other = "ss_remote" if ss == "ss_local" else "ss_local"
+    if d.get(ss, 0) != 1 or d.get(other, 0):
+        fail("SS-06", f"free by tid {p.tid} (class {p.class_idx}) counted ss_local "
+                      f"{d.get('ss_local', 0)}, ss_remote {d.get('ss_remote', 0)}; the design "
+                      f"counts it {ss} ({p.why})")
+    if d.get("ss_free_early_local", 0) != p.extra.get("early", 0):
+        fail("SS-06", f"free by tid {p.tid} (class {p.class_idx}) counted ss_free_early_local "
+                      f"{d.get('ss_free_early_local', 0)}; it returns before the slab "
+                      f"{p.extra.get('early', 0)} times ({p.why})")
+
+
 #: The order the checks run in: identities first, so a miscounting counter is named as
 #: such before a stage or route check reads the counter it broke.
 CHECKS = (conf_06_identities, conf_03_refill_when_empty, conf_01_alloc_stage,
-          conf_02_free_route, conf_04_spill_on_eviction, conf_05_flush_at_interval)
+          conf_02_free_route, ss_06_free_pipeline, conf_04_spill_on_eviction,
+          conf_05_flush_at_interval)
 
 
 def check(prediction: Prediction, counters_before, counters_after, exact_after=None,
@@ -461,6 +508,6 @@ def reports_design_counters(path_counts) -> bool:
                                                             "stat_flush", "tls_refill"))
 
 
-__all__ = ["Prediction", "STAGES", "ROUTES", "predict", "predict_alloc", "predict_free",
+__all__ = ["Prediction", "STAGES", "ROUTES", "SS_STAGES", "SS_ROUTES", "predict", "predict_alloc", "predict_free",
            "predict_evict", "check", "conf_06_releases", "conf_06_totals", "conf_08_drains", "conf_07_release_when_free",
            "reports_design_counters"]

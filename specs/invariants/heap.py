@@ -2,7 +2,9 @@
 
 Per slab, every block is in exactly one place:
 
-    nblocks == live + bitmap_free + |mini_mag| + |remote| + |in magazines|
+    nblocks == live + bitmap_free + |mini_mag| + |remote| + |in magazines| + |on tls_sll|
+
+(the last term only in SuperSlab mode: the slab's blocks on any thread's tls_sll).
 """
 from __future__ import annotations
 
@@ -15,14 +17,15 @@ from .registry import fail, invariant
            where="every op, the slabs it touched; every slab at L3",
            planted="drain-leaves-blocks-used",
            statement="per slab: nblocks == live + bitmap_free + mini_mag + remote + in "
-                     "magazines, each block in one place")
+                     "magazines (+ on tls_sll lists), each block in one place")
 def part_01_partition(snap: Snapshot, s: SlabSnap, view) -> None:
     live = view.live
     if live is None:
         return
     wb = snap.config.word_bits
     where = {}
-    for place, addrs in (("the mini_mag", s.mini_mag), ("the remote stack", s.remote)):
+    for place, addrs in (("the mini_mag", s.mini_mag), ("the remote stack", s.remote),
+                         ("a tls_sll", s.tls_sll)):
         for a in addrs:
             if a in where:
                 _two_places(s, a, where[a], place)

@@ -1,12 +1,14 @@
-"""The lockstep machine: reference and fast model must agree on every step."""
+"""The lockstep machine: reference and fast model must agree on every step, in the
+default mode and in SuperSlab mode (each machine draws both, sharing its examples)."""
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
-from specs.machines import make_machine, seed_configs, small_configs, tiny_configs
+from specs.machines import (all_mode_configs, both_modes, make_machine, seed_configs,
+                            small_configs, tiny_configs)
 
-TestLockstepAnyConfig = make_machine(RefAllocator, FastAllocator).TestCase
-TestLockstepTinyConfig = make_machine(RefAllocator, FastAllocator, tiny_configs,
+TestLockstepAnyConfig = make_machine(RefAllocator, FastAllocator, all_mode_configs).TestCase
+TestLockstepTinyConfig = make_machine(RefAllocator, FastAllocator, both_modes(tiny_configs),
                                       name="LockstepTiny").TestCase
-TestLockstepSmallConfig = make_machine(RefAllocator, FastAllocator, small_configs,
+TestLockstepSmallConfig = make_machine(RefAllocator, FastAllocator, both_modes(small_configs),
                                        name="LockstepSmall").TestCase
-TestLockstepSeedConfig = make_machine(RefAllocator, FastAllocator, seed_configs,
+TestLockstepSeedConfig = make_machine(RefAllocator, FastAllocator, both_modes(seed_configs),
                                       name="LockstepSeed").TestCase

@@ -19,7 +19,7 @@ CONF = sorted(i for i, inv in REGISTRY.items() if inv.topic == "conformance")
 
 def test_every_conformance_check_is_registered_with_its_own_planted_bug():
     assert CONF == ["CONF-01", "CONF-02", "CONF-03", "CONF-04", "CONF-05", "CONF-06", "CONF-07",
-                    "CONF-08"]
+                    "CONF-08", "SS-06"]          # SS-06: SuperSlab mode's free pipeline
     planted = [REGISTRY[i].planted for i in CONF]
     assert len(set(planted)) == len(planted)
     for i in CONF:

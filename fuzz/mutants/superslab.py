@@ -1,0 +1,188 @@
+"""Planted bugs of SuperSlab mode (``hakmem_fast.superslab``): the header's slot table
+and owner, the free slots, the pool of empty SuperSlabs, the tls_sll and the free
+pipeline's counters.  Each is hunted with SuperSlab-mode Configs only
+(``superslab_configs``: tiny slabs, 2-8 slots per SuperSlab)."""
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import strategies as st
+
+from hakmem_fast.structs import store_word
+from hakmem_fast.superslab import FastSuperSlab
+from specs.api import Config
+
+from . import mutant, patched
+from .base import FA
+
+_ss = {name: FastSuperSlab.__dict__[name] for name in ("_ss_slot",)}
+
+
+@st.composite
+def _in_superslab_mode(draw, base):
+    cfg = draw(base)
+    return dataclasses.replace(cfg, use_superslab=True,
+                               superslab_size=cfg.slab_size * draw(st.sampled_from([2, 4, 8])),
+                               superslab_pool_max=draw(st.integers(0, 2)),
+                               tls_sll_capacity=draw(st.integers(0, 4)))
+
+
+_tiny = st.builds(Config,
+                  class_sizes=st.sampled_from([(16,), (8, 16), (16, 32)]),
+                  slab_size=st.sampled_from([64, 128]), word_bits=st.sampled_from([4, 8, 64]),
+                  mini_mag_capacity=st.integers(1, 3), refill_batch=st.integers(1, 3),
+                  magazine_capacity=st.integers(1, 3), flush_interval=st.integers(1, 8),
+                  max_slabs_per_class=st.one_of(st.none(), st.integers(1, 4)))
+#: tiny Configs in SuperSlab mode: every planted bug of this file is hunted with them
+superslab_configs = _in_superslab_mode(_tiny)
+
+
+# ============================================================================
+# The header: slot table, free slots, owner
+# ============================================================================
+
+@mutant("ss-slot-off-by-one", expect=("SS-01",), configs=superslab_configs)
+def _slot_off_by_one():
+    """The slot of an address is computed one slab low (the mask keeps a bit too many):
+    a new slab is entered in the neighbouring slot of its SuperSlab's header.
+    Bug class: off-by-one in the address-to-metadata mapping (a block attributed to the
+    wrong slab)."""
+    def slot(self, ss_base, addr):
+        return _ss["_ss_slot"](self, ss_base, addr) - 1
+    return patched((FA, "_ss_slot", slot))
+
+
+@mutant("ss-free-slot-lost", expect=("SS-02",), configs=superslab_configs)
+def _free_slot_lost():
+    """A released slab's slot is cleared in the header but not put back on the free
+    slots: the SuperSlab loses a slot for good.
+    Bug class: a leak in a two-level allocator's own metadata."""
+    def released(self, slab):
+        ss = self._superslabs[slab.base & self._ss_mask]
+        slot = self._ss_slot(ss.base, slab.base)
+        if ss.slabs[slot] is slab:
+            ss.slabs[slot] = None
+            ss.in_use -= 1
+        if self._ss_releasable(ss):
+            self._ss_release(ss)
+    return patched((FA, "_ss_slab_released", released))
+
+
+@mutant("ss-reclaim-keeps-owner", expect=("SS-07",), configs=superslab_configs)
+def _reclaim_keeps_owner():
+    """Reclaiming an abandoned SuperSlab, the thread lists it as its own but the header's
+    owner stays None: its slabs get an owner their SuperSlab does not name.
+    Bug class: ownership recorded on one side only (mimalloc's abandoned-segment reclaim
+    must set the segment's thread id)."""
+    def reclaim(self, t, ss):
+        t.superslabs.append(ss.base)
+        self.probe.hit("ss_reclaim")
+        self.probe.thread(t.tid)
+        self._ss_touch(ss)
+    return patched((FA, "_ss_reclaim", reclaim))
+
+
+# ============================================================================
+# The pool of empty SuperSlabs and release
+# ============================================================================
+
+@mutant("ss-pool-pop-unlocked", expect=("SS-08",), configs=superslab_configs)
+def _pool_pop_unlocked():
+    """The pool pop reads the top SuperSlab without taking it off (a pop without its
+    lock: two threads read the same top): the next pop hands the same SuperSlab to a
+    second owner.
+    Bug class: an unlocked (or ABA) pop of a shared free list."""
+    def pop(self):
+        return self._ss_pool[-1]
+    return patched((FA, "_ss_pool_pop", pop))
+
+
+@mutant("ss-release-ignores-remote", expect=("SS-04",), configs=superslab_configs)
+def _release_ignores_remote():
+    """The SuperSlab release test counts a slab whose blocks are all bitmap-free or on its
+    remote stack as empty: the SuperSlab goes back to the pool while a slab still has
+    blocks on its remote stack (and an owner).
+    Bug class: releasing a segment with pending cross-thread frees (mimalloc collects a
+    page's thread-free list before it frees the segment)."""
+    def releasable(self, ss):
+        return all(s is None or s.bitmap.free_count + s.remote_count + s.mini_mag.count
+                   == s.nblocks for s in ss.slabs)
+    return patched((FA, "_ss_releasable", releasable))
+
+
+# ============================================================================
+# tls_sll and the free pipeline
+# ============================================================================
+
+@mutant("tls-sll-ignores-capacity", expect=("SS-03",), configs=superslab_configs)
+def _sll_ignores_capacity():
+    """The tls_sll push has no capacity test: a thread's free list grows without bound.
+    Bug class: an unbounded thread cache (memory stranded in one thread)."""
+    def push(self, t, c, slab, addr):
+        store_word(slab, addr, t.sll_head[c])
+        t.sll_head[c] = addr
+        t.sll_count[c] += 1
+        self.probe.slab(slab.base)
+        return True
+    return patched((FA, "_sll_push", push))
+
+
+@mutant("tls-sll-not-flushed-at-exit", expect=("PART-01", "SS-05"), configs=superslab_configs)
+def _sll_not_flushed():
+    """thread_exit returns the magazines but not the tls_sll lists: their blocks are lost
+    with the thread state.
+    Bug class: a thread-exit hook that forgets one of the thread's caches."""
+    def flush(self, t):
+        return
+        yield
+    return patched((FA, "_sll_flush_steps", flush))
+
+
+def _route_counting(remote_counter):
+    """``_ss_free_route`` with the counter of a free that is not local chosen by
+    ``remote_counter(ss)`` (a path name, or None: not counted)."""
+    def route(self, t, slab, addr):
+        c = slab.class_idx
+        ss = self._superslabs[addr & self._ss_mask]
+        if ss.owner != t.tid:
+            name = remote_counter(ss)
+            if name is not None:
+                self.probe.hit(name)
+            if slab.owner is not None and slab.owner != t.tid:
+                return self._remote_push(slab, addr)
+        else:
+            self.probe.hit("ss_local")
+            if self._sll_push(t, c, slab, addr):
+                self.probe.hit("tls_sll")
+                self.probe.hit("ss_free_early_local")
+                return None
+        if self._mag_push(t, c, addr, "free_magazine"):
+            if ss.owner == t.tid:
+                self.probe.hit("ss_free_early_local")
+            return None
+        self.probe.hit("mag_overflow")
+        self._return_block(t.tid, slab, addr)
+        return None
+    return route
+
+
+@mutant("ss-counter-on-wrong-route", expect=("SS-06",), configs=superslab_configs)
+def _counter_on_wrong_route():
+    """A free into a SuperSlab another thread owns counts ss_local: the totals still add
+    up, only the route is wrong.
+    Bug class: a debug counter on the wrong branch (the diagnosis it feeds is wrong)."""
+    return patched((FA, "_ss_free_route",
+                    _route_counting(lambda ss: "ss_local" if ss.owner is not None
+                                    else "ss_remote")))
+
+
+@mutant("ss-remote-uncounted-when-abandoned", expect=("SS-05",), configs=superslab_configs)
+def _remote_uncounted_when_abandoned():
+    """A free into an abandoned SuperSlab (no owner) counts neither ss_local nor
+    ss_remote: the free-pipeline counters no longer add up to the frees.
+    Bug class: a counter missing on a rare branch."""
+    return patched((FA, "_ss_free_route",
+                    _route_counting(lambda ss: None if ss.owner is None else "ss_remote")))
+
+
+__all__ = ["superslab_configs"]
