@@ -58,11 +58,8 @@ FAMILIES = {                      # --machine NAME -> attribute of specs.machine
 # ============================================================================
 
 
-def config_strategy(machines, mutant=None, impl=None):
-    """The Config strategy of a run: the mutant's own, else the union of the families.
-    A clean run of the fast model draws both of its modes (default and SuperSlab, half
-    each: ``specs.machines.both_modes``); a planted bug is hunted in the default mode,
-    where the catalogue's bugs live, and another implementation gets the default mode."""
+def config_strategy(machines, mutant=None):
+    """The Config strategy of a run: the mutant's own, else the union of the families."""
     from hypothesis import strategies as st
 
     from specs import machines as m
@@ -71,8 +68,6 @@ def config_strategy(machines, mutant=None, impl=None):
         if mutants.get(mutant).configs is not None:
             return mutants.get(mutant).configs
     parts = [getattr(m, FAMILIES[name]) for name in machines]
-    if not mutant and not impl:
-        parts = [m.both_modes(part) for part in parts]
     return parts[0] if len(parts) == 1 else st.one_of(*parts)
 
 
@@ -310,8 +305,7 @@ def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, start
         queue.put(("progress", index, view.message(started, database)))
 
     kwargs = dict(budget=seconds, seed=seed_start(params, index) + k * SLICE_SEEDS,
-                  config_strategy=config_strategy(params["machines"], mutant,
-                                                  params.get("impl")),
+                  config_strategy=config_strategy(params["machines"], mutant),
                   chunk=params["chunk"], step_count=params["steps"],
                   l3_every=params["l3_every"], database=database, stop=stop,
                   on_chunk=on_chunk, op_timeout=params["op_timeout"],
