@@ -342,6 +342,9 @@ class LiveCounts(Mapping):
     """The C pool's debug counters by name (``PATHS``), read at each access."""
 
     def __init__(self, lib, pool):
+        if lib.HK_NPATHS != len(PATHS):
+            raise RuntimeError(f"csrc/hk.h has {lib.HK_NPATHS} debug counters, the model "
+                               f"{len(PATHS)}: add the missing ones to hk.h in PATHS' order")
         self._lib, self._pool = lib, pool
         self._index = {name: i for i, name in enumerate(PATHS)}
 

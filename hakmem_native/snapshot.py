@@ -3,12 +3,9 @@
 to the same plain data the Python model gives, so the whole catalogue checks them."""
 from __future__ import annotations
 
+from hakmem_fast.probe import PATHS   # the design's debug counters; csrc/hk.h has their order
 from specs.api import SlabSnap, Snapshot, ThreadSnap
 
-#: the design's debug counters, in the order of csrc/hk.h (the model's PATHS)
-PATHS = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom",
-         "free_magazine", "free_local", "free_remote",
-         "spill", "drain", "mag_overflow", "stat_flush", "slab_release", "tls_refill")
 
 _WALK_ERRORS = {1: "points to {p}, not a block of this slab", 2: "has a cycle at {p}",
                 3: "longer than its bound {bound}"}

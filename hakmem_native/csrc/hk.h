@@ -30,12 +30,17 @@
 #define HK_MAX_CLASSES 64
 #define HK_NO_OWNER (-1)
 
-/* The design's debug counters, in the model's order (hakmem_fast.probe.PATHS). */
+/* The design's debug counters, in the model's order (hakmem_fast.probe.PATHS); the
+ * SuperSlab mode's counters follow the default mode's. */
 enum {
     HK_P_TLS_MAG, HK_P_MINI_MAG, HK_P_REFILL, HK_P_SLOW, HK_P_NEW_SLAB, HK_P_OOM,
     HK_P_FREE_MAGAZINE, HK_P_FREE_LOCAL, HK_P_FREE_REMOTE,
     HK_P_SPILL, HK_P_DRAIN, HK_P_MAG_OVERFLOW, HK_P_STAT_FLUSH, HK_P_SLAB_RELEASE,
-    HK_P_TLS_REFILL, HK_NPATHS
+    HK_P_TLS_REFILL,
+    HK_P_SS_LOCAL, HK_P_SS_REMOTE, HK_P_TLS_SLL, HK_P_SS_ALLOC_TLS_SLL_HIT,
+    HK_P_SS_FREE_EARLY_LOCAL, HK_P_SS_MAP, HK_P_SS_POOL_POP, HK_P_SS_POOL_PUSH,
+    HK_P_SS_UNMAP, HK_P_SS_RECLAIM, HK_P_SS_ABANDON, HK_P_TLS_SLL_FLUSH,
+    HK_NPATHS
 };
 
 /* Results of hk_free (and hk_validate_free): the contract's errors. */
