@@ -31,14 +31,19 @@ def replay_rounds(config: Config, rounds, mutant: Optional[str] = None):
 
 
 def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
-                      message: str = "", mutant: Optional[str] = None) -> str:
-    """Source of a pytest file that replays the rounds."""
+                      message: str = "", mutant: Optional[str] = None,
+                      shrink_cut: bool = False) -> str:
+    """Source of a pytest file that replays the rounds (``shrink_cut`` as in
+    ``fuzz.replay.reproducer_source``)."""
+    from fuzz.replay import SHRINK_CUT_NOTE
     n_ops = sum(len(p) for progs, _ in rounds for p in progs.values())
     header = [f"Reproducer {name}: {len(rounds)} concurrent round(s), {n_ops} ops."]
     if inv_id:
         header.append(f"Invariant: {inv_id}")
     if mutant:
         header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
+    if shrink_cut:
+        header.append(SHRINK_CUT_NOTE)
     if message:
         header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
     doc = "\n".join(header).replace('"""', "'''")

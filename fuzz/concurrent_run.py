@@ -214,7 +214,8 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
         sys.stderr.write(f"hakmem-fuzz: error: --machine concurrent runs the step generators "
                          f"of {DEFAULT} only, not --impl {spec}; drop --impl\n")
         return 2
-    seed = 0 if seed is None else seed
+    if seed is None:              # a fresh seed each run, printed below so it can be replayed
+        seed = random.SystemRandom().randrange(1_000_000_000)
     from fuzz.cli_contract import StopFlag, first_unwritable, usage_error
     problem = first_unwritable(dirs=[(report, "--report")])
     if problem:
@@ -233,7 +234,7 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     if report:
         _write_report(rep, report, dict(implementation=spec, seed=seed, minutes=minutes,
                                         mutant=mutant, interrupted=stop()), repro, out)
-    return _verdict(rep, repro, stop(), out)
+    return _verdict(rep, repro, stop(), out, mutant)
 
 
 def _write_reproducer(rep, report, seed, mutant):
@@ -259,12 +260,19 @@ def _write_report(rep, report, extra, repro, out) -> None:
     out.write(f"report: {path}\n")
 
 
-def _verdict(rep, repro, stopped: bool, out) -> int:
-    """Exit 1 with a finding, 3 when a signal cut the budget, else 0."""
+def _verdict(rep, repro, stopped: bool, out, mutant=None) -> int:
+    """Exit 1 with a finding, 3 when a signal cut the budget, else 0.  ``promote`` is
+    suggested only where it works: a reproducer of a planted bug fails only while the bug
+    is applied, and ``hakmem-fuzz promote`` refuses it."""
     from fuzz.cli_contract import EXIT_FINDING, interrupted
     if rep.finding:
-        out.write(f"reproducer: {repro} (pytest replays it: Config, rounds, schedules); fix "
-                  f"the model or promote it with 'hakmem-fuzz promote {repro}'\n")
+        if mutant is None:
+            then = f"fix the model or promote it with 'hakmem-fuzz promote {repro}'"
+        else:
+            then = (f"it fails only under the planted bug {mutant!r}, so it is the expected "
+                    f"finding, not a regression test to promote")
+        out.write(f"reproducer: {repro} (pytest replays it: Config, rounds, schedules); "
+                  f"{then}\n")
         return EXIT_FINDING
     if stopped:
         out.flush()

@@ -53,11 +53,18 @@ def replay(config: Config, ops, mutant: Optional[str] = None,
     return oracle
 
 
+#: the docstring line of a reproducer whose shrinking ended at its budget
+SHRINK_CUT_NOTE = ("Shrinking cut: the shrink budget ended first, so this is the smallest "
+                   "failing example found in time, not a minimal one (a larger "
+                   "--shrink-seconds shrinks further).")
+
+
 def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
                       message: str = "", mutant: Optional[str] = None,
                       seed: Optional[int] = None, op_timeout: Optional[float] = None,
-                      impl: Optional[str] = None) -> str:
-    """Source of a pytest file that replays the trace."""
+                      impl: Optional[str] = None, shrink_cut: bool = False) -> str:
+    """Source of a pytest file that replays the trace (``shrink_cut``: the shrink budget
+    ended first, said in the docstring: the trace is short, not minimal)."""
     ops_src = ",\n".join("    " + op_repr(op) for op in ops)
     header = [f"Reproducer {name}: lockstep trace of {len(ops)} ops."]
     if inv_id:
@@ -68,6 +75,8 @@ def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
         header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
     if impl:
         header.append(f"Implementation: {impl}")
+    if shrink_cut:
+        header.append(SHRINK_CUT_NOTE)
     if message:
         header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
     doc = "\n".join(header).replace('"""', "'''")

@@ -128,6 +128,19 @@ def scan_corrupt(spec) -> tuple:
     return entries, corrupt
 
 
+def redis_entries(spec: str) -> int:
+    """Examples held under this project's key prefix in the Redis database ``spec`` (every
+    member of every key's set; the writability probe's key excluded)."""
+    db = open_database(spec)
+    probe = REDIS_PREFIX + PROBE_KEY
+    try:
+        return sum(db.redis.scard(k) for k in db.redis.scan_iter(match=REDIS_PREFIX + b"*")
+                   if k != probe)
+    except Exception as exc:  # noqa: BLE001 - redis raises many kinds; all mean "unusable"
+        raise DatabaseError(f"--db {spec}: Redis could not be read ({type(exc).__name__}: "
+                            f"{exc}); start the server or fix the URL") from None
+
+
 def check(params: dict) -> dict:
     """Check every database and the report directory before the run (DatabaseError)."""
     check_writable_dir(params["report"], "--report")
@@ -145,6 +158,8 @@ def check(params: dict) -> dict:
         elif not os.path.isdir(shared):
             raise DatabaseError(f"--db-shared {shared}: no such directory; give the path of "
                                 "a copy of the nightly database, or a redis:// URL")
+    if is_url(db):
+        return {"entries_before": redis_entries(db), "corrupt": []}
     entries, corrupt = scan_corrupt(db)
     return {"entries_before": entries, "corrupt": corrupt}
 

@@ -9,7 +9,8 @@ shrunk trace); behaviours first reached at the earliest time any shard
 reached them; the progress curves over the union (the shards are taken to
 have started together, as a CI matrix does).  Exit status as for ``run``:
 1 a failure in any shard, 3 a shard incomplete, 0 clean; 2 when a report
-cannot be read.
+cannot be read, or when the reports are not distinct shards of one campaign (a report
+given twice, or another --seed, --impl, --mutant or N).
 """
 from __future__ import annotations
 
@@ -41,6 +42,45 @@ def load(directory: str) -> dict:
     if report.get("tool") != "hakmem-fuzz run":
         raise MergeError(f"{path} is not a 'hakmem-fuzz run' report")
     return report
+
+
+#: run parameters every shard of one campaign shares
+CAMPAIGN_KEYS = ("seed", "impl", "tier", "mutant", "machines")
+
+
+def check_related(dirs: list, reports: list) -> None:
+    """MergeError unless the reports are distinct shards of one campaign: no report given
+    twice (the same directory, or the same run copied), one --seed, --impl, --tier,
+    --mutant and machine set, every report a different shard K of one N."""
+    seen = {}
+    for d, r in zip(dirs, reports):
+        p = r["parameters"]
+        for key in (("directory", os.path.realpath(d)),
+                    ("run", (p.get("seed"), str(p.get("shard")), r.get("started_at")))):
+            if key in seen:
+                raise MergeError(f"{d} and {seen[key]} are the same run (seed {p.get('seed')}, "
+                                 f"started {r.get('started_at')}); give each shard's report "
+                                 "once")
+            seen[key] = d
+    if len(reports) < 2:
+        return
+    p0, shards = reports[0]["parameters"], {}
+    for d, r in zip(dirs, reports):
+        p = r["parameters"]
+        for k in CAMPAIGN_KEYS:
+            if p.get(k) != p0.get(k):
+                raise MergeError(f"{d} is not a shard of the campaign of {dirs[0]}: --{k} "
+                                 f"{p.get(k)!r} there, {p0.get(k)!r} here; merge the shards of "
+                                 "one campaign (one --seed, --impl, --mutant, --shard K/N)")
+        shard = p.get("shard")
+        if not shard:
+            raise MergeError(f"{d} was not run with --shard K/N, so its seeds overlap the "
+                             "others'; run each machine with --shard K/N and the same --seed")
+        if shard[1] != (p0.get("shard") or shard)[1] or tuple(shard) in shards:
+            other = shards.get(tuple(shard), dirs[0])
+            raise MergeError(f"{d} (shard {shard[0]}/{shard[1]}) and {other} are not distinct "
+                             "shards of one campaign; give each shard K of one N once")
+        shards[tuple(shard)] = d
 
 
 def _at(timeline, t: float, col: int):
@@ -129,6 +169,7 @@ def main(dirs, out: str) -> int:
     """Merge the reports in ``dirs`` into ``out``; returns the exit status."""
     try:
         reports = [load(d) for d in dirs]
+        check_related(dirs, reports)
     except MergeError as exc:
         sys.stderr.write(f"hakmem-fuzz merge-reports: {exc}\n")
         return 2

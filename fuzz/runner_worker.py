@@ -122,8 +122,11 @@ def _saved(database) -> str:
     return "saved" if c["saves"] else "NOT SAVED: no save reached the database"
 
 
-def _failure(index, result, params, mutant, database=None) -> dict:
-    """The failure record; writes the reproducer and replays it to confirm."""
+def _failure(index, result, params, mutant, database=None, shrink_cut=False) -> dict:
+    """The failure record; replays the shrunk trace to confirm it, and writes the
+    reproducer with the message (heap dump included) of that replay: the shrunk
+    failure's own, not the first one found."""
+    from fuzz.hunt import classify
     from fuzz.replay import replay, write_reproducer
     from specs.lockstep import op_repr
     fail = {"worker": index, "inv_id": result.inv_id, "seed": result.seed,
@@ -135,30 +138,38 @@ def _failure(index, result, params, mutant, database=None) -> dict:
     if result.config is None:
         fail["note"] = "no trace was recorded for this failure; see the message"
         return fail
+    raised = _replay_raises(replay, result, mutant, params)
+    fail["reproduces"] = raised is not None
+    if raised is not None and classify(raised)[0] == result.inv_id:
+        fail["message"] = classify(raised)[1]
     try:
         fail["reproducer"] = write_reproducer(
             os.path.join(params["report"], "reproducers"), result.config, result.trace,
             name=_failure_name(result.inv_id, result.seed), inv_id=result.inv_id,
-            message=result.message, mutant=mutant, seed=result.seed,
-            op_timeout=params["op_timeout"], impl=params.get("impl"))
+            message=fail["message"], mutant=mutant, seed=result.seed,
+            op_timeout=params["op_timeout"], impl=params.get("impl"), shrink_cut=shrink_cut)
     except Exception as exc:  # noqa: BLE001 - the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail
-    fail["reproduces"] = _replay_fails(replay, result, mutant, params)
     if mutant:
         fail["passes_without_mutant"] = not _replay_fails(replay, result, None, params)
     return fail
 
 
-def _replay_fails(replay, result, mutant, params) -> bool:
+def _replay_raises(replay, result, mutant, params):
+    """What replaying the shrunk trace (under ``mutant``) raises, None when it passes."""
     try:
         replay(result.config, result.trace, mutant=mutant, l3_every=params["l3_every"],
                op_timeout=params["op_timeout"], impl=params.get("impl"))
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return True
-    return False
+        return exc
+    return None
+
+
+def _replay_fails(replay, result, mutant, params) -> bool:
+    return _replay_raises(replay, result, mutant, params) is not None
 
 
 def worker_main(index: int, params: dict, queue, stop_event) -> None:
@@ -320,7 +331,7 @@ def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, start
     queue.put(("progress", index, acc.message(started, database)))
     if not result.killed:
         return None
-    fail = _failure(index, result, params, mutant, database)
+    fail = _failure(index, result, params, mutant, database, shrink_cut=bool(shrink["cut"]))
     fail.update(machine="lockstep", shrink_cut=bool(shrink["cut"]),
                 shrink_seconds=round(shrink["seconds"], 2))
     return fail
@@ -370,7 +381,7 @@ def _concurrent_failure(index, rep, params, mutant, seed, elapsed) -> dict:
         fail["reproducer"] = write_reproducer(
             os.path.join(params["report"], "reproducers"), rep.config, rep.rounds,
             name=f"concurrent-{_failure_name(rep.inv_id, seed)}", inv_id=rep.inv_id,
-            message=rep.finding, mutant=mutant)
+            message=rep.finding, mutant=mutant, shrink_cut=rep.shrink_cut)
     except Exception as exc:  # noqa: BLE001 - the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail

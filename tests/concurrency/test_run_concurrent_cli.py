@@ -26,6 +26,8 @@ def test_a_planted_race_exits_1_with_its_reproducer(capsys, tmp_path):
                "--minutes", "0.5", "--report", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "FINDING [STAT-01]" in out and "rounds = [" in out
+    # promote refuses a planted bug's reproducer, so it is not suggested
+    assert "hakmem-fuzz promote" not in out and "planted bug 'seed-stats-global-add'" in out
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["result"] == "finding" and doc["finding"]["inv_id"] == "STAT-01"
     assert "rounds = [" in doc["finding"]["reproducer"]
@@ -38,6 +40,20 @@ def test_a_planted_race_exits_1_with_its_reproducer(capsys, tmp_path):
     with pytest.raises(InvariantViolation) as exc:      # fails while the race is planted
         test()
     assert exc.value.inv_id == "STAT-01"
+
+
+def test_without_seed_each_run_draws_a_fresh_seed_and_prints_it(capsys, tmp_path):
+    import json
+    import re
+    seeds = []
+    for k in range(2):
+        assert main(["run", "--machine", "concurrent", "--minutes", "0.002",
+                     "--report", str(tmp_path / str(k))]) == 0
+        printed = int(re.search(r"seed (\d+)", capsys.readouterr().out).group(1))
+        doc = json.loads((tmp_path / str(k) / "report.json").read_text())
+        assert doc["seed"] == printed
+        seeds.append(printed)
+    assert seeds[0] != seeds[1]        # 1 in 10**9 to collide
 
 
 def test_concurrent_with_another_family_is_a_usage_error(capsys):

@@ -1,7 +1,10 @@
 """One campaign on several machines: ``--shard K/N`` seeds and ``merge-reports``."""
 from __future__ import annotations
 
+import re
 import subprocess
+
+import pytest
 
 from fuzz.runner_worker import seed_start
 
@@ -69,3 +72,37 @@ def test_merging_a_missing_report_exits_2_with_its_path(tmp_path):
                        cwd=tmp_path)
     assert proc.returncode == 2
     assert "nowhere" in proc.stderr and "report.json" in proc.stderr
+
+
+def _fake_report(tmp_path, name, **params):
+    """A minimal run report on disk (what merge-reports reads before merging)."""
+    import json
+    base = {"seed": 11, "shard": [1, 2], "impl": None, "tier": None, "mutant": None,
+            "machines": None, "report": name}
+    d = tmp_path / name
+    d.mkdir()
+    (d / "report.json").write_text(json.dumps({
+        "tool": "hakmem-fuzz run", "started_at": params.pop("started_at", "t0"),
+        "parameters": dict(base, **params)}))
+    return d
+
+
+def test_merge_refuses_a_report_given_twice_and_unrelated_runs(tmp_path):
+    import shutil
+    from fuzz import runner_merge
+    a = _fake_report(tmp_path, "a")
+    b = _fake_report(tmp_path, "b", shard=[2, 2], started_at="t1")
+    shutil.copytree(a, tmp_path / "copy")
+    cases = [((a, a), "same run"), ((a, tmp_path / "copy"), "same run"),
+             ((a, _fake_report(tmp_path, "s", seed=12, shard=[2, 2])), "--seed 12"),
+             ((a, _fake_report(tmp_path, "m", mutant="x", shard=[2, 2])), "--mutant 'x'"),
+             ((a, _fake_report(tmp_path, "n", shard=[2, 3])), "not distinct shards"),
+             ((a, _fake_report(tmp_path, "k", started_at="t2")), "not distinct shards"),
+             ((a, _fake_report(tmp_path, "u", shard=None)), "was not run with --shard")]
+    for dirs, says in cases:
+        with pytest.raises(runner_merge.MergeError, match=re.escape(says)):
+            runner_merge.check_related([str(d) for d in dirs],
+                                       [runner_merge.load(str(d)) for d in dirs])
+    runner_merge.check_related([str(a), str(b)], [runner_merge.load(str(d)) for d in (a, b)])
+    proc = hakmem_fuzz("merge-reports", a, a, "--out", tmp_path / "m", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "same run" in proc.stderr

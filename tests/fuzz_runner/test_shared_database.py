@@ -60,6 +60,10 @@ def test_two_runners_on_one_redis_database_replay_each_others_failures(tmp_path,
         (f,) = r["failures"]
         assert f["inv_id"] == inv and f["saved"] == "saved"
         assert r["database"]["replayed"] > 0, "the other runner's failure, read from Redis"
+        # the first pair's saves are counted before the second run, as a directory's are
+        assert r["database"]["entries_before"] > 0
+        assert f"{r['database']['entries_before']} entries before the run" in \
+            (tmp_path / who / "report" / "report.md").read_text()
     for who in ("a", "b"):                       # Redis took every save: no fallback
         assert not any((tmp_path / who / "local").rglob("*"))
 

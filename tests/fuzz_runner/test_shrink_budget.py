@@ -51,6 +51,20 @@ def test_the_runner_keeps_a_cut_shrink_and_says_so_in_the_report(tmp_path):
     assert f["machine"] == "lockstep" and f["shrink_cut"] is True and f["reproduces"]
     assert r["parameters"]["shrink_seconds"] == 0.000001
     assert "shrinking cut" in (tmp_path / "report" / "report.md").read_text()
+    # the reproducer says so too, and its message (heap dump included) is what replaying
+    # its own trace raises, not the first failure's
+    import runpy
+    import textwrap
+
+    import pytest
+    from specs.api import InvariantViolation
+    scope = runpy.run_path(f["reproducer"])
+    assert "Shrinking cut" in scope["__doc__"]
+    test = next(v for k, v in scope.items() if k.startswith("test_"))
+    with pytest.raises(InvariantViolation) as exc:
+        test()
+    assert textwrap.indent(str(exc.value).strip()[:2000], "    ") in scope["__doc__"]
+    assert f["message"] == str(exc.value)
 
 
 def test_a_negative_shrink_budget_is_a_usage_error(tmp_path):
