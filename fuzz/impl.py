@@ -25,7 +25,7 @@ import os
 import sys
 from collections import Counter
 
-from specs.api import Allocator, Config
+from specs.api import Allocator, Capabilities, Config, capabilities_of
 from specs.unsupported import Unsupported
 
 DEFAULT = "hakmem_fast:FastAllocator"
@@ -49,10 +49,12 @@ class ImplError(Exception):
 class Impl:
     """A checked factory ``Config -> allocator``, with its name and tier."""
 
-    def __init__(self, spec: str, factory, tier: str):
+    def __init__(self, spec: str, factory, tier: str, capabilities: Capabilities = None):
         self.spec = spec            # "module:factory", as resolved
         self.factory = factory
         self.tier = tier            # "white-box" or "black-box"
+        #: what the factory declares (specs.api.Capabilities; strict when undeclared)
+        self.capabilities = capabilities or capabilities_of(factory)
 
     def __call__(self, config: Config):
         """A fresh allocator; Unsupported passes through, anything else is ImplError."""
@@ -146,11 +148,15 @@ def load_impl(spec: str = None) -> Impl:
         raise ImplError(f"{spec}: {attr} is not callable (it is {type(factory).__name__} "
                         f"{factory!r}); "
                         f"name a function or class that takes a Config")
-    impl = Impl(spec, factory, "")
+    try:
+        caps = capabilities_of(factory)
+    except TypeError as e:
+        raise ImplError(f"{spec}: {e}") from None
+    impl = Impl(spec, factory, "", caps)
     probe, skipped = None, []
     for cfg in PROBE_CONFIGS:
         try:
-            probe = impl(cfg)
+            probe = impl(caps.adopt(cfg))
             break
         except Unsupported as e:
             skipped.append(str(e))
@@ -250,6 +256,7 @@ def skipping_unsupported(impl, seen: Counter = None):
                 seen[str(e)] += 1
             event(f"not supported: {e.knob}")
             reject()
+    factory.capabilities = capabilities_of(impl)      # the machine adopts them
     return factory
 
 

@@ -46,6 +46,7 @@ from typing import Optional
 
 from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress,  # noqa: F401
                        InvalidFree, OutOfBounds, Stats, size_to_class)   # (module API)
+from specs.unsupported import require_whole_blocks
 
 from . import ops
 from .hooks import FastHooks
@@ -63,6 +64,7 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     debug counter and every recorded change goes through ``self.probe``."""
 
     def __init__(self, config: Config = Config()):
+        require_whole_blocks(config)
         self.config = config
         nc = config.num_classes
         self._slabs = {}                            # base -> TinySlab (all live slabs)

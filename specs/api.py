@@ -164,8 +164,6 @@ class Config:
             need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                  f"{name} must be a positive int")
         need(self.slab_size & (self.slab_size - 1) == 0, "slab_size must be a power of two")
-        need(all(self.slab_size % s == 0 for s in self.class_sizes),
-             "slab_size must be a multiple of every class size")
         need(self.slab_size // self.class_sizes[-1] >= 1, "a slab must hold a block")
         need(self.max_slabs_per_class is None
              or (isinstance(self.max_slabs_per_class, int)
@@ -478,6 +476,79 @@ class Hooks(Protocol):
 
     def flush_steps(self, tid: int) -> Iterator[str]:
         """Thread tid flushes its own stat batches, as atomic steps."""
+
+
+# ============================================================================
+# What a foreign implementation promises
+# ============================================================================
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The geometry and the checks an implementation promises, so that one whose sizes or
+    error handling differ from the reference's is tested on its own terms.
+
+    Declare it as the attribute ``capabilities`` of the factory (a function attribute, or
+    a class attribute of the allocator class given as factory)::
+
+        def make(config): return MyAllocator(config)
+        make.capabilities = Capabilities(class_sizes=(16, 32, 64), detects_invalid_frees=False)
+
+    * ``class_sizes``: the usable sizes the implementation hands out, ascending (any
+      multiples of 8; a block of a size the slab does not divide leaves a tail unused).
+      Every Config it is given has these classes (:meth:`adopt`), so the reference
+      allocates from the same classes and usable sizes, and sizes range 0..the largest.
+      ``None``: the implementation follows ``Config.class_sizes``.
+    * ``detects_invalid_frees``: a double, unaligned, interior or foreign free, or
+      ``free(None)``, raises the error the module doc names.  ``False``: the harness never
+      sends one (such a free is undefined behaviour for it, as for C's ``free``).
+    * ``bounds_checked``: a read or write outside a live block raises ``OutOfBounds``.
+      ``False``: the harness never sends one.
+
+    Undeclared, an implementation gets the strict default (``Capabilities()``): the
+    Config's classes and every bad-input op.  Bad sizes and bad tids are always sent.
+    """
+
+    class_sizes: Optional[tuple] = None
+    detects_invalid_frees: bool = True
+    bounds_checked: bool = True
+
+    def __post_init__(self):
+        if self.class_sizes is not None:
+            Config(class_sizes=self.class_sizes, slab_size=self.slab_size_for(1))  # validates
+
+    def slab_size_for(self, slab_size: int) -> int:
+        """The smallest power of two >= ``slab_size`` that holds the largest class."""
+        need = max(slab_size, max(self.class_sizes) if self.class_sizes else 1)
+        return 1 << (need - 1).bit_length()
+
+    def adopt(self, config: Config) -> Config:
+        """``config`` with the declared classes (the slab grown to hold the largest, the base
+        address a multiple of it); unchanged when none are declared."""
+        if self.class_sizes is None or tuple(self.class_sizes) == config.class_sizes:
+            return config
+        import dataclasses
+        slab = self.slab_size_for(config.slab_size)
+        base = -(-config.base_address // slab) * slab
+        sss = max(config.superslab_size, 2 * slab)
+        return dataclasses.replace(config, class_sizes=tuple(self.class_sizes),
+                                   slab_size=slab, base_address=base, superslab_size=sss)
+
+
+#: what an implementation that declares nothing is held to
+STRICT = Capabilities()
+
+
+def capabilities_of(factory) -> Capabilities:
+    """The Capabilities ``factory`` declares (its ``capabilities`` attribute), else STRICT.
+    A declaration of another type is a TypeError naming it."""
+    caps = getattr(factory, "capabilities", None)
+    if caps is None:
+        return STRICT
+    if not isinstance(caps, Capabilities):
+        raise TypeError(f"{factory!r}.capabilities is {type(caps).__name__} {caps!r}; declare "
+                        "a specs.api.Capabilities")
+    return caps
 
 
 def has_hooks(impl) -> bool:

@@ -18,9 +18,9 @@ import dataclasses
 
 from hypothesis import event, strategies as st
 from hypothesis.stateful import (Bundle, consumes, initialize,
-                                 multiple, rule)
+                                 multiple, precondition, rule)
 
-from .api import SEED_CLASS_SIZES, Config
+from .api import SEED_CLASS_SIZES, Config, capabilities_of
 from .machine_base import OracleMachine
 from .schedule import RACE_RECORDERS
 from .lockstep import (L3_EVERY, Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid, Drain,
@@ -97,10 +97,17 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
                  name: str = "LockstepMachine"):
     """A RuleBasedStateMachine class over fresh ref/fast allocators per example.  A C
     library (an Impl of the malloc tier) gets the malloc machine instead: no reference,
-    the contract of malloc (``specs.malloc_machine``)."""
+    the contract of malloc (``specs.malloc_machine``).
+
+    What ``fast_factory`` declares (``specs.api.Capabilities``) is honoured: every Config
+    drawn takes its classes (the reference serves the same ones), and the bad frees and
+    out-of-block accesses it does not promise to detect are never sent."""
     if getattr(fast_factory, "tier", None) == "malloc":
         from .malloc_machine import make_malloc_machine
         return make_malloc_machine(fast_factory, l3_every, name)
+    caps = capabilities_of(fast_factory)
+    if caps.class_sizes is not None:
+        config_strategy = config_strategy.map(caps.adopt)
 
     class Machine(OracleMachine):
         handles = Bundle("handles")
@@ -184,6 +191,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         def bad_alloc(self, size, tid):
             self._apply(BadAlloc(size, tid))
 
+        @precondition(lambda self: caps.detects_invalid_frees)
         @rule(kind=st.sampled_from(["double", "unaligned", "interior", "foreign", "none"]),
               h=st.integers(0, 50), tid=TIDS)
         def bad_free(self, kind, h, tid):
@@ -194,6 +202,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         def bad_tid(self, call, h, tid):
             self._apply(BadTid(call, tid, self.oracle.next_handle - 1 - h))
 
+        @precondition(lambda self: caps.bounds_checked)
         @rule(h=st.integers(0, 50), write=st.booleans(), kind=st.sampled_from(["edge", "none"]))
         def bad_access(self, h, write, kind):
             self._apply(BadAccess(self.oracle.next_handle - 1 - h, write, kind))

@@ -23,3 +23,13 @@ class Unsupported(ConfigError):
         self.value = value
         self.why = why
         super().__init__(f"not supported: {knob}={value!r}" + (f" ({why})" if why else ""))
+
+
+def require_whole_blocks(config) -> None:
+    """Unsupported unless every class size divides ``slab_size``: the design's slabs (and
+    their bitmaps) hold whole blocks only; the reference serves any classes."""
+    odd = [s for s in config.class_sizes if config.slab_size % s]
+    if odd:
+        raise Unsupported("class_sizes", config.class_sizes,
+                          f"{odd} do not divide slab_size {config.slab_size}: the design's "
+                          "slabs hold whole blocks")
