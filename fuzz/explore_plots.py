@@ -60,10 +60,7 @@ def _stranded(runs, w, path):
     ax.set_ylabel("blocks")
     ax.set_title(f"{w}: free blocks held in magazines, mini-magazines and remote stacks",
                  fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, ax, path)
 
 
 def _memory(runs, path):
@@ -82,6 +79,26 @@ def _memory(runs, path):
     plt.close(fig)
 
 
+def _memory_over_time(runs, w, path):
+    """Reserved bytes per setting over the ops, the live bytes (class sizes) of each
+    setting dashed, and the bytes still reserved after free-all + quiesce as a marker."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    rs = [r for r in runs if r["workload"] == w]
+    for j, r in enumerate(rs):
+        xs = [s["op"] for s in r["series"]]
+        col = COLORS[j % 10]
+        ax.step(xs, [s["reserved"] / 1024 for s in r["series"]], where="post", color=col,
+                lw=1.5, label=f"reserved, {r['setting']} ({r['memory']['mode']})")
+        ax.plot(xs, [s["live_class_bytes"] / 1024 for s in r["series"]], color=col, lw=1,
+                ls="--", label=f"live, {r['setting']}")
+        ax.plot([r["ops"] + max(1, r["ops"] // 50)], [r["memory"]["reserved_after"] / 1024],
+                marker="o", color=col, ls="none")
+    ax.set_xlabel("op (marker: reserved after free-all + quiesce)")
+    ax.set_ylabel("KiB")
+    ax.set_title(f"{w}: bytes reserved by the pool against live bytes", fontsize=10)
+    _save(fig, ax, path)
+
+
 def _stats_error(runs, w, path):
     fig, ax = plt.subplots(figsize=(9, 4))
     for j, r in enumerate(r for r in runs if r["workload"] == w):
@@ -93,6 +110,10 @@ def _stats_error(runs, w, path):
     ax.set_xlabel("op")
     ax.set_ylabel("|reported - exact| / exact, % (all classes)")
     ax.set_title(f"{w}: reported statistics against exact", fontsize=10)
+    _save(fig, ax, path)
+
+
+def _save(fig, ax, path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -105,7 +126,8 @@ def plot_all(directory: str, runs: list) -> list:
     _shares(runs, STAGES, "stages", "allocs", os.path.join(directory, names[0]))
     _shares(runs, ROUTES, "routes", "frees", os.path.join(directory, names[1]))
     for w in _workloads(runs):
-        for kind, draw in (("stranded", _stranded), ("stats_error", _stats_error)):
+        for kind, draw in (("stranded", _stranded), ("stats_error", _stats_error),
+                           ("memory_over_time", _memory_over_time)):
             name = f"{kind}_{_slug(w)}.png"
             draw(runs, w, os.path.join(directory, name))
             names.append(name)

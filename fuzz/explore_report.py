@@ -159,6 +159,7 @@ def markdown(report: dict) -> str:
         out.append(f"| {r['workload']} | {r['setting']} | {r['peak_slabs']:,} | "
                    f"{r['peak_bytes'] // 1024:,} | {lb:,} | {_fmt(ratio)} |")
 
+    out += [""] + memory_panel(runs, img)
     out += ["", "## Reported statistics against exact", "",
             "The error is |reported - exact| / exact over all classes, allocs and frees, "
             "after every op "
@@ -185,6 +186,58 @@ def markdown(report: dict) -> str:
                    + " | ".join(str(r["path_counts"][k]) for k in sorted(r["path_counts"]))
                    + " |")
     return "\n".join(out) + "\n"
+
+
+def _kib(n) -> str:
+    return f"{n // 1024:,}"
+
+
+def _kib1(n) -> str:
+    """KiB with one decimal (live bytes, often below 1 KiB at a peak)."""
+    return f"{n / 1024:,.1f}"
+
+
+def memory_panel(runs: list, img=lambda name, alt: None) -> list:
+    """The Markdown lines of the memory panel: reserved bytes against live bytes per run
+    (``fuzz.explore.measure``'s ``memory``), and whether memory comes back."""
+    out = ["## Memory over time: bytes reserved by the pool against live bytes", "",
+           "Reserved: the slabs in use x slab_size (per-slab mode; a released slab is not "
+           "counted), or the SuperSlabs mapped and not returned to the OS, the pooled ones "
+           "included, x superslab_size (SuperSlab mode); read after every op. Live: the "
+           "class sizes of the live blocks (`usable_size`), so class rounding is not "
+           "counted as overhead. \"Reserved / live at the peak\" is the OOM risk: the "
+           "bytes reserved per live byte at the op where the reserved bytes first reach "
+           "their peak (peak reserved / peak live is the gentler reading); \"at the end\" is "
+           "after the workload's last op. After the workload every block still live is "
+           "freed (from tid 0) and the allocator quiesced; memory comes back when what stays reserved is at "
+           "most what the mode keeps (per-slab: nothing; SuperSlab: superslab_pool_max "
+           "empty SuperSlabs).", ""]
+    for w in dict.fromkeys(r["workload"] for r in runs):
+        img(f"memory_over_time_{_slug(w)}.png", f"reserved and live bytes over time, {w}")
+    out += ["| workload | setting | mode | peak reserved (KiB) | at op | live there (KiB) | "
+            "reserved / live at the peak | peak live (KiB) | peak reserved / peak live | "
+            "reserved at the end (KiB) | live at the end (KiB) | reserved / live at the "
+            "end | reserved after free-all + quiesce (KiB) | "
+            "kept by the mode (KiB) | memory comes back | new_slab / slab_release / "
+            "ss_map / ss_unmap |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "---:|---:|---:|---|---|"]
+    for r in runs:
+        m = r["memory"]
+        c = m["counters"]
+        out.append(f"| {r['workload']} | {r['setting']} | {m['mode']} | "
+                   f"{_kib(m['peak_reserved'])} | {m['peak_op']:,} | "
+                   f"{_kib1(m['live_at_peak'])} | {_fmt(m['ratio_at_peak'])} | "
+                   f"{_kib1(m['peak_live'])} | {_fmt(m['peak_ratio'])} | "
+                   f"{_kib(m['final_reserved'])} | {_kib1(m['final_live'])} | "
+                   f"{_fmt(m['ratio_final'])} | {_kib(m['reserved_after'])} | "
+                   f"{_kib(m['kept_bound'])} | {m['verdict']} | {c['new_slab']} / "
+                   f"{c['slab_release']} / {c['ss_map']} / {c['ss_unmap']} |")
+    bad = [r for r in runs if r["memory"]["snapshot_mismatches"]]
+    if bad:
+        out += ["", "**Warning:** the reserved bytes from the path counters disagree with "
+                "a complete snapshot in " + ", ".join(f"{r['workload']} {r['setting']}"
+                                                      for r in bad) + "."]
+    return out
 
 
 def to_html(md: str, title: str) -> str:
@@ -253,4 +306,5 @@ def write(directory: str, report: dict) -> list:
     return files
 
 
-__all__ = ["HOT_PATH_CLAIM", "claims", "fragmentation", "markdown", "to_html", "write"]
+__all__ = ["HOT_PATH_CLAIM", "claims", "fragmentation", "markdown", "memory_panel", "to_html",
+           "write"]

@@ -50,11 +50,13 @@ def parse_config(pairs) -> Config:
         if name == "max_slabs_per_class" and value.lower() == "none":
             kw[name] = None
             continue
+        from fuzz.explore import parse_knob_value
         try:
-            kw[name] = int(value, 0)
-        except ValueError:
-            raise ValueError(f"--config {pair!r}: {name} takes an integer, got {value!r}") \
-                from None
+            kw[name] = parse_knob_value(name, value)
+        except ValueError as e:
+            why = str(e) if isinstance(getattr(Config(), name), bool) else \
+                f"{name} takes an integer, got {value!r}"
+            raise ValueError(f"--config {pair!r}: {why}") from None
     try:
         return Config(**kw)
     except ConfigError as e:

@@ -22,6 +22,10 @@ workloads are for.  Sizes outside the tiny pool's range (above 1024 B) are not
 emitted: the alloc and the later free of that block are counted in
 ``Workload.skipped`` instead.
 
+A workload may have named parameter presets (``PRESETS``), chosen as
+``NAME:PRESET``: ``larson:tiny``, ``larson:default`` (= ``larson``) and
+``larson:churn`` (``LARSON_PRESETS``; the seed names no larson.sh profile).
+
 >>> w = generate("larson", scale=1, seed=3, threads=2)
 >>> w.ops == generate("larson", scale=1, seed=3, threads=2).ops
 True
@@ -107,23 +111,52 @@ def interleave(rng: random.Random, threads: list) -> None:
 # ============================================================================
 
 
-def larson(b: OpBuilder, rng: random.Random, scale: int, threads: int) -> dict:
+#: Named presets of the larson generator: ``generate("larson:NAME", ...)`` (the CLI's
+#: ``--workload larson:NAME``).  The seed mentions a "Unified larson.sh benchmark runner
+#: with profiles" but names no profile and gives no parameter, so these are defined here;
+#: plain ``larson`` is ``larson:default``.
+LARSON_PRESETS: dict = {
+    # the scaled-down ``larson 5 8 1000 5000 100 4141 P`` of mimalloc-bench (as before)
+    "default": dict(slots_per_scale=32, rounds_per_slot=4, generations=3,
+                    min_size=8, max_size=1000),
+    # the same churn over the small classes only: sizes in [8, 128)
+    "tiny": dict(slots_per_scale=32, rounds_per_slot=4, generations=3,
+                 min_size=8, max_size=128),
+    # thread churn: the same number of rounds, with a worker replaced 4 times as often
+    # (12 generations of slots rounds each instead of 3 of 4 x slots)
+    "churn": dict(slots_per_scale=32, rounds_per_slot=1, generations=12,
+                  min_size=8, max_size=1000),
+}
+
+
+def larson(b: OpBuilder, rng: random.Random, scale: int, threads: int,
+           slots_per_scale: int = 32, rounds_per_slot: int = 4, generations: int = 3,
+           min_size: int = 8, max_size: int = 1000) -> dict:
     """larson (``5 8 1000 5000 100 4141 P``): a server whose worker threads are replaced.
 
-    Sizes uniform in [8, 1000).  The main thread (tid 0) pre-fills one array of
-    ``slots`` blocks per worker and shuffles it; each worker then does
-    ``rounds`` times "free a random slot, allocate a new size in it".  A worker
-    then exits and a successor (a new tid) inherits its array, so the blocks the
-    predecessor and the main thread allocated are freed by another thread.
-    Scaled: slots = 32 x scale (original 5000), rounds = 4 x slots per
-    generation, 3 generations of workers (tids 1.. for generation 0, then
-    1 + g x threads + t).
+    Sizes uniform in [min_size, max_size) ([8, 1000) as the original).  The main thread
+    (tid 0) pre-fills one array of ``slots`` blocks per worker and shuffles it; each
+    worker then does ``rounds`` times "free a random slot, allocate a new size in it".
+    A worker then exits and a successor (a new tid) inherits its array, so the blocks
+    the predecessor and the main thread allocated are freed by another thread.
+    Scaled: slots = slots_per_scale x scale (32 x scale; original 5000), rounds =
+    rounds_per_slot x slots per generation (4), ``generations`` generations of workers
+    (3; tids 1.. for generation 0, then 1 + g x threads + t).
+
+    Presets (``LARSON_PRESETS``, named as ``larson:NAME``; the seed's larson.sh has
+    "profiles" but the seed names none and gives no parameter, so these are this
+    harness's):
+
+    * ``default`` -- the parameters above; the same ops as plain ``larson``.
+    * ``tiny``    -- sizes in [8, 128) (the small classes), otherwise ``default``.
+    * ``churn``   -- thread churn: rounds = 1 x slots per generation, 12 generations,
+      so as many rounds as ``default`` with a worker replaced 4 times as often.
     """
-    slots, gens = 32 * scale, 3
-    rounds = 4 * slots
+    slots, gens = slots_per_scale * scale, generations
+    rounds = rounds_per_slot * slots
     arrays = []
     for _ in range(threads):
-        arr = [b.alloc(rng.randrange(8, 1000), 0) for _ in range(slots)]
+        arr = [b.alloc(rng.randrange(min_size, max_size), 0) for _ in range(slots)]
         rng.shuffle(arr)
         arrays.append(arr)
 
@@ -134,11 +167,11 @@ def larson(b: OpBuilder, rng: random.Random, scale: int, threads: int) -> dict:
             for _ in range(rounds):
                 i = rng.randrange(slots)
                 b.free(arr[i], tid)
-                arr[i] = b.alloc(rng.randrange(8, 1000), tid)
+                arr[i] = b.alloc(rng.randrange(min_size, max_size), tid)
                 yield
             b.thread_exit(tid)
     interleave(rng, [worker(t) for t in range(threads)])
-    return dict(slots=slots, rounds=rounds, generations=gens)
+    return dict(slots=slots, rounds=rounds, generations=gens, sizes=(min_size, max_size))
 
 
 def xmalloc_test(b: OpBuilder, rng: random.Random, scale: int, threads: int) -> dict:
@@ -362,24 +395,47 @@ WORKLOADS: dict = {
 }
 
 
+#: Named parameter presets per workload: ``NAME:PRESET`` (only larson has them).
+PRESETS: dict = {"larson": LARSON_PRESETS}
+
+
+def workload_names() -> list:
+    """Every name ``generate`` accepts: the workloads, then ``NAME:PRESET`` of each preset."""
+    return list(WORKLOADS) + [f"{w}:{p}" for w, ps in PRESETS.items() for p in ps]
+
+
 def generate(name: str, scale: int = 1, seed: int = 0, threads: int = 4,
              builder: Callable = OpBuilder) -> Workload:
     """Build workload ``name`` at ``scale`` with ``threads`` worker threads, from ``seed``.
 
-    Raises ValueError for an unknown name, a scale < 1 or threads < 1.
-    Cost: O(ops).
+    ``name`` is a workload of ``WORKLOADS`` or ``NAME:PRESET`` with a preset of
+    ``PRESETS`` (e.g. ``larson:churn``).  Raises ValueError for an unknown name or
+    preset, a scale < 1 or threads < 1.  Cost: O(ops).
     """
-    gen = WORKLOADS.get(name)
+    base, sep, preset = name.partition(":")
+    gen = WORKLOADS.get(base)
     if gen is None:
-        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+        raise ValueError(f"unknown workload {name!r}; choose from "
+                         f"{', '.join(workload_names())}")
+    kwargs = {}
+    if sep:
+        presets = PRESETS.get(base, {})
+        if preset not in presets:
+            raise ValueError(f"unknown workload {name!r}: {base} has "
+                             + (f"the presets {', '.join(presets)}" if presets
+                                else "no presets") + f"; choose from "
+                             f"{', '.join(workload_names())}")
+        kwargs = presets[preset]
     for what, v in (("scale", scale), ("threads", threads)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"workload {name}: {what} must be an int >= 1, got {v!r}")
     b = builder()
-    params = gen(b, random.Random(seed), scale, threads)
+    params = gen(b, random.Random(seed), scale, threads, **kwargs)
     params.update(scale=scale, seed=seed, threads=threads)
+    if sep:
+        params.update(preset=preset)
     return Workload(name, b.ops, params, b.skipped)
 
 
-__all__ = ["OpBuilder", "SKIPPED", "TINY_MAX", "WORKLOADS", "Workload", "generate",
-           "interleave", "inverse_square_size"]
+__all__ = ["LARSON_PRESETS", "OpBuilder", "PRESETS", "SKIPPED", "TINY_MAX", "WORKLOADS",
+           "Workload", "generate", "interleave", "inverse_square_size", "workload_names"]

@@ -21,7 +21,9 @@ True
 The standard allocator workloads (larson, xmalloc-test, mstress, cache-scratch,
 sh6bench, glibc-thread) are generated in the op language of
 ``specs.lockstep`` by ``fuzz.standard_workloads`` and listed in ``WORKLOADS``
-here; ``generate(name, scale, seed, threads)`` builds one.
+here; ``generate(name, scale, seed, threads)`` builds one.  A name may carry a
+preset of the generator's parameters, ``NAME:PRESET`` (``larson:tiny``,
+``larson:default``, ``larson:churn``; ``fuzz.standard_workloads.PRESETS``).
 """
 from __future__ import annotations
 
@@ -126,7 +128,8 @@ def run_bare(allocator, ops) -> list:
     return addrs
 
 
-from fuzz.standard_workloads import WORKLOADS, Workload, generate  # noqa: E402
+from fuzz.standard_workloads import (PRESETS, WORKLOADS, Workload, generate,  # noqa: E402
+                                    workload_names)
 
-__all__ = ["ACCEPTANCE", "WORKLOADS", "Workload", "generate", "random_ops", "replay",
-           "run_bare"]
+__all__ = ["ACCEPTANCE", "PRESETS", "WORKLOADS", "Workload", "generate", "random_ops",
+           "replay", "run_bare", "workload_names"]

@@ -47,6 +47,9 @@ def test_a_corrupted_line_exits_2_naming_the_line_or_is_skipped_with_skip_bad(tm
     (["replay", "/nonexistent.trace"], "No such file"),
     (["replay", "--workload", "larson", "--config", "nope=1"], "knob one of slab_size"),
     (["replay", "--workload", "larson", "--config", "refill_batch=0"], "refill_batch must be"),
+    (["replay", "--workload", "larson", "--config", "use_superslab=yes"],
+     "use_superslab takes 0, 1, true or false"),
+    (["replay", "--workload", "larson", "--config", "refill_batch=x"], "takes an integer"),
     (["replay", "--workload", "larson", "--remote", "2"], "share of frees in [0, 1]"),
     (["replay", "--workload", "larson", "--scale", "0"], "scale must be an int >= 1"),
     (["replay", "--workload", "larson", "--mutant", "nope"], "unknown --mutant 'nope'"),
@@ -55,6 +58,11 @@ def test_usage_errors_exit_2_and_say_what_to_do(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "--help" in err
+
+
+def test_superslab_mode_is_a_config_knob_of_replay(capsys):
+    assert main(["replay", "--workload", "larson", "--config", "use_superslab=1"]) == 0
+    assert "use_superslab=True" in capsys.readouterr().out
 
 
 def test_a_finding_exits_1_with_a_reproducer_cut_to_a_prefix_then_shrunk(tmp_path, capsys):
