@@ -1,8 +1,10 @@
 """``hakmem-fuzz stress``: workloads on real threads, checked as they run.
 
 Two drivers.  ``--impl native`` (the default) or ``hakmem_native.mutants:NAME``: a
-workload on pthreads inside the C pool (hakmem_native), larson or producer/consumer;
-the checks: STRESS-TAG, STRESS-OVERWRITE, STRESS-EXACT, STRESS-STATS, STRESS-STATS1%,
+workload on pthreads inside the C pool (hakmem_native), larson or producer/consumer, in
+both of its modes in turn (the default mode, then SuperSlab mode; ``--mode`` picks one),
+the ops/s of each printed beside the seed's own figures as reference rows; the checks:
+STRESS-TAG, STRESS-OVERWRITE, STRESS-EXACT, STRESS-STATS, STRESS-STATS1%,
 STRESS-CONSERVATION, STRESS-EMPTY, RMT-01, or a ThreadSanitizer report with --tsan.
 
 ``--impl malloc:LIB[:PREFIX]``: any C allocator library (malloc:system,
@@ -28,6 +30,11 @@ from fuzz.cli_contract import EXIT_INTERRUPTED, EXIT_USAGE, interrupted
 PROG = "hakmem-fuzz stress"
 NATIVE_WORKLOADS = ("larson", "prodcons", "producer-consumer")
 DEFAULT_OPS = 1_000_000
+#: the C pool's modes: --mode value -> (label, SuperSlab mode on)
+NATIVE_MODES = {"default": ("default mode", False), "superslab": ("SuperSlab mode", True)}
+#: the seed's own figures (larson, on the seed's machine): reference rows, not measured here
+SEED_FIGURES = (("Phase 6-3 (no SuperSlab)", "4.79 M ops/s (has OOM risk)"),
+                ("With SuperSlab", "3.13 M ops/s"))
 
 
 def register(sub) -> None:
@@ -67,6 +74,9 @@ def register(sub) -> None:
     s.add_argument("--tsan", action="store_true",
                    help="the C pool: run the ThreadSanitizer build of the driver instead "
                         "(slower)")
+    s.add_argument("--mode", choices=["both", *NATIVE_MODES], default=None,
+                   help="the C pool: its default mode, its SuperSlab mode "
+                        "(Config.use_superslab), or both in turn (the default)")
     s.set_defaults(handler=main)
 
 
@@ -123,42 +133,76 @@ def _native_main(args) -> int:
     if args.threads < 1 or ops < 1:
         return _error("--threads and --ops must be >= 1")
     from hakmem_native import stress
+    modes = list(NATIVE_MODES) if args.mode in (None, "both") else [args.mode]
     print(f"stress: {workload} on {args.threads} pthreads, {ops:,} ops, C pool "
           f"{mutant or 'native'}{', small Config' if args.small else ''}"
-          f"{' (ThreadSanitizer build)' if args.tsan else ''}",
+          f"{' (ThreadSanitizer build)' if args.tsan else ''}; "
+          f"{' then '.join(NATIVE_MODES[m][0] for m in modes)}",
           file=sys.stderr)
     if args.tsan:
+        return _native_tsan(args, stress, workload, ops, mutant, modes)
+    rates, failed = [], False
+    for mode in modes:
+        label, ss = NATIVE_MODES[mode]
+        try:
+            r = stress.run(args.threads, workload, ops, args.seed, mutant,
+                           stress.config_for(args.small, ss))
+        except KeyboardInterrupt:
+            return interrupted(PROG, f"the {workload} run ({label}) was stopped before its "
+                                     "checks; rerun it to completion, or with fewer --ops")
+        if r.status == 2:
+            return _error(r.message)
+        rate = f"{r.ops:,} ops in {r.seconds:.3f} s: {r.ops_per_s / 1e6:.2f} M ops/s"
+        if r.status:
+            print(f"FAIL ({label}) {r.message} ({rate})", file=sys.stderr)
+            print(f"the message names the check that failed; rerun with the same --seed "
+                  f"and --mode {mode} to see it again, or with --tsan for a data-race "
+                  "report", file=sys.stderr)
+            failed = True
+            continue
+        print(f"clean ({label}): {rate}; checks: tags, exact stats, stats within 1%, "
+              f"conservation, every slab free after thread exit and quiesce", flush=True)
+        rates.append((label, r.ops_per_s))
+    if rates:
+        _print_rates(rates, workload, args.threads, args.small)
+    return 1 if failed else 0
+
+
+def _print_rates(rates, workload: str, threads: int, small: bool) -> None:
+    """The measured rates, then the seed's figures as reference rows."""
+    print(f"ops/s, {workload} on {threads} pthreads{', small Config' if small else ''} "
+          f"(this machine, this run):")
+    width = max(len(s) for s, _ in SEED_FIGURES) + 1
+    for label, rate in rates:
+        print(f"  {'C pool, ' + label + ':':<{width + 2}} {rate / 1e6:.2f} M ops/s")
+    print("reference: the seed's figures (its larson benchmark on its own machine; not "
+          "measured here, not comparable run for run):")
+    for label, figure in SEED_FIGURES:
+        print(f"  {label + ':':<{width + 2}} {figure}")
+
+
+def _native_tsan(args, stress, workload: str, ops: int, mutant, modes) -> int:
+    """The ThreadSanitizer build on each mode in turn."""
+    failed = False
+    for mode in modes:
+        label, ss = NATIVE_MODES[mode]
         try:
             rc, reports, err = stress.run_tsan(args.threads, workload, ops, mutant,
-                                               args.seed, args.small)
+                                               args.seed, args.small, ss)
         except stress.TsanUnavailable as e:
             return _error(f"ThreadSanitizer unavailable: {e}")
         if reports:
             sys.stderr.write(err[:4000])
-            print(f"FAIL [TSAN] {reports} ThreadSanitizer report(s)", file=sys.stderr)
-            return 1
-        if rc:
-            print(f"FAIL {err.strip()}", file=sys.stderr)
-            return 1
-        print("clean: no ThreadSanitizer report, every check passed")
-        return 0
-    try:
-        r = stress.run(args.threads, workload, ops, args.seed, mutant,
-                       stress.SMALL if args.small else stress.Config())
-    except KeyboardInterrupt:
-        return interrupted(PROG, f"the {workload} run was stopped before its checks; rerun "
-                                 "it to completion, or with fewer --ops")
-    if r.status == 2:
-        return _error(r.message)
-    rate = f"{r.ops:,} ops in {r.seconds:.3f} s: {r.ops_per_s / 1e6:.2f} M ops/s"
-    if r.status:
-        print(f"FAIL {r.message} ({rate})", file=sys.stderr)
-        print("the message names the check that failed; rerun with the same --seed to "
-              "see it again, or with --tsan for a data-race report", file=sys.stderr)
-        return 1
-    print(f"clean: {rate}; checks: tags, exact stats, stats within 1%, conservation, "
-          f"every slab free after thread exit and quiesce")
-    return 0
+            print(f"FAIL ({label}) [TSAN] {reports} ThreadSanitizer report(s)",
+                  file=sys.stderr)
+            failed = True
+        elif rc:
+            print(f"FAIL ({label}) {err.strip()}", file=sys.stderr)
+            failed = True
+        else:
+            print(f"clean ({label}): no ThreadSanitizer report, every check passed",
+                  flush=True)
+    return 1 if failed else 0
 
 
 # ============================================================================
@@ -176,8 +220,9 @@ def _malloc_options(args):
     ops = DEFAULT_OPS if args.ops is None else args.ops
     max_size = stress.DEFAULT_MAX_SIZE if args.max_size is None else args.max_size
     timeout = stress.DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-    if args.small or args.tsan:
-        return f"{'--small' if args.small else '--tsan'} applies to the C pool only " \
+    if args.small or args.tsan or getattr(args, "mode", None):
+        flag = '--small' if args.small else '--tsan' if args.tsan else '--mode'
+        return f"{flag} applies to the C pool only " \
                f"(--impl native); the malloc driver has no such build"
     if not 1 <= args.threads <= stress.MAX_THREADS:
         return f"--threads must be in 1..{stress.MAX_THREADS}, got {args.threads}"

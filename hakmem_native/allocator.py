@@ -29,8 +29,6 @@ MAX_SLABS = 1 << 16
 
 def c_config(ffi, config: Config):
     """The hk_config of a Config; Unsupported for a knob the C pool cannot honour."""
-    if config.use_superslab:
-        raise Unsupported("use_superslab", True, "the C pool has no SuperSlab mode")
     if config.word_bits > 64:
         raise Unsupported("word_bits", config.word_bits, "C bitmap words hold at most 64 bits")
     if config.num_classes > 64:
@@ -53,6 +51,19 @@ def c_config(ffi, config: Config):
     cfg.max_slabs_per_class = -1 if config.max_slabs_per_class is None \
         else config.max_slabs_per_class
     cfg.max_slabs_total = max(1, min(MAX_SLABS, MAX_ARENA_BYTES // config.slab_size))
+    if config.use_superslab:
+        size = config.superslab_size
+        if size > MAX_ARENA_BYTES // 2:
+            raise Unsupported("superslab_size", size, "at most 2 GiB")
+        cfg.use_superslab = 1
+        cfg.superslab_size = size
+        cfg.superslab_pool_max = min(config.superslab_pool_max, (1 << 32) - 1)
+        cfg.tls_sll_capacity = min(config.tls_sll_capacity, (1 << 32) - 1)
+        # the model maps its first SuperSlab at the first size-aligned address from
+        # base_address: the same offset into the arena keeps model_address exact
+        cfg.ss_first_off = -(-config.base_address // size) * size - config.base_address
+        cfg.max_slabs_total = max(cfg.max_slabs_total,
+                                  (cfg.ss_first_off + size) // config.slab_size)
     return cfg
 
 
@@ -214,6 +225,8 @@ class NativeAllocator:
         n = self._lib.hk_fp_take(self._pool, buf, n)
         mags = {}
         for tid, t in self._threads.items():
+            if self._lib.hk_thread_dirty_take(t):      # its SuperSlab list changed
+                self._fp_threads.add(tid)
             self._lib.hk_thread_mag_take(self._pool, t, self._lo)
             for c in range(self._nc):
                 if self._lo[c] != 0xFFFFFFFF:

@@ -41,6 +41,8 @@ MUTANTS = {
     "exact-misses-remote": "HK_exact_misses_remote",
     "live-not-marked": "HK_live_not_marked",
     "slab-limit-8": "HK_slab_limit_8",
+    "ss-mask-off-by-one-slab": "HK_ss_mask_off_by_one_slab",
+    "ss-counter-wrong-route": "HK_ss_counter_wrong_route",
 }
 
 CDEF = """
@@ -57,15 +59,25 @@ typedef struct { uintptr_t *items; uint32_t top; uint32_t cap; } hk_mag;
 typedef struct hk_thread {
     int64_t tid; hk_mag *mags; hk_slab **active_a, **active_b;
     uint64_t *alloc_batch, *free_batch;
+    uintptr_t *sll_head; uint32_t *sll_count; uint32_t *ss_list; uint32_t ss_n;
     ...;
 } hk_thread;
 typedef struct {
     int num_classes; uint32_t class_sizes[64]; uint64_t slab_size; int word_bits;
     uint32_t mini_mag_capacity, refill_batch, magazine_capacity, flush_interval;
     int64_t max_slabs_per_class; uint64_t max_slabs_total;
+    int use_superslab; uint64_t superslab_size; uint32_t superslab_pool_max;
+    uint32_t tls_sll_capacity; uint64_t ss_first_off;
 } hk_config;
+typedef struct hk_ss {
+    uintptr_t base; uint32_t idx; uint32_t nslots; int32_t state; hk_slab **slabs;
+    uint32_t *free_slots; uint32_t nfree; uint32_t carved; uint32_t in_use;
+    ...;
+} hk_ss;
 typedef struct hk_pool {
     hk_config cfg; uintptr_t arena; hk_slab *first; int err; char err_msg[512];
+    hk_ss **sss; uint32_t next_ss; uint32_t *ss_pool; uint32_t ss_pool_n;
+    uint32_t nbad; uint64_t bad[4][4];
     ...;
 } hk_pool;
 typedef struct {
@@ -106,6 +118,9 @@ void hk_remote_count_add(hk_slab *s);
 uintptr_t hk_slab_remote_head(hk_slab *s);
 uint32_t hk_slab_remote_count(hk_slab *s);
 int64_t hk_slab_owner(hk_slab *s);
+int64_t hk_ss_owner(hk_ss *ss);
+hk_ss *hk_ss_at(hk_pool *p, uintptr_t addr);
+int hk_thread_dirty_take(hk_thread *t);
 int hk_stress_run(hk_stress_params *params);
 double hk_bench_pairs_cfg(const hk_config *cfg, int threads, int remote_pct, uint64_t pairs,
                           int mode, int size);

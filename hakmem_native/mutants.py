@@ -2,7 +2,8 @@
 factory for ``--impl``: ``hakmem-fuzz run --impl hakmem_native.mutants:seed_batch_refill_from_bitmap``.
 
 ``SEQUENTIAL`` mutants are found by the lockstep hunts; ``RACES`` only show with real
-threads (``hakmem-fuzz stress``, the ThreadSanitizer build)."""
+threads (``hakmem-fuzz stress``, the ThreadSanitizer build); ``DIFF`` (SuperSlab mode) by
+the differential test against the model (``hakmem_native.differential``)."""
 from __future__ import annotations
 
 from specs.api import Config
@@ -21,6 +22,14 @@ RACES = {
     "seed-stats-global-add": "the seed's g_tiny_pool.alloc_count[c] += n: a plain load and store",
     "remote-push-not-atomic": "remote push stores the head without a CAS",
     "free-pushes-twice": "a free pushes 1 block in 64 on the magazine twice (double allocation)",
+}
+
+#: planted bugs of SuperSlab mode, found by the differential test in that mode:
+#: mutant -> what it is
+DIFF = {
+    "ss-mask-off-by-one-slab": "a non-local free reads the owner of the slab one slab above "
+                               "the block's (the slab found from an address one slab off)",
+    "ss-counter-wrong-route": "a remote free (ss_remote) is counted ss_local",
 }
 
 #: planted bugs for the stress driver's checks: mutant -> the check that must name it
@@ -57,3 +66,5 @@ thread_exit_keeps_b = _factory("thread-exit-keeps-b")
 exact_misses_remote = _factory("exact-misses-remote")
 live_not_marked = _factory("live-not-marked")
 slab_limit_8 = _factory("slab-limit-8")
+ss_mask_off_by_one_slab = _factory("ss-mask-off-by-one-slab")
+ss_counter_wrong_route = _factory("ss-counter-wrong-route")

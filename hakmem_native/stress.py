@@ -12,7 +12,7 @@ import os
 import pickle
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from specs.api import Config
@@ -25,6 +25,20 @@ WORKLOADS = {"larson": 0, "prodcons": 1, "producer-consumer": 1}
 #: ``--small``: the slow paths (adoption, eviction, release, drains) on every few ops
 SMALL = Config(slab_size=4096, mini_mag_capacity=4, refill_batch=4, magazine_capacity=8,
                flush_interval=16)
+#: SuperSlab mode: the seed's (2 MiB SuperSlabs, a pool of 2, tls_sll of 64)
+SUPERSLAB = Config(use_superslab=True)
+#: SuperSlab mode, small: 4-slot SuperSlabs, a pool of 1, tls_sll of 4 (SuperSlabs taken,
+#: released, pooled, unmapped and reclaimed all the time)
+SMALL_SUPERSLAB = Config(slab_size=4096, mini_mag_capacity=4, refill_batch=4,
+                         magazine_capacity=8, flush_interval=16, use_superslab=True,
+                         superslab_size=4 * 4096, superslab_pool_max=1, tls_sll_capacity=4)
+
+
+def config_for(small: bool = False, superslab: bool = False) -> Config:
+    """The stress Config of the command's flags (the program's ``small`` / ``ss``)."""
+    if superslab:
+        return SMALL_SUPERSLAB if small else SUPERSLAB
+    return replace(SMALL if small else Config(), use_superslab=False)
 
 
 @dataclass
@@ -139,22 +153,27 @@ def tsan_program(mutant: str = None) -> Path:
     return program(mutant, tsan=True)
 
 
-def run_program(threads: int, workload: str, ops: int, mutant: str = None, seed: int = 1):
+def _flags(small: bool, superslab: bool) -> list:
+    return (["small"] if small else []) + (["ss"] if superslab else [])
+
+
+def run_program(threads: int, workload: str, ops: int, mutant: str = None, seed: int = 1,
+                small: bool = False, superslab: bool = False):
     """The plain program build: a StressResult (message from its stderr)."""
     prog = program(mutant)
     w = "prodcons" if WORKLOADS[workload] else "larson"
-    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)], capture_output=True,
-                       text=True)
+    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)]
+                       + _flags(small, superslab), capture_output=True, text=True)
     return StressResult(r.returncode, r.stderr.strip(), 0, 0.0)
 
 
 def run_tsan(threads: int, workload: str, ops: int, mutant: str = None, seed: int = 1,
-             small: bool = False):
+             small: bool = False, superslab: bool = False):
     """(exit status, number of ThreadSanitizer reports, stderr) of the TSan build."""
     prog = tsan_program(mutant)
     w = "prodcons" if WORKLOADS[workload] else "larson"
-    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)] + (["small"] if small
-                                                                            else []),
+    r = subprocess.run([str(prog), str(threads), w, str(ops), str(seed)]
+                       + _flags(small, superslab),
                        capture_output=True,
                        text=True, env={**os.environ, "TSAN_OPTIONS": "halt_on_error=0"})
     return r.returncode, r.stderr.count("WARNING: ThreadSanitizer"), r.stderr

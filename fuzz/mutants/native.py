@@ -3,7 +3,10 @@ csrc/hk_mutants.h), so that ``hakmem-fuzz mutants`` tracks the C pool's detectio
 beside the model's.  Each is found in one of three ways (its ``kind``):
 
 * ``native``: the lockstep hunt on the C pool built with the bug (the seed samples that
-  a sequential run shows; ``--impl hakmem_native.mutants:NAME``);
+  a sequential run shows; ``--impl hakmem_native.mutants:NAME``); SuperSlab mode's planted
+  bugs (``hakmem_native.mutants.DIFF``) by the differential test in that mode instead
+  (``hakmem_native.differential``: random small Configs and ops on the model and on the
+  C pool built with the bug, compared op by op, must disagree: ``DIFF``);
 * ``native-stress``: the C stress driver on 4 pthreads (larson, 2,000,000 ops per run,
   new seeds until a run finds it or the budget ends: a race need not show in every run);
   the finding must come from the driver's check named in ``expect`` (``CRASH``: the
@@ -33,10 +36,11 @@ def _not_a_patch():
                     "model: hakmem-fuzz mutants runs it (fuzz.mutants.native.hunt)")
 
 
-def _register(name: str, kind: str, expect, doc: str) -> None:
+def _register(name: str, kind: str, expect, doc: str, by: str = None) -> None:
     m = Mutant(f"{kind}:{name}", doc, tuple(expect), _not_a_patch)
     m.kind = kind
     m.c_name = name             # the name csrc/hk_mutants.h knows it by
+    m.hunted_by = by or kind    # "diff": the differential test in SuperSlab mode
     NATIVE[m.name] = m
 
 
@@ -51,8 +55,13 @@ def _bugs() -> dict:
 def _load() -> None:
     if NATIVE:
         return
-    from hakmem_native.mutants import SEQUENTIAL, STRESS
+    from hakmem_native.mutants import DIFF, SEQUENTIAL, STRESS
     bugs = _bugs()
+    for name in DIFF:
+        _register(name, "native", ("DIFF",),
+                  f"The C pool built with -DHAKMEM_MUTANT for {name}: {bugs[name]}. Found by "
+                  f"the differential test in SuperSlab mode: the model and the C pool run the "
+                  f"same ops and their blocks, debug counters or statistics differ.", "diff")
     for name, (expect, _) in SEQUENTIAL.items():
         _register(name, "native", expect,
                   f"The C pool built with -DHAKMEM_MUTANT for {name}: {bugs[name]}. Found by "
@@ -113,6 +122,8 @@ def hunt(m, budget: float, seed: int) -> dict:
         return {**base, "killed": False, "unavailable": reason}
     t0 = time.monotonic()
     try:
+        if getattr(m, "hunted_by", m.kind) == "diff":
+            return {**base, **_diff(m, budget, seed)}
         if m.kind == "native":
             return {**base, **_lockstep(m, budget, seed)}
         if m.kind == "native-tsan":
@@ -132,6 +143,18 @@ def _lockstep(m, budget, seed) -> dict:
             "time_to_kill": round(r.time_to_fail, 3) if r.killed else None,
             "elapsed": round(r.elapsed, 2), "repro_steps": r.repro_steps if r.killed else None,
             "examples": r.examples, "trace": [repr(op) for op in r.trace],
+            "config": repr(r.config) if r.config is not None else None}
+
+
+def _diff(m, budget, seed) -> dict:
+    """Random SuperSlab-mode cases on the model and the C pool with the bug, compared op
+    by op, until they disagree or the budget ends."""
+    from hakmem_native import differential
+    r = differential.hunt(m.c_name, budget=budget, seed=seed)
+    return {"killed": r.killed, "inv_id": "DIFF" if r.killed else None,
+            "message": r.message[:300], "found": ["DIFF"] if r.killed else [],
+            "runs": r.cases, "time_to_kill": round(r.elapsed, 3) if r.killed else None,
+            "elapsed": round(r.elapsed, 2), "repro_steps": len(r.ops) if r.killed else None,
             "config": repr(r.config) if r.config is not None else None}
 
 

@@ -10,6 +10,16 @@
  * Accounting identity of a slab (every block is in exactly one place):
  *   nblocks == live + bitmap_free + |mini_mag| + |remote| + |in magazines|
  *
+ * SuperSlab mode (cfg.use_superslab, hakmem_fast/superslab.py): the arena is cut into
+ * SuperSlabs of superslab_size bytes aligned to their size (SuperSlab k at arena +
+ * ss_first_off + k * superslab_size, the model's first aligned base), slot 0 of each
+ * kept for its header (the header itself, hk_ss, lives off the arena), slabs carved in
+ * slots 1..; a SuperSlab is owned by one thread, abandoned at its exit, reclaimed whole
+ * by the next thread that needs it, and when empty pooled (up to superslab_pool_max) or
+ * returned to the OS (its pages dropped, its addresses kept for reuse, last first).  A
+ * free into a SuperSlab the caller owns goes first to its tls_sll (a bounded intrusive
+ * list per class, thread-private), which an alloc pops first.
+ *
  * Ownership: a slab is owned by the thread whose active slab (A or B) it is; only
  * the owner writes its bitmap and mini-magazine.  Unowned slabs are changed only
  * under the pool lock.  Words shared between threads: remote_head, remote_count,
@@ -57,6 +67,13 @@ typedef struct hk_config {
     uint32_t flush_interval;               /* stat events per batch before a flush */
     int64_t max_slabs_per_class;           /* memory limit; -1 = unlimited */
     uint64_t max_slabs_total;              /* arena size in slabs (address space) */
+    /* SuperSlab mode (hakmem_fast/superslab.py) */
+    int use_superslab;                     /* 0: the default mode */
+    uint64_t superslab_size;               /* bytes per SuperSlab; also its alignment */
+    uint32_t superslab_pool_max;           /* empty SuperSlabs kept for reuse */
+    uint32_t tls_sll_capacity;             /* bound of a thread's tls_sll per class */
+    uint64_t ss_first_off;                 /* arena offset of the first SuperSlab (the model's
+                                            * first superslab_size-aligned base) */
 } hk_config;
 
 /* Page mini-magazine: intrusive LIFO in the slab's free blocks.  count == |list| <= capacity */
@@ -92,6 +109,24 @@ typedef struct hk_slab {
     int64_t foreign[4][2];         /* the first (writer, owner) pairs */
 } hk_slab;
 
+/* SuperSlab: superslab_size bytes at an address aligned to its size; slot 0 is the header
+ * (kept here, off the arena), slots 1.. are slabs carved on demand.
+ *   nslots == 1 + in_use + nfree + (nslots - carved); slabs[i]->base == base + i * slab_size
+ * Changed only under the pool lock; owner is read by every free (atomic). */
+enum { HK_SS_UNUSED = 0, HK_SS_IN_USE = 1, HK_SS_POOLED = 2, HK_SS_UNMAPPED = 3 };
+typedef struct hk_ss {
+    uintptr_t base;                /* superslab_size-aligned address */
+    uint32_t idx;                  /* SuperSlab index in the arena */
+    uint32_t nslots;               /* slots, the header's included */
+    _Atomic int64_t owner;         /* tid of the owning thread, HK_NO_OWNER: abandoned */
+    int32_t state;                 /* HK_SS_* */
+    hk_slab **slabs;               /* slot -> slab carved there (slot 0: the header) */
+    uint32_t *free_slots;          /* slots given back by released slabs (a stack) */
+    uint32_t nfree;
+    uint32_t carved;               /* next never-carved slot */
+    uint32_t in_use;               /* slabs carved and not released */
+} hk_ss;
+
 /* TLS magazine: items[0:top] are cached free blocks (array, not intrusive). 0 <= top <= cap */
 typedef struct hk_mag {
     uintptr_t *items;      /* block addresses */
@@ -109,6 +144,13 @@ typedef struct hk_thread {
     uint64_t counts[HK_NPATHS];     /* debug counters of this thread's ops */
     uint32_t *mag_lo;               /* footprint: lowest magazine slot touched per class */
     struct hk_thread *prev, *next;  /* the pool's thread list */
+    /* SuperSlab mode: the tls_sll lists (thread-private, intrusive through the blocks) and
+     * the SuperSlabs the thread owns (changed under the pool lock) */
+    uintptr_t *sll_head;            /* per class */
+    uint32_t *sll_count;            /* per class */
+    uint32_t *ss_list;              /* SuperSlab indices, in the order taken */
+    uint32_t ss_n, ss_cap;
+    int32_t fp_dirty;               /* ss_list changed by another thread (footprint) */
 } hk_thread;
 
 typedef struct hk_pool {
@@ -134,6 +176,18 @@ typedef struct hk_pool {
     int debug;                     /* keep the live table, validate every free */
     uint32_t *fp_slabs;            /* footprint: vidx of slabs changed */
     uint32_t fp_n, fp_cap;
+    /* SuperSlab mode */
+    int ss_on;                     /* cfg.use_superslab */
+    uint32_t ss_shift;             /* log2(superslab_size) */
+    uintptr_t ss_base0;            /* address of SuperSlab 0 (aligned to its size) */
+    uint32_t max_ss, next_ss;      /* SuperSlabs the arena holds; next never mapped */
+    hk_ss **sss;                   /* by index; NULL if never mapped */
+    uint32_t *ss_pool;             /* empty SuperSlabs kept for reuse (a stack) */
+    uint32_t ss_pool_n;
+    uint32_t *ss_unmapped;         /* indices returned to the OS, reused first (a stack) */
+    uint32_t ss_unmapped_n;
+    uint32_t nbad;                 /* SuperSlab releases that met a slab in use (SS-04) */
+    uint64_t bad[4][4];            /* the first: (ss base, slab base, used, remote) */
     _Atomic int err;               /* 1 after a corrupted remote stack was found */
     char err_msg[512];             /* what was found (RMT-01) */
 } hk_pool;
@@ -209,6 +263,21 @@ int64_t hk_remote_drain(hk_pool *p, hk_slab *s);   /* -1: corrupted, nothing cha
 int hk_slab_init(hk_slab *s, const hk_config *cfg, int class_idx);
 void hk_slab_fini(hk_slab *s);
 int hk_fully_free(hk_slab *s);
+
+/* ---- SuperSlab mode (hk_pool.c) ---- */
+int hk__ss_carve(hk_pool *p, hk_thread *t, uint32_t *vidx);             /* lock held */
+hk_slab *hk__ss_find_partial(hk_pool *p, hk_thread *t, int c);           /* lock held */
+void hk__ss_place(hk_pool *p, hk_slab *s);                               /* lock held */
+void hk__ss_slab_released(hk_pool *p, hk_thread *t, hk_slab *s);         /* lock held */
+void hk__ss_abandon(hk_pool *p, hk_thread *t);                           /* lock held */
+int hk__ss_thread_init(hk_pool *p, hk_thread *t);
+int hk__ss_pool_init(hk_pool *p);
+void hk__ss_pool_fini(hk_pool *p);
+
+/* The SuperSlab of a block of the pool (SuperSlab mode). */
+static inline hk_ss *hk_ss_of(hk_pool *p, uintptr_t addr) {
+    return p->sss[(addr - p->ss_base0) >> p->ss_shift];
+}
 
 #define WB(p) ((p)->cfg.word_bits)
 

@@ -70,7 +70,10 @@ static void return_block(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
 /* Route a freed block: a slab owned by another thread gets a remote push (returned to
  * the caller, not done: hk_free pushes at once, hk_free_begin's caller word by word);
  * else the TLS magazine; else back to the slab (NULL: the block is placed). */
+static hk_slab *ss_route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr);
+
 static inline hk_slab *route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
+    if (p->ss_on) return ss_route(p, t, s, addr);
     int64_t o = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (o != HK_NO_OWNER && o != t->tid) {
 #if HAKMEM_MUTANT == HK_exact_misses_remote
@@ -87,6 +90,53 @@ static inline hk_slab *route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t add
         if ((addr / s->block_size) % 64 == 0 && m->top < m->cap) m->items[m->top++] = addr;
 #endif
         t->counts[HK_P_FREE_MAGAZINE]++;
+        return NULL;
+    }
+    hit(p, t, HK_P_MAG_OVERFLOW);
+    return_block(p, t, s, addr);
+    return NULL;
+}
+
+/* SuperSlab mode's free pipeline: a free into a SuperSlab the caller owns is ss_local:
+ * onto its tls_sll of the class (at most tls_sll_capacity), else the TLS magazine, else
+ * the slab; any other free is ss_remote and takes the default route.  The SuperSlab's
+ * owner can become the caller only by the caller's own hand, so one load decides. */
+static hk_slab *ss_route(hk_pool *p, hk_thread *t, hk_slab *s, uintptr_t addr) {
+    int c = s->class_idx;
+    int local = atomic_load_explicit(&hk_ss_of(p, addr)->owner, memory_order_relaxed) == t->tid;
+    if (!local) {
+#if HAKMEM_MUTANT == HK_ss_counter_wrong_route
+        t->counts[HK_P_SS_LOCAL]++;             /* a remote free counted as a local one */
+#else
+        t->counts[HK_P_SS_REMOTE]++;
+#endif
+        hk_slab *o_of = s;
+#if HAKMEM_MUTANT == HK_ss_mask_off_by_one_slab
+        {   /* the owner read from the slab one slab above the block's, when there is one */
+            hk_slab *up = hk_slab_of(p, s->base + p->cfg.slab_size);
+            if (up && hk_ss_of(p, up->base) == hk_ss_of(p, addr)) o_of = up;
+        }
+#endif
+        int64_t o = atomic_load_explicit(&o_of->owner, memory_order_acquire);
+        if (o != HK_NO_OWNER && o != t->tid) return remote_route(p, t, s);
+    } else {
+        t->counts[HK_P_SS_LOCAL]++;
+        if (t->sll_count[c] < p->cfg.tls_sll_capacity) {
+            *(uintptr_t *)addr = t->sll_head[c];
+            t->sll_head[c] = addr;
+            t->sll_count[c]++;
+            hk__fp_slab(p, s);
+            t->counts[HK_P_TLS_SLL]++;
+            t->counts[HK_P_SS_FREE_EARLY_LOCAL]++;
+            return NULL;
+        }
+    }
+    hk_mag *m = &t->mags[c];
+    if (m->top < m->cap) {
+        if (m->top < t->mag_lo[c]) t->mag_lo[c] = m->top;
+        m->items[m->top++] = addr;
+        t->counts[HK_P_FREE_MAGAZINE]++;
+        if (local) t->counts[HK_P_SS_FREE_EARLY_LOCAL]++;
         return NULL;
     }
     hit(p, t, HK_P_MAG_OVERFLOW);
@@ -147,7 +197,7 @@ hk_thread *hk_thread_new(hk_pool *p, int64_t tid) {
     t->exact_free = hk_zalloc64(nc * sizeof(uint64_t));
     t->mag_lo = hk_zalloc64(nc * sizeof(uint32_t));
     int ok = t->mags && t->active_a && t->active_b && t->alloc_batch && t->free_batch
-             && t->exact_alloc && t->exact_free && t->mag_lo;
+             && t->exact_alloc && t->exact_free && t->mag_lo && hk__ss_thread_init(p, t) == 0;
     for (int c = 0; ok && c < nc; c++) {
         t->mags[c].cap = p->cfg.magazine_capacity;
         t->mags[c].items = hk_zalloc64(p->cfg.magazine_capacity * sizeof(uintptr_t));
@@ -167,6 +217,7 @@ static void thread_free(hk_pool *p, hk_thread *t) {
     for (int c = 0; c < p->cfg.num_classes; c++) free(t->mags[c].items);
     free(t->mags); free(t->active_a); free(t->active_b); free(t->alloc_batch);
     free(t->free_batch); free(t->exact_alloc); free(t->exact_free); free(t->mag_lo);
+    free(t->sll_head); free(t->sll_count); free(t->ss_list);
     free(t);
 }
 
@@ -185,6 +236,21 @@ void hk_thread_exit(hk_pool *p, hk_thread *t) {
             uintptr_t x = m->items[--m->top];
             return_block(p, t, hk_slab_of(p, x), x);
         }
+    }
+    if (p->ss_on) {                      /* the tls_sll blocks back, then abandon */
+        for (int c = 0; c < p->cfg.num_classes; c++)
+            while (t->sll_head[c]) {
+                uintptr_t x = t->sll_head[c];
+                t->sll_head[c] = *(uintptr_t *)x;
+                t->sll_count[c]--;
+                hk_slab *s = hk_slab_of(p, x);
+                hk__fp_slab(p, s);
+                hit(p, t, HK_P_TLS_SLL_FLUSH);
+                return_block(p, t, s, x);
+            }
+        pthread_mutex_lock(&p->lock);
+        hk__ss_abandon(p, t);
+        pthread_mutex_unlock(&p->lock);
     }
     hk_flush_thread(p, t);
     pthread_mutex_lock(&p->lock);
@@ -236,6 +302,11 @@ uint32_t hk_refill_active(hk_pool *p, hk_thread *t, int c) {
 /* ======================================================================== */
 
 const char *hk_check_config(const hk_config *cfg) {
+    if (cfg->use_superslab) {
+        uint64_t z = cfg->superslab_size;
+        if (z < 2 * cfg->slab_size || (z & (z - 1)) || z % cfg->slab_size) return "superslab_size";
+        if (cfg->ss_first_off % cfg->slab_size || cfg->ss_first_off >= z) return "ss_first_off";
+    }
     if (cfg->num_classes < 1 || cfg->num_classes > HK_MAX_CLASSES) return "num_classes";
     if (cfg->word_bits < 1 || cfg->word_bits > 64) return "word_bits";
     if (cfg->slab_size < 8 || (cfg->slab_size & (cfg->slab_size - 1))) return "slab_size";
@@ -252,7 +323,10 @@ hk_pool *hk_pool_new(const hk_config *cfg, int record, int debug) {
     p->record = record;
     p->debug = debug;
     while ((1ULL << p->slab_shift) < cfg->slab_size) p->slab_shift++;
+    p->ss_on = cfg->use_superslab != 0;
     p->arena_map_len = (size_t)(cfg->max_slabs_total + 1) * cfg->slab_size;
+    if (p->ss_on) p->arena_map_len = (size_t)cfg->max_slabs_total * cfg->slab_size
+                                     + cfg->superslab_size;
     p->arena_map = mmap(NULL, p->arena_map_len, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     p->slabs = calloc(cfg->max_slabs_total, sizeof(hk_slab *));
@@ -266,6 +340,19 @@ hk_pool *hk_pool_new(const hk_config *cfg, int record, int debug) {
     }
     uintptr_t m = (uintptr_t)p->arena_map;
     p->arena = (m + cfg->slab_size - 1) & ~(uintptr_t)(cfg->slab_size - 1);
+    if (p->ss_on) {      /* SuperSlab k at arena + ss_first_off + k * superslab_size, aligned */
+        uintptr_t a = (m + cfg->ss_first_off + cfg->superslab_size - 1)
+                      & ~(uintptr_t)(cfg->superslab_size - 1);
+        p->arena = a - cfg->ss_first_off;
+    }
+    if (hk__ss_pool_init(p) != 0) {
+        hk__ss_pool_fini(p);
+        munmap(p->arena_map, p->arena_map_len);
+        free(p->slabs);
+        free(p->free_vidx);
+        free(p);
+        return NULL;
+    }
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -281,6 +368,7 @@ void hk_pool_destroy(hk_pool *p) {
             if (p->slabs[k]->in_use) hk_slab_fini(p->slabs[k]);
             free(p->slabs[k]);
         }
+    hk__ss_pool_fini(p);
     munmap(p->arena_map, p->arena_map_len);
     free(p->slabs);
     free(p->free_vidx);
@@ -410,3 +498,22 @@ void hk_remote_count_add(hk_slab *s) {
 uintptr_t hk_slab_remote_head(hk_slab *s) { return atomic_load(&s->remote_head); }
 uint32_t hk_slab_remote_count(hk_slab *s) { return atomic_load(&s->remote_count); }
 int64_t hk_slab_owner(hk_slab *s) { return atomic_load(&s->owner); }
+
+/* ======================================================================== */
+/* SuperSlab mode: what the harness reads                                    */
+/* ======================================================================== */
+
+int64_t hk_ss_owner(hk_ss *ss) { return atomic_load(&ss->owner); }
+
+/* The SuperSlab whose range holds addr (in use, pooled or not), or NULL. */
+hk_ss *hk_ss_at(hk_pool *p, uintptr_t addr) {
+    if (!p->ss_on || addr < p->ss_base0) return NULL;
+    uint64_t k = (addr - p->ss_base0) >> p->ss_shift;
+    return k < p->next_ss ? p->sss[k] : NULL;
+}
+
+int hk_thread_dirty_take(hk_thread *t) {
+    int d = t->fp_dirty;
+    t->fp_dirty = 0;
+    return d;
+}

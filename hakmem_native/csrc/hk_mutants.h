@@ -14,6 +14,8 @@
 #define HK_exact_misses_remote 10           /* a remote free is not counted in the exact stats */
 #define HK_live_not_marked 11               /* 1 block in 97 is handed out unmarked in the debug table */
 #define HK_slab_limit_8 12                  /* new_slab refuses past 8 slabs: out of memory */
+#define HK_ss_mask_off_by_one_slab 13       /* SuperSlab mode: a non-local free reads the owner of the slab one slab above the block's */
+#define HK_ss_counter_wrong_route 14        /* SuperSlab mode: a remote free is counted ss_local */
 #ifndef HAKMEM_MUTANT
 #define HAKMEM_MUTANT 0
 #endif

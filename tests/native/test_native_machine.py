@@ -39,3 +39,37 @@ def test_the_stock_oracle_runs_the_path_conformance_checks_on_the_c_pool():
     oracle.teardown()
     conf = {i: n for i, n in oracle.checks.items() if i.startswith("CONF-")}
     assert len(conf) >= 5 and all(n > 0 for n in conf.values()), conf
+
+
+def test_in_superslab_mode_the_c_pool_agrees_with_the_reference_on_every_step():
+    """The lockstep machine on SuperSlab-mode Configs only: every op's snapshot (partial,
+    from the C pool's footprint) checked by the catalogue, SS-01..SS-08 included."""
+    import dataclasses
+
+    from hypothesis import strategies as st
+
+    from specs.machines import seed_configs, small_configs, tiny_configs
+    ss_configs = st.one_of(tiny_configs, small_configs, seed_configs).flatmap(
+        lambda c: st.builds(lambda k, pm, sll: dataclasses.replace(
+            c, use_superslab=True, superslab_size=c.slab_size * k, superslab_pool_max=pm,
+            tls_sll_capacity=sll), st.sampled_from([2, 4, 8]), st.integers(0, 2),
+            st.integers(0, 4)))
+    Machine = make_machine(RefAllocator, skipping_unsupported(load_impl("native")), ss_configs,
+                           name="NativeSuperSlabMachine")
+    run_state_machine_as_test(Machine, settings=settings(max_examples=60, deadline=None,
+                                                         stateful_step_count=40))
+
+
+def test_the_oracle_runs_the_superslab_checks_on_the_c_pool():
+    from specs.api import Config
+    from specs.lockstep import Alloc, Free, Oracle, Quiesce, ThreadExit
+    cfg = Config(slab_size=2048, magazine_capacity=2, mini_mag_capacity=2, refill_batch=2,
+                 use_superslab=True, superslab_size=8192, superslab_pool_max=1,
+                 tls_sll_capacity=2)
+    oracle = Oracle(RefAllocator(cfg), load_impl("native")(cfg))
+    oracle.run([Alloc(8, h % 2) for h in range(40)] + [Free(h, h % 3) for h in range(40)]
+               + [ThreadExit(0), ThreadExit(1), Alloc(8, 2), Quiesce()])
+    oracle.teardown()
+    ss = {i: n for i, n in oracle.checks.items() if i.startswith("SS-")}
+    assert {"SS-01", "SS-02", "SS-03", "SS-04", "SS-06", "SS-07", "SS-08"} <= set(ss), ss
+    assert all(n > 0 for n in ss.values()), ss

@@ -1,12 +1,14 @@
 """The C pool makes the Python model's choices: the same ops on both give the same blocks
-(the C address mapped by ``model_address``), the same debug counters, the same slabs."""
+(the C address mapped by ``model_address``), the same debug counters, the same slabs; in
+both modes (the default, and SuperSlab mode: ``Config.use_superslab``)."""
+import dataclasses
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hakmem_fast import FastAllocator
-from hakmem_native.allocator import NativeAllocator
+from hakmem_native.differential import compare
 from specs.api import Config
-from specs.machines import small_configs, tiny_configs
+from specs.machines import both_modes, small_configs, tiny_configs
 
 OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "free", "exit",
                                           "evict", "drain", "refill", "flush", "quiesce"]),
@@ -14,43 +16,42 @@ OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "fr
                min_size=10, max_size=150)
 
 
-def run_both(cfg, ops, mutant=None):
-    fast, nat = FastAllocator(cfg), NativeAllocator(cfg, mutant=mutant)
-    held = []                  # (fast address, native address)
-    for i, (kind, tid, size, pick) in enumerate(ops):
-        c = size % cfg.num_classes
-        if kind == "alloc":
-            size = size % (cfg.max_size + 1)
-            f, n = fast.alloc(size, tid), nat.alloc(size, tid)
-            assert (f is None) == (n is None), f"op {i}: alloc({size}, {tid}): {f} vs {n}"
-            if f is not None:
-                assert nat.model_address(n) == f, f"op {i}: {hex(nat.model_address(n))} != {hex(f)}"
-                held.append((f, n))
-        elif kind == "free" and held:
-            f, n = held.pop(pick % len(held))
-            fast.free(f, tid)
-            nat.free(n, tid)
-        elif kind == "exit":
-            fast.thread_exit(tid), nat.thread_exit(tid)
-        elif kind == "evict":
-            assert fast.evict_active(tid, c) == nat.evict_active(tid, c)
-        elif kind == "drain":
-            assert fast.drain_remote(tid, c) == nat.drain_remote(tid, c)
-        elif kind == "refill":
-            assert fast.refill_active(tid, c) == nat.refill_active(tid, c)
-        elif kind == "flush":
-            fast.flush_stats(), nat.flush_stats()
-        elif kind == "quiesce":
-            fast.quiesce(), nat.quiesce()
-        assert dict(fast.path_counts) == dict(nat.path_counts), f"op {i} {kind}"
-        assert fast.stats() == nat.stats() and fast.exact_stats() == nat.exact_stats()
-    assert fast.slab_bases() == [nat.model_address(b) for b in nat.slab_bases()]
+def superslab(cfg, k=2, pool_max=1, sll=2):
+    """cfg in SuperSlab mode: k slab slots per SuperSlab, a pool of pool_max, a tls_sll of sll."""
+    return dataclasses.replace(cfg, use_superslab=True, superslab_size=cfg.slab_size * k,
+                               superslab_pool_max=pool_max, tls_sll_capacity=sll)
+
+
+#: SuperSlab mode only (2 to 8 slots, a pool of 0-2, a tls_sll of 0-4)
+SS_CONFIGS = st.one_of(tiny_configs, small_configs).flatmap(
+    lambda c: st.builds(lambda k, pm, sll: superslab(c, k, pm, sll), st.sampled_from([2, 4, 8]),
+                        st.integers(0, 2), st.integers(0, 4)))
+
+
+def run_both(cfg, ops, mutant=None, check=False):
+    """The ops on the model and on the C pool, compared after each
+    (``hakmem_native.differential.compare``); ``check``: the catalogue (level 3) on the C
+    pool's snapshot after each op too."""
+    problem = compare(cfg, ops, mutant=mutant, check=check)
+    assert problem is None, problem
 
 
 @settings(max_examples=300, deadline=None)
 @given(cfg=st.one_of(tiny_configs, small_configs), ops=OPS)
 def test_the_c_pool_hands_out_the_models_blocks_with_the_models_counters(cfg, ops):
     run_both(cfg, ops)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cfg=SS_CONFIGS, ops=OPS)
+def test_in_superslab_mode_the_c_pool_makes_the_models_choices(cfg, ops):
+    run_both(cfg, ops)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cfg=st.one_of(both_modes(tiny_configs), both_modes(small_configs)), ops=OPS)
+def test_the_whole_catalogue_holds_on_the_c_pools_snapshots_in_both_modes(cfg, ops):
+    run_both(cfg, ops, check=True)
 
 
 @pytest.mark.quality
