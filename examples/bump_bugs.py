@@ -81,6 +81,32 @@ class ExactStatsRaise(Bump):
         return super().exact_stats()
 
 
+class DeepCounterWrap(Bump):
+    """Counts each class's allocations in windows of 3,000; the first allocation of a new
+    window hands out the class's previous block again, still live (the wrap path returns
+    a stale pointer).  Nothing goes wrong before the 3,001st allocation of one class: a
+    short history never sees it."""
+
+    WINDOW = 3000
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.recent = [None] * config.num_classes     # the block last handed out, per class
+
+    def alloc(self, size, tid=0):
+        addr = super().alloc(size, tid)
+        if addr is None:
+            return None
+        c = self.blocks[addr][0]
+        stale = self.recent[c]
+        if self.allocs[c] % self.WINDOW == 1 and stale in self.live and stale != addr:
+            self.live.discard(addr)                     # the new block goes back ...
+            self.free_lists[c].append(addr)
+            return stale                                # ... and a live one is handed out
+        self.recent[c] = addr
+        return addr
+
+
 def _factory(cls):
     def make(config):
         return cls(config)
@@ -95,6 +121,7 @@ lost_free = _factory(LostFree)
 stats_drift = _factory(StatsDrift)
 raises_on_valid_op = _factory(RaisesOnValidOp)
 exact_stats_raise = _factory(ExactStatsRaise)
+deep_counter_wrap = _factory(DeepCounterWrap)
 
 PLANTED = {
     "overlapping_blocks": (("LIVE-03",), "a new block starts inside a live one"),
@@ -104,4 +131,11 @@ PLANTED = {
     "stats_drift": (("STAT-01", "STAT-03"), "reported allocs miss every reused block"),
     "raises_on_valid_op": (("LOCK-03",), "thread_exit of a tid with no state raises KeyError"),
     "exact_stats_raise": (("LOCK-03",), "exact_stats() raises IndexError"),
+}
+
+#: planted bugs only a deep history reaches (``--machine deep``: thousands of ops of one
+#: class per example); the short machines of PLANTED's hunt do not
+DEEP = {
+    "deep_counter_wrap": (("LIVE-02",), "the 3,001st allocation of a class hands out a "
+                                        "live block again"),
 }

@@ -78,7 +78,7 @@ def classify_all(exc: BaseException) -> list:
     return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 
 
-def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None):
+def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, deep=False):
     """A machine class that records the stats of every run and its last failure.
     ``impl``: a ``module:factory`` spec (``fuzz.impl``), default the fast model; Configs
     the implementation declares unsupported are skipped and counted."""
@@ -89,7 +89,7 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None):
         from fuzz.impl import load_impl, skipping_unsupported
         factory = skipping_unsupported(load_impl(impl), unsupported)
     base = make_machine(RefAllocator, factory, config_strategy, l3_every=l3_every,
-                        name="HuntMachine")
+                        name="HuntMachine", deep=deep)
     wd = watchdog or Watchdog(0)
 
     class Recording(base):
@@ -153,21 +153,22 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None):
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
          step_count: int = 50, l3_every: int = L3_EVERY, database=None,
          stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT,
-         impl=None) -> HuntResult:
+         impl=None, deep: bool = False) -> HuntResult:
     """Run the machine until a failure or ``budget`` seconds; the result is shrunk.
 
     ``op_timeout`` is the per-op watchdog in seconds (0: off); see ``fuzz.watchdog``.
     ``impl`` names the implementation under test (``module:factory``; default hakmem_fast).
+    ``deep``: the machine has the deep-history rules (``specs.machines.deep_rules``).
     """
     with Watchdog(op_timeout) as wd:
         return _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database,
-                     stop, on_chunk, wd, impl)
+                     stop, on_chunk, wd, impl, deep)
 
 
 def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, stop,
-          on_chunk, wd, impl=None) -> HuntResult:
+          on_chunk, wd, impl=None, deep=False) -> HuntResult:
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,
-                                l3_every, wd, impl)
+                                l3_every, wd, impl, deep)
     rec = Machine.record
     start = time.monotonic()
     s = seed

@@ -137,7 +137,8 @@ def load_ops(args):
 def minimize(config: Config, ops: list, index: int, err: InvariantViolation, *,
              check_level: int, seconds: float, make_fast=None):
     """Shortest failing prefix, then shrunk: (ops, prefix length, inv_id, message)."""
-    from fuzz.trace_shrink import fails_like, shortest_failing_prefix, shrink
+    from fuzz.trace_shrink import fails_like, shortest_failing_prefix, shrink, simplify
+    from specs.api import size_to_class
 
     def run(candidate):
         _, failure = check_ops(config, candidate, check_level=check_level,
@@ -151,7 +152,13 @@ def minimize(config: Config, ops: list, index: int, err: InvariantViolation, *,
     n = shortest_failing_prefix(ops, fails, hi) if fails(ops[:hi]) else hi
     sys.stderr.write(f"replay: shortest failing prefix: {n:,} of {len(ops):,} ops; "
                      f"shrinking (at most {seconds:g} s)\n")
-    small = shrink(ops[:n], fails, seconds)
+    t0 = time.monotonic()
+    small = simplify(ops[:n], fails, lambda size: size_to_class(size, config.class_sizes),
+                     seconds / 2)
+    if len(small) < n:
+        sys.stderr.write(f"replay: {len(small):,} ops after dropping whole kinds of op and "
+                         f"merging runs of allocations\n")
+    small = shrink(small, fails, seconds - (time.monotonic() - t0))
     try:
         run(small)
         return small, n, err.inv_id, str(err)

@@ -50,6 +50,7 @@ FAMILIES = {                      # --machine NAME -> attribute of specs.machine
     "tiny": "tiny_configs",
     "small": "small_configs",
     "seed": "seed_configs",
+    "deep": "deep_configs",       # and the deep-history rules: thousands of ops per example
 }
 
 
@@ -154,6 +155,33 @@ def _failure(index, result, params, mutant, database=None, shrink_cut=False) -> 
     if mutant:
         fail["passes_without_mutant"] = not _replay_fails(replay, result, None, params)
     return fail
+
+
+#: a lockstep failure longer than this gets the trace post-pass after Hypothesis's shrink
+POST_SHRINK_OVER = 50
+
+
+def post_shrink(result, seconds: float, mutant, params) -> tuple:
+    """(trace, cut): ``result``'s trace after the passes of ``fuzz.trace_shrink`` (whole
+    kinds of op dropped, runs of allocations merged, chunks deleted) in what is left of the
+    shrink budget, still failing with the same invariant; a deep history whose example
+    Hypothesis shrinks slowly (each replay is thousands of ops) ends as a few bursts.
+    ``cut``: the budget ended first."""
+    from fuzz.replay import replay
+    from fuzz.trace_shrink import fails_like, shrink, simplify
+    from specs.api import size_to_class
+    cfg, t0 = result.config, time.monotonic()
+    if seconds <= 0:
+        return result.trace, True
+
+    def run(ops):
+        replay(cfg, ops, mutant=mutant, l3_every=params["l3_every"],
+               op_timeout=params["op_timeout"], impl=params.get("impl"))
+    fails = fails_like(run, result.inv_id)
+    ops = simplify(list(result.trace), fails, lambda size: size_to_class(size, cfg.class_sizes),
+                   seconds / 2)
+    ops = shrink(ops, fails, seconds - (time.monotonic() - t0))
+    return ops, time.monotonic() - t0 >= seconds
 
 
 def _replay_raises(replay, result, mutant, params):
@@ -320,7 +348,7 @@ def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, start
                   chunk=params["chunk"], step_count=params["steps"],
                   l3_every=params["l3_every"], database=database, stop=stop,
                   on_chunk=on_chunk, op_timeout=params["op_timeout"],
-                  impl=params.get("impl"))
+                  impl=params.get("impl"), deep="deep" in params["machines"])
     with hypothesis_shrink_budget(params.get("shrink_seconds", 60.0)) as shrink:
         if mutant:
             with mutants.get(mutant).apply():
@@ -331,6 +359,11 @@ def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, start
     queue.put(("progress", index, acc.message(started, database)))
     if not result.killed:
         return None
+    if (result.config is not None and len(result.trace) > POST_SHRINK_OVER
+            and not result.inv_id.startswith(("crash:", "HANG"))):
+        left = params.get("shrink_seconds", 60.0) - shrink["seconds"]
+        result.trace, cut = post_shrink(result, left, mutant, params)
+        shrink["cut"] = shrink["cut"] or cut
     fail = _failure(index, result, params, mutant, database, shrink_cut=bool(shrink["cut"]))
     fail.update(machine="lockstep", shrink_cut=bool(shrink["cut"]),
                 shrink_seconds=round(shrink["seconds"], 2))

@@ -76,6 +76,60 @@ def shortest_failing_prefix(ops: list, fails: Callable[[list], bool], hi: int) -
     return hi
 
 
+def simplify(ops: list, fails: Callable[[list], bool], class_of: Callable[[int], int],
+             seconds: float = 60.0) -> list:
+    """Structural passes for long histories (thousands of ops), each kept only while the
+    list still fails: drop every op of one kind at once (all frees, all reads, ...); run
+    every op on thread 0; once no op names a handle, order the allocations by class
+    (``class_of(size)``); merge each run of consecutive allocations of one thread and
+    class into one ``AllocMany`` (handles keep their numbers).  A few replays where
+    chunk deletion would need thousands; :func:`shrink` finishes the job.
+
+    >>> from specs.lockstep import Alloc, Free
+    >>> simplify([Alloc(8), Free(0), Alloc(9, tid=1), Alloc(16)], lambda ops: len(ops) < 9,
+    ...          lambda size: 0 if size <= 16 else 1)
+    [AllocMany(size=16, n=3, tid=0)]
+    """
+    deadline = time.monotonic() + seconds
+
+    def attempt(candidate) -> bool:
+        return (time.monotonic() < deadline and candidate != ops and fails(candidate))
+
+    for kind in sorted({type(op).__name__ for op in ops} - {"Alloc", "AllocMany"}):
+        candidate = drop(ops, [i for i, op in enumerate(ops) if type(op).__name__ == kind])
+        if attempt(candidate):
+            ops = candidate
+    candidate = [dataclasses.replace(op, tid=0) if isinstance(getattr(op, "tid", None), int)
+                 else op for op in ops]
+    if attempt(candidate):
+        ops = candidate
+    if all(type(op) in (Alloc, AllocMany) for op in ops):
+        candidate = sorted(ops, key=lambda op: class_of(op.size))      # stable
+        if attempt(candidate):
+            ops = candidate
+    candidate = _merge_allocs(ops, class_of)
+    if attempt(candidate):
+        ops = candidate
+    return ops
+
+
+def _merge_allocs(ops: list, class_of) -> list:
+    """Runs of consecutive Alloc/AllocMany of one thread and class as one AllocMany (of the
+    run's largest size)."""
+    out = []
+    for op in ops:
+        if type(op) in (Alloc, AllocMany):
+            n = 1 if type(op) is Alloc else op.n
+            last = out[-1] if out else None
+            if (type(last) is AllocMany and last.tid == op.tid
+                    and class_of(last.size) == class_of(op.size)):
+                out[-1] = AllocMany(max(last.size, op.size), last.n + n, op.tid)
+                continue
+            op = AllocMany(op.size, n, op.tid)
+        out.append(op)
+    return out
+
+
 def shrink(ops: list, fails: Callable[[list], bool], seconds: float = 60.0,
            on_progress: Optional[Callable[[int], None]] = None) -> list:
     """Remove chunks of ops (sizes n/2, n/4, ... 1) while the list still fails.
@@ -102,4 +156,4 @@ def shrink(ops: list, fails: Callable[[list], bool], seconds: float = 60.0,
         chunk = max(1, chunk // 2)
 
 
-__all__ = ["drop", "fails_like", "shortest_failing_prefix", "shrink"]
+__all__ = ["drop", "fails_like", "shortest_failing_prefix", "shrink", "simplify"]

@@ -77,6 +77,14 @@ def both_modes(draw, base):
                                tls_sll_capacity=draw(st.integers(0, 4)))
 
 
+#: deep histories (``--machine deep``): no slab limit, so thousands of blocks of one class
+#: stay live; the seed's numbers and smaller slabs and caches
+deep_configs = st.one_of(
+    st.builds(Config),
+    st.builds(Config, slab_size=st.sampled_from([1024, 4096]),
+              mini_mag_capacity=st.integers(2, 32), refill_batch=st.integers(1, 16),
+              magazine_capacity=st.integers(16, 256), flush_interval=st.integers(16, 256)))
+
 #: every size, the default mode (the catalogue's planted bugs are hunted with these)
 configs = st.one_of(tiny_configs, small_configs, seed_configs)
 #: every size, both modes (the lockstep test machines)
@@ -94,14 +102,17 @@ BAD_TIDS = st.sampled_from([-1, True, None, "0", 1.0])
 
 
 def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = L3_EVERY,
-                 name: str = "LockstepMachine"):
+                 name: str = "LockstepMachine", deep: bool = False):
     """A RuleBasedStateMachine class over fresh ref/fast allocators per example.  A C
     library (an Impl of the malloc tier) gets the malloc machine instead: no reference,
     the contract of malloc (``specs.malloc_machine``).
 
     What ``fast_factory`` declares (``specs.api.Capabilities``) is honoured: every Config
     drawn takes its classes (the reference serves the same ones), and the bad frees and
-    out-of-block accesses it does not promise to detect are never sent."""
+    out-of-block accesses it does not promise to detect are never sent.
+
+    ``deep``: the rules of deep histories too (:func:`deep_rules`), thousands of ops of
+    one class per example."""
     if getattr(fast_factory, "tier", None) == "malloc":
         from .malloc_machine import make_malloc_machine
         return make_malloc_machine(fast_factory, l3_every, name)
@@ -211,5 +222,33 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
             if self.oracle is not None and not self.broken:
                 self.oracle.teardown()
 
+    if deep:
+        Machine = deep_rules(Machine)
     Machine.__name__ = Machine.__qualname__ = name
     return Machine
+
+
+def deep_rules(base):
+    """``base`` with the rules of deep histories, from the workloads' patterns: a long run
+    of one class (256-2,048 allocations of one size in one step), a long free (the oldest
+    or the newest), and churn (rounds of allocating and freeing a batch, as larson's
+    threads do).  Each op is in the trace, so a failure shrinks to a few bursts."""
+
+    class Deep(base):
+        @rule(target=base.handles, size=st.integers(0, 1024), n=st.integers(256, 2048),
+              tid=TIDS)
+        def deep_alloc(self, size, n, tid):
+            return multiple(*self._apply(AllocMany(self._size(size), n, tid)))
+
+        @rule(n=st.integers(64, 2048), tid=TIDS, newest=st.booleans())
+        def deep_free(self, n, tid, newest):
+            self._apply(FreeMany(n, tid, newest))
+
+        @rule(size=st.integers(0, 1024), rounds=st.integers(1, 8), n=st.integers(16, 256),
+              tid=TIDS, by=TIDS)
+        def churn(self, size, rounds, n, tid, by):
+            for _ in range(rounds):
+                self._apply(AllocMany(self._size(size), n, tid))
+                self._apply(FreeMany(n, by, newest=True))
+
+    return Deep
