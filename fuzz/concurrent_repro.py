@@ -20,19 +20,25 @@ from specs.api import Config
 from specs.concurrent import replay
 
 
-def replay_rounds(config: Config, rounds, mutant: Optional[str] = None):
-    """Replay recorded rounds (under planted bug ``mutant``); raises the finding."""
+def replay_rounds(config: Config, rounds, mutant: Optional[str] = None,
+                  impl: Optional[str] = None):
+    """Replay recorded rounds (under planted bug ``mutant``, on ``impl``, a
+    ``module:factory``, default the fast model); raises the finding."""
     ctx = nullcontext()
     if mutant:
         from fuzz.mutants.hang import get        # catalogue, hangs and races
         ctx = get(mutant).apply()
+    factory = FastAllocator
+    if impl:
+        from fuzz.impl import load_impl
+        factory = load_impl(impl)
     with ctx:
-        return replay(RefAllocator, FastAllocator, config, rounds)
+        return replay(RefAllocator, factory, config, rounds)
 
 
 def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
                       message: str = "", mutant: Optional[str] = None,
-                      shrink_cut: bool = False) -> str:
+                      shrink_cut: bool = False, impl: Optional[str] = None) -> str:
     """Source of a pytest file that replays the rounds (``shrink_cut`` as in
     ``fuzz.replay.reproducer_source``)."""
     from fuzz.replay import SHRINK_CUT_NOTE
@@ -42,6 +48,8 @@ def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
         header.append(f"Invariant: {inv_id}")
     if mutant:
         header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
+    if impl:
+        header.append(f"Implementation: {impl}")
     if shrink_cut:
         header.append(SHRINK_CUT_NOTE)
     if message:
@@ -57,13 +65,14 @@ from fuzz.concurrent_repro import replay_rounds
 
 CONFIG = {config!r}
 MUTANT = {mutant!r}
+IMPL = {impl!r}
 ROUNDS = [
 {rounds_src}
 ]
 
 
 def test_{ident}_replays_clean():
-    replay_rounds(CONFIG, ROUNDS, mutant=MUTANT)
+    replay_rounds(CONFIG, ROUNDS, mutant=MUTANT, impl=IMPL)
 '''
 
 

@@ -15,6 +15,7 @@ which ``specs.concurrent.replay`` re-runs exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -29,11 +30,33 @@ from specs.concurrent_shrink import SHRINK_SECONDS, shrink_rounds
 from specs.schedule import PCT, RandomStrategy
 
 
-def random_config(rng: random.Random) -> Config:
-    return Config(class_sizes=rng.choice([(8, 16), (8,), (16, 32)]),
-                  slab_size=rng.choice([64, 128]), word_bits=rng.choice([4, 8, 64]),
-                  mini_mag_capacity=rng.randint(1, 4), refill_batch=rng.randint(1, 4),
-                  magazine_capacity=rng.randint(1, 3), flush_interval=rng.randint(1, 4))
+#: share of the runner's Configs in SuperSlab mode (its remote route and SuperSlab pool
+#: interleaved too); the rest keep the default mode, where the catalogued races live
+SUPERSLAB_SHARE = 0.25
+
+
+def superslab_share(mutant=None) -> float:
+    """SUPERSLAB_SHARE, or 1 for a planted race of SuperSlab mode (hunted in that mode)."""
+    if mutant:
+        from fuzz.mutants.races import RACES
+        from specs.concurrent import superslab_concurrent_configs
+        m = RACES.get(mutant)
+        if m is not None and m.configs is superslab_concurrent_configs:
+            return 1.0
+    return SUPERSLAB_SHARE
+
+
+def random_config(rng: random.Random, ss_share: float = SUPERSLAB_SHARE) -> Config:
+    cfg = Config(class_sizes=rng.choice([(8, 16), (8,), (16, 32)]),
+                 slab_size=rng.choice([64, 128]), word_bits=rng.choice([4, 8, 64]),
+                 mini_mag_capacity=rng.randint(1, 4), refill_batch=rng.randint(1, 4),
+                 magazine_capacity=rng.randint(1, 3), flush_interval=rng.randint(1, 4))
+    if rng.random() >= ss_share:
+        return cfg
+    return dataclasses.replace(cfg, use_superslab=True,
+                               superslab_size=cfg.slab_size * rng.choice([2, 4, 8]),
+                               superslab_pool_max=rng.randint(0, 2),
+                               tls_sll_capacity=rng.randint(0, 4))
 
 
 def random_programs(rng: random.Random, h: Harness) -> dict:
@@ -76,6 +99,7 @@ class ConcurrentReport:
     paths: Counter = field(default_factory=Counter)    # the fast model's path counters
     shrink_seconds: float = 0.0  # spent shrinking the finding
     shrink_cut: bool = False     # the shrink budget ended first: the smallest found so far
+    unsupported: int = 0         # Configs the implementation declared unsupported (skipped)
 
     def lines(self) -> list:
         per = self.preemptions / self.schedules if self.schedules else 0.0
@@ -90,6 +114,9 @@ class ConcurrentReport:
                "preemptions per schedule: " + ", ".join(
                    f"{k}: {v}" for k, v in sorted(self.per_schedule.items())),
                "steps by label: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))]
+        if self.unsupported:
+            out.append(f"{self.unsupported} Configs skipped: not supported by the "
+                       "implementation, not a bug")
         if self.finding:
             out += [f"FINDING [{self.inv_id}]: {self.finding.splitlines()[0]}"]
             if self.shrink_cut:
@@ -116,6 +143,7 @@ class ConcurrentReport:
             "races_fired": {"cas-retry": self.labels.get("cas-retry", 0),
                             "preempted_after": dict(sorted(self.preempted_at.items()))},
             "steps_by_label": dict(sorted(self.labels.items())),
+            "unsupported_configs": self.unsupported,
             "finding": {"inv_id": self.inv_id, "message": self.finding,
                         "reproducer": self.reproducer,
                         "shrink_seconds": round(self.shrink_seconds, 2),
@@ -126,12 +154,18 @@ class ConcurrentReport:
 def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, seed: int = 0,
                    rounds: int = 3, stop_after=None,
                    shrink_seconds: float = SHRINK_SECONDS, stop=None, progress=None,
-                   progress_every: float = 2.0) -> ConcurrentReport:
+                   progress_every: float = 2.0, factory=None,
+                   ss_share: float = SUPERSLAB_SHARE) -> ConcurrentReport:
     """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples, or until
     ``stop()`` is true); a finding's reproducer is shrunk for at most ``shrink_seconds``
     of wall-clock time (``specs.concurrent_shrink``), then the smallest found is kept.
     ``progress(report)`` is called every ``progress_every`` seconds with the totals so
-    far."""
+    far.  ``factory``: the implementation under test (``Config -> allocator`` offering
+    ``specs.api.Hooks`` with its step generators; default the fast model); a Config it
+    declares unsupported is skipped.  ``ss_share``: the share of Configs in SuperSlab
+    mode."""
+    from specs.unsupported import Unsupported
+    factory = factory or FastAllocator
     if strategy not in ("random", "pct"):
         raise ValueError(f"unknown strategy {strategy!r}: choose random or pct")
     rng = random.Random(seed)
@@ -146,8 +180,12 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
             rep.seconds = time.monotonic() - start
             progress(rep)
             next_progress = time.monotonic() + progress_every
-        cfg = random_config(rng)
-        h = Harness(RefAllocator(cfg), FastAllocator(cfg))
+        cfg = random_config(rng, ss_share)
+        try:
+            h = Harness(RefAllocator(cfg), factory(cfg))
+        except Unsupported:
+            rep.unsupported += 1
+            continue
         rep.examples += 1
         try:
             for _ in range(rounds):
@@ -177,7 +215,7 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
             rep.paths.update(getattr(h.fast, "path_counts", None) or {})
             if shrink_seconds > 0:           # delete what the failure does not need
                 info = {}
-                cfg, rounds, pre = shrink_rounds(RefAllocator, FastAllocator, h.config,
+                cfg, rounds, pre = shrink_rounds(RefAllocator, factory, h.config,
                                                  h.rounds, rep.inv_id, shrink_seconds,
                                                  stats=info)
                 rep.shrink_seconds, rep.shrink_cut = info["seconds"], info["cut"]
@@ -209,11 +247,15 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
     from fuzz.impl import DEFAULT, resolve_or_exit
     from fuzz.mutants.races import RACES
     out = out or sys.stdout
-    spec = resolve_or_exit(impl).spec              # the banner (stderr); exit 2 if unusable
-    if spec != DEFAULT:
-        sys.stderr.write(f"hakmem-fuzz: error: --machine concurrent runs the step generators "
-                         f"of {DEFAULT} only, not --impl {spec}; drop --impl\n")
+    loaded = resolve_or_exit(impl)                 # the banner (stderr); exit 2 if unusable
+    spec = loaded.spec
+    if loaded.tier != "white-box":
+        sys.stderr.write(f"hakmem-fuzz: error: --machine concurrent interleaves the step "
+                         f"generators of specs.api.Steps and checks through specs.api.Hooks; "
+                         f"--impl {spec} is {loaded.tier} (it offers only the Allocator "
+                         f"protocol): implement Hooks, or drop --machine concurrent\n")
         return 2
+    factory = None if spec == DEFAULT else loaded
     if seed is None:              # a fresh seed each run, printed below so it can be replayed
         seed = random.SystemRandom().randrange(1_000_000_000)
     from fuzz.cli_contract import StopFlag, first_unwritable, usage_error
@@ -228,23 +270,25 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
                   f"{strategy}, seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")
         out.flush()
         rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed,
-                             shrink_seconds=shrink_seconds, stop=stop)
+                             shrink_seconds=shrink_seconds, stop=stop, factory=factory,
+                             ss_share=superslab_share(mutant))
     out.write("\n".join(rep.lines()) + "\n")
-    repro = _write_reproducer(rep, report, seed, mutant)
+    repro = _write_reproducer(rep, report, seed, mutant, None if factory is None else spec)
     if report:
         _write_report(rep, report, dict(implementation=spec, seed=seed, minutes=minutes,
                                         mutant=mutant, interrupted=stop()), repro, out)
     return _verdict(rep, repro, stop(), out, mutant)
 
 
-def _write_reproducer(rep, report, seed, mutant):
+def _write_reproducer(rep, report, seed, mutant, impl=None):
     if not rep.finding:
         return None
     from fuzz.concurrent_repro import write_reproducer
     return write_reproducer(os.path.join(report or "fuzz-report", "reproducers"),
                             rep.config, rep.rounds,
                             name=f"concurrent-{rep.inv_id}-seed{seed}", inv_id=rep.inv_id,
-                            message=rep.finding, mutant=mutant)
+                            message=rep.finding, mutant=mutant, impl=impl,
+                            shrink_cut=rep.shrink_cut)
 
 
 def _write_report(rep, report, extra, repro, out) -> None:

@@ -75,7 +75,8 @@ def _hunt_race(m, budget, seed) -> dict:
             "machine": "concurrent"}
     try:
         with m.apply():
-            r = hunt_concurrent(RefAllocator, FastAllocator, budget=budget, seed=seed)
+            r = hunt_concurrent(RefAllocator, FastAllocator, budget=budget, seed=seed,
+                                config_strategy=m.configs)
     except Exception as exc:  # noqa: BLE001 - a crashing hunt is reported, not fatal
         return {**base, "killed": False, "error": f"{type(exc).__name__}: {exc}"}
     first = r.message.splitlines()[0] if r.message else ""

@@ -82,17 +82,23 @@ def default_params(**overrides) -> dict:
 # ============================================================================
 
 
+def _tier(impl: str) -> str:
+    from fuzz.impl import load_impl
+    return load_impl(impl).tier
+
+
 def split(params: dict) -> dict:
     """``params`` with the split between the machines settled: ``concurrent_share`` (0 to
     1), and ``concurrent_note`` / ``lockstep_note`` saying why a machine does not run."""
     params = dict(params)
     share = params.get("concurrent_share") or 0.0
     impl, mutant = params.get("impl"), params.get("mutant")
-    if share > 0 and impl and impl != FAST:
+    if share > 0 and impl and impl != FAST and _tier(impl) != "white-box":
         params["concurrent_share"] = 0.0
-        params["concurrent_note"] = (f"--impl {impl}: the concurrent machine runs the step "
-                                     f"generators of {FAST} only, so this run checks "
-                                     f"{impl} with the "
+        params["concurrent_note"] = (f"--impl {impl}: the concurrent machine interleaves the "
+                                     f"step generators of specs.api.Steps, which a "
+                                     f"{_tier(impl)} implementation does not offer, so this "
+                                     f"run checks {impl} with the "
                                      f"{'malloc' if impl.startswith('malloc:') else 'lockstep'}"
                                      f" machine alone")
     elif 0 < share < 1 and mutant:

@@ -375,7 +375,7 @@ def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, sta
     record (the reproducer written and replayed), or None."""
     from contextlib import nullcontext
 
-    from fuzz.concurrent_run import run_concurrent
+    from fuzz.concurrent_run import run_concurrent, superslab_share
     from fuzz.mutants import hang as mutants
     mutant = params["mutant"]
     seed = seed_start(params, index) + k * SLICE_SEEDS
@@ -386,9 +386,15 @@ def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, sta
         view.add_concurrent(partial)
         queue.put(("progress", index, view.message(started, database)))
 
+    impl = params.get("impl")
+    factory = None
+    if impl and impl != "hakmem_fast:FastAllocator":
+        from fuzz.impl import load_impl
+        factory = load_impl(impl)          # white-box: runner.split checked it
     with ctx:
         rep = run_concurrent(seconds, seed=seed, stop=stop, progress=progress,
-                             shrink_seconds=params.get("shrink_seconds", 60.0))
+                             shrink_seconds=params.get("shrink_seconds", 60.0),
+                             factory=factory, ss_share=superslab_share(mutant))
     acc.add_concurrent(rep)
     queue.put(("progress", index, acc.message(started, database)))
     if not rep.finding:
@@ -414,7 +420,9 @@ def _concurrent_failure(index, rep, params, mutant, seed, elapsed) -> dict:
         fail["reproducer"] = write_reproducer(
             os.path.join(params["report"], "reproducers"), rep.config, rep.rounds,
             name=f"concurrent-{_failure_name(rep.inv_id, seed)}", inv_id=rep.inv_id,
-            message=rep.finding, mutant=mutant, shrink_cut=rep.shrink_cut)
+            message=rep.finding, mutant=mutant, shrink_cut=rep.shrink_cut,
+            impl=params.get("impl") if params.get("impl") != "hakmem_fast:FastAllocator"
+            else None)
     except Exception as exc:  # noqa: BLE001 - the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail

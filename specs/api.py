@@ -413,8 +413,54 @@ class Footprint:
 
 
 @runtime_checkable
-class Hooks(Protocol):
-    """Everything the oracle may ask of an implementation beyond :class:`Allocator`.
+class Steps(Protocol):
+    """The ops as atomic steps: what the concurrent machine (``specs.concurrent``) runs,
+    interleaving the steps of several threads under a scheduler.
+
+    Each method returns a generator.  The call validates its arguments (an error is
+    raised there, state unchanged); each ``next()`` then performs one atomic step and
+    yields a label naming the shared word it accessed (``"load"``, ``"cas"``,
+    ``"cas-retry"``, ``"lock"``...: the report counts races per label); the generator's
+    return value (``StopIteration.value``) is the op's result.  Run to the end with no
+    other thread's step in between, a generator must be its sequential op exactly:
+    ``hakmem_fast`` runs every sequential op this way (``hakmem_fast.steps.run_steps``),
+    and its generators are the example to follow.  A step that waits for another thread
+    (a spin) yields too, so the scheduler can run that thread; an op that spins while the
+    others are descheduled is a LIVELOCK finding.
+
+    A foreign allocator offering these and :class:`Hooks` runs under the concurrent machine:
+    ``hakmem-fuzz run --machine concurrent --impl MODULE:FACTORY``.
+    """
+
+    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
+        """``free(addr, tid)`` as atomic steps: a generator that validates first (an error
+        is raised, state unchanged, before the first step), then yields a label after
+        each access to a word shared between threads (a remote push yields ``"load"``,
+        ``"link"``, ``"cas-retry"``..., ``"cas"``).  Run to the end, it is ``free``;
+        a scheduler may run other threads' steps between two of its steps."""
+
+
+    def alloc_steps(self, size: int, tid: int = 0) -> Iterator[str]:
+        """``alloc(size, tid)`` as atomic steps; the generator returns alloc's result
+        (``StopIteration.value``).  Validates at the call (error raised, state unchanged)."""
+
+    def drain_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        """``drain_remote(tid, class_idx)`` as atomic steps; returns the blocks drained."""
+
+    def evict_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        """``evict_active(tid, class_idx)`` as atomic steps; returns True if evicted."""
+
+    def thread_exit_steps(self, tid: int) -> Iterator[str]:
+        """``thread_exit(tid)`` as atomic steps."""
+
+    def flush_steps(self, tid: int) -> Iterator[str]:
+        """Thread tid flushes its own stat batches, as atomic steps."""
+
+
+@runtime_checkable
+class Hooks(Steps, Protocol):
+    """Everything the oracle may ask of an implementation beyond :class:`Allocator`
+    (the step generators of :class:`Steps` included).
 
     An implementation that offers only ``Allocator`` is checked black-box
     (outcomes, usable sizes, client data, no double allocation, statistics).
@@ -452,30 +498,6 @@ class Hooks(Protocol):
 
     def refill_active(self, tid: int, class_idx: int) -> int:
         """Batch-refill tid's active slab A of class_idx from its bitmap; blocks moved."""
-
-    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
-        """``free(addr, tid)`` as atomic steps: a generator that validates first (an error
-        is raised, state unchanged, before the first step), then yields a label after
-        each access to a word shared between threads (a remote push yields ``"load"``,
-        ``"link"``, ``"cas-retry"``..., ``"cas"``).  Run to the end, it is ``free``;
-        a scheduler may run other threads' steps between two of its steps."""
-
-
-    def alloc_steps(self, size: int, tid: int = 0) -> Iterator[str]:
-        """``alloc(size, tid)`` as atomic steps; the generator returns alloc's result
-        (``StopIteration.value``).  Validates at the call (error raised, state unchanged)."""
-
-    def drain_steps(self, tid: int, class_idx: int) -> Iterator[str]:
-        """``drain_remote(tid, class_idx)`` as atomic steps; returns the blocks drained."""
-
-    def evict_steps(self, tid: int, class_idx: int) -> Iterator[str]:
-        """``evict_active(tid, class_idx)`` as atomic steps; returns True if evicted."""
-
-    def thread_exit_steps(self, tid: int) -> Iterator[str]:
-        """``thread_exit(tid)`` as atomic steps."""
-
-    def flush_steps(self, tid: int) -> Iterator[str]:
-        """Thread tid flushes its own stat batches, as atomic steps."""
 
 
 # ============================================================================

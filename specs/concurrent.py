@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from copy import deepcopy
+from dataclasses import replace
 
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
@@ -62,6 +63,13 @@ concurrent_configs = st.builds(
     slab_size=st.sampled_from([64, 128]), word_bits=st.sampled_from([4, 8, 64]),
     mini_mag_capacity=st.integers(1, 4), refill_batch=st.integers(1, 4),
     magazine_capacity=st.integers(1, 3), flush_interval=st.integers(1, 4))
+
+#: the same Configs in SuperSlab mode (2-8 slab slots, a pool of 0-2, a tls_sll of 0-4)
+superslab_concurrent_configs = concurrent_configs.flatmap(
+    lambda c: st.builds(
+        lambda k, pool, sll: replace(c, use_superslab=True, superslab_size=c.slab_size * k,
+                                     superslab_pool_max=pool, tls_sll_capacity=sll),
+        st.sampled_from([2, 4, 8]), st.integers(0, 2), st.integers(0, 4)))
 
 #: totals over every round run in this process (``hakmem-fuzz`` and the notes report them)
 TOTALS: Counter = Counter()
@@ -328,4 +336,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'specs.concurrent' has no attribute {name!r}")
 
 __all__ = ["Harness", "make_concurrent_machine", "replay", "hunt_concurrent",
-           "concurrent_configs", "DrawnSchedule", "OP_KINDS", "TOTALS"]
+           "concurrent_configs", "superslab_concurrent_configs", "DrawnSchedule", "OP_KINDS", "TOTALS"]

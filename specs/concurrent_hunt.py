@@ -187,7 +187,8 @@ class ConcurrentHunt:
 
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
                     chunk: int = 50, steps: int = 10, shrink_seconds: float = SHRINK_SECONDS,
-                    post_shrink_seconds: float = None) -> ConcurrentHunt:
+                    post_shrink_seconds: float = None,
+                    config_strategy=None) -> ConcurrentHunt:
     """Run the concurrent machine until it fails or ``budget`` seconds pass, then shrink
     within ``shrink_seconds`` of wall-clock time: Hypothesis first
     (``engine.MAX_SHRINKING_SECONDS``), then ``specs.concurrent_shrink.shrink_rounds`` for
@@ -196,7 +197,10 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     ``shrink_cut`` says so.  Chunks of ``chunk`` examples alternate between schedules
     that only preempt and schedules in which the thread a preemption switches to runs
     alone until its op ends (``DrawnSchedule``'s ``starve``)."""
-    Machine = make_concurrent_machine(ref_factory, fast_factory, name="ConcurrentHunt")
+    Machine = make_concurrent_machine(ref_factory, fast_factory,
+                                      config_strategy if config_strategy is not None
+                                      else concurrent_configs,
+                                      name="ConcurrentHunt")
     Machine.record["shrink_budget"] = shrink_seconds if shrink_seconds > 0 else None
     start = time.monotonic()
     with hypothesis_shrink_budget(shrink_seconds) as hyp:

@@ -23,14 +23,16 @@ _fa = {name: getattr(FA, name) for name in ("_free_route",)}
 RACES: dict = {}
 
 
-def race(name: str, expect=(), equivalent: bool = False):
+def race(name: str, expect=(), equivalent: bool = False, configs=None):
     """Register the decorated factory as a concurrency mutant (``kind`` "concurrency");
-    ``equivalent``: the concurrent machine must not kill it (its docstring says why)."""
+    ``equivalent``: the concurrent machine must not kill it (its docstring says why);
+    ``configs``: the Config strategy of the concurrent machine that reaches it (default:
+    ``specs.concurrent.concurrent_configs``)."""
     def deco(factory):
         if name in RACES:
             raise ValueError(f"concurrency mutant {name!r} registered twice")
         m = Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,
-                   equivalent=equivalent)
+                   equivalent=equivalent, configs=configs)
         m.kind = "concurrency"
         RACES[name] = m
         return factory
@@ -261,4 +263,4 @@ def _stale_owner():
 
 
 # the pool's races and the equivalent pop-one drain (registered in RACES when imported)
-from . import races_pool  # noqa: E402,F401
+from . import races_pool, races_superslab  # noqa: E402,F401

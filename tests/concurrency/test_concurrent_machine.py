@@ -5,7 +5,8 @@ from hypothesis import settings
 
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
-from specs.concurrent import Harness, make_concurrent_machine, replay
+from specs.concurrent import (Harness, make_concurrent_machine, replay,
+                              superslab_concurrent_configs)
 from specs.api import Config
 from specs.schedule import Replay
 
@@ -13,6 +14,14 @@ ConcurrentMachine = make_concurrent_machine(RefAllocator, FastAllocator)
 TestConcurrentMachine = ConcurrentMachine.TestCase
 TestConcurrentMachine.settings = settings(settings.default, max_examples=100,
                                           stateful_step_count=5)
+
+#: SuperSlab mode: its free route (tls_sll, remote push into another thread's SuperSlab),
+#: reclaim and pool, interleaved
+SuperSlabConcurrentMachine = make_concurrent_machine(
+    RefAllocator, FastAllocator, superslab_concurrent_configs, name="SuperSlabConcurrent")
+TestSuperSlabConcurrentMachine = SuperSlabConcurrentMachine.TestCase
+TestSuperSlabConcurrentMachine.settings = settings(settings.default, max_examples=60,
+                                                   stateful_step_count=5)
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=8, mini_mag_capacity=1, refill_batch=1,
              magazine_capacity=1, flush_interval=2)

@@ -44,11 +44,17 @@ def test_a_lockstep_family_runs_the_lockstep_machine_only(tmp_path):
     assert "concurrent machine: not run" in (tmp_path / "report" / "report.md").read_text()
 
 
-def test_another_implementation_keeps_the_lockstep_machine_only_and_says_why():
-    params = runner.split(runner.default_params(impl="hakmem_ref:RefAllocator", seed=1))
+def test_a_black_box_implementation_keeps_the_lockstep_machine_only_and_says_why():
+    params = runner.split(runner.default_params(impl="examples.bump_alloc:make", seed=1))
     assert params["concurrent_share"] == 0
-    assert "hakmem_fast:FastAllocator" in params["concurrent_note"]
-    assert "--impl hakmem_ref:RefAllocator" in params["concurrent_note"]
+    assert "specs.api.Steps" in params["concurrent_note"]
+    assert "--impl examples.bump_alloc:make" in params["concurrent_note"]
+
+
+def test_a_white_box_implementation_gets_the_split_too():
+    spec = "tests.concurrency.test_foreign_steps:make"
+    params = runner.split(runner.default_params(impl=spec, seed=1))
+    assert abs(params["concurrent_share"] - 1 / 3) < 1e-9 and not params.get("concurrent_note")
 
 
 def test_a_planted_race_goes_to_the_concurrent_machine_and_a_sequential_bug_to_lockstep():

@@ -28,7 +28,7 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
     m = RACES[name]
     with m.apply():
         r = hunt_concurrent(RefAllocator, FastAllocator, budget=60, seed=0, shrink_seconds=5,
-                            post_shrink_seconds=10)
+                            post_shrink_seconds=10, config_strategy=m.configs)
     assert r.killed, f"{name} survived {r.examples} examples in {r.seconds:.0f} s"
     assert r.inv_id in m.expect, f"{name} was caught by {r.inv_id}, expected one of " \
                                  f"{m.expect}: {r.message[:300]}"
