@@ -36,13 +36,14 @@ SUPERSLAB_SHARE = 0.25
 
 
 def superslab_share(mutant=None) -> float:
-    """SUPERSLAB_SHARE, or 1 for a planted race of SuperSlab mode (hunted in that mode)."""
+    """The share of SuperSlab-mode Configs: SUPERSLAB_SHARE in a clean run; for a planted
+    bug, the mode it lives in only (1 for a race of SuperSlab mode, else 0), so that
+    hunting it wastes no examples."""
     if mutant:
         from fuzz.mutants.races import RACES
         from specs.concurrent import superslab_concurrent_configs
         m = RACES.get(mutant)
-        if m is not None and m.configs is superslab_concurrent_configs:
-            return 1.0
+        return 1.0 if m is not None and m.configs is superslab_concurrent_configs else 0.0
     return SUPERSLAB_SHARE
 
 
