@@ -86,6 +86,7 @@ def _condition_lines() -> list:
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow          # about 2 CPU minutes: the nightly job runs it (pytest -m slow)
 def test_crosshair_check_of_the_contracts_passes_and_is_not_vacuous():
     """No counterexample; every precondition met by some input; every post: and
     inv: line analysed (none dropped by a syntax slip); some confirmed over all paths."""

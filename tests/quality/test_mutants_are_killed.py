@@ -6,7 +6,9 @@ import pytest
 from fuzz import mutants
 from fuzz.hunt import hunt
 
-from .test_every_invariant_catches_its_bug import PLANTED
+from specs.concurrent_shrink import hypothesis_shrink_budget
+
+from .test_every_invariant_catches_its_bug import PLANTED, SHRINK_SECONDS
 
 ALL = mutants.names()
 
@@ -37,7 +39,7 @@ OTHERS = [n for n in ALL if not mutants.get(n).equivalent and n not in set(PLANT
 @pytest.mark.quality
 def test_the_machine_kills_the_planted_bug(name):
     m = mutants.get(name)
-    with m.apply():
+    with m.apply(), hypothesis_shrink_budget(SHRINK_SECONDS):
         result = hunt(budget=60, seed=0, config_strategy=m.configs)
     assert result.killed, f"{name} survived {result.examples} examples ({result.steps} ops)"
     assert set(result.found) & set(m.expect), (
