@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "finding (default: %(default)s)")
     r.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
                    help="progress line interval on stderr (default: 2 on a terminal, else 30)")
+    r.add_argument("--coverage", action="store_true",
+                   help="line and branch coverage of the implementation's own Python modules "
+                        "(its package), with the lines never reached, in the report "
+                        "(coverage.py: pip install -e '.[coverage]')")
     r.add_argument("--list", action="store_true",
                    help="list the machine families and the planted bugs, then exit")
     r.set_defaults(subparser=r)
@@ -358,6 +362,13 @@ def _run(args, parser) -> int:
         impl=None if impl.spec == "hakmem_fast:FastAllocator" else impl.spec,
         shrink_seconds=args.shrink_seconds)
     params["concurrent_share"] = share         # 0 is a value, not "use the default"
+    if args.coverage:
+        from fuzz.runner_coverage import CoverageError, check
+        try:
+            params["coverage"] = check(impl.spec)
+        except CoverageError as exc:
+            parser.exit(EXIT_USAGE, f"hakmem-fuzz run: error: {exc}. Nothing was run (exit "
+                                    f"status {EXIT_USAGE}).\n")
     return runner.run(params)
 
 

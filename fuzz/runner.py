@@ -155,6 +155,9 @@ def run(params: dict, target=worker_main) -> int:
         promoted = _promote_found(camp) if params.get("promote") else None
         report = runner_report.build(camp, db_files_before, _count_files(params["db"]),
                                      promoted)
+        if params.get("coverage"):
+            from fuzz.runner_coverage import summarize
+            report["impl_coverage"] = summarize(params)
         try:
             paths = runner_report.write(report, params["report"])
         except OSError as exc:

@@ -204,6 +204,11 @@ def summary(report: dict, paths) -> str:
                      f" machine, {f['shrunk_steps']} steps{cut}){dup}: "
                      f"{_head(f['message'], 1)}")
         lines.append(f"       reproducer: {f['reproducer'] or '(none: ' + f['note'] + ')'}")
+    cov = (report.get("impl_coverage") or {}).get("totals")
+    if cov:
+        lines.append(f"  coverage of {report['impl_coverage']['source']}: {cov['reached']} of "
+                     f"{cov['statements']} lines, {cov['taken']} of {cov['branches']} branches "
+                     "(the lines never reached: report.md)")
     for why in report["incomplete"]:
         lines.append(f"  incomplete: {why}")
     lines.append(f"  exit status {report['exit_status']}: {EXIT_MEANING[report['exit_status']]}")
@@ -292,7 +297,8 @@ def markdown(r: dict) -> str:
                 (", ".join(f"`{c}`" for c in pr["copied"]) or "none") + ".",
                 "Refused (they fail only under a planted bug): " +
                 (", ".join(f"`{c}`" for c in pr["refused"]) or "none") + "."]
-    out += _coverage(r) + _database(db)
+    from fuzz.runner_coverage import markdown as impl_coverage
+    out += _coverage(r) + impl_coverage(r.get("impl_coverage") or {}) + _database(db)
     return "\n".join(out)
 
 

@@ -211,6 +211,8 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
     signal.signal(signal.SIGTERM, lambda *_: local_stop.set())
     parent = os.getppid()
     started = (time.monotonic(), time.process_time())
+    from fuzz import runner_coverage
+    cov = runner_coverage.start(params, index)       # --coverage: the impl's own lines
     try:
         _quiet_profile()
         from fuzz.runner_db import worker_database
@@ -238,8 +240,10 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
                 if mutant:
                     stop_event.set()                      # one kill is all a mutant run needs
                 break
+        runner_coverage.finish(cov)
         queue.put(("done", index, acc.message(started, database)))
     except BaseException:  # noqa: BLE001 - reported to the parent, then the worker ends
+        runner_coverage.finish(cov)
         queue.put(("error", index, traceback.format_exc()))
         raise SystemExit(1)
 
