@@ -27,7 +27,8 @@ from hakmem_ref import RefAllocator
 from specs.api import Config, InvariantViolation
 from specs.concurrent import OP_KINDS, Harness
 from specs.concurrent_shrink import SHRINK_SECONDS, shrink_rounds
-from specs.schedule import PCT, RandomStrategy
+from specs.concurrent_hunt import STARVE_EVERY
+from specs.schedule import PCT, RandomStrategy, StarvingRandom
 
 
 #: share of the runner's Configs in SuperSlab mode (its remote route and SuperSlab pool
@@ -192,7 +193,8 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
             for _ in range(rounds):
                 programs = random_programs(rng, h)
                 if strategy == "random":
-                    strat = RandomStrategy(rng.randrange(1 << 30))
+                    starve = rep.examples % STARVE_EVERY == 0   # one example in 4
+                    strat = (StarvingRandom if starve else RandomStrategy)(rng.randrange(1 << 30))
                 else:
                     strat = PCT(sorted(programs), depth, k, rng.randrange(1 << 30))
                 run = h.run_round(programs, strat)

@@ -298,6 +298,26 @@ class RandomStrategy:
         return runnable[0] if len(runnable) == 1 else self.rng.choice(runnable)
 
 
+class StarvingRandom(RandomStrategy):
+    """:class:`RandomStrategy` whose every switch starves the others: the thread switched
+    to runs alone until its op ends (:class:`Starving`), as a scheduler that deschedules a
+    thread for long does.  An op that waits for a descheduled thread spins into the
+    machine's progress bound (LIVELOCK), which a fair random choice never shows."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__(seed)
+        self.starving = Starving()
+
+    def choose(self, run: Run, runnable: list) -> int:
+        t = self.starving.choose(run, runnable)
+        if t is not None:
+            return t
+        t = super().choose(run, runnable)
+        if run.schedule and run.schedule[-1] != t:
+            self.starving.start(t)
+        return t
+
+
 class PCT:
     """Probabilistic concurrency testing with bug depth ``depth``: random distinct priorities
     for the ``tids``, ``depth - 1`` change points in [1, k] (k: an estimate of the number
@@ -420,6 +440,6 @@ def race_free_with_drain(impl, addr: int, tid: int = 0) -> Schedule:
 RACE_RECORDERS: list = []
 
 
-__all__ = ["Schedule", "ScheduleError", "Run", "OpRecord", "Replay", "RandomStrategy", "PCT",
+__all__ = ["Schedule", "ScheduleError", "Run", "OpRecord", "Replay", "RandomStrategy", "StarvingRandom", "PCT",
            "Starving", "Starve", "END_LABELS",
            "Exploration", "explore", "race_free_with_drain", "RACE_RECORDERS"]
