@@ -24,13 +24,13 @@ IMPL = "examples.bump_bugs:deep_counter_wrap"
 @pytest.mark.quality
 def test_the_deep_family_finds_a_bug_after_3000_allocations_with_a_short_reproducer():
     (expect, _), = bump_bugs.DEEP.values()
-    with hypothesis_shrink_budget(5):
+    with hypothesis_shrink_budget(2):
         r = hunt(budget=60, seed=1, impl=IMPL, config_strategy=deep_configs, deep=True,
                  chunk=10)
     assert r.killed and r.inv_id in expect, (r.inv_id, r.message)
     assert r.time_to_fail < 60
     params = {"l3_every": 50, "op_timeout": 0, "impl": IMPL}
-    trace, _ = post_shrink(r, 30, None, params) if len(r.trace) > POST_SHRINK_OVER \
+    trace, _ = post_shrink(r, 20, None, params) if len(r.trace) > POST_SHRINK_OVER \
         else (r.trace, False)
     assert len(trace) <= POST_SHRINK_OVER, trace
     with pytest.raises(InvariantViolation) as again:
