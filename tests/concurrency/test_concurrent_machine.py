@@ -12,7 +12,7 @@ from specs.schedule import Replay
 
 ConcurrentMachine = make_concurrent_machine(RefAllocator, FastAllocator)
 TestConcurrentMachine = ConcurrentMachine.TestCase
-TestConcurrentMachine.settings = settings(settings.default, max_examples=100,
+TestConcurrentMachine.settings = settings(settings.default, max_examples=60,
                                           stateful_step_count=5)
 
 #: SuperSlab mode: its free route (tls_sll, remote push into another thread's SuperSlab),

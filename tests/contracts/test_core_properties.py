@@ -37,6 +37,7 @@ def test_size_class_is_the_smallest_that_holds_the_size(size):
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow         # CrossHair-backed: the nightly job runs it
 @under_crosshair
 @given(sizes)
 def test_size_class_is_the_smallest_that_holds_the_size_under_crosshair(size):
@@ -69,6 +70,7 @@ def test_stat_batches_lose_and_invent_no_event(interval, events):
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow         # CrossHair-backed: the nightly job runs it
 @under_crosshair
 @given(intervals, stat_events)
 def test_stat_batches_lose_and_invent_no_event_under_crosshair(interval, events):
@@ -101,6 +103,7 @@ def test_mini_magazine_pops_in_reverse_push_order(capacity, gaps):
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow         # CrossHair-backed: the nightly job runs it
 @under_crosshair
 @given(capacities, address_gaps)
 def test_mini_magazine_pops_in_reverse_push_order_under_crosshair(capacity, gaps):
@@ -128,6 +131,7 @@ def test_find_free_is_the_lowest_free_block(nblocks, words, hint):
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow         # CrossHair-backed: the nightly job runs it
 @under_crosshair
 @given(nblocks_2bit, words_2bit, hints)
 def test_find_free_is_the_lowest_free_block_under_crosshair(nblocks, words, hint):
@@ -159,6 +163,7 @@ def test_refill_then_spill_gives_every_block_back(nblocks, want, capacity):
 
 
 @pytest.mark.crosshair
+@pytest.mark.slow         # CrossHair-backed: the nightly job runs it
 @under_crosshair
 @given(slab_blocks, wants, mag_capacities)
 def test_refill_then_spill_gives_every_block_back_under_crosshair(nblocks, want, capacity):

@@ -1,5 +1,7 @@
 """The lockstep machine: reference and fast model must agree on every step, in the
 default mode and in SuperSlab mode (each machine draws both, sharing its examples)."""
+import pytest
+
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.machines import (all_mode_configs, both_modes, make_machine, seed_configs,
@@ -8,7 +10,9 @@ from specs.machines import (all_mode_configs, both_modes, make_machine, seed_con
 TestLockstepAnyConfig = make_machine(RefAllocator, FastAllocator, all_mode_configs).TestCase
 TestLockstepTinyConfig = make_machine(RefAllocator, FastAllocator, both_modes(tiny_configs),
                                       name="LockstepTiny").TestCase
-TestLockstepSmallConfig = make_machine(RefAllocator, FastAllocator, both_modes(small_configs),
-                                       name="LockstepSmall").TestCase
-TestLockstepSeedConfig = make_machine(RefAllocator, FastAllocator, both_modes(seed_configs),
-                                      name="LockstepSeed").TestCase
+# the seed-sized and small families alone: AnyConfig draws them too; the nightly job runs
+# these (pytest -m slow)
+TestLockstepSmallConfig = pytest.mark.slow(make_machine(
+    RefAllocator, FastAllocator, both_modes(small_configs), name="LockstepSmall").TestCase)
+TestLockstepSeedConfig = pytest.mark.slow(make_machine(
+    RefAllocator, FastAllocator, both_modes(seed_configs), name="LockstepSeed").TestCase)

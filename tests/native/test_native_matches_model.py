@@ -36,13 +36,13 @@ def run_both(cfg, ops, mutant=None, check=False):
     assert problem is None, problem
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cfg=st.one_of(tiny_configs, small_configs), ops=OPS)
 def test_the_c_pool_hands_out_the_models_blocks_with_the_models_counters(cfg, ops):
     run_both(cfg, ops)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cfg=SS_CONFIGS, ops=OPS)
 def test_in_superslab_mode_the_c_pool_makes_the_models_choices(cfg, ops):
     run_both(cfg, ops)

@@ -95,7 +95,7 @@ def test_the_correct_build_survives_the_tier_and_every_workload(tmp_path):
     from fuzz.hunt import hunt
     from hakmem_malloc import stress
     spec = adapter_for(None, tmp_path)
-    r = hunt(budget=10.0, seed=0, impl=spec, chunk=4, step_count=40)
+    r = hunt(budget=6.0, seed=0, impl=spec, chunk=4, step_count=40)
     assert not r.killed, r.message
     for w in stress.WORKLOADS:
         s = stress.run(spec, w, 4, 40_000, seed=1, timeout=60.0, aligned=True)

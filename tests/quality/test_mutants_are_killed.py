@@ -52,7 +52,7 @@ def test_the_machine_kills_the_planted_bug(name):
 def test_an_equivalent_mutant_survives_a_short_hunt(name):
     m = mutants.get(name)
     with m.apply():
-        result = hunt(budget=8, seed=0, config_strategy=m.configs)
+        result = hunt(budget=5, seed=0, config_strategy=m.configs)
     assert not result.killed, f"{name} is marked equivalent but {result.inv_id} fired: " \
                               f"{result.message[:300]}"
     assert result.examples > 0

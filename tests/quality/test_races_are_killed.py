@@ -63,7 +63,7 @@ def test_the_pop_one_drain_is_equivalent_under_the_single_consumer_remote_stack(
     m = RACES["drain-pops-one-by-cas"]
     assert m.equivalent
     with m.apply():
-        r = hunt_concurrent(RefAllocator, FastAllocator, budget=8, seed=0)
+        r = hunt_concurrent(RefAllocator, FastAllocator, budget=5, seed=0)
     assert not r.killed, f"{r.inv_id} fired: the remote stack has a second consumer: " \
                          f"{r.message[:300]}\n{r.reproducer}"
     assert r.examples > 20
