@@ -176,7 +176,8 @@ def _counter_on_wrong_route():
                                     else "ss_remote")))
 
 
-@mutant("ss-remote-uncounted-when-abandoned", expect=("SS-05",), configs=superslab_configs)
+@mutant("ss-remote-uncounted-when-abandoned", expect=("SS-05", "SS-06"),
+        configs=superslab_configs)
 def _remote_uncounted_when_abandoned():
     """A free into an abandoned SuperSlab (no owner) counts neither ss_local nor
     ss_remote: the free-pipeline counters no longer add up to the frees.
