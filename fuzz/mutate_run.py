@@ -207,15 +207,19 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
         machines.Oracle = getattr(importlib.import_module(mod_name), cls)
     steps = concurrent_capable(factory)
     seq_budget = budget * SEQUENTIAL_SHARE if steps else budget
-    r = hunt(budget=seq_budget, seed=seed, impl=impl or None)
+    from fuzz.runner_worker import config_strategy   # what a clean run draws
+    r = hunt(budget=seq_budget, seed=seed, impl=impl or None,
+             config_strategy=config_strategy(["any"], impl=impl or None))
     if r.killed:
         return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),
                    examples=r.examples, message=r.message[:300], machine="lockstep")
     if steps:
         from hakmem_ref import RefAllocator
-        from specs.concurrent import hunt_concurrent
+        from specs.concurrent import (concurrent_configs, hunt_concurrent,
+                                      mixed_concurrent_configs)
         killed, inv_id, msg, _, examples, _, first = hunt_concurrent(
-            RefAllocator, factory, budget=budget - seq_budget, seed=seed, shrink_seconds=1)
+            RefAllocator, factory, budget=budget - seq_budget, seed=seed, shrink_seconds=1,
+            config_strategy=mixed_concurrent_configs if not impl else concurrent_configs)
         if killed:
             return out(status="killed", inv_id=inv_id, kill_time=round(seq_budget + first, 2),
                        examples=r.examples + examples, message=msg[:300], machine="concurrent")

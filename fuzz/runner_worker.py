@@ -59,8 +59,12 @@ FAMILIES = {                      # --machine NAME -> attribute of specs.machine
 # ============================================================================
 
 
-def config_strategy(machines, mutant=None):
-    """The Config strategy of a run: the mutant's own, else the union of the families."""
+def config_strategy(machines, mutant=None, impl=None):
+    """The Config strategy of a run: the mutant's own, else the union of the families.
+    A clean run of the fast model draws both of its modes (default and SuperSlab, half
+    each: ``specs.machines.both_modes``); a planted bug is hunted in the mode its
+    catalogue entry names (the default mode unless it gives its own Configs), and another
+    implementation gets the default mode."""
     from hypothesis import strategies as st
 
     from specs import machines as m
@@ -69,6 +73,8 @@ def config_strategy(machines, mutant=None):
         if mutants.get(mutant).configs is not None:
             return mutants.get(mutant).configs
     parts = [getattr(m, FAMILIES[name]) for name in machines]
+    if not mutant and impl in (None, "fast", "hakmem_fast:FastAllocator"):
+        parts = [m.both_modes(part) for part in parts]
     return parts[0] if len(parts) == 1 else st.one_of(*parts)
 
 
@@ -348,7 +354,8 @@ def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, start
         queue.put(("progress", index, view.message(started, database)))
 
     kwargs = dict(budget=seconds, seed=seed_start(params, index) + k * SLICE_SEEDS,
-                  config_strategy=config_strategy(params["machines"], mutant),
+                  config_strategy=config_strategy(params["machines"], mutant,
+                                                  params.get("impl")),
                   chunk=params["chunk"], step_count=params["steps"],
                   l3_every=params["l3_every"], database=database, stop=stop,
                   on_chunk=on_chunk, op_timeout=params["op_timeout"],

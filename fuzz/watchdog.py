@@ -34,6 +34,10 @@ SHRINK_FACTOR = 10.0
 #: 5 s); then the hunt stops shrinking (``ShrinkBudgetSpent``) and keeps the shortest
 #: hanging trace found so far, as Hypothesis itself stops a shrink after five minutes.
 HANG_SHRINK_FACTOR = 6.0
+#: A Hang raised where Python swallows exceptions (a gc callback, a ``__del__``, a
+#: weakref callback: "Exception ignored in ...") leaves the op running; the alarm fires
+#: again every RETRY seconds until the Hang leaves the op.
+RETRY = 0.25
 
 
 class ShrinkBudgetSpent(KeyboardInterrupt):
@@ -77,6 +81,7 @@ class Watchdog:
         self.active = bool(self.seconds) and hasattr(signal, "setitimer") and \
             threading.current_thread() is threading.main_thread()
         self._what = None
+        self._hang = None               # (what, budget) of the Hang raised in the current op
         self._old = None
         self.hangs = 0                  # Hang raised so far
         self.hang_seconds = 0.0         # time spent in ops that hung, after the first
@@ -108,7 +113,10 @@ class Watchdog:
             if self.hangs:
                 self.hang_seconds += budget
             self.hangs += 1
-            raise Hang(what() if callable(what) else str(what), budget, _op_stack(frame))
+            self._hang = (what() if callable(what) else str(what), budget)
+        if self._hang is not None:          # until the guard exits: see RETRY
+            signal.setitimer(signal.ITIMER_REAL, RETRY)
+            raise Hang(*self._hang, _op_stack(frame))
 
     def guard(self, what):
         """Context manager: raise ``Hang`` if the body outlives the budget."""
@@ -135,6 +143,7 @@ class _Guard:
         wd = self.wd
         if wd.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            wd._hang = None
             if wd._what is not None:            # returned (or failed) before the alarm
                 wd._what = None
                 wd.slowest = max(wd.slowest, time.perf_counter() - wd._t0)

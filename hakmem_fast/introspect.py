@@ -98,6 +98,18 @@ def _ss_fields(fa, slab, sll) -> dict:
                 tls_sll=sll.in_slab(slab.base))
 
 
+def ss_wanted(mask: int, bases, pool, threads) -> set:
+    """The SuperSlab bases a partial snapshot includes (``specs.api.Snapshot.superslabs``):
+    those the slab ``bases`` mask to, the ``pool``'s, and those of the blocks on the
+    tls_sll lists of the included ``threads`` (ThreadSnaps)."""
+    want = {b & mask for b in bases}
+    want.update(pool)
+    for t in threads:
+        for items in t.tls_sll:
+            want.update(a & mask for a in items)
+    return want
+
+
 def superslab_snap(ss) -> SuperSlabSnap:
     return SuperSlabSnap(
         base=ss.base, owner=ss.owner, nslots=ss.nslots,
@@ -105,14 +117,18 @@ def superslab_snap(ss) -> SuperSlabSnap:
         free_slots=tuple(ss.free_slots), carved=ss.carved)
 
 
-def _ss_common(fa) -> dict:
-    """The SuperSlab headers, the pool and the bad releases (every snapshot: O(SuperSlabs
-    x slots))."""
+def _ss_common(fa, bases=None, threads=()) -> dict:
+    """The SuperSlab headers, the pool and the bad releases.  A complete snapshot
+    (``bases=None``) has every header in use; a partial one the headers of the SuperSlabs
+    that ``bases`` mask to, of the pooled ones and of the blocks on the included
+    ``threads``' tls_sll lists (``specs.api.Snapshot.superslabs``): O(those x slots)."""
     if not fa._ss:
         return {}
-    return dict(superslabs={b: superslab_snap(ss) for b, ss in fa._superslabs.items()},
-                ss_pool=tuple(ss.base for ss in fa._ss_pool),
-                ss_bad_releases=tuple(fa.probe.bad_releases))
+    pool = tuple(ss.base for ss in fa._ss_pool)
+    want = fa._superslabs if bases is None else ss_wanted(fa._ss_mask, bases, pool, threads)
+    return dict(superslabs={b: superslab_snap(fa._superslabs[b]) for b in want
+                            if b in fa._superslabs},
+                ss_pool=pool, ss_bad_releases=tuple(fa.probe.bad_releases))
 
 
 def slab_snap(slab, foreign=None, handouts=None, ss_fields=None) -> SlabSnap:
@@ -186,14 +202,14 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     """
     flushed = Stats(tuple(fa.g_alloc_count), tuple(fa.g_free_count))
     common = dict(config=fa.config, flushed=flushed, exact=fa.exact_stats(), reported=fa.stats(),
-                  path_counts=dict(fa.path_counts) if bases is None else {}, **_ss_common(fa))
+                  path_counts=dict(fa.path_counts) if bases is None else {})
     sll = _Sll(fa) if fa._ss else None
     if bases is None:
         return Snapshot(slabs={b: slab_snap(s, fa.probe.foreign, fa.probe.foreign_handouts,
                                             _ss_fields(fa, s, sll))
                                for b, s in fa._slabs.items()},
                         threads={tid: thread_snap(t, sll) for tid, t in fa._threads.items()},
-                        complete=True, **common)
+                        complete=True, **common, **_ss_common(fa))
     slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign, fa.probe.foreign_handouts,
                           _ss_fields(fa, fa._slabs[b], sll)) for b in bases if b in fa._slabs}
     named = {}
@@ -205,7 +221,8 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
     want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
                                              if tid in fa._threads}
     threads = {tid: thread_snap_slots(t, named.get(tid), sll) for tid, t in want.items()}
-    return Snapshot(slabs=slabs, threads=threads, complete=False, **common)
+    return Snapshot(slabs=slabs, threads=threads, complete=False, **common,
+                    **_ss_common(fa, bases, threads.values()))
 
 
 def check(fa, level: int = 3) -> None:

@@ -338,6 +338,9 @@ class Snapshot:
     complete: bool = True   # False when only touched slabs/threads are included
     path_counts: dict = field(default_factory=dict)
     superslabs: dict = field(default_factory=dict)  # base -> SuperSlabSnap (SuperSlab mode)
+    #   the headers in use: all of them on a complete snapshot; on a partial one those the
+    #   included slab bases mask to, the pooled ones and those of the blocks on the included
+    #   threads' tls_sll lists (a requested base missing from it is not in use)
     ss_pool: tuple = ()     # bases of the empty SuperSlabs kept for reuse
     ss_bad_releases: tuple = ()  # (SuperSlab base, slab base, blocks in use, remote blocks)
     #                              of slabs a SuperSlab release met (SS-04); () if none

@@ -71,6 +71,11 @@ superslab_concurrent_configs = concurrent_configs.flatmap(
                                      superslab_pool_max=pool, tls_sll_capacity=sll),
         st.sampled_from([2, 4, 8]), st.integers(0, 2), st.integers(0, 4)))
 
+#: what a clean ``hakmem-fuzz run`` of the fast model draws (``fuzz.concurrent_run``:
+#: SUPERSLAB_SHARE, a quarter, in SuperSlab mode), as a Hypothesis strategy
+mixed_concurrent_configs = st.one_of(concurrent_configs, concurrent_configs, concurrent_configs,
+                                     superslab_concurrent_configs)
+
 #: totals over every round run in this process (``hakmem-fuzz`` and the notes report them)
 TOTALS: Counter = Counter()
 

@@ -26,13 +26,17 @@ def _on(snap: Snapshot) -> bool:
     return snap.config.use_superslab
 
 
+def _masked(snap: Snapshot, view) -> set:
+    """The SuperSlab bases of the slabs an op touched or released."""
+    mask = ~(snap.config.superslab_size - 1)
+    return {b & mask for b in view.bases} | {b & mask for b in view.released}
+
+
 def _touched(snap: Snapshot, view) -> list:
     """SuperSlabs to check: every one (complete view), else those of the touched slabs."""
     if view.complete:
         return list(snap.superslabs.values())
-    mask = ~(snap.config.superslab_size - 1)
-    bases = {b & mask for b in view.bases} | {b & mask for b in view.released}
-    return [snap.superslabs[b] for b in sorted(bases) if b in snap.superslabs]
+    return [snap.superslabs[b] for b in sorted(_masked(snap, view)) if b in snap.superslabs]
 
 
 @invariant("SS-01", level=2, scope="slab", cost="O(1) per slab",
@@ -180,8 +184,11 @@ def ss_07_owner(snap: Snapshot, view) -> None:
         if s is not None and s.owner is not None and s.owner != s.ss_owner:
             fail("SS-07", f"slab {h(s.base)} (class {s.class_idx}) is owned by tid {s.owner} "
                           f"but its SuperSlab {h(s.superslab)} by {s.ss_owner}", dump_slab(s))
+    mine = None if view.complete else _masked(snap, view)
     for t in snap.threads.values():
         for b in t.superslabs:
+            if mine is not None and b not in mine:
+                continue          # a partial snapshot: only the SuperSlabs the op touched
             ss = snap.superslabs.get(b)
             if ss is None or ss.owner != t.tid:
                 fail("SS-07", f"tid {t.tid} lists SuperSlab {h(b)} as its own but its header "

@@ -35,6 +35,28 @@ def test_the_watchdog_interrupts_an_unbounded_loop_and_names_where_it_was():
     assert "_spin_forever" in info.value.stack
 
 
+def _spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_a_hang_swallowed_where_python_ignores_exceptions_is_raised_again():
+    """A Hang that lands in a gc callback or a ``__del__`` is printed and dropped by
+    Python; the op goes on running, and the alarm fires again until one leaves it."""
+    started = time.monotonic()
+    with Watchdog(0.3) as wd:
+        with pytest.raises(Hang) as info:
+            with wd.guard("spinning"):
+                try:
+                    _spin(10)
+                except Hang:
+                    pass                 # swallowed, as "Exception ignored in ..." does
+                _spin(10)
+    assert time.monotonic() - started < 5, "the second Hang never came"
+    assert wd.hangs == 1 and "spinning" in str(info.value) and "_spin" in info.value.stack
+
+
 def test_the_watchdog_lets_a_quick_op_finish_and_disarms():
     with Watchdog(0.3) as wd:
         with wd.guard("quick"):

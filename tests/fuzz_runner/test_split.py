@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from fuzz import runner
 from fuzz.runner_campaign import Campaign
 from fuzz.runner_worker import plan
@@ -92,3 +94,20 @@ def test_a_finding_of_both_machines_is_reported_once_with_the_other_as_duplicate
     assert [f["inv_id"] for f in camp.failures] == ["OWN-01", "RMT-01"]
     (dup,) = camp.failures[0]["duplicates"]
     assert dup["machine"] == "concurrent" and dup["worker"] == 1
+
+
+def test_a_clean_run_of_the_model_draws_both_modes_and_others_the_default_one():
+    """The lockstep machine of a clean run draws SuperSlab mode as often as the default
+    mode; a planted bug is hunted in its catalogue entry's Configs, another
+    implementation in the default mode (the one every allocator serves)."""
+    from hypothesis import find
+    from hypothesis.errors import NoSuchExample
+
+    from fuzz.runner_worker import config_strategy
+    for impl in (None, "fast", "hakmem_fast:FastAllocator"):
+        assert find(config_strategy(["any"], impl=impl), lambda c: c.use_superslab)
+        assert not find(config_strategy(["tiny"], impl=impl),
+                        lambda c: not c.use_superslab).use_superslab
+    for kw in (dict(impl="examples.bump_alloc:make"), dict(mutant="magazine-double-insert")):
+        with pytest.raises(NoSuchExample):
+            find(config_strategy(["any"], **kw), lambda c: c.use_superslab)
