@@ -75,6 +75,13 @@ class FastHooks:
             return sorted(self._slabs)
         return sorted(self._class_slabs[class_idx])
 
+    def pool_lists(self):
+        """``(released bases, first slab address, next new one)``; None in SuperSlab mode
+        (slabs are carved in SuperSlabs, whose slots SS-02 accounts for)."""
+        if self._free_bases is None:
+            return None
+        return tuple(self._free_bases), self.config.base_address, self._next_base
+
     def take_footprint(self) -> Footprint:
         """What changed since the last call (``specs.api.Footprint``); resets it. O(1)."""
         return self.probe.take()

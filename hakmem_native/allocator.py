@@ -246,6 +246,16 @@ class NativeAllocator:
             s = s.next
         return sorted(out)
 
+    def pool_lists(self):
+        """``(released bases, first slab address, next new one)`` of the default mode's
+        slab array (``free_vidx``, ``next_vidx``); None in SuperSlab mode."""
+        p = self._pool
+        if self.config.use_superslab:
+            return None
+        size = self.config.slab_size
+        return (tuple(p.arena + p.free_vidx[i] * size for i in range(p.nfree_vidx)), p.arena,
+                p.arena + p.next_vidx * size)
+
     def active_slab(self, tid: int, class_idx: int, which: str = "a") -> Optional[int]:
         t = self._threads.get(tid)
         if t is None or not 0 <= class_idx < self._nc:

@@ -76,6 +76,7 @@ typedef struct hk_ss {
 } hk_ss;
 typedef struct hk_pool {
     hk_config cfg; uintptr_t arena; hk_slab *first; int err; char err_msg[512];
+    uint32_t next_vidx; uint32_t *free_vidx; uint32_t nfree_vidx;
     hk_ss **sss; uint32_t next_ss; uint32_t *ss_pool; uint32_t ss_pool_n;
     uint32_t nbad; uint64_t bad[4][4];
     ...;

@@ -469,6 +469,12 @@ class Hooks(Steps, Protocol):
     (outcomes, usable sizes, client data, no double allocation, statistics).
     One that also implements these hooks gets the whole invariant catalogue,
     checked incrementally on each op's :class:`Footprint`.
+
+    Optional, outside the protocol: ``pool_lists()`` returns the pool's list of released
+    slab bases, the first slab address it carves and the next one it would carve
+    (``(released, first_base, next_base)``), or None where slabs are not carved in one
+    sequence (SuperSlab mode).  With it SLAB-ACCT also finds a slab that fell off every
+    list (``specs.invariants.slab_accounting``).
     """
 
     @property

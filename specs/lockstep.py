@@ -32,6 +32,7 @@ from .invariants import compare as cmp
 from .invariants import data as data_checks
 from .invariants import heap as heap_checks
 from .invariants import stats as stat_checks
+from .invariants.slab_accounting import check_pool
 from .invariants.compare import Obs
 from .ops import *  # noqa: F401,F403  (reproducers import the ops from here)
 from .ops import OPS, op_repr
@@ -380,8 +381,14 @@ class LockstepOracle:
             self.check_l3()
 
     def check_l3(self):
-        """The whole heap: every check, every live block's data; returns the snapshot."""
+        """The whole heap: every check, the pool's own lists (SLAB-ACCT: they are not in a
+        snapshot), every live block's data; returns the snapshot."""
         snap = self.checker.full() if self.checker is not None else None
+        if snap is not None:
+            try:
+                check_pool(self.fast, snap, counts=self.runs)
+            except InvariantViolation as e:
+                self.fail(e.inv_id, e.detail, e.dump)
         for h, b in self.handles.items():
             self.check_data(h, b, b.tid)
         return snap

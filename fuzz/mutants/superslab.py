@@ -82,6 +82,30 @@ def _reclaim_keeps_owner():
     return patched((FA, "_ss_reclaim", reclaim))
 
 
+@mutant("ss-reclaim-before-own", expect=("CONF-01",), configs=superslab_configs)
+def _reclaim_before_own():
+    """The slow path looks for a partial slab in abandoned SuperSlabs first and reclaims
+    one whole even when a SuperSlab the thread owns has a partial slab of the class.
+    Bug class: a search order inverted (every block is still handed out once, but each
+    thread grows its SuperSlabs: the memory the mode bounds is not bounded)."""
+    def find_partial(self, t, c):
+        best, best_key = None, None
+        for slab in self._class_slabs[c].values():
+            if slab.owner is not None or not (slab.bitmap.free_count > 0 or slab.mini_mag.count
+                                              or slab.remote_head != 0):
+                continue
+            owner = self._superslabs[slab.base & self._ss_mask].owner
+            if owner is not None and owner != t.tid:
+                continue
+            key = (owner is not None, slab.base)
+            if best_key is None or key < best_key:
+                best, best_key = slab, key
+        if best is not None and not best_key[0]:
+            self._ss_reclaim(t, self._superslabs[best.base & self._ss_mask])
+        return best
+    return patched((FA, "_ss_find_partial", find_partial))
+
+
 # ============================================================================
 # The pool of empty SuperSlabs and release
 # ============================================================================

@@ -201,11 +201,17 @@ def predict_alloc(source, c: int, tid: int, config=None) -> Prediction:
     elif _unowned_partial(slabs := st.class_slabs(c), tid):
         p.stage = "slow"
         p.why += ", an unowned partial slab of the class"
+        if cfg.use_superslab:        # one in a SuperSlab tid owns first, else reclaim one
+            own = any(s.owner is None and s.ss_owner == tid and _has_free(s) for s in slabs)
+            p.extra["ss_reclaim"] = int(not own)
+            p.why += " in a SuperSlab it owns" if own else ", only in abandoned SuperSlabs"
     else:
         n = len(slabs)
         limit = cfg.max_slabs_per_class
         p.stage = "new_slab" if limit is None or n < limit else "oom"
         p.why += f", no free block in {n} slabs of the class (limit {limit})"
+    if cfg.use_superslab and p.stage not in ("new_slab", "oom"):
+        p.extra.setdefault("ss_reclaim", 0)     # served without adopting a slab
     return p
 
 
@@ -363,7 +369,9 @@ def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
            "the class) on the slow path", where=WHERE, planted="conf-minimag-before-magazine",
            statement="an alloc is served by the design's first stage that can serve it: TLS "
                      "magazine, A's mini-mag, refill, slow path, new slab, out of memory; "
-                     "the slow path refills the TLS magazine once (Phase 4)")
+                     "the slow path refills the TLS magazine once (Phase 4); SuperSlab "
+                     "mode: it adopts a slab of a SuperSlab the thread owns before it "
+                     "reclaims an abandoned SuperSlab")
 def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
     if p.kind != "alloc":
         return
@@ -372,6 +380,11 @@ def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
         fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} took "
                         f"{'/'.join(took) or 'no stage'}; the design serves it from "
                         f"{p.stage} ({p.why})")
+    want = p.extra.get("ss_reclaim")
+    if want is not None and d.get("ss_reclaim", 0) != want:
+        fail("CONF-01", f"alloc of class {p.class_idx} by tid {p.tid} from {p.stage} "
+                        f"reclaimed {d.get('ss_reclaim', 0)} abandoned SuperSlabs; the design "
+                        f"reclaims {want} ({p.why})")
     # Phase 4: the slow path refills the (empty) TLS magazine from the active slabs'
     # mini-magazines once, from A and B or from the slab it adopted or created
     want = int(p.stage in ("slow", "new_slab"))

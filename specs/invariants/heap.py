@@ -133,7 +133,8 @@ def live_01_blocks(snap: Snapshot, view) -> None:
 @invariant("QUI-01", level=3, scope="op", cost="O(heap)", where="Quiesce ops, teardown",
            planted="quiesce-skips-a-thread",
            statement="after quiesce: no thread state, mini-mags and remote stacks empty, "
-                     "bitmap-used == live per slab; after freeing all, every slab all free")
+                     "bitmap-used == live per slab, and every slab left holds a live block "
+                     "(an empty unowned slab is released)")
 def qui_01_empty(snap: Snapshot, live) -> None:
     if snap.threads:
         fail("QUI-01", f"threads {sorted(snap.threads)} still have state after quiesce")
@@ -147,6 +148,10 @@ def qui_01_empty(snap: Snapshot, live) -> None:
                            f"{used - n_live} blocks leaked"
                            f"{' (nothing is live: the slab should be entirely free)' if not n_live else ''}",
                  dump_slab(s))
+        if not n_live:
+            fail("QUI-01", f"slab {h(s.base)} class {s.class_idx} is entirely free and "
+                           f"unowned after quiesce but still in use: an empty unowned slab "
+                           f"is released, and this one keeps its memory", dump_slab(s))
 
 
 def holds_nothing(t) -> bool:

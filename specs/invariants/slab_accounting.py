@@ -6,15 +6,15 @@
     released   its base on the pool's free-base list, in no table
 
 The pool's tables are not in a snapshot: :func:`pool_tables` reads them through
-``Hooks.slab_bases(class_idx)``, and the free-base list and the next new slab address
-where an implementation keeps them as the fast model does (``_free_bases``,
-``_next_base``); without them only the tables half is checked.  A slab that falls off
+``Hooks.slab_bases(class_idx)``, and the free-base list, the first slab address and the
+next new one through the optional hook ``pool_lists()`` (``specs.api.Hooks``: the fast
+model and the C pool have it); without it only the tables half is checked.  A slab that falls off
 every list is a leak the other checks do not see: its blocks are never handed out
 again and the pool grows instead of reusing it.
 
 The check is O(heap) (L3): the concurrent machine runs it at each quiescent point, and
-the lockstep machines after every op that ran their L3 check
-(``specs.machine_base.OracleMachine``).
+the lockstep oracle in every L3 check (``specs.lockstep.LockstepOracle.check_l3``), so
+the machines, ``Oracle.run`` and every replay and reproducer run it alike.
 """
 from __future__ import annotations
 
@@ -34,17 +34,19 @@ class PoolTables:
     tables: tuple
     released: Optional[tuple] = None
     next_base: Optional[int] = None
+    first_base: Optional[int] = None     # None: Config.base_address
 
 
 def pool_tables(impl) -> PoolTables:
-    """The tables of ``impl`` (``Hooks.slab_bases`` per class, and the fast model's
-    ``_free_bases`` and ``_next_base`` where present)."""
+    """The tables of ``impl`` (``Hooks.slab_bases`` per class, and ``pool_lists()`` where
+    the implementation has it)."""
     nc = impl.config.num_classes
     tables = tuple(frozenset(impl.slab_bases(c)) for c in range(nc))
-    free = getattr(impl, "_free_bases", None)
-    nxt = getattr(impl, "_next_base", None)
-    return PoolTables(tables, None if free is None else tuple(free),
-                      nxt if isinstance(nxt, int) else None)
+    lists = impl.pool_lists() if callable(getattr(impl, "pool_lists", None)) else None
+    if lists is None:
+        return PoolTables(tables)
+    released, first, nxt = lists
+    return PoolTables(tables, tuple(released), nxt, first)
 
 
 def check_pool(impl, snap: Optional[Snapshot] = None, counts=RUNS) -> None:
@@ -60,7 +62,7 @@ def _free_blocks(s) -> int:
 
 @invariant("SLAB-ACCT", level=3, scope="op", cost="O(heap)",
            where="every quiescent point of the concurrent machine; every L3 check of the "
-                 "lockstep machines (white-box)",
+                 "lockstep oracle (white-box), in the machines and in replays",
            planted="class-table-published-outside-lock",
            statement="every slab the pool carved is exactly one of: owned (a thread's "
                      "active A or B), adoptable (unowned, in its class's slab table) or "
@@ -109,7 +111,8 @@ def _released_is_the_rest(snap: Snapshot, pool: PoolTables) -> None:
     if pool.next_base is None:
         return
     cfg = snap.config
-    lo, step = cfg.base_address, cfg.slab_size
+    lo, step = pool.first_base if pool.first_base is not None else cfg.base_address, \
+        cfg.slab_size
     for b in range(lo, pool.next_base, step):
         if b not in snap.slabs and b not in released:
             fail("SLAB-ACCT", f"slab {h(b)} was carved (below the next new slab "

@@ -1,6 +1,6 @@
 """The concurrent machine's own bookkeeping for LIVELOCK, CRASH-STEP and SLAB-ACCT: step
 counts of a Run, the starving strategy, the findings on fixed reproducers (and the clean
-model on the same rounds), and SLAB-ACCT at the lockstep machines' L3 check."""
+model on the same rounds), and SLAB-ACCT at the lockstep oracle's L3 check."""
 import pytest
 
 from fuzz.mutants import patched
@@ -137,6 +137,19 @@ def test_the_lockstep_machine_checks_slab_accounting_after_its_l3_check(monkeypa
         _lockstep(ops)
     assert exc.value.inv_id == "SLAB-ACCT" and "fell off every list" in str(exc.value)
     assert "last op Quiesce()" in str(exc.value)
+
+
+def test_a_replay_checks_slab_accounting_as_the_machine_does():
+    """``Oracle.run`` (what replay and every reproducer drive) runs SLAB-ACCT in its L3
+    check: a SLAB-ACCT finding reproduces outside the machine."""
+    ops = [Alloc(8, 0), Free(0, 0), ThreadExit(0), Quiesce()]
+    clean = Oracle(RefAllocator(CFG), FastAllocator(CFG))
+    clean.run(ops)
+    assert clean.checks["SLAB-ACCT"] >= 1
+    with patched((FastAllocator, "_maybe_release", _forget_the_base)), \
+            pytest.raises(InvariantViolation) as exc:
+        Oracle(RefAllocator(CFG), FastAllocator(CFG)).run(ops)
+    assert exc.value.inv_id == "SLAB-ACCT" and "last op Quiesce()" in str(exc.value)
 
 
 def test_the_runners_concurrent_machine_starves_a_thread_one_example_in_four():

@@ -31,3 +31,33 @@ def test_a_reproducer_recording_impl_native_replays_on_the_c_pool(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_slab_accounting_reads_the_c_pools_own_lists_in_a_replay(monkeypatch):
+    """SLAB-ACCT on the C pool checks its released-slab list and next index too
+    (``pool_lists``), in the oracle's L3 check of a replay: a released slab index that
+    falls off the list is found."""
+    import pytest
+
+    from hakmem_native.allocator import NativeAllocator
+    from hakmem_ref import RefAllocator
+    from specs.api import InvariantViolation
+    from specs.lockstep import Oracle
+    cfg = Config(class_sizes=(8,), slab_size=64, word_bits=4, mini_mag_capacity=1,
+                 refill_batch=1, magazine_capacity=1, flush_interval=1)
+    ops = [Alloc(8, 0), Alloc(8, 0), Alloc(8, 0), Alloc(8, 0), Alloc(8, 0),
+           FreeMany(5, 0, True), ThreadExit(0), Quiesce()]
+    clean = Oracle(RefAllocator(cfg), NativeAllocator(cfg))
+    clean.run(ops)
+    released, first, nxt = clean.fast.pool_lists()
+    assert released and first < nxt and clean.checks["SLAB-ACCT"] >= 1
+    real_exit = NativeAllocator.thread_exit
+
+    def exit_and_forget(self, tid):        # a release that loses the slab's index
+        real_exit(self, tid)
+        if self._pool.nfree_vidx:
+            self._pool.nfree_vidx -= 1
+    monkeypatch.setattr(NativeAllocator, "thread_exit", exit_and_forget)
+    with pytest.raises(InvariantViolation) as exc:
+        Oracle(RefAllocator(cfg), NativeAllocator(cfg)).run(ops)
+    assert exc.value.inv_id == "SLAB-ACCT" and "fell off every list" in str(exc.value)

@@ -41,6 +41,10 @@ SCENARIOS = {   # mutant -> (Config, ops, the ID it must trip)
                              "SS-08"),
     "tls-sll-not-flushed-at-exit": (SLL, [Alloc(16, 0), Free(0, 0), ThreadExit(0)],
                                     "SS-05"),
+    # tid 1 evicts its partial slab, tid 0 exits leaving its own partial: tid 1's next alloc
+    # adopts its own slab back, not the abandoned SuperSlab's
+    "ss-reclaim-before-own": (CFG, [Alloc(16, 0), Alloc(16, 1), Evict(1, 0), ThreadExit(0),
+                                    Alloc(16, 1)], "CONF-01"),
 }
 
 
