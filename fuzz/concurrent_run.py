@@ -44,11 +44,28 @@ def superslab_share(mutant=None) -> float:
         from fuzz.mutants.races import RACES
         from specs.concurrent import superslab_concurrent_configs
         m = RACES.get(mutant)
-        return 1.0 if m is not None and m.configs is superslab_concurrent_configs else 0.0
+        return 1.0 if m is not None and (m.configs is superslab_concurrent_configs
+                                         or m.draw_config is not None) else 0.0
     return SUPERSLAB_SHARE
 
 
-def random_config(rng: random.Random, ss_share: float = SUPERSLAB_SHARE) -> Config:
+def config_drawer(mutant=None):
+    """``rng -> Config`` of the runner's concurrent machine: a race's own ``draw_config``
+    (the geometry that reaches it, as its ``configs`` strategy), else :func:`random_config`
+    with the :func:`superslab_share` of the run."""
+    if mutant:
+        from fuzz.mutants.races import RACES
+        m = RACES.get(mutant)
+        if m is not None and m.draw_config is not None:
+            return m.draw_config
+    share = superslab_share(mutant)
+    return lambda rng: random_config(rng, share)
+
+
+def random_config(rng: random.Random, ss_share: float = SUPERSLAB_SHARE,
+                  slots=(2, 4, 8), pool_max=(0, 2)) -> Config:
+    """Tiny Configs; ``ss_share`` of them in SuperSlab mode with a SuperSlab of ``slots``
+    slab slots (one of them, the header's included) and a pool of ``pool_max`` (lo, hi)."""
     cfg = Config(class_sizes=rng.choice([(8, 16), (8,), (16, 32)]),
                  slab_size=rng.choice([64, 128]), word_bits=rng.choice([4, 8, 64]),
                  mini_mag_capacity=rng.randint(1, 4), refill_batch=rng.randint(1, 4),
@@ -56,8 +73,8 @@ def random_config(rng: random.Random, ss_share: float = SUPERSLAB_SHARE) -> Conf
     if rng.random() >= ss_share:
         return cfg
     return dataclasses.replace(cfg, use_superslab=True,
-                               superslab_size=cfg.slab_size * rng.choice([2, 4, 8]),
-                               superslab_pool_max=rng.randint(0, 2),
+                               superslab_size=cfg.slab_size * rng.choice(slots),
+                               superslab_pool_max=rng.randint(*pool_max),
                                tls_sll_capacity=rng.randint(0, 4))
 
 
@@ -157,7 +174,7 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
                    rounds: int = 3, stop_after=None,
                    shrink_seconds: float = SHRINK_SECONDS, stop=None, progress=None,
                    progress_every: float = 2.0, factory=None,
-                   ss_share: float = SUPERSLAB_SHARE) -> ConcurrentReport:
+                   ss_share: float = SUPERSLAB_SHARE, draw_config=None) -> ConcurrentReport:
     """Random concurrent rounds for ``seconds`` (or ``stop_after`` examples, or until
     ``stop()`` is true); a finding's reproducer is shrunk for at most ``shrink_seconds``
     of wall-clock time (``specs.concurrent_shrink``), then the smallest found is kept.
@@ -165,7 +182,7 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
     far.  ``factory``: the implementation under test (``Config -> allocator`` offering
     ``specs.api.Hooks`` with its step generators; default the fast model); a Config it
     declares unsupported is skipped.  ``ss_share``: the share of Configs in SuperSlab
-    mode."""
+    mode; ``draw_config`` (``rng -> Config``, :func:`config_drawer`) replaces that draw."""
     from specs.unsupported import Unsupported
     factory = factory or FastAllocator
     if strategy not in ("random", "pct"):
@@ -182,7 +199,7 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
             rep.seconds = time.monotonic() - start
             progress(rep)
             next_progress = time.monotonic() + progress_every
-        cfg = random_config(rng, ss_share)
+        cfg = draw_config(rng) if draw_config is not None else random_config(rng, ss_share)
         try:
             h = Harness(RefAllocator(cfg), factory(cfg))
         except Unsupported:
@@ -274,7 +291,7 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
         out.flush()
         rep = run_concurrent(minutes * 60, strategy=strategy, depth=depth, seed=seed,
                              shrink_seconds=shrink_seconds, stop=stop, factory=factory,
-                             ss_share=superslab_share(mutant))
+                             draw_config=config_drawer(mutant))
     out.write("\n".join(rep.lines()) + "\n")
     repro = _write_reproducer(rep, report, seed, mutant, None if factory is None else spec)
     if report:

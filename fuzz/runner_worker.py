@@ -386,7 +386,7 @@ def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, sta
     record (the reproducer written and replayed), or None."""
     from contextlib import nullcontext
 
-    from fuzz.concurrent_run import run_concurrent, superslab_share
+    from fuzz.concurrent_run import config_drawer, run_concurrent
     from fuzz.mutants import hang as mutants
     mutant = params["mutant"]
     seed = seed_start(params, index) + k * SLICE_SEEDS
@@ -405,7 +405,7 @@ def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, sta
     with ctx:
         rep = run_concurrent(seconds, seed=seed, stop=stop, progress=progress,
                              shrink_seconds=params.get("shrink_seconds", 60.0),
-                             factory=factory, ss_share=superslab_share(mutant))
+                             factory=factory, draw_config=config_drawer(mutant))
     acc.add_concurrent(rep)
     queue.put(("progress", index, acc.message(started, database)))
     if not rep.finding:

@@ -69,10 +69,6 @@ class TinySlab:
         self.remote_count = 0                 # blocks on the remote stack (atomic)
         self.owner = None                     # tid of the owning thread, None if unowned
 
-    @property
-    def free_count(self) -> int:
-        return self.bitmap.free_count
-
     def block_addr(self, idx: int) -> int:
         return self.base + idx * self.block_size
 

@@ -30,6 +30,8 @@ class Mutant:
     equivalent: bool = False        # cannot be killed: behaves like the correct code
     fast: bool = True               # part of the CI subset
     configs: Optional[object] = None  # Config strategy that reaches the bug (default: all)
+    draw_config: Optional[Callable] = None  # rng -> Config: the same for the runner's
+    #                                         random concurrent machine (races only)
 
     def apply(self):
         return self.make()

@@ -23,16 +23,17 @@ _fa = {name: getattr(FA, name) for name in ("_free_route",)}
 RACES: dict = {}
 
 
-def race(name: str, expect=(), equivalent: bool = False, configs=None):
+def race(name: str, expect=(), equivalent: bool = False, configs=None, draw_config=None):
     """Register the decorated factory as a concurrency mutant (``kind`` "concurrency");
     ``equivalent``: the concurrent machine must not kill it (its docstring says why);
     ``configs``: the Config strategy of the concurrent machine that reaches it (default:
-    ``specs.concurrent.concurrent_configs``)."""
+    ``specs.concurrent.concurrent_configs``), and ``draw_config`` (``rng -> Config``) the
+    same Configs for the runner's concurrent machine (``fuzz.concurrent_run``)."""
     def deco(factory):
         if name in RACES:
             raise ValueError(f"concurrency mutant {name!r} registered twice")
         m = Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,
-                   equivalent=equivalent, configs=configs)
+                   equivalent=equivalent, configs=configs, draw_config=draw_config)
         m.kind = "concurrency"
         RACES[name] = m
         return factory

@@ -5,14 +5,29 @@ Configs (``configs``): the concurrent machine hunts them in that mode.
 """
 from __future__ import annotations
 
+import dataclasses
+
+from hypothesis import strategies as st
+
+from fuzz.concurrent_run import random_config
 from hakmem_fast.allocator import FastAllocator
-from specs.concurrent import superslab_concurrent_configs
+from specs.concurrent import concurrent_configs, superslab_concurrent_configs
 
 from . import patched
 from .races import race
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_alloc_slow_steps", "_ss_with_room")}
+_fa = {name: getattr(FA, name) for name in ("_alloc_slow_steps", "_ss_with_room",
+                                            "_ss_acquire")}
+
+#: SuperSlabs of one slab slot and a pool of 1-2: every new slab takes a SuperSlab, every
+#: released slab gives one back, so pool pops are common
+one_slab_superslabs = concurrent_configs.flatmap(
+    lambda c: st.builds(
+        lambda pool, sll: dataclasses.replace(c, use_superslab=True,
+                                              superslab_size=2 * c.slab_size,
+                                              superslab_pool_max=pool, tls_sll_capacity=sll),
+        st.integers(1, 2), st.integers(0, 2)))
 
 
 @race("ss-reclaim-without-lock", expect=("SS-01", "SS-02", "SS-07", "LIVE-02", "OWN-01",
@@ -43,6 +58,38 @@ def _reclaim_without_lock():
                 return picked                       # whoever owns it now
         return _fa["_ss_with_room"](self, owner)
     return patched((FA, "_alloc_slow_steps", slow), (FA, "_ss_with_room", with_room))
+
+
+
+@race("ss-pool-pop-without-lock", expect=("SS-08", "SS-07", "SS-01", "SS-02", "LIVE-02",
+                                          "PART-01", "OWN-01", "SLAB-ACCT", "CRASH-STEP",
+                                          "LOCK-01"),
+      configs=one_slab_superslabs,
+      draw_config=lambda rng: random_config(rng, 1.0, slots=(2,), pool_max=(1, 2)))
+def _pool_pop_without_lock():
+    """The slow path reads the top of the pool of empty SuperSlabs before it takes the
+    pool lock, and under the lock takes the SuperSlab it read without checking that it
+    is still there: two threads that read the same top both take it, both own it and
+    carve the same slot.
+    Bug class: an unlocked pop of a shared free list (both poppers read one head)."""
+    def slow(self, t, c):
+        picks = self.__dict__.setdefault("_pool_picks", {})
+        if self._ss_pool:
+            picks[t.tid] = self._ss_pool[-1]
+            yield "ss-pool-read"
+        try:
+            return (yield from _fa["_alloc_slow_steps"](self, t, c))
+        finally:
+            picks.pop(t.tid, None)                  # a read lives for this slow path only
+
+    def acquire(self, t):
+        picked = self.__dict__.get("_pool_picks", {}).pop(t.tid, None)
+        if picked is not None:                  # the pop takes what was read, wherever it is
+            if picked in self._ss_pool:
+                self._ss_pool.remove(picked)
+            self._ss_pool.append(picked)
+        return _fa["_ss_acquire"](self, t)
+    return patched((FA, "_alloc_slow_steps", slow), (FA, "_ss_acquire", acquire))
 
 
 __all__: list = []

@@ -121,6 +121,22 @@ def _pool_pop_unlocked():
     return patched((FA, "_ss_pool_pop", pop))
 
 
+@mutant("ss-map-uncounted", expect=("SS-09",), configs=superslab_configs)
+def _map_uncounted():
+    """A SuperSlab mapped from the OS is not counted (``ss_map``): the reserved memory
+    the counters report (the explore panel's OOM-risk number) is short by a SuperSlab.
+    Bug class: an accounting counter forgotten on one path of several."""
+    real = FA._ss_acquire
+
+    def acquire(self, t):
+        before = self.probe.counts["ss_map"]
+        ss = real(self, t)
+        if self.probe.counts["ss_map"] != before:
+            self.probe.counts["ss_map"] = before
+        return ss
+    return patched((FA, "_ss_acquire", acquire))
+
+
 @mutant("ss-release-ignores-remote", expect=("SS-04",), configs=superslab_configs)
 def _release_ignores_remote():
     """The SuperSlab release test counts a slab whose blocks are all bitmap-free or on its

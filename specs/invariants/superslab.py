@@ -8,7 +8,8 @@ A SuperSlab is ``superslab_size`` bytes aligned to its size; slot 0 is its heade
 and every slab is where its header says (SS-01).  A thread's tls_sll of class c holds
 free blocks of class c in SuperSlabs the thread owns (SS-03).  A SuperSlab leaves use
 only when no slab is in use, and a slab with blocks on its remote stack is in use
-(SS-04).  The free-pipeline counters add up to the frees (SS-05).  One owner per
+(SS-04).  The free-pipeline counters add up to the frees (SS-05), and the mapping
+counters to the SuperSlabs in use and pooled (SS-09).  One owner per
 SuperSlab, and a slab's owner is its SuperSlab's owner or None (SS-07, SS-08).  The
 route of each free is predicted in ``conformance`` (SS-06).
 
@@ -24,6 +25,12 @@ from .registry import fail, invariant
 
 def _on(snap: Snapshot) -> bool:
     return snap.config.use_superslab
+
+
+def _counters(snap: Snapshot, key: str):
+    """The debug counters of a complete SuperSlab-mode snapshot that has ``key``, or None."""
+    pc = snap.path_counts
+    return pc if _on(snap) and snap.complete and key in pc else None
 
 
 def _masked(snap: Snapshot, view) -> set:
@@ -153,8 +160,8 @@ def ss_04_release(snap: Snapshot, view) -> None:
                      "tls_sll == ss_alloc_tls_sll_hit + tls_sll_flush + blocks on the tls_sll "
                      "lists (every push popped, flushed or still there)")
 def ss_05_counters(snap: Snapshot, view) -> None:
-    pc = snap.path_counts
-    if not _on(snap) or not snap.complete or "ss_local" not in pc:
+    pc = _counters(snap, "ss_local")
+    if pc is None:
         return
     frees = sum(snap.exact.frees)
     local, remote, sll = pc["ss_local"], pc["ss_remote"], pc["tls_sll"]
@@ -224,3 +231,23 @@ def ss_08_one_owner(snap: Snapshot, view) -> None:
     if len(set(snap.ss_pool)) != len(snap.ss_pool):
         fail("SS-08", f"the SuperSlab pool holds a SuperSlab twice: "
                       f"{[h(b) for b in snap.ss_pool]}")
+
+
+@invariant("SS-09", level=3, scope="heap", cost="O(counters)",
+           where="every L3 check (a complete snapshot's debug counters)",
+           planted="ss-map-uncounted",
+           statement="SuperSlab mode: ss_map - ss_unmap == SuperSlabs in use + pooled, and "
+                     "ss_pool_push - ss_pool_pop == pooled (the counters the memory claim "
+                     "is measured with account for every SuperSlab mapped)")
+def ss_09_memory_counters(snap: Snapshot, view) -> None:
+    pc = _counters(snap, "ss_map")
+    if pc is None:
+        return
+    used, pooled = len(snap.superslabs), len(snap.ss_pool)
+    mapped = pc["ss_map"] - pc["ss_unmap"]
+    if mapped != used + pooled:
+        fail("SS-09", f"ss_map {pc['ss_map']} - ss_unmap {pc['ss_unmap']} = {mapped} "
+                      f"SuperSlabs mapped, but {used} are in use and {pooled} pooled")
+    if pc["ss_pool_push"] - pc["ss_pool_pop"] != pooled:
+        fail("SS-09", f"ss_pool_push {pc['ss_pool_push']} - ss_pool_pop "
+                      f"{pc['ss_pool_pop']} != {pooled} SuperSlabs in the pool")

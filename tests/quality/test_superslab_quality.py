@@ -37,6 +37,7 @@ SCENARIOS = {   # mutant -> (Config, ops, the ID it must trip)
                                            "SS-05"),
     "ss-counter-on-wrong-route": (CFG, [Alloc(16, 0), Free(0, 1)], "SS-06"),
     "ss-reclaim-keeps-owner": (CFG, [Alloc(16, 0), ThreadExit(0), Alloc(16, 1)], "SS-07"),
+    "ss-map-uncounted": (CFG, [Alloc(16, 0)], "SS-09"),
     "ss-pool-pop-unlocked": (CFG, [Alloc(16, 0), Free(0, 0), ThreadExit(0), Alloc(16, 1)],
                              "SS-08"),
     "tls-sll-not-flushed-at-exit": (SLL, [Alloc(16, 0), Free(0, 0), ThreadExit(0)],

@@ -141,7 +141,7 @@ def test_refill_moves_the_lowest_free_blocks_and_the_bitmap_shrinks_by_exactly_t
     assert mini_mag_list(slab) == [blk(1), blk(0)]       # pushed in scan order: LIFO pops 1 first
     assert before - bitmap_free(slab) == {blk(0), blk(1)}
     assert bitmap_free(slab) <= before
-    assert slab.free_count == 6
+    assert slab.bitmap.free_count == 6
 
 
 @pytest.mark.parametrize("count,want", [(0, 5), (1, 2), (1, 100), (0, 3)])
@@ -156,14 +156,14 @@ def test_refill_with_want_larger_than_the_room_moves_only_capacity_minus_count(c
     pushed = set(mini_mag_list(slab)) - mm_before
     assert before - bitmap_free(slab) == pushed           # nothing left the bitmap unpushed
     assert len(pushed) == got and slab.mini_mag.count == count + got
-    assert slab.free_count + slab.mini_mag.count == slab.nblocks   # nothing lost
+    assert slab.bitmap.free_count + slab.mini_mag.count == slab.nblocks   # nothing lost
 
 
 @pytest.mark.parametrize("want", [0, -1])
 def test_refill_with_nothing_wanted_moves_nothing(want):
     slab = new_slab(cap=2)
     assert ops.batch_refill_from_bitmap(slab, slab.mini_mag, want) == 0
-    assert slab.free_count == 8 and slab.mini_mag.count == 0
+    assert slab.bitmap.free_count == 8 and slab.mini_mag.count == 0
 
 
 def test_refill_of_a_full_mini_mag_moves_nothing():
@@ -180,7 +180,7 @@ def test_refill_from_a_nearly_exhausted_bitmap_moves_what_is_left_across_the_wor
     got = ops.batch_refill_from_bitmap(slab, slab.mini_mag, 8)
     assert got == 5
     assert sorted(mini_mag_list(slab)) == [blk(i) for i in range(3, 8)]
-    assert slab.free_count == 0 and bitmap_free(slab) == set()
+    assert slab.bitmap.free_count == 0 and bitmap_free(slab) == set()
     assert ops.batch_refill_from_bitmap(slab, slab.mini_mag, 8) == 0
 
 
@@ -200,7 +200,7 @@ def test_spill_returns_exactly_the_mini_mag_blocks_to_the_bitmap():
 def test_spill_of_an_empty_mini_mag_returns_zero():
     slab = new_slab(cap=2)
     assert ops.batch_spill_to_bitmap(slab, slab.mini_mag) == 0
-    assert slab.free_count == 8
+    assert slab.bitmap.free_count == 8
 
 
 def test_refill_then_spill_restores_the_bitmap_exactly():
@@ -209,7 +209,7 @@ def test_refill_then_spill_restores_the_bitmap_exactly():
     words = list(slab.bitmap.words)
     ops.batch_refill_from_bitmap(slab, slab.mini_mag, 16)
     ops.batch_spill_to_bitmap(slab, slab.mini_mag)
-    assert slab.bitmap.words == words and slab.free_count == 3
+    assert slab.bitmap.words == words and slab.bitmap.free_count == 3
 
 
 # ============================================================================
@@ -225,13 +225,13 @@ def test_remote_push_links_blocks_through_memory_and_drain_frees_them_all():
     assert word_at(slab, c) == b and word_at(slab, b) == a and word_at(slab, a) == NULL
     assert ops.remote_drain(slab) == 3
     assert slab.remote_head == NULL and slab.remote_count == 0
-    assert {a, b, c} <= bitmap_free(slab) and slab.free_count == 8
+    assert {a, b, c} <= bitmap_free(slab) and slab.bitmap.free_count == 8
 
 
 def test_remote_drain_of_an_empty_stack_returns_zero():
     slab = new_slab()
     assert ops.remote_drain(slab) == 0
-    assert slab.remote_count == 0 and slab.free_count == 8
+    assert slab.remote_count == 0 and slab.bitmap.free_count == 8
 
 
 def test_remote_push_steps_are_load_link_cas_when_nobody_interferes():
@@ -254,7 +254,7 @@ def test_a_drain_between_link_and_cas_makes_the_cas_fail_and_retry_so_no_block_i
     assert slab.remote_head == y and word_at(slab, y) == NULL   # y no longer points at x
     assert slab.remote_count == 1
     assert ops.remote_drain(slab) == 1
-    assert slab.free_count == 8                 # x and y freed, each once
+    assert slab.bitmap.free_count == 8                 # x and y freed, each once
 
 
 def test_a_free_racing_the_owners_drain_through_the_allocator_loses_no_block():
