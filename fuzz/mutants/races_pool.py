@@ -80,30 +80,39 @@ def _release_during_push():
     remote stack, a block its bitmap calls free (RMT-01).
     Bug class: a slab released to the pool while a push to it is in flight (use after
     release through a lock-free stack)."""
-    def remote_push(self, slab, addr):
-        flying = self.__dict__.setdefault("_in_flight", set())
-        flying.add(addr)                      # the use count drops as the free starts
-
-        def steps():
-            try:
-                for label in _fa["_remote_push"](self, slab, addr):
-                    if label == "cas":           # landed on the stack: no longer flying
-                        flying.discard(addr)
-                    yield label
-            finally:
-                flying.discard(addr)
-        return steps()
-
     def maybe_release(self, slab):
-        if slab.owner is not None or slab.base not in self._slabs:
-            return
-        flying = sum(1 for a in self.__dict__.get("_in_flight", ())
-                     if a & self._slab_mask == slab.base)
-        if slab.bitmap.free_count + flying == slab.nblocks and slab.mini_mag.count == 0 \
-                and slab.remote_head == NULL:
+        if free_counting_flying(self, slab):
             _release(self, slab)
-    return patched((FA, "_maybe_release", maybe_release), (FA, "_remote_push", remote_push),
+    return patched((FA, "_maybe_release", maybe_release), (FA, "_remote_push", flying_push),
                    (FA, "_new_slab", _reusing_new_slab(False)))
+
+
+def flying_push(self, slab, addr):
+    """``_remote_push`` that keeps the block in ``_in_flight`` from the start of the free
+    until its CAS lands it on the stack."""
+    flying = self.__dict__.setdefault("_in_flight", set())
+    flying.add(addr)                      # the use count drops as the free starts
+
+    def steps():
+        try:
+            for label in _fa["_remote_push"](self, slab, addr):
+                if label == "cas":           # landed on the stack: no longer flying
+                    flying.discard(addr)
+                yield label
+        finally:
+            flying.discard(addr)
+    return steps()
+
+
+def free_counting_flying(self, slab) -> bool:
+    """An unowned slab in use whose blocks are all free, counting those whose remote free
+    is in flight (``flying_push``) as free."""
+    if slab.owner is not None or slab.base not in self._slabs:
+        return False
+    flying = sum(1 for a in self.__dict__.get("_in_flight", ())
+                 if a & self._slab_mask == slab.base)
+    return slab.bitmap.free_count + flying == slab.nblocks and slab.mini_mag.count == 0 \
+        and slab.remote_head == NULL
 
 
 @race("unown-with-remote-blocks", expect=("RMT-01",))

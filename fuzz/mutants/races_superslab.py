@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from fuzz.concurrent_run import random_config
 from hakmem_fast.allocator import FastAllocator
+from hakmem_fast.structs import TinySlab
 from specs.concurrent import concurrent_configs, superslab_concurrent_configs
 
 from . import patched
@@ -18,7 +19,7 @@ from .races import race
 
 FA = FastAllocator
 _fa = {name: getattr(FA, name) for name in ("_alloc_slow_steps", "_ss_with_room",
-                                            "_ss_acquire")}
+                                            "_ss_acquire", "_new_slab")}
 
 #: SuperSlabs of one slab slot and a pool of 1-2: every new slab takes a SuperSlab, every
 #: released slab gives one back, so pool pops are common
@@ -90,6 +91,45 @@ def _pool_pop_without_lock():
             self._ss_pool.append(picked)
         return _fa["_ss_acquire"](self, t)
     return patched((FA, "_alloc_slow_steps", slow), (FA, "_ss_acquire", acquire))
+
+
+
+@race("ss-release-during-push", expect=("RMT-01", "DATA-01", "PART-01", "LIVE-02", "SS-04",
+                                        "CRASH-STEP"),
+      configs=superslab_concurrent_configs)
+def _ss_release_during_push():
+    """A slab leaves its SuperSlab when all its blocks are free, counting a block whose
+    remote free has started but whose push has not landed as free; its SuperSlab, with
+    no slab left in use, goes to the pool.  The pool hands the SuperSlab out again and
+    the slot is carved for a new slab at the same address, in the same memory; the push
+    then lands on the new slab's remote stack, a block its bitmap calls free (RMT-01), or
+    writes its link into a block a client holds (DATA-01).
+    Bug class: a SuperSlab released while a remote free into it is in flight (mimalloc
+    counts a delayed free as in use until it lands)."""
+    from .races_pool import flying_push, free_counting_flying
+
+    def maybe_release(self, slab):
+        if free_counting_flying(self, slab):
+            del self._slabs[slab.base]
+            del self._class_slabs[slab.class_idx][slab.base]
+            self.__dict__.setdefault("_released", {})[slab.base] = slab
+            self.probe.slab_hit("slab_release", slab.base)
+            self._ss_slab_released(slab)
+
+    def new_slab(self, c):
+        slab = _fa["_new_slab"](self, c)
+        old = self.__dict__.get("_released", {}).pop(slab.base, None) if slab else None
+        if old is None:
+            return slab
+        cfg = self.config                       # the released slab's memory, reused
+        TinySlab.__init__(old, slab.base, c, cfg.class_sizes[c], cfg.slab_size,
+                          cfg.word_bits, cfg.mini_mag_capacity)
+        self._slabs[slab.base] = self._class_slabs[c][slab.base] = old
+        ss = self._superslabs[slab.base & self._ss_mask]
+        ss.slabs[ss.slabs.index(slab)] = old
+        return old
+    return patched((FA, "_maybe_release", maybe_release), (FA, "_remote_push", flying_push),
+                   (FA, "_new_slab", new_slab))
 
 
 __all__: list = []
