@@ -94,8 +94,8 @@ def _pool_pop_without_lock():
 
 
 
-@race("ss-release-during-push", expect=("RMT-01", "DATA-01", "PART-01", "LIVE-02", "SS-04",
-                                        "CRASH-STEP"),
+@race("ss-release-during-push", expect=("RMT-01", "RMT-02", "DATA-01", "PART-01", "LIVE-02",
+                                        "SS-04", "CRASH-STEP"),
       configs=superslab_concurrent_configs)
 def _ss_release_during_push():
     """A slab leaves its SuperSlab when all its blocks are free, counting a block whose
