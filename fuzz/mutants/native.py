@@ -79,13 +79,17 @@ def _load() -> None:
     # its client's tag overwrote the link; the hot path does not validate links)
     name = "remote-push-not-atomic"
     _register(name, "native-stress", ("STRESS-FREE", "STRESS-TAG", "STRESS-OVERWRITE",
-                                      "RMT-01", "CRASH"),
+                                      "RMT-01", "CRASH", "STRESS-CONSERVATION",
+                                      "STRESS-EMPTY", "STRESS-OOM"),
               f"The C pool built with -DHAKMEM_MUTANT for {name}: {bugs[name]} (the window "
               f"between the load and the store widened). Found by the stress driver on 4 "
               f"pthreads: a block the drain took comes back on the stack and is handed out "
               f"twice; a free of it fails, the tags see it, the drain reports the corrupted "
               f"stack, or the pool crashes on a link the client overwrote (CRASH: the driver "
-              f"died of a signal).")
+              f"died of a signal); a push overwritten by another is lost, so its block stays "
+              f"used in the slab though no thread holds it (STRESS-CONSERVATION), its slab "
+              f"is never released (STRESS-EMPTY), and enough lost blocks exhaust a small "
+              f"pool (STRESS-OOM).")
     name = "seed-stats-global-add"
     _register(name, "native-tsan", ("TSAN",),
               f"The C pool built with -DHAKMEM_MUTANT for {name}: {bugs[name]}. Lost "
