@@ -19,7 +19,7 @@ DEFAULT_DB = os.path.join(".hypothesis", "hakmem-examples")
 
 
 def register_profiles(db_path: str = None) -> None:
-    """Register dev / ci / nightly / quick (idempotent)."""
+    """Register dev / ci / nightly / quality (idempotent)."""
     db = DirectoryBasedExampleDatabase(db_path or os.environ.get("HAKMEM_DB", DEFAULT_DB))
     settings.register_profile("dev", max_examples=60, stateful_step_count=50, deadline=None,
                               suppress_health_check=SLOW_OK, database=db)
