@@ -44,8 +44,7 @@ def superslab_share(mutant=None) -> float:
         from fuzz.mutants.races import RACES
         from specs.concurrent import superslab_concurrent_configs
         m = RACES.get(mutant)
-        return 1.0 if m is not None and (m.configs is superslab_concurrent_configs
-                                         or m.draw_config is not None) else 0.0
+        return 1.0 if m is not None and m.configs is superslab_concurrent_configs else 0.0
     return SUPERSLAB_SHARE
 
 

@@ -72,8 +72,10 @@ def test_every_superslab_mutant_has_a_scenario_and_expects_its_id():
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_the_scenario_passes_on_the_correct_model(name):
-    cfg, ops, _ = SCENARIOS[name]
-    _run(cfg, ops, conformance=True)
+    """The ops pass, and the check that must catch the planted bug ran on them."""
+    cfg, ops, inv_id = SCENARIOS[name]
+    oracle = _run(cfg, ops, conformance=True)
+    assert oracle.checks[inv_id] >= 1, f"{inv_id} never ran on the scenario of {name}"
 
 
 @pytest.mark.quality
