@@ -31,10 +31,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fuzz.workloads import ACCEPTANCE, random_ops, replay  # noqa: E402
-from hakmem_fast import FastAllocator  # noqa: E402
-from hakmem_ref import RefAllocator  # noqa: E402
-from specs.api import Config  # noqa: E402
+from fuzz.workloads import ACCEPTANCE, random_ops, replay
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
 
 
 def ops_per_second(cls, ops) -> float:

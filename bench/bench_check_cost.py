@@ -34,10 +34,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hakmem_fast import FastAllocator  # noqa: E402
-from hakmem_ref import RefAllocator  # noqa: E402
-from specs.api import Config  # noqa: E402
-from specs.lockstep import Alloc, AllocMany, Free, FreeMany, Oracle, Read, Write  # noqa: E402
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
+from specs.lockstep import Alloc, AllocMany, Free, FreeMany, Oracle, Read, Write
 
 TIDS = 4
 LIVE = 2000

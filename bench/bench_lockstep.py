@@ -60,16 +60,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import hypothesis  # noqa: E402
-from hypothesis import HealthCheck, seed, settings, strategies as st  # noqa: E402
-from hypothesis.stateful import (RuleBasedStateMachine, rule,  # noqa: E402
+import hypothesis
+from hypothesis import HealthCheck, seed, settings, strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, rule,
                                  run_state_machine_as_test)
 
-from hakmem_fast import FastAllocator  # noqa: E402
-from hakmem_ref import RefAllocator  # noqa: E402
-from specs.api import Config  # noqa: E402
-from specs.lockstep import Alloc, AllocMany, Free, Oracle, Read, Write  # noqa: E402
-from specs.machines import make_machine  # noqa: E402
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
+from specs.lockstep import Alloc, AllocMany, Free, Oracle, Read, Write
+from specs.machines import make_machine
 
 SEED = 20251126
 TIDS = 4
@@ -285,7 +285,7 @@ def profile_ops(oracle: Oracle, ops) -> pstats.Stats:
 
 def _rows(stats: pstats.Stats) -> dict:
     out = {}
-    for (path, line, fn), (cc, nc, tt, ct, _) in stats.stats.items():
+    for (path, line, fn), (_cc, nc, tt, ct, _) in stats.stats.items():
         rel = path.replace(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep, "")
         out[f"{rel}:{line}({fn})"] = (nc, tt, ct)
     return out
@@ -373,8 +373,8 @@ def main(argv=None) -> int:
     bench_cases(cases)
     sm, bg = cases[0], cases[1]
 
-    print(f"\n2/3. Oracle alone, seed Config, l3_every=0, steady mix 30% Alloc / 15% Free / "
-          f"15% remote Free / 20% Write / 20% Read")
+    print("\n2/3. Oracle alone, seed Config, l3_every=0, steady mix 30% Alloc / 15% Free / "
+          "15% remote Free / 20% Write / 20% Read")
     print(f"   {'heap':34s} {'live':>7s} {'slabs':>6s} {'mag-cached':>10s} {'ops':>6s} "
           f"{'L2 ops/s':>10s} {'L0 ops/s':>10s} {'L0/L2':>6s} {'fill s':>7s}")
     for c in cases:

@@ -29,11 +29,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fuzz.workloads import WORKLOADS, generate, run_bare  # noqa: E402
-from hakmem_fast import FastAllocator  # noqa: E402
-from hakmem_ref import RefAllocator  # noqa: E402
-from specs.api import Config  # noqa: E402
-from specs.lockstep import L3_EVERY, Oracle  # noqa: E402
+from fuzz.workloads import WORKLOADS, generate, run_bare
+from hakmem_fast import FastAllocator
+from hakmem_ref import RefAllocator
+from specs.api import Config
+from specs.lockstep import L3_EVERY, Oracle
 
 
 def bare(cls, ops) -> float:

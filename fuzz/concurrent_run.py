@@ -227,7 +227,7 @@ def run_concurrent(seconds: float, strategy: str = "random", depth: int = 2, see
                                         and i - 1 not in done)
             h.teardown()
             rep.paths.update(getattr(h.fast, "path_counts", None) or {})
-        except (InvariantViolation, Exception) as e:  # noqa: BLE001 - every failure is a finding
+        except (InvariantViolation, Exception) as e:  # every failure is a finding
             rep.inv_id = getattr(e, "inv_id", f"crash:{type(e).__name__}")
             rep.finding = str(e)
             rep.config, rep.rounds = h.config, list(h.rounds)

@@ -389,7 +389,9 @@ def main(args) -> int:
         sources = _sources(args)
     except (ValueError, OSError) as e:
         return usage_error(PROG, str(e))
-    log = lambda line: (sys.stderr.write(line + "\n"), sys.stderr.flush())  # noqa: E731
+    def log(line):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
     runs = []
     try:
         explore(sources, sweep, args.samples, log=log, runs=runs)

@@ -10,10 +10,10 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from fuzz.explore import LABEL, ROUTES, STAGES  # noqa: E402
-from fuzz.explore_report import _slug, fragmentation  # noqa: E402
+from fuzz.explore import LABEL, ROUTES, STAGES
+from fuzz.explore_report import _slug, fragmentation
 
 COLORS = plt.get_cmap("tab10").colors
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings, target
 from hypothesis.stateful import run_state_machine_as_test
@@ -181,7 +180,7 @@ def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, 
                       else [Phase.generate, Phase.shrink])
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st)
-        except BaseException as exc:   # noqa: BLE001 - every failure is a finding
+        except BaseException as exc:  # every failure is a finding
             if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkBudgetSpent):
                 raise
             if isinstance(exc, ShrinkBudgetSpent):   # a hang, shrunk as far as the budget let

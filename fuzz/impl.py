@@ -62,7 +62,7 @@ class Impl:
             obj = self.factory(config)
         except Unsupported:
             raise
-        except Exception as e:  # noqa: BLE001  (a broken factory, named as such)
+        except Exception as e:  # a broken factory, named as such
             raise ImplError(f"{self.spec}: the factory raised {type(e).__name__}: {e} for "
                             f"{config!r}; a factory must return an allocator for every Config "
                             f"it supports and raise specs.unsupported.Unsupported(knob, value) "
@@ -219,7 +219,7 @@ def _import(module_name: str, spec: str):
                             f"run from the directory that holds it") from None
         raise ImplError(f"{spec}: importing {module_name} failed: {e}; install what it "
                         f"needs") from None
-    except Exception as e:  # noqa: BLE001  (the module itself is broken)
+    except Exception as e:  # the module itself is broken
         raise ImplError(f"{spec}: importing {module_name} raised {type(e).__name__}: "
                         f"{e}; fix the module") from None
 

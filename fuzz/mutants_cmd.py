@@ -52,7 +52,7 @@ def _hunt_one(args):
     try:
         with m.apply():
             r = hunt(budget=budget, seed=seed, config_strategy=m.configs)
-    except Exception as exc:  # noqa: BLE001 - a crashing hunt is reported, not fatal
+    except Exception as exc:  # a crashing hunt is reported, not fatal
         return {"name": name, "killed": False, "error": f"{type(exc).__name__}: {exc}",
                 "equivalent": m.equivalent, "expect": list(m.expect)}
     first = r.message.splitlines()[0] if r.message else ""
@@ -77,7 +77,7 @@ def _hunt_race(m, budget, seed) -> dict:
         with m.apply():
             r = hunt_concurrent(RefAllocator, FastAllocator, budget=budget, seed=seed,
                                 config_strategy=m.configs)
-    except Exception as exc:  # noqa: BLE001 - a crashing hunt is reported, not fatal
+    except Exception as exc:  # a crashing hunt is reported, not fatal
         return {**base, "killed": False, "error": f"{type(exc).__name__}: {exc}"}
     first = r.message.splitlines()[0] if r.message else ""
     return {**base, "killed": r.killed, "inv_id": r.inv_id, "message": first[:300],

@@ -126,7 +126,7 @@ def build_sample(t: Target, order: list, n: int, source: bytes, reference: str, 
             try:
                 if f.result()[1]:
                     shutil.rmtree(f.result()[1], ignore_errors=True)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
         for _, scratch, _ in built:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -291,7 +291,7 @@ def worker(job: dict) -> int:
     try:
         r = hunt(budget=job["budget"], seed=job["seed"], impl=job["spec"], chunk=CHUNK,
                  step_count=STEP_COUNT)
-    except Exception as e:  # noqa: BLE001  (the harness could not run it: named, not scored)
+    except Exception as e:  # the harness could not run it: named, not scored
         return out(status="error", message=f"{type(e).__name__}: {e}"[:300])
     if r.killed:
         return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),

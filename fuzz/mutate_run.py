@@ -190,7 +190,7 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
         mod = importlib.import_module(module)
         from fuzz.hunt import hunt
         from fuzz.impl import load_impl
-    except BaseException as e:   # noqa: BLE001  (a mutant may break anything at import)
+    except BaseException as e:  # a mutant may break anything at import
         return out(status="import", message=f"{type(e).__name__}: {e}")
     where = os.path.realpath(getattr(mod, "__file__", "") or "")
     if not where.startswith(os.path.realpath(scratch)):
@@ -198,7 +198,7 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
                                            f"scratch copy: the mutant was not applied")
     try:
         factory = load_impl(impl or None)   # imports the factory, builds it on probe Configs
-    except BaseException as e:   # noqa: BLE001
+    except BaseException as e:
         return out(status="start", message=f"the implementation {impl or 'hakmem_fast'} "
                                            f"cannot start: {type(e).__name__}: {e}")
     if oracle:
@@ -232,7 +232,7 @@ def concurrent_capable(factory) -> bool:
     from specs.api import Config
     try:
         a = factory(Config(class_sizes=(8, 16), slab_size=64, word_bits=4))
-    except Exception:  # noqa: BLE001  (an implementation that cannot honour it)
+    except Exception:  # an implementation that cannot honour it
         return False
     return all(callable(getattr(a, n, None)) for n in STEP_HOOKS)
 

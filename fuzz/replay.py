@@ -84,7 +84,7 @@ def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
     return f'''"""{doc}
 """
 from specs.api import Config
-from specs.lockstep import *  # noqa: F401,F403
+from specs.lockstep import *
 
 from fuzz.replay import replay
 

@@ -42,7 +42,7 @@ def check(impl_spec: str) -> str:
     if impl_spec.startswith("malloc:"):
         raise CoverageError(f"--coverage measures Python code; {impl_spec} is a C library")
     try:
-        import coverage  # noqa: F401
+        import coverage  # noqa: F401  (is it installed?)
     except ImportError:
         raise CoverageError("--coverage needs coverage.py: .venv/bin/pip install -e "
                             "'.[coverage]'") from None
@@ -145,7 +145,8 @@ def markdown(cov: dict) -> list:
     if not cov:
         return []
     t = cov["totals"]
-    pct = (lambda a, b: f"{100 * a / b:.1f}%" if b else "-")
+    def pct(a, b):
+        return f"{100 * a / b:.1f}%" if b else "-"
     out = ["", "## Coverage of the implementation's own code", "",
            f"`{cov['source']}` (coverage.py, lines and branches; the statements run at "
            f"import count as reached): **{pct(t['reached'], t['statements'])} of "

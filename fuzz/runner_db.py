@@ -94,7 +94,7 @@ def _check_redis(spec: str, flag: str, write: bool) -> None:
             db.delete(PROBE_KEY, value)
     except DatabaseError:
         raise
-    except Exception as exc:  # noqa: BLE001 - redis raises many kinds; all mean "unusable"
+    except Exception as exc:  # redis raises many kinds; all mean "unusable"
         raise DatabaseError(f"{flag} {spec}: Redis is not usable ({type(exc).__name__}: "
                             f"{exc}); start the server or fix the URL "
                             "(redis://HOST:PORT/DBNUMBER)") from None
@@ -136,7 +136,7 @@ def redis_entries(spec: str) -> int:
     try:
         return sum(db.redis.scard(k) for k in db.redis.scan_iter(match=REDIS_PREFIX + b"*")
                    if k != probe)
-    except Exception as exc:  # noqa: BLE001 - redis raises many kinds; all mean "unusable"
+    except Exception as exc:  # redis raises many kinds; all mean "unusable"
         raise DatabaseError(f"--db {spec}: Redis could not be read ({type(exc).__name__}: "
                             f"{exc}); start the server or fix the URL") from None
 
@@ -228,7 +228,7 @@ class WorkerDatabase(_base()):
                     self.counts["saves"] += 1
                     return
                 raise OSError(f"the entry is not on disk after saving it to {self.primary!r}")
-            except Exception as exc:  # noqa: BLE001 - counted and reported, never silent
+            except Exception as exc:  # counted and reported, never silent
                 self._error("save", exc)
         if self.fallback is not None:
             try:
@@ -236,7 +236,7 @@ class WorkerDatabase(_base()):
                 if self._landed(self.fallback, k, value):
                     self.counts["fallback"] += 1
                     return
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._error("save to --db-local", exc)
         self.counts["lost"] += 1
 
@@ -249,7 +249,7 @@ class WorkerDatabase(_base()):
             try:
                 values = list(islice(db.fetch(self.prefix + key),
                                      PARETO_FETCH if key.endswith(b".pareto") else None))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._error("fetch", exc)
                 continue
             self.counts["fetched_shared" if db is self.shared else "fetched"] += len(values)
@@ -268,7 +268,7 @@ class WorkerDatabase(_base()):
             if db is not None:
                 try:
                     db.delete(self.prefix + key, value)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._error("delete", exc)
 
     def move(self, src, dest, value):

@@ -39,7 +39,7 @@ import os
 from collections import Counter
 
 from fuzz import runner_plots
-from fuzz.runner_machines import (SEED_PATHS, concurrent_markdown, concurrent_paths,  # noqa: F401
+from fuzz.runner_machines import (concurrent_markdown, concurrent_paths,
                                   concurrent_section, machines_section, unreached,
                                   worker_concurrent)
 

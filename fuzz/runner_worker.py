@@ -155,7 +155,7 @@ def _failure(index, result, params, mutant, database=None, shrink_cut=False) -> 
             name=_failure_name(result.inv_id, result.seed), inv_id=result.inv_id,
             message=fail["message"], mutant=mutant, seed=result.seed,
             op_timeout=params["op_timeout"], impl=params.get("impl"), shrink_cut=shrink_cut)
-    except Exception as exc:  # noqa: BLE001 - the finding is still reported
+    except Exception as exc:  # the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail
     if mutant:
@@ -195,7 +195,7 @@ def _replay_raises(replay, result, mutant, params):
     try:
         replay(result.config, result.trace, mutant=mutant, l3_every=params["l3_every"],
                op_timeout=params["op_timeout"], impl=params.get("impl"))
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return exc
@@ -248,10 +248,10 @@ def worker_main(index: int, params: dict, queue, stop_event) -> None:
                 break
         runner_coverage.finish(cov)
         queue.put(("done", index, acc.message(started, database)))
-    except BaseException:  # noqa: BLE001 - reported to the parent, then the worker ends
+    except BaseException:  # reported to the parent, then the worker ends
         runner_coverage.finish(cov)
         queue.put(("error", index, traceback.format_exc()))
-        raise SystemExit(1)
+        raise SystemExit(1) from None
 
 
 # ============================================================================
@@ -434,7 +434,7 @@ def _concurrent_failure(index, rep, params, mutant, seed, elapsed) -> dict:
             message=rep.finding, mutant=mutant, shrink_cut=rep.shrink_cut,
             impl=params.get("impl") if params.get("impl") != "hakmem_fast:FastAllocator"
             else None)
-    except Exception as exc:  # noqa: BLE001 - the finding is still reported
+    except Exception as exc:  # the finding is still reported
         fail["note"] = f"could not write the reproducer: {exc!r}"
         return fail
 
@@ -444,7 +444,7 @@ def _concurrent_failure(index, rep, params, mutant, seed, elapsed) -> dict:
         from specs.concurrent_shrink import failure_id
         try:
             replay_rounds(rep.config, rep.rounds, mutant=m)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return failure_id(exc) == rep.inv_id
         return False
     fail["reproduces"] = fails(mutant)

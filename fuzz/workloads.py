@@ -128,8 +128,9 @@ def run_bare(allocator, ops) -> list:
     return addrs
 
 
-from fuzz.standard_workloads import (PRESETS, WORKLOADS, Workload, generate,  # noqa: E402
-                                    workload_names)
+# the standard workloads, re-exported (they import nothing from here)
+from fuzz.standard_workloads import (  # noqa: E402
+    PRESETS, WORKLOADS, Workload, generate, workload_names)
 
 __all__ = ["ACCEPTANCE", "PRESETS", "WORKLOADS", "Workload", "generate", "random_ops",
            "replay", "run_bare", "workload_names"]

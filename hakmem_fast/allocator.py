@@ -44,8 +44,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from specs.api import (BadArgument, Config, DoubleFree, InvalidAddress,  # noqa: F401
-                       InvalidFree, OutOfBounds, Stats, size_to_class)   # (module API)
+from specs.api import BadArgument, Config, InvalidAddress, Stats
 from specs.unsupported import require_whole_blocks
 
 from . import ops

@@ -11,7 +11,7 @@ from __future__ import annotations
 from specs.api import InvariantViolation
 
 from .structs import (NULL, PageMiniMag, TinySlab, atomic_add, atomic_add_remote_count,
-                      atomic_cas_head, atomic_exchange_head, atomic_load_head, load_word,
+                      atomic_cas_head, atomic_load_head, load_word,
                       store_word)
 
 # ============================================================================

@@ -177,7 +177,7 @@ class Instance:
                 else:
                     value = getattr(self, "op_" + op)(*req[2:])
                 send(self.sock, ("ok", value))
-            except Exception as e:  # noqa: BLE001  (a harness-side error, sent back)
+            except Exception as e:  # a harness-side error, sent back
                 send(self.sock, ("err", f"{type(e).__name__}: {e}"))
 
     # ---- threads -------------------------------------------------------------------
@@ -207,7 +207,7 @@ class Instance:
                 break
             try:
                 self.results.put((True, getattr(self, "op_" + req[1])(*req[2:])))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 self.results.put((False, e))
         hook = self.lib.hooks.get("thread_fini")
         if hook is not None:
@@ -392,7 +392,7 @@ def zygote(fd: int, spec: dict) -> None:
     ctl = socket.socket(fileno=fd)
     try:
         lib = Library(spec)
-    except Exception as e:  # noqa: BLE001  (told to the parent in one line)
+    except Exception as e:  # told to the parent in one line
         send(ctl, ("err", f"{type(e).__name__}: {e}"))
         return
     send(ctl, ("ok", os.getpid()))

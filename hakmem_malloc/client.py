@@ -21,7 +21,7 @@ import tempfile
 import threading
 import weakref
 
-from specs.api import Config, ImplementationCrashed
+from specs.api import ImplementationCrashed
 
 from . import child
 from .probe import child_env

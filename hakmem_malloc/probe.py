@@ -108,7 +108,7 @@ def _alloc_like(path: str) -> list:
         import subprocess
         out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
                              text=True, timeout=10).stdout
-    except Exception:  # noqa: BLE001  (nm missing: the message just lists none)
+    except Exception:  # nm missing: the message just lists none
         return []
     names = [ln.split()[-1] for ln in out.splitlines() if ln.strip()]
     return sorted(n for n in names if ("alloc" in n or "free" in n) and not n.startswith("_"))

@@ -141,7 +141,7 @@ def _adapter_file(text: str, path: str, extra: str) -> dict:
             data = tomllib.loads(p.read_text())
         else:
             data = json.loads(p.read_text())
-    except Exception as e:  # noqa: BLE001  (a broken file, named with the parser's reason)
+    except Exception as e:  # a broken file, named with the parser's reason
         raise MallocSpecError(f"--impl {text!r}: cannot read adapter file {path}: "
                               f"{type(e).__name__}: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("lib"), str):
@@ -209,7 +209,7 @@ def resolve(text: str, timeout: float = 30.0) -> MallocSpec:
                               f"with signal {-r.returncode} (its constructor crashed)")
     try:
         got = json.loads(r.stdout.strip().splitlines()[-1])
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise MallocSpecError(f"--impl {text!r}: the loader failed: "
                               f"{(r.stderr.strip().splitlines() or ['?'])[-1]}") from None
     if got.get("error"):

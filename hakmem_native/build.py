@@ -216,7 +216,7 @@ def _compile(cffi, modname: str, mutant, out: Path) -> Path:
         tmp = tempfile.mkdtemp(prefix="hkbuild-", dir=out)
         try:
             so = ffi.compile(tmpdir=tmp, verbose=False)
-        except Exception as e:  # noqa: BLE001  (a compiler error, said in one line)
+        except Exception as e:  # a compiler error, said in one line
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise NativeUnavailable(f"native pool unavailable: compiling csrc/hk_all.c failed "
                                     f"({first}); run python -m hakmem_native to see the "

@@ -3,7 +3,6 @@
 to the same plain data the Python model gives, so the whole catalogue checks them."""
 from __future__ import annotations
 
-from hakmem_fast.probe import PATHS   # the design's debug counters; csrc/hk.h has their order
 from specs.api import SlabSnap, Snapshot, SuperSlabSnap, ThreadSnap
 
 _SS_IN_USE = 1      # hk_ss.state of a SuperSlab in use (csrc/hk.h)

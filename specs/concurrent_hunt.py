@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from hypothesis import event, note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from .api import InvariantViolation
 from .concurrent import TOTALS, Harness, concurrent_configs
 from .concurrent_shrink import (SHRINK_SECONDS, failure_id, hypothesis_shrink_budget,
                                 shrink_rounds, size)
@@ -239,7 +238,7 @@ def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHun
                        phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate])
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
-        except BaseException as exc:   # noqa: BLE001 - every failure is a finding
+        except BaseException as exc:  # every failure is a finding
             if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkCut):
                 raise
             cut = isinstance(exc, ShrinkCut)

@@ -34,7 +34,7 @@ from .invariants import heap as heap_checks
 from .invariants import stats as stat_checks
 from .invariants.slab_accounting import check_pool
 from .invariants.compare import Obs
-from .ops import *  # noqa: F401,F403  (reproducers import the ops from here)
+from .ops import *  # noqa: F403  (reproducers import the ops from here)
 from .ops import OPS, op_repr
 from .conformance_oracle import ConformanceSteps
 from .handlers import HANDLERS
@@ -147,7 +147,7 @@ class LockstepOracle:
             return Obs("error", e)
         except InvariantViolation:
             raise                       # the implementation's own check fired: a finding
-        except Exception as e:          # noqa: BLE001  (a crash of either side)
+        except Exception as e:  # a crash of either side
             self.op_check("LOCK-03", cmp.lock_03_no_crash, what, side, e)
         return Obs("ok", value)
 
@@ -164,7 +164,7 @@ class LockstepOracle:
             return fn()
         except InvariantViolation:
             raise
-        except Exception as e:          # noqa: BLE001
+        except Exception as e:
             self.op_check("LOCK-03", cmp.lock_03_no_crash, f"{fn.__name__}()", side, e)
 
     def op_check(self, inv_id: str, fn, *args):
@@ -271,7 +271,8 @@ class LockstepOracle:
         self.threads_seen.add(tid)
         what = f"free of live handle {h} (class {b.cls}) by tid {tid}"
         if race and self.white_box:
-            fast_free = lambda addr, t: race_free_with_drain(self.fast, addr, t)  # noqa: E731
+            def fast_free(addr, t):
+                return race_free_with_drain(self.fast, addr, t)
         else:
             fast_free = self.fast.free
         r = self.call("reference", what, self.ref.free, b.ref, tid)

@@ -88,7 +88,7 @@ def names(include_equivalent: bool = True) -> list:
 
 
 def _load() -> None:
+    # imported for their registration in REGISTRY and races.RACES
     from . import (caches, conformance, harness, pool, races, seed, stats,  # noqa: F401
-                   structures)  # (registration)
-    from . import races_progress  # noqa: F401 (registers in races.RACES)
-    from . import superslab  # noqa: F401 (registration)
+                   structures)
+    from . import races_progress, superslab  # noqa: F401

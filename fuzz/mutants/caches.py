@@ -3,7 +3,7 @@ lock-free remote-free stack of each slab."""
 from __future__ import annotations
 
 from hakmem_fast import ops
-from hakmem_fast.structs import NULL, store_word
+from hakmem_fast.structs import NULL, atomic_exchange_head, store_word
 
 from . import mutant, patched
 from .base import FA, _fa, around_steps, multi_class_configs
@@ -150,7 +150,7 @@ def _broken_drain(detach: bool = True, count: bool = True, free: bool = True):
             return 0
         idxs = ops.remote_blocks(slab, head)
         if detach:
-            ops.atomic_exchange_head(slab, NULL)
+            atomic_exchange_head(slab, NULL)
         yield "cas"
         if free:
             for idx in idxs:

@@ -2,12 +2,11 @@
 limit, and what a client sees directly: sizes, validation, data."""
 from __future__ import annotations
 
-from hakmem_fast import allocator as fa_mod
 from hakmem_fast import ops
 from hakmem_fast import steps as steps_mod
 from hakmem_fast.bitmap import TwoTierBitmap
 from hakmem_fast.structs import NULL
-from specs.api import size_to_class
+from specs.api import DoubleFree, size_to_class
 
 from . import mutant, patched
 from .base import FA, _fa, around_steps, wide_block_configs
@@ -244,7 +243,7 @@ def _double_free():
     def validate(self, addr, tid):
         try:
             return _fa["_validate_free"](self, addr, tid)
-        except fa_mod.DoubleFree:
+        except DoubleFree:
             slab = self._slab_of(addr)
             self._live[addr] = slab.class_idx
             return slab, slab.class_idx

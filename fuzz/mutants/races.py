@@ -264,4 +264,4 @@ def _stale_owner():
 
 
 # the pool's races and the equivalent pop-one drain (registered in RACES when imported)
-from . import races_pool, races_superslab  # noqa: E402,F401
+from . import races_pool, races_superslab  # noqa: E402,F401  (they import RACES from here)

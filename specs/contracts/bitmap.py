@@ -3,8 +3,8 @@ a hint word), restated arithmetically with its contracts (SLAB-01..03, SUM-01, S
 ``tests/contracts/test_data_plane_agrees_with_model.py`` ties it to the model's."""
 from __future__ import annotations
 
-from .common import (CHECK_MAX_WORDS, CHECK_WORD_BITS, _bit, _free_bits, _full,  # noqa: F401
-                     _has_free, _summary_of)  # (pre: and inv: lines)
+from .common import (CHECK_MAX_WORDS, CHECK_WORD_BITS, _bit, _free_bits, _full,  # noqa: F401  (named by pre:/inv: lines)
+                     _has_free, _summary_of)
 
 def is_free(bm: "TwoTierBitmap", idx: int) -> bool:
     """Whether block ``idx`` is bitmap-free. O(1)."""

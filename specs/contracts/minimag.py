@@ -3,10 +3,10 @@ over an abstract memory, and the slab's batch refill (bitmap -> mini-magazine) a
 (mini-magazine -> bitmap), restated with their contracts (MM-01, MM-02, REF-01, SPL-01)."""
 from __future__ import annotations
 
-from .bitmap import TwoTierBitmap, _find_free, _set_free, _set_used, is_free  # noqa: F401
-from .common import (CHECK_MAX_CAPACITY, CHECK_SLAB_CAPACITY, CHECK_SLAB_CLASSES,  # noqa: F401
-                     CHECK_SLAB_WORDS, CLASS_SIZES, NULL, _bit)  # (pre: lines)
-from .runtime import invariants_hold  # noqa: F401  (Slab's inv: line)
+from .bitmap import TwoTierBitmap, _find_free, _set_free, _set_used, is_free  # noqa: F401  (named by pre:/inv: lines)
+from .common import (CHECK_MAX_CAPACITY, CHECK_SLAB_CAPACITY, CHECK_SLAB_CLASSES,  # noqa: F401  (named by pre:/inv: lines)
+                     CHECK_SLAB_WORDS, CLASS_SIZES, NULL, _bit)
+from .runtime import invariants_hold  # noqa: F401  (named by pre:/inv: lines)
 
 # ============================================================================
 # Page mini-magazine over an abstract memory

@@ -30,12 +30,13 @@ from __future__ import annotations
 # registration order is the order checks run in: SuperSlab headers (a SuperSlab release
 # is named before what it left dangling), statistics, threads, then slab structures
 # before the partition, so the most specific ID names a failure first
-from . import superslab  # noqa: F401,I001
-from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote  # noqa: F401,I001
-from . import eviction, heap, data, compare, blackbox  # noqa: F401,I001
-from . import malloc, incremental, conformance  # noqa: F401,I001
-from . import progress  # noqa: F401,I001
-from . import slab_accounting  # noqa: F401,I001
+# (imported for their registration)
+from . import superslab  # noqa: F401
+from . import stats, magazine, ownership, concurrency, bitmap, minimag, remote  # noqa: F401
+from . import eviction, heap, data, compare, blackbox  # noqa: F401
+from . import malloc, incremental, conformance  # noqa: F401
+from . import progress  # noqa: F401
+from . import slab_accounting  # noqa: F401
 from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
 from .minimag import ref_01_refill, spl_01_spill

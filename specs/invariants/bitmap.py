@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
 from .geometry import dump_slab, free_popcount, h, valid_mask
+from .registry import fail, invariant
 
 
 def _free_bits(s: SlabSnap, wb: int, w: int, word: int) -> int:
     """Free (0) bits of word w that are real blocks."""
     return (~word & valid_mask(s, wb, w)).bit_count()
-from .registry import fail, invariant
 
 TOUCHED = "every op, the slabs it touched; every slab at L3"
 

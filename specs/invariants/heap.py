@@ -38,7 +38,7 @@ def part_01_partition(snap: Snapshot, s: SlabSnap, view) -> None:
     else:                   # only what moved: new magazine entries, bits that became free
         moved = [e for e in view.new_mag if e[0] & ~(snap.config.slab_size - 1) == s.base]
         fresh = newly_free(view.prev[s.base], s, wb, cw)
-    for a, tid, c in moved:
+    for a, tid, _cls in moved:
         idx = block_idx(s, a)
         if idx is not None and is_free_bit(s, wb, idx):
             fail("PART-01", f"block {h(a)} is in the magazine of tid {tid} and bitmap-free "

@@ -4,7 +4,7 @@ model on the same rounds), and SLAB-ACCT at the lockstep oracle's L3 check."""
 import pytest
 
 from fuzz.mutants import patched
-from fuzz.mutants import races_progress  # noqa: F401 (registers its races in RACES)
+from fuzz.mutants import races_progress  # noqa: F401  (registers its races in RACES)
 from fuzz.mutants.races import RACES
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator

@@ -27,7 +27,7 @@ conditions (see ``main``).
 """
 from __future__ import annotations
 
-from specs.contracts import (CHECK_MAX_SIZE, CLASS_SIZES, MIN_CLASS_SIZE,  # noqa: F401 (pre:)
+from specs.contracts import (CHECK_MAX_SIZE, CLASS_SIZES, MIN_CLASS_SIZE,  # noqa: F401  (named by pre:/inv: lines)
                              NULL, NUM_CLASSES, MiniMag, Slab, StatCounters, TwoTierBitmap,
                              _find_free, _pop, _push, _set_free, _set_used)
 

@@ -61,7 +61,7 @@ def test_the_report_has_per_op_and_per_block_counts_plots_and_an_html_page(tmp_p
     html = (tmp_path / "report" / "report.html").read_text()
     assert "<table>" in html and "Path coverage" in html
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (is it installed?)
     except ImportError:
         assert "matplotlib is not installed" in r["plots"]["note"]
         return

@@ -153,7 +153,7 @@ def test_parallel_builds_of_one_variant_agree(tmp_path):
     def one():
         try:
             out.append(exbuild.build("collect-loses-tail", out_dir=tmp_path))
-        except Exception as e:  # noqa: BLE001  (reported below)
+        except Exception as e:  # reported below
             errors.append(e)
 
     threads = [threading.Thread(target=one) for _ in range(4)]
@@ -295,7 +295,7 @@ def thread_main(tid):
         while (got := take(rng)) is not None:
             check(got[0], got[1], got[2], "before the last free")
             lib.ex_free(ffi.cast("void *", got[0]))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         errors.append(f"thread {tid}: {type(e).__name__}: {e}")
         barrier.abort()
     finally:

@@ -72,7 +72,7 @@ def hunt_foreign(factory, budget: float = 60.0, seed: int = 0, config_strategy=t
                       phases=[Phase.generate, Phase.shrink])
         try:
             run_state_machine_as_test(hyp_seed(s)(Machine), settings=st)
-        except Exception as exc:  # noqa: BLE001  (every failure is a finding)
+        except Exception as exc:  # every failure is a finding
             inv_id, msg = classify(exc)
             cfg, trace = rec["last"] or (None, [])
             return Found(inv_id, msg, rec["first"] - start, time.monotonic() - start,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fuzz.mutants import races_progress  # noqa: F401 (registers its races in RACES)
+from fuzz.mutants import races_progress  # noqa: F401  (registers its races in RACES)
 from fuzz.mutants.races import RACES
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator

@@ -4,7 +4,7 @@ Failure:
     [LOCK-01] free(double address): reference raised DoubleFree, fast raised InvalidFree (contract: InvalidFree once the slab was released)
 """
 from specs.api import Config
-from specs.lockstep import *  # noqa: F401,F403
+from specs.lockstep import *
 
 from fuzz.replay import replay
 

@@ -4,7 +4,7 @@ Failure:
     [LOCK-01] oracle false alarm: an interior free of a freed handle whose slab was reused
 """
 from specs.api import Config
-from specs.lockstep import *  # noqa: F401,F403
+from specs.lockstep import *
 
 from fuzz.replay import replay
 

@@ -4,7 +4,7 @@ Failure:
     [LOCK-01] read(handle 4, 23, 10): reference and fast differ in bytes past what the client wrote (oracle false alarm, fixed: only defined bytes are compared)
 """
 from specs.api import Config
-from specs.lockstep import *  # noqa: F401,F403
+from specs.lockstep import *
 
 from fuzz.replay import replay
 

@@ -4,7 +4,7 @@ Failure:
     [DATA-01] oracle false alarm: a write at offset 8 of an 8-byte block landed in the neighbour (fixed: accesses are clamped; BadAccess tests the boundary)
 """
 from specs.api import Config
-from specs.lockstep import *  # noqa: F401,F403
+from specs.lockstep import *
 
 from fuzz.replay import replay
 

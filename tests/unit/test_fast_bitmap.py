@@ -200,7 +200,7 @@ def test_find_scans_from_the_hint_word_not_from_word_zero():
 
 def test_set_free_below_the_hint_lowers_it_and_find_returns_that_block():
     bm = TwoTierBitmap(70, 4)
-    for i in range(30):
+    for _ in range(30):
         bm.set_used(bm.find_free())
     assert bm.find_free() == 30 and bm.hint_word == 7
     bm.set_free(5)                             # word 1
@@ -211,7 +211,7 @@ def test_set_free_below_the_hint_lowers_it_and_find_returns_that_block():
 
 def test_set_free_at_or_above_the_hint_leaves_it_alone():
     bm = TwoTierBitmap(70, 4)
-    for i in range(30):
+    for _ in range(30):
         bm.set_used(bm.find_free())
     bm.find_free()
     assert bm.hint_word == 7

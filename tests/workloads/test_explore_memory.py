@@ -206,7 +206,8 @@ def test_larson_presets_keep_the_old_name_and_differ_where_documented():
     tiny = generate("larson:tiny", 1, 3, 2)
     assert max(op.size for op in tiny.ops if type(op) is Alloc) < 128
     churn, base = generate("larson:churn", 1, 3, 2), generate("larson", 1, 3, 2)
-    exits = lambda w: sum(type(op) is ThreadExit for op in w.ops)   # noqa: E731
+    def exits(w):
+        return sum(type(op) is ThreadExit for op in w.ops)
     assert exits(churn) == 4 * exits(base) and churn.params["preset"] == "churn"
 
 
