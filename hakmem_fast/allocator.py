@@ -77,7 +77,7 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         self._exact_alloc = [0] * nc                # true counts (debug)
         self._exact_free = [0] * nc
         self._slab_mask = ~(config.slab_size - 1)   # addr & mask == base of its slab
-        self._check_level = config.check_level      # self-check after every call (0: off)
+        self._check_level = config.check_level      # own self-check after every call (0: off)
         self.probe = Probe(nc)                      # debug counters + footprint
         self._popped = None                         # (tid, addr) of the last magazine pop
         self._ss_init()                             # SuperSlab mode (off: nothing else)

@@ -93,9 +93,5 @@ class FastHooks:
         named magazines (see ``introspect.snapshot``)."""
         return introspect.snapshot(self, bases, mags, tids)
 
-    def check(self, level: int = 3) -> None:
-        """Run the invariant catalogue up to ``level`` on a complete snapshot."""
-        introspect.check(self, level)
-
 
 __all__ = ["FastHooks"]

@@ -225,11 +225,4 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
                     **_ss_common(fa, bases, threads.values()))
 
 
-def check(fa, level: int = 3) -> None:
-    """Run the invariant catalogue up to ``level`` against the allocator's own live table."""
-    from specs import invariants     # the catalogue, loaded only when a check runs
-    snap = snapshot(fa)
-    invariants.check_snapshot(snap, level, invariants.LiveSet.from_blocks(fa._live, fa.config))
-
-
-__all__ = ["snapshot", "check", "walk", "slab_snap", "thread_snap", "thread_snap_slots", "Stats"]
+__all__ = ["snapshot", "walk", "slab_snap", "thread_snap", "thread_snap_slots", "Stats"]

@@ -8,7 +8,7 @@ mutant can replace one of them for the duration of a ``with`` block.
 """
 from __future__ import annotations
 
-from specs.api import InvariantViolation
+from specs.api import StructureCorrupted
 
 from .structs import (NULL, PageMiniMag, TinySlab, atomic_add, atomic_add_remote_count,
                       atomic_cas_head, atomic_load_head, load_word,
@@ -121,7 +121,7 @@ def remote_drain_steps(slab: TinySlab):
 
     Count, then change: load the head (step ``"load"``), walk the list from it, bounded
     by nblocks, validating every entry (:func:`remote_blocks`; a corrupted list raises
-    ``InvariantViolation("RMT-01", ...)`` with nothing changed), then compare-and-swap
+    ``StructureCorrupted("remote_head", ...)`` with nothing changed), then compare-and-swap
     the head from the loaded value to NULL (``"cas"``; a push that came in between makes
     it fail: ``"cas-retry"`` and start over), set the taken blocks free in the bitmap
     (owner-private), and subtract them from remote_count (``"count"``).  Between the
@@ -161,7 +161,7 @@ def remote_blocks(slab: TinySlab, head: int) -> list:
 
     Every entry must be a block start inside the slab whose bitmap bit is used
     (a remotely freed block stays used until drained), seen once, and there are
-    at most nblocks of them.  Otherwise raises ``InvariantViolation("RMT-01",
+    at most nblocks of them.  Otherwise raises ``StructureCorrupted("remote_head",
     "corrupted remote stack of slab 0x...: <what>, after <k> entries")``.
     Cost O(length), at most nblocks + 1 reads.
     """
@@ -187,8 +187,8 @@ def remote_blocks(slab: TinySlab, head: int) -> list:
             idxs.append(idx)
             p = load_word(slab, p)
             continue
-        raise InvariantViolation(
-            "RMT-01", f"corrupted remote stack of slab {hex(base)} class {slab.class_idx} "
+        raise StructureCorrupted(
+            "remote_head", f"corrupted remote stack of slab {hex(base)} class {slab.class_idx} "
                       f"(head {hex(head)}): {what}, after {len(idxs)} entries; nothing was "
                       f"drained (bitmap, head and count unchanged)")
     return idxs

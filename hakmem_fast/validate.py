@@ -9,7 +9,8 @@ from typing import Optional
 
 from specs.api import BadArgument, DoubleFree, InvalidFree, OutOfBounds
 
-from .structs import ThreadState, TinySlab
+from .ops import remote_blocks
+from .structs import NULL, ThreadState, TinySlab, atomic_load_head
 
 
 class FastValidation:
@@ -65,8 +66,14 @@ class FastValidation:
         raise OutOfBounds(f"{what} of {n} bytes at {_hex(addr)}: not inside one live block")
 
     def _self_check(self) -> None:
-        """The catalogue up to ``Config.check_level`` after a call (debug builds)."""
-        self.check(self._check_level)
+        """Slow path: the model's own check after a call (``Config.check_level`` > 0,
+        debug builds).  Every slab's remote stack is walked, bounded by its blocks, and
+        validated (``ops.remote_blocks``): a corrupted one raises ``StructureCorrupted``
+        at the call that left it, not at the next drain.  O(remote-freed blocks)."""
+        for slab in list(self._slabs.values()):
+            head = atomic_load_head(slab)
+            if head != NULL:
+                remote_blocks(slab, head)
 
 
 def _hex(addr) -> str:

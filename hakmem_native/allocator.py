@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Iterator, Optional
 
 from specs.api import (BadArgument, Config, DoubleFree, Footprint, InvalidAddress, InvalidFree,
-                       InvariantViolation, OutOfBounds, Stats, size_to_class)
+                       OutOfBounds, StructureCorrupted, Stats, size_to_class)
 from specs.unsupported import Unsupported
 
 from . import build
@@ -110,7 +110,8 @@ class NativeAllocator:
     def _raise_if_corrupted(self) -> None:
         if self._pool.err:
             self._pool.err = 0
-            raise InvariantViolation("RMT-01", self._ffi.string(self._pool.err_msg).decode())
+            raise StructureCorrupted("remote_head",
+                                     self._ffi.string(self._pool.err_msg).decode())
 
     def model_address(self, addr: int) -> int:
         """The address the Python model gives the same block (same choices, same order)."""
@@ -122,8 +123,6 @@ class NativeAllocator:
         c = size_to_class(size, self.config.class_sizes)
         p = self._lib.hk_alloc(self._pool, self._thread(tid), c)
         self._raise_if_corrupted()
-        if self.config.check_level:
-            self.check(self.config.check_level)
         return p or None
 
     def free(self, addr: int, tid: int = 0) -> None:
@@ -137,8 +136,6 @@ class NativeAllocator:
         if e:
             self._free_error(e, addr)
         self._raise_if_corrupted()
-        if self.config.check_level:
-            self.check(self.config.check_level)
 
     def _validate_first(self, tid: int, addr: int) -> None:
         """A bad free by a thread with no state yet must not create one."""
@@ -354,13 +351,6 @@ class NativeAllocator:
                     out[s.base + i * s.block_size] = s.class_idx
             s = s.next
         return out
-
-    def check(self, level: int = 3) -> None:
-        """The invariant catalogue up to ``level`` on a complete snapshot."""
-        from specs import invariants
-        live = self.live_blocks()
-        snap = self.snapshot()
-        invariants.check_snapshot(snap, level, invariants.LiveSet.from_blocks(live, self.config))
 
 
 class LiveCounts(Mapping):

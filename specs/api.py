@@ -85,6 +85,21 @@ class ImplementationCrashed(Exception):
         super().__init__(detail + (f"; its stderr ends: {stderr}" if stderr else ""))
 
 
+class StructureCorrupted(AssertionError):
+    """An implementation found one of its own structures corrupted, and stopped before
+    changing anything (mimalloc's "corrupted thread-free list").
+
+    ``structure`` names it with the design's word (``remote_head``: a slab's remote-free
+    stack); ``detail`` says where and how.  Implementations raise this, not a catalogue
+    ID: the harness maps the structure to the check that covers it
+    (``specs.invariants.violation_of``).
+    """
+
+    def __init__(self, structure: str, detail: str):
+        self.structure, self.detail = structure, detail
+        super().__init__(f"{structure}: {detail}")
+
+
 class InvariantViolation(AssertionError):
     """An invariant of the catalogue does not hold.
 
@@ -137,7 +152,7 @@ class Config:
     magazine_capacity: int = 2048          # TLS magazine items per class per thread
     flush_interval: int = 256              # stat events per thread batch before flush
     max_slabs_per_class: Optional[int] = None  # memory limit; None = unlimited
-    check_level: int = 0                   # self-check after every call (0 = off)
+    check_level: int = 0                   # the implementation's own self-check after every call (0 = off)
     base_address: int = 0x1_0000_0000      # address of the first slab
     # SuperSlab mode (hakmem_fast.superslab): slabs carved from thread-owned aligned regions
     use_superslab: bool = USE_SUPERSLAB_DEFAULT  # env HAKMEM_TINY_USE_SUPERSLAB=1 at load

@@ -49,10 +49,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
 from . import invariants as inv
-from .api import Config, InvariantViolation
+from .api import Config, InvariantViolation, StructureCorrupted
 from .invariants import REGISTRY
 from .invariants.concurrency import BETWEEN_STEPS
-from .invariants.registry import fail
+from .invariants.registry import fail, violation_of
 from .invariants.progress import crash_step, livelock
 from .invariants.slab_accounting import check_pool
 from .lockstep import fill_pattern
@@ -107,6 +107,8 @@ class Harness:
         self.rounds.append((programs, None))
         try:
             run.run(strategy)
+        except StructureCorrupted as exc:  # the implementation's own check: a finding
+            raise violation_of(exc) from exc
         except _NOT_CRASHES:
             raise
         except Exception as exc:  # a crash inside the interleaving
@@ -121,6 +123,8 @@ class Harness:
             TOTALS[f"label:{lb}"] += 1
         try:
             self._quiescent(run)
+        except StructureCorrupted as exc:
+            raise violation_of(exc) from exc
         except _NOT_CRASHES:
             raise
         except Exception as exc:  # a crash at the quiescent point

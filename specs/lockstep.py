@@ -26,7 +26,8 @@ from collections import Counter, OrderedDict
 from typing import Optional
 
 from . import invariants as inv
-from .api import AllocatorError, Config, InvariantViolation, has_hooks, size_to_class
+from .api import (AllocatorError, Config, InvariantViolation, StructureCorrupted, has_hooks,
+                  size_to_class)
 from .invariants import blackbox
 from .invariants import compare as cmp
 from .invariants import data as data_checks
@@ -145,8 +146,10 @@ class LockstepOracle:
             value = fn(*args)
         except AllocatorError as e:
             return Obs("error", e)
+        except StructureCorrupted as e:  # the implementation's own check fired: a finding
+            raise inv.violation_of(e) from e
         except InvariantViolation:
-            raise                       # the implementation's own check fired: a finding
+            raise
         except Exception as e:  # a crash of either side
             self.op_check("LOCK-03", cmp.lock_03_no_crash, what, side, e)
         return Obs("ok", value)
@@ -162,6 +165,8 @@ class LockstepOracle:
         """stats() / exact_stats() of one side; a crash in them is LOCK-03 too."""
         try:
             return fn()
+        except StructureCorrupted as e:
+            raise inv.violation_of(e) from e
         except InvariantViolation:
             raise
         except Exception as e:

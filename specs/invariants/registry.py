@@ -3,7 +3,7 @@
 A check is a function decorated with :func:`invariant`, which records its ID,
 statement (the equation), level, scope, cost and the planted bug that must trip
 it.  The table in ``specs/README.md``, ``hakmem-fuzz invariants``, the levels
-the oracle runs and ``FastAllocator.check`` all read this registry.
+the oracle runs and ``check_impl`` all read this registry.
 
 Scopes say what one call of the check looks at, and so how :func:`check` calls it:
 
@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..api import InvariantViolation, Snapshot
+from ..api import InvariantViolation, Snapshot, StructureCorrupted
 
 SCOPES = ("op", "slab", "thread", "heap")
 QUALITY_TEST = "tests/quality/test_every_invariant_catches_its_bug.py"
@@ -313,9 +313,25 @@ def check(snap: Snapshot, level: int = 3, scope: Optional[str] = None,
     run_view(snap, View.whole(snap, live), level, scope)
 
 
-def check_snapshot(snap: Snapshot, level: int, live: Optional[LiveSet] = None) -> None:
-    """``check(snap, level, live=live)``: the name allocators' own ``check()`` calls."""
-    check(snap, level, live=live)
+def check_impl(impl, level: int = 3) -> None:
+    """The catalogue up to ``level`` on an implementation's complete snapshot, with its
+    live table (``snapshot()`` and ``live_blocks()`` of ``specs.api.Hooks``)."""
+    snap = impl.snapshot()
+    check(snap, level, live=LiveSet.from_blocks(impl.live_blocks(), snap.config))
+
+
+#: the check that covers each structure an implementation may report corrupted
+#: (``specs.api.StructureCorrupted.structure``)
+STRUCTURE_IDS = {"remote_head": "RMT-01"}
+
+
+def violation_of(exc: StructureCorrupted) -> InvariantViolation:
+    """The catalogue's finding for a structure an implementation reported corrupted."""
+    inv_id = STRUCTURE_IDS.get(exc.structure)
+    if inv_id is None:
+        raise KeyError(f"{exc.structure!r} is not a structure of the catalogue "
+                       f"({sorted(STRUCTURE_IDS)}): name one of them in StructureCorrupted")
+    return InvariantViolation(inv_id, exc.detail)
 
 
 def run_op(inv_id: str, *args, counts: Counter = RUNS, **kwargs):

@@ -11,6 +11,7 @@ from hakmem_native.mutants import DIFF
 from specs.api import Config, InvariantViolation
 
 from .test_native_matches_model import run_both, superslab
+from specs.invariants import check_impl
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
               refill_batch=2, magazine_capacity=1, flush_interval=1)
@@ -37,12 +38,12 @@ def test_the_c_pool_accepts_superslab_mode_and_its_snapshot_carries_the_supersla
     assert snap.threads[0].tls_sll[0] == (b,) and snap.threads[0].tls_sll_counts[0] == 1
     assert snap.threads[0].superslabs == (ss.base,) and slab.tls_sll == (b,)
     assert nat.path_counts["ss_local"] == 1 and nat.path_counts["tls_sll"] == 1
-    nat.check(3)
+    check_impl(nat, 3)
     nat.free(a, 0)
     nat.quiesce()
     snap = nat.snapshot()
     assert not snap.superslabs and len(snap.ss_pool) == 1     # pooled, at most pool_max
-    nat.check(3)
+    check_impl(nat, 3)
 
 
 def test_the_catalogue_on_a_c_snapshot_catches_a_superslab_header_that_names_another_owner():
@@ -50,13 +51,13 @@ def test_the_catalogue_on_a_c_snapshot_catches_a_superslab_header_that_names_ano
     SuperSlab rewritten to name tid 5) is reported."""
     nat = NativeAllocator(SS)
     nat.alloc(8, 0)
-    nat.check(3)
+    check_impl(nat, 3)
     ss = nat._pool.sss[0]
     owner = nat._ffi.cast("int64_t *", nat._ffi.cast("char *", ss) + _owner_offset(nat))
     assert owner[0] == 0
     owner[0] = 5
     with pytest.raises(InvariantViolation) as found:
-        nat.check(3)
+        check_impl(nat, 3)
     assert found.value.inv_id in ("SS-07", "SS-03"), found.value
 
 

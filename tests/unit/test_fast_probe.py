@@ -9,13 +9,17 @@ that forgets one recording point is shown to fail that check.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from hakmem_fast import FastAllocator, ops
 from hakmem_fast.structs import NULL, TinySlab, store_word
-from specs.api import Config, Footprint, InvariantViolation, has_hooks
+from specs.api import Config, Footprint, InvariantViolation, StructureCorrupted, has_hooks
+from hakmem_ref import RefAllocator
+from specs.lockstep import Oracle
 from specs.schedule import race_free_with_drain
+from specs.invariants import check_impl, violation_of
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
               refill_batch=2, magazine_capacity=2, flush_interval=4)
@@ -34,10 +38,10 @@ def slab_state(slab: TinySlab):
             slab.remote_head, slab.remote_count, bytes(slab.mem))
 
 
-def owned_slab_with_remote_stack():
+def owned_slab_with_remote_stack(check_level: int = 0):
     """A FastAllocator whose tid 0 owns slab A (class 0) with three blocks on its remote
     stack pushed by tid 1; returns (fa, slab, the three addresses, head first)."""
-    fa = FastAllocator(TINY)
+    fa = FastAllocator(replace(TINY, check_level=check_level))
     blocks = [fa.alloc(8, 0) for _ in range(4)]
     base = fa.active_slab(0, 0)
     mine = [b for b in blocks if b & ~63 == base][:3]
@@ -67,10 +71,10 @@ def test_a_corrupted_remote_stack_is_reported_before_any_bitmap_word_head_or_cou
     plant(slab, blocks)
     before, counts = slab_state(slab), dict(fa.path_counts)
     fa.take_footprint()
-    with pytest.raises(InvariantViolation) as exc:
+    with pytest.raises(StructureCorrupted) as exc:
         fa.drain_remote(0, 0)
     e = exc.value
-    assert e.inv_id == "RMT-01"
+    assert e.structure == "remote_head" and violation_of(e).inv_id == "RMT-01"
     assert f"corrupted remote stack of slab {hex(slab.base)}" in str(e)
     assert words in str(e) and "after " in str(e) and " entries" in str(e)
     assert slab_state(slab) == before            # every word, head and count unchanged
@@ -81,7 +85,7 @@ def test_a_corrupted_remote_stack_is_reported_before_any_bitmap_word_head_or_cou
 def test_the_report_says_after_how_many_entries_the_list_went_wrong():
     fa, slab, blocks = owned_slab_with_remote_stack()
     store_word(slab, blocks[1], slab.base + 4096)
-    with pytest.raises(InvariantViolation, match=r"outside the slab, after 2 entries"):
+    with pytest.raises(StructureCorrupted, match=r"outside the slab, after 2 entries"):
         ops.remote_drain(slab)
 
 
@@ -89,10 +93,34 @@ def test_a_corrupted_remote_stack_met_by_the_slow_path_is_reported_not_spread():
     fa, slab, blocks = owned_slab_with_remote_stack()
     store_word(slab, blocks[2], blocks[0])               # a cycle
     head = slab.remote_head
-    with pytest.raises(InvariantViolation, match="RMT-01"):
+    with pytest.raises(StructureCorrupted, match="remote_head"):
         for _ in range(8):                               # until the slow path drains
             fa.alloc(8, 0)
     assert slab.remote_head == head and slab.remote_count == 3
+
+
+def test_the_models_own_self_check_finds_a_corrupted_remote_stack_at_the_next_call():
+    for level in (0, 1):
+        fa, slab, blocks = owned_slab_with_remote_stack(check_level=level)
+        store_word(slab, blocks[2], blocks[0])           # a cycle, before any drain
+        head = slab.remote_head
+        if level:
+            with pytest.raises(StructureCorrupted, match="corrupted remote stack"):
+                fa.alloc(16, 0)            # class 1: class 0's slab is not touched
+        else:
+            assert fa.alloc(16, 0) is not None           # without the self-check: unseen
+        assert slab.remote_head == head and slab.remote_count == 3
+
+
+def test_the_oracle_names_the_check_of_a_structure_the_implementation_reports_corrupted():
+    fa, slab, blocks = owned_slab_with_remote_stack()
+    store_word(slab, blocks[2], blocks[0])
+    o = Oracle(RefAllocator(TINY), fa)
+    with pytest.raises(InvariantViolation) as exc:
+        o.call("implementation", "drain", fa.drain_remote, 0, 0)
+    assert exc.value.inv_id == "RMT-01" and "corrupted remote stack" in str(exc.value)
+    with pytest.raises(KeyError, match="not a structure of the catalogue"):
+        violation_of(StructureCorrupted("no_such_list", "x"))
     assert not any(slab.bitmap.is_free(slab.block_index(b)) for b in blocks)
     nfree = sum(slab.bitmap.is_free(i) for i in range(slab.nblocks))
     assert slab.bitmap.free_count == nfree               # the bitmap is still consistent
@@ -105,7 +133,7 @@ def test_a_sound_remote_stack_is_counted_then_spliced_whole():
     assert slab.remote_head == NULL and slab.remote_count == 0
     assert slab.bitmap.free_count == free_before + 3
     assert all(slab.bitmap.is_free(slab.block_index(b)) for b in blocks)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 # ============================================================================
@@ -333,7 +361,7 @@ def test_two_remote_frees_interleaved_step_by_step_both_land_on_the_stack():
     assert list(s2) == ["cas-retry", "load", "link", "cas"]   # b saw the old head
     s = fa.snapshot().slabs[a & ~63]
     assert s.remote == (b, a) and s.remote_count == 2
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_a_block_handed_out_from_a_slab_the_thread_does_not_own_is_recorded_for_own_04():

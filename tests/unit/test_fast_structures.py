@@ -17,6 +17,7 @@ from hakmem_fast.structs import NULL, TinySlab, load_word
 from specs import invariants as inv
 from specs.api import Config, Stats
 from specs.schedule import race_free_with_drain
+from specs.invariants import check_impl
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
               refill_batch=2, magazine_capacity=2, flush_interval=4)
@@ -267,7 +268,7 @@ def test_a_free_racing_the_owners_drain_through_the_allocator_loses_no_block():
     s = fa.snapshot().slabs[base]
     assert s.remote == (b,) and s.remote_count == 1
     assert s.words[0] & 1 == 0                  # a went to the bitmap in the drain
-    fa.check(3)
+    check_impl(fa, 3)
     fa.thread_exit(0)
     fa.thread_exit(1)
     fa.quiesce()
@@ -331,7 +332,7 @@ def test_alloc_stages_follow_the_seed_order_on_a_tiny_config():
     assert stages == ["new_slab", "tls_mag", "mini_mag", "mini_mag", "refill", "mini_mag",
                       "refill", "mini_mag", "new_slab"]
     assert fa.path_counts["tls_refill"] == 2
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_the_slow_path_drains_the_remote_stack_and_serves_from_it():
@@ -343,7 +344,7 @@ def test_the_slow_path_drains_the_remote_stack_and_serves_from_it():
     p, d = paths(fa, fa.alloc, 8, 0)            # A is exhausted: slow path drains A's stack
     assert d["slow"] == 1 and d["drain"] == 1 and d["tls_refill"] == 1
     assert p in ps[:3]
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_the_slow_path_serves_from_slab_b_when_a_is_exhausted():
@@ -360,7 +361,7 @@ def test_the_slow_path_serves_from_slab_b_when_a_is_exhausted():
     p, d = paths(fa, fa.alloc, 8, 0)
     assert d.get("slow") == 1 and "new_slab" not in d
     assert p in first[:2]
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_out_of_memory_returns_none_and_counts_oom():
@@ -372,7 +373,7 @@ def test_out_of_memory_returns_none_and_counts_oom():
     assert p is None and d == {"oom": 1}
     assert fa.exact_stats().allocs == (8, 0)
     assert fa.alloc(16, 0) is not None          # the other class is unaffected
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_free_routes_magazine_then_overflow_to_local_and_remote_for_another_owner():
@@ -389,7 +390,7 @@ def test_free_routes_magazine_then_overflow_to_local_and_remote_for_another_owne
     assert ps[2] in s.slabs[fa.active_slab(0, 1)].mini_mag      # owner: into the mini-mag
     _, d = paths(fa, fa.free, ps[3], 1)
     assert d == {"free_remote": 1}
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_overflow_fills_the_owners_mini_mag_then_goes_to_the_bitmap():
@@ -405,7 +406,7 @@ def test_overflow_fills_the_owners_mini_mag_then_goes_to_the_bitmap():
     assert s.mini_mag == (ps[3], ps[2])         # 2 into the mini-mag (LIFO) ...
     assert s.free_count == 4                    # ... the other 4 into the bitmap
     assert {base + 8 * i for i in range(8) if not s.words[i // 4] >> (i % 4) & 1} == set(ps[4:])
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_free_of_a_block_of_an_unowned_slab_goes_to_the_callers_magazine():
@@ -415,7 +416,7 @@ def test_free_of_a_block_of_an_unowned_slab_goes_to_the_callers_magazine():
     _, d = paths(fa, fa.free, p, 2)
     assert d == {"free_magazine": 1}
     assert fa.snapshot().threads[2].magazines[0] == (p,)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_every_path_name_is_counted_and_starts_at_zero():
@@ -440,7 +441,7 @@ def test_evict_active_spills_the_mini_mag_and_drains_the_remote_stack():
     after = fa.snapshot().slabs[base]
     inv.spl_01_spill(fa.snapshot(), before, after)
     assert after.owner is None and fa.active_slab(0, 0) is None
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_thread_exit_returns_every_cached_block_and_flushes_its_stats():
@@ -456,7 +457,7 @@ def test_thread_exit_returns_every_cached_block_and_flushes_its_stats():
     inv.qui_01_empty(snap, live_set(fa))        # nothing cached: bitmap-used == live, per slab
     for s in snap.slabs.values():
         assert s.owner is None and not s.mini_mag and not s.remote
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_thread_exit_of_a_thread_with_no_state_is_a_no_op():
@@ -477,7 +478,7 @@ def test_thread_exit_pushes_magazine_blocks_of_a_slab_another_thread_owns_to_its
     _, d = paths(fa, fa.thread_exit, 1)
     assert d == {"free_remote": 1}
     assert fa.snapshot().slabs[p & ~63].remote == (p,)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_quiesce_with_live_blocks_leaves_only_live_blocks_bitmap_used():
@@ -490,7 +491,7 @@ def test_quiesce_with_live_blocks_leaves_only_live_blocks_bitmap_used():
     snap = fa.snapshot()
     inv.qui_01_empty(snap, live_set(fa))
     assert fa.stats() == fa.exact_stats()
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_quiesce_after_freeing_everything_releases_every_slab():
@@ -514,4 +515,4 @@ def test_a_released_slab_address_is_reused_by_the_next_new_slab():
     assert fa.slab_bases() == []
     q = fa.alloc(8, 0)                          # another class, the same address
     assert q & ~63 == p & ~63 and fa.slab_bases(0) == [p & ~63]
-    fa.check(3)
+    check_impl(fa, 3)

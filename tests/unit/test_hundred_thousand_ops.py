@@ -18,6 +18,7 @@ from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs import invariants as inv
 from specs.api import Config
+from specs.invariants import check_impl
 
 N_OPS = ACCEPTANCE["n"]               # 100,000
 THREADS = ACCEPTANCE["threads"]       # 4
@@ -57,10 +58,10 @@ def test_a_hundred_thousand_random_ops_on_four_threads_match_the_reference_and_l
             ref.free(ref_addr[h], tid)
             live.discard(h)
         if k % CHECK_EVERY == 0:
-            fa.check(3)
+            check_impl(fa, 3)
             assert fa.exact_stats() == ref.exact_stats(), f"after op {k}"
             assert len(fa.live_blocks()) == len(ref.live_blocks()) == len(live)
-    fa.check(3)
+    check_impl(fa, 3)
     assert remote_frees > 10_000
     assert all(fa.path_counts[p] > 0 for p in ("tls_mag", "mini_mag", "refill", "slow",
                                                "new_slab", "free_magazine", "free_remote",
@@ -82,7 +83,7 @@ def test_a_hundred_thousand_random_ops_on_four_threads_match_the_reference_and_l
     assert all(s.free_count == s.nblocks for s in snap.slabs.values()), \
         [hex(b) for b, s in snap.slabs.items() if s.free_count != s.nblocks]
     inv.qui_01_empty(snap, inv.LiveSet.from_blocks({}, cfg))
-    fa.check(3)
+    check_impl(fa, 3)
     assert fa.live_blocks() == {} and ref.live_blocks() == {}
     assert fa.exact_stats() == ref.exact_stats()
     assert fa.stats() == fa.exact_stats()             # every batch flushed by thread exit

@@ -9,6 +9,7 @@ import pytest
 from hakmem_fast import FastAllocator
 from hakmem_fast.steps import run_steps
 from specs.api import Config, ConfigError
+from specs.invariants import check_impl
 
 CFG = Config(class_sizes=(16, 32), slab_size=64, word_bits=8, mini_mag_capacity=1,
              refill_batch=1, magazine_capacity=1, flush_interval=4, use_superslab=True,
@@ -45,7 +46,7 @@ def test_slabs_are_carved_in_an_aligned_superslab_outside_its_header():
         assert fa._superslabs[ss].slabs[(slab.base - ss) // CFG.slab_size] is slab
     assert all(ss.owner == 0 for ss in fa._superslabs.values())
     assert fa._threads[0].superslabs == sorted(fa._superslabs)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_a_thread_never_adopts_a_slab_of_another_threads_superslab():
@@ -55,7 +56,7 @@ def test_a_thread_never_adopts_a_slab_of_another_threads_superslab():
     fa.free(a[0], 0)                                 # a free block in it
     p = fa.alloc(16, 1)
     assert p & ~(CFG.superslab_size - 1) != a[0] & ~(CFG.superslab_size - 1)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_an_abandoned_superslab_is_reclaimed_whole():
@@ -67,7 +68,7 @@ def test_an_abandoned_superslab_is_reclaimed_whole():
     q = fa.alloc(16, 1)                              # adopts the partial slab of ss
     assert q & ~(CFG.superslab_size - 1) == ss.base and ss.owner == 1
     assert fa.path_counts["ss_reclaim"] == 1 and fa._threads[1].superslabs == [ss.base]
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_a_local_free_goes_to_the_tls_sll_and_the_next_alloc_pops_it():
@@ -79,7 +80,7 @@ def test_a_local_free_goes_to_the_tls_sll_and_the_next_alloc_pops_it():
     assert fa.alloc(16, 0) == p
     pc = fa.path_counts
     assert (pc["ss_local"], pc["tls_sll"], pc["ss_alloc_tls_sll_hit"]) == (1, 1, 1)
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_the_free_pipeline_counters_add_up_to_the_frees():
@@ -91,7 +92,7 @@ def test_the_free_pipeline_counters_add_up_to_the_frees():
     assert pc["ss_local"] + pc["ss_remote"] == 30
     assert pc["tls_sll"] <= pc["ss_free_early_local"] <= pc["ss_local"]
     assert pc["ss_remote"] > 0 and pc["tls_sll"] > 0
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_quiesce_flushes_every_tls_sll_and_leaves_no_superslab_in_use():
@@ -103,7 +104,7 @@ def test_quiesce_flushes_every_tls_sll_and_leaves_no_superslab_in_use():
     assert not fa._slabs and not fa._superslabs and not fa._threads
     assert len(fa._ss_pool) == CFG.superslab_pool_max
     assert fa.path_counts["tls_sll_flush"] > 0 and fa.path_counts["ss_unmap"] > 0
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_an_empty_superslab_is_reused_from_the_pool_then_mapped_again_at_a_returned_base():
@@ -125,7 +126,7 @@ def test_thread_exit_runs_its_steps_and_returns_the_tls_sll_before_abandoning():
     slab = fa._slabs.get(p & ~(CFG.slab_size - 1))
     assert slab is None                  # fully free and unowned: released with its SuperSlab
     assert fa._ss_pool and not fa._superslabs
-    fa.check(3)
+    check_impl(fa, 3)
 
 
 def test_the_default_mode_keeps_the_superslab_counters_at_zero():
