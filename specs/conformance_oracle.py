@@ -94,10 +94,9 @@ class ConformanceSteps:
             self.checker.view is not None
         if self.view_is_current and self._on():
             view = self.checker.view
-            self.runs["CONF-07"] += 1
-            conf.conf_07_release_when_free([view.prev.get(b) for b in view.bases])
+            self.op_check(conf.conf_07_release_when_free, [view.prev.get(b) for b in view.bases])
             self._check_event_counters()
-            conf.conf_06_totals(self.fast.path_counts, self.fast.exact_stats())
+            self.op_check(conf.conf_06_totals, self.fast.path_counts, self.fast.exact_stats())
         else:
             self._conf_released = None
             self._quiesced = False
@@ -119,17 +118,15 @@ class ConformanceSteps:
                ck.epoch)
         last, self._conf_released = self._conf_released, now
         if last is not None and last[4] == now[4]:
-            self.runs["CONF-06"] += 1
-            conf.conf_06_releases(now[0] - last[0], now[1] - last[1])
-            self.runs["CONF-08"] += 1
-            conf.conf_08_drains(now[2] - last[2], now[3] - last[3], at_least=self._quiesced)
+            self.op_check(conf.conf_06_releases, now[0] - last[0], now[1] - last[1])
+            self.op_check(conf.conf_08_drains, now[2] - last[2], now[3] - last[3],
+                          self._quiesced)
         self._quiesced = False
 
     def _confirm_view(self) -> None:
         """A prediction read from the kept view failed: if the view differs from the
         complete state, a footprint missed a change (HOOK-01), not the path."""
-        self.runs["HOOK-01"] += 1
-        hook_01_footprint(self.fast.snapshot(), self.checker.view)
+        self.op_check(hook_01_footprint, self.fast.snapshot(), self.checker.view)
 
 
 @contextlib.contextmanager

@@ -77,13 +77,13 @@ def _read(o: Oracle, op: Read):
 def _thread_exit(o: Oracle, op: ThreadExit):
     o.both(f"thread_exit({op.tid})", o.ref.thread_exit, o.fast.thread_exit, op.tid)
     if o.white_box:
-        o.op_check("EXIT-01", heap_checks.exit_01_gone, o.fast.snapshot((), {}), op.tid)
+        o.op_check(heap_checks.exit_01_gone, o.fast.snapshot((), {}), op.tid)
     return []
 
 
 def _flush_stats(o: Oracle, op: FlushStats):
     o.both("flush_stats()", o.ref.flush_stats, o.fast.flush_stats)
-    o.op_check("STAT-01", stat_checks.stat_01_after_flush,
+    o.op_check(stat_checks.stat_01_after_flush,
                o.stats_of("implementation", o.fast.stats),
                o.stats_of("implementation", o.fast.exact_stats))
     return []
@@ -96,7 +96,7 @@ def _evict(o: Oracle, op: Evict):
         what = f"evict_active({op.tid}, {c})"
         got = o.call("implementation", what, o.fast.evict_active, op.tid, c)
         if got.kind == "ok":
-            o.op_check("HOOK-02", hook_02_result, what, got.value, base is not None)
+            o.op_check(hook_02_result, what, got.value, base is not None)
         if base is not None and o.check_level >= 2:
             o._transition("SPL-01", base)
     return []
@@ -121,7 +121,7 @@ def _drain(o: Oracle, op: Drain):
         what = f"drain_remote({op.tid}, {c})"
         got = o.call("implementation", what, o.fast.drain_remote, op.tid, c)
         if got.kind == "ok":
-            o.op_check("HOOK-02", hook_02_result, what, got.value, want)
+            o.op_check(hook_02_result, what, got.value, want)
     return []
 
 
@@ -133,7 +133,7 @@ def _refill(o: Oracle, op: Refill):
         what = f"refill_active({op.tid}, {c})"
         got = o.call("implementation", what, o.fast.refill_active, op.tid, c)
         if got.kind == "ok":
-            o.op_check("HOOK-02", hook_02_result, what, got.value, _mini_mag_of(o, base) - before)
+            o.op_check(hook_02_result, what, got.value, _mini_mag_of(o, base) - before)
         if base is not None and o.check_level >= 2:
             o._transition("REF-01", base)
     return []

@@ -151,14 +151,14 @@ class LockstepOracle:
         except InvariantViolation:
             raise
         except Exception as e:  # a crash of either side
-            self.op_check("LOCK-03", cmp.lock_03_no_crash, what, side, e)
+            self.op_check(cmp.lock_03_no_crash, what, side, e)
         return Obs("ok", value)
 
     def both(self, what: str, ref_fn, fast_fn, *args, also_ok=(), compare_values=True):
         """Call ref then fast with the same arguments and compare the observations."""
         r = self.call("reference", what, ref_fn, *args)
         f = self.call("implementation", what, fast_fn, *args)
-        self.op_check("LOCK-01", cmp.lock_01_outcome, what, r, f, also_ok, compare_values)
+        self.op_check(cmp.lock_01_outcome, what, r, f, also_ok, compare_values)
         return r, f
 
     def stats_of(self, side: str, fn):
@@ -170,11 +170,12 @@ class LockstepOracle:
         except InvariantViolation:
             raise
         except Exception as e:
-            self.op_check("LOCK-03", cmp.lock_03_no_crash, f"{fn.__name__}()", side, e)
+            self.op_check(cmp.lock_03_no_crash, f"{fn.__name__}()", side, e)
 
-    def op_check(self, inv_id: str, fn, *args):
-        self.runs[inv_id] += 1
-        return fn(*args)
+    def op_check(self, fn, *args):
+        """Run the op-scope check ``fn`` (declared in the registry) on this op's
+        observations; the registry counts the run under its ID in ``runs``."""
+        return inv.run_op(fn, *args, counts=self.runs)
 
     # ---- allocation ------------------------------------------------------------------
     def alloc(self, size: int, tid: int) -> Optional[int]:
@@ -199,29 +200,29 @@ class LockstepOracle:
             f = self.call("implementation", f"{what} after quiesce()", self.fast.alloc, size, tid)
             if f.kind == "ok" and f.value is None:
                 f = Obs("oom")
-            self.op_check("OOM-02", blackbox.oom_02_after_quiesce, what, c, f)
+            self.op_check(blackbox.oom_02_after_quiesce, what, c, f)
         if r.kind == "ok" and f.kind == "oom":
             self.ref.free(r.value, tid)
             self.undone[c] += 1
             self.undoing = True
             self._justify_oom(c, tid, size)
             return None
-        self.op_check("LOCK-01", cmp.lock_01_outcome, what, r, f, (), False)
+        self.op_check(cmp.lock_01_outcome, what, r, f, (), False)
         if f.kind == "oom":
             self.events["oom"] += 1
             return None
         ra, fa = r.value, f.value
         other = self.handle_at(fa)
-        self.op_check("LIVE-02", data_checks.live_02_unique, what, fa, c, other)
-        self.op_check("LIVE-02", data_checks.live_02_unique, f"the reference's {what}", ra, c,
+        self.op_check(data_checks.live_02_unique, what, fa, c, other)
+        self.op_check(data_checks.live_02_unique, f"the reference's {what}", ra, c,
                       self.ref_addrs.get(ra))
         us_r = self.call("reference", f"usable_size of {what}", self.ref.usable_size, ra)
         us_f = self.call("implementation", f"usable_size of {what}", self.fast.usable_size, fa)
-        self.op_check("LOCK-01", cmp.lock_01_outcome, f"usable_size of {what}", us_r, us_f, (),
+        self.op_check(cmp.lock_01_outcome, f"usable_size of {what}", us_r, us_f, (),
                       False)
-        self.op_check("LOCK-02", cmp.lock_02_usable, size, us_r.value, us_f.value)
+        self.op_check(cmp.lock_02_usable, size, us_r.value, us_f.value)
         if self.checker is None:        # black-box: no snapshot shows the blocks' ranges
-            self.op_check("LIVE-03", blackbox.live_03_disjoint, what, fa, us_f.value,
+            self.op_check(blackbox.live_03_disjoint, what, fa, us_f.value,
                           self.live.blocks, cfg.class_sizes)
         h = self.next_handle
         self.next_handle += 1
@@ -252,7 +253,7 @@ class LockstepOracle:
         snap = self.fast.snapshot()
         # a broken structure is the cause; the failed alloc only its symptom
         inv.check(snap, 2, live=self.live)
-        self.op_check("OOM-01", cmp.oom_01_justified, snap, size, tid, c)
+        self.op_check(cmp.oom_01_justified, snap, size, tid, c)
         self.events["oom_stranded"] += 1
 
     def _transition(self, inv_id: str, base: int, also_taken=()) -> None:
@@ -265,9 +266,9 @@ class LockstepOracle:
             return                       # released: PART-01 / LIVE-01 check the rest
         snap = self.fast.snapshot((), {})
         if inv_id == "REF-01":
-            self.op_check(inv_id, inv.minimag.ref_01_refill, snap, before, after, also_taken)
+            self.op_check(inv.ref_01_refill, snap, before, after, also_taken)
         else:
-            self.op_check(inv_id, inv.minimag.spl_01_spill, snap, before, after)
+            self.op_check(inv.spl_01_spill, snap, before, after)
 
     # ---- free ----------------------------------------------------------------------------
     def free(self, h: int, tid: int, race: bool = False) -> None:
@@ -282,7 +283,7 @@ class LockstepOracle:
             fast_free = self.fast.free
         r = self.call("reference", what, self.ref.free, b.ref, tid)
         f = self.call("implementation", what, fast_free, b.fast, tid)
-        self.op_check("LOCK-01", cmp.lock_01_outcome, what, r, f, (), False)
+        self.op_check(cmp.lock_01_outcome, what, r, f, (), False)
         del self.handles[h]
         del self.ref_addrs[b.ref]
         self.live.remove(b.fast, b.fast & self.mask)
@@ -300,9 +301,9 @@ class LockstepOracle:
                                                                   b.fast)):
             got = self.call(side, f"read of live handle {h}", impl.read, addr, n)
             if got.kind != "ok":
-                self.op_check("LOCK-01", cmp.lock_01_outcome, f"read of live handle {h}",
+                self.op_check(cmp.lock_01_outcome, f"read of live handle {h}",
                               Obs("ok", b.content), got)
-            self.op_check("DATA-01", data_checks.data_01_intact, side, addr, h, b.cls,
+            self.op_check(data_checks.data_01_intact, side, addr, h, b.cls,
                           addr & self.mask, b.tid, tid, got.value, b.content)
 
     # ---- client data -------------------------------------------------------------------
@@ -342,9 +343,9 @@ class LockstepOracle:
         f = self.call("implementation", what, fast_fn)
         if r.kind != "error":
             raise AssertionError(f"oracle bug: the reference accepted bad input: {what}")
-        self.op_check("LOCK-01", cmp.lock_01_outcome, what, r, f, also_ok)
+        self.op_check(cmp.lock_01_outcome, what, r, f, also_ok)
         if before is not None:
-            self.op_check("LOCK-01", cmp.lock_01_unchanged, what, f.value,
+            self.op_check(cmp.lock_01_unchanged, what, f.value,
                           self.fast.snapshot() != before)
         self.events["error_" + type(f.value).__name__] += 1
 
@@ -357,29 +358,21 @@ class LockstepOracle:
         undone on the reference after an out of memory; returns both sides' exact stats."""
         ref_ex = self.stats_of("reference", self.ref.exact_stats)
         fast_ex = self.stats_of("implementation", self.fast.exact_stats)
-        self.runs["STAT-04"] += 1
-        if fast_ex != ref_ex or self.undoing:
-            undone = self.undone
-            want_a = tuple(a - u for a, u in zip(ref_ex.allocs, undone))
-            want_f = tuple(f - u for f, u in zip(ref_ex.frees, undone))
-            stat_checks.stat_04_exact(fast_ex, want_a, want_f)
+        self.op_check(stat_checks.stat_04_exact, fast_ex, ref_ex, self.undone, self.undoing)
         return ref_ex, fast_ex
 
     def after_op(self, burst: bool = False) -> None:
         ref_ex, fast_ex = self.check_exact()
-        runs = self.runs
         # the reference's live blocks per class (its allocs - frees: RALLOC-03) == the client's
-        runs["LIVE-02"] += 1
-        for c, (a, f, n) in enumerate(zip(ref_ex.allocs, ref_ex.frees, self.live_per_class)):
-            if a - f != n:
-                data_checks.live_02_counts(c, self.ref.live_count(c), n)
+        self.op_check(data_checks.live_02_counts, ref_ex, self.live_per_class,
+                      self.ref.live_count)
         if self.check_level < 2 and self.checker is not None:
             self.checker.view = None     # what it kept goes stale: resync at the next L2
         if self.check_level < 1:
             return
         if self.checker is None:
             bound = max(1, len(self.threads_seen)) * (self.config.flush_interval - 1)
-            self.op_check("STAT-03", stat_checks.accuracy,
+            self.op_check(stat_checks.accuracy,
                           self.stats_of("implementation", self.fast.stats), fast_ex, bound)
         else:
             self.checker.step(self.check_level)
@@ -413,10 +406,10 @@ class LockstepOracle:
             snap = self.fast.snapshot()
             for tid, t in sorted(snap.threads.items()):
                 if heap_checks.holds_nothing(t):  # exited, but its record stayed behind
-                    self.op_check("EXIT-01", heap_checks.exit_01_gone, snap, tid)
+                    self.op_check(heap_checks.exit_01_gone, snap, tid)
         snap = self.check_l3()
         if snap is not None:
-            self.op_check("QUI-01", heap_checks.qui_01_empty, snap, self.live)
+            self.op_check(heap_checks.qui_01_empty, snap, self.live)
 
     def fail(self, inv_id: str, msg: str, dump: str = ""):
         tail = f"after {self.steps} ops; last op {op_repr(self.trace[-1])}" if self.trace else ""

@@ -30,6 +30,7 @@ from itertools import islice
 
 from .api import Config, ImplementationCrashed, InvariantViolation
 from .invariants import malloc as mc
+from .invariants.registry import ran, run_op
 from .ops import (MALLOC_OPS, Alloc, AllocMany, AlignedAlloc, BadFree, Calloc, Check, Free,
                   FreeMany,
                   FreeNull, Quiesce, Read, Realloc, ThreadExit, Write, op_repr)
@@ -137,7 +138,7 @@ class MallocOracle:
         try:
             return fn(*args)
         except ImplementationCrashed as e:
-            self.runs[e.kind] += 1
+            ran(e.kind, counts=self.runs)
             self.fail_crash(what, e)
 
     def fail_crash(self, what, e):
@@ -150,10 +151,10 @@ class MallocOracle:
         tail = f"after {self.steps} ops; last op {op_repr(self.trace[-1])}" if self.trace else ""
         return f"{msg} ({tail})" if tail else msg
 
-    def check(self, inv_id: str, fn, *args):
-        self.runs[inv_id] += 1
+    def check(self, fn, *args):
+        """Run the check ``fn`` (declared in the registry), counted under its ID."""
         try:
-            return fn(*args)
+            return run_op(fn, *args, counts=self.runs)
         except InvariantViolation as v:
             raise InvariantViolation(v.inv_id, self._where(v.detail)) from None
 
@@ -169,7 +170,7 @@ class MallocOracle:
             return self._null(what, size)
         self._admit(what, h, addr, size, usable, tid, alignment)
         if kind == "calloc":
-            self.check("MALLOC-06", mc.malloc_06_zero, what, addr, size, nonzero)
+            self.check(mc.malloc_06_zero, what, addr, size, nonzero)
         for off, data in segs:
             self.handles[h].known[off] = data
         self.events[kind] += 1
@@ -213,17 +214,17 @@ class MallocOracle:
         self.events["free_burst"] += 1
 
     def _null(self, what: str, size: int):
-        self.check("MALLOC-08", mc.malloc_08_oom, what, size, self.live_bytes)
+        self.check(mc.malloc_08_oom, what, size, self.live_bytes)
         self.events["null"] += 1
         return None
 
     def _admit(self, what, h, addr, size, usable, tid, alignment=0):
         """Check a block just handed out and index it as live handle h."""
-        self.check("MALLOC-02", mc.malloc_02_aligned, what, addr, size, alignment)
+        self.check(mc.malloc_02_aligned, what, addr, size, alignment)
         if usable >= 0:
-            self.check("MALLOC-03", mc.malloc_03_usable, what, addr, size, usable)
+            self.check(mc.malloc_03_usable, what, addr, size, usable)
         end = addr + max(size, usable, 1)
-        self.check("MALLOC-01", mc.malloc_01_disjoint, what, addr, end, self._meets(addr, end))
+        self.check(mc.malloc_01_disjoint, what, addr, end, self._meets(addr, end))
         self.next_handle = h + 1
         self.handles[h] = MBlock(addr, size, end, tid, what)
         insort(self.starts, addr)
@@ -281,12 +282,12 @@ class MallocOracle:
             return
         what = f"{kind} free of handle {h} by tid {tid}"
         code = self._call(what, self.fast.probe_free, addr)
-        self.check("MALLOC-09", mc.malloc_09_detected, what, addr, code)
+        self.check(mc.malloc_09_detected, what, addr, code)
         self.events[f"bad_free_{kind}_detected"] += 1
 
     def _intact(self, what, h, b, bad) -> None:
         want = dict(b.known)
-        self.check("MALLOC-04", mc.malloc_04_intact, what, h, b.addr, b.size,
+        self.check(mc.malloc_04_intact, what, h, b.addr, b.size,
                    [(off, got, want[off]) for off, got in bad], b.made)
 
     def realloc(self, h: int, size: int, tid: int):
@@ -303,7 +304,7 @@ class MallocOracle:
         if not new:
             return self._null(what, size)      # the old block stays live, unchanged
         self._forget(h)
-        self.check("MALLOC-05", mc.malloc_05_prefix, what, h, b.addr, new, b.size, size,
+        self.check(mc.malloc_05_prefix, what, h, b.addr, new, b.size, size,
                    [(off, got, dict(expect)[off]) for off, got in bad])
         self._admit(what, nh, new, size, usable, tid)
         nb = self.handles[nh]
@@ -341,7 +342,7 @@ class MallocOracle:
             return
         got = self._call(what, self.fast.differs_many,
                          [(self.handles[h].addr, self.handles[h].segments()) for h in hs])
-        self.runs["MALLOC-04"] += len(hs)
+        ran(mc.malloc_04_intact, len(hs), counts=self.runs)
         if got is not None:
             i, bad = got
             self._intact(f"{what}, its neighbour", hs[i], self.handles[hs[i]], bad)
@@ -353,9 +354,9 @@ class MallocOracle:
             return
         got = self._call(what, self.fast.differs_many,
                          [(self.handles[h].addr, self.handles[h].segments()) for h in hs])
-        self.runs["MALLOC-04"] += len(hs) - 1
+        ran(mc.malloc_04_intact, len(hs) - 1, counts=self.runs)
         if got is None:
-            self.runs["MALLOC-04"] += 1
+            ran(mc.malloc_04_intact, counts=self.runs)
             return
         i, bad = got
         self._intact(what, hs[i], self.handles[hs[i]], bad)
@@ -373,7 +374,7 @@ class MallocOracle:
         now = self._call("stats()", self.fast.stats)
         requested = sum(b.size for b in self.handles.values())
         usable = sum(b.end - b.addr for b in self.handles.values())
-        self.check("MALLOC-07", mc.malloc_07_stats, what, now, self.baseline, requested,
+        self.check(mc.malloc_07_stats, what, now, self.baseline, requested,
                    usable if "usable_size" in self.has else requested, len(self.handles))
 
     def teardown(self) -> None:

@@ -41,8 +41,8 @@ from .geometry import dump_slab
 from .heap import exit_01_gone, live_01_blocks, part_01_partition, qui_01_empty
 from .minimag import ref_01_refill, spl_01_spill
 from .incremental import Checker
-from .registry import (REGISTRY, RUNS, Invariant, LiveSet, View, check, check_impl, fail,
-                       run_op, violation_of)
+from .registry import (FORMS, REGISTRY, RUNS, Invariant, LiveSet, View, check, check_impl, fail,
+                       form_of, ran, run_op, violation_of)
 
 TOPICS = ("bitmap", "minimag", "remote", "eviction", "magazine", "ownership", "concurrency",
           "heap", "stats", "data", "compare", "blackbox", "malloc", "incremental", "conformance",
@@ -65,7 +65,7 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-__all__ = ["REGISTRY", "RUNS", "Invariant", "LiveSet", "View", "Checker", "check",
-           "check_impl", "violation_of", "run_op", "fail", "dump_slab", "catalogue", "markdown_table",
+__all__ = ["REGISTRY", "FORMS", "RUNS", "Invariant", "LiveSet", "View", "Checker", "check",
+           "check_impl", "violation_of", "run_op", "ran", "form_of", "fail", "dump_slab", "catalogue", "markdown_table",
            "exit_01_gone", "live_01_blocks", "part_01_partition", "qui_01_empty",
            "ref_01_refill", "spl_01_spill"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
-from .registry import fail, invariant
+from .registry import fail, form_of, invariant
 
 
 class Obs(NamedTuple):
@@ -40,6 +40,7 @@ def lock_01_outcome(what: str, ref: Obs, fast: Obs, also_ok=(), compare_values=T
                         f"{fast.value!r}")
 
 
+@form_of("LOCK-01")
 def lock_01_unchanged(what: str, err: BaseException, changed: bool) -> None:
     """LOCK-01, the state half: an error leaves the implementation's state unchanged."""
     if changed:

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .geometry import h
-from .registry import fail, invariant
+from .registry import RUNS, fail, form_of, invariant, run_op
 
 STAGES = ("tls_mag", "mini_mag", "refill", "slow", "new_slab", "oom")
 ROUTES = ("free_magazine", "free_remote", "mag_overflow")
@@ -328,6 +328,7 @@ def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
                             f"{d.get('free_local', 0)}")
 
 
+@form_of("CONF-06")
 def conf_06_totals(counts, exact) -> None:
     """CONF-06 since the start: every alloc done was served by one stage (the counters
     start at zero).  Routes have no such total: a thread exit's return of a cached block
@@ -339,6 +340,7 @@ def conf_06_totals(counts, exact) -> None:
                         f"{allocs} allocs were done")
 
 
+@form_of("CONF-06")
 def conf_06_releases(counted: int, released: int) -> None:
     """CONF-06 for releases: the slab_release counter moved by the slabs that left the
     pool (as the footprints saw them) since the last check."""
@@ -505,13 +507,12 @@ def check(prediction: Prediction, counters_before, counters_after, exact_after=N
         c = prediction.class_idx
         done = (exact_after.allocs[c] - prediction.exact.allocs[c],
                 exact_after.frees[c] - prediction.exact.frees[c])
+    counts = RUNS if counts is None else counts
     for fn in CHECKS:
-        if counts is not None:
-            counts[fn.inv_id] += 1
         if fn is conf_06_identities:
-            fn(prediction, d, done)
+            run_op(fn, prediction, d, done, counts=counts)
         else:
-            fn(prediction, d)
+            run_op(fn, prediction, d, counts=counts)
 
 
 def reports_design_counters(path_counts) -> bool:

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from .registry import fail, invariant
+from .registry import fail, form_of, invariant
 
 
 @invariant("DATA-01", level=2, scope="op", cost="O(block) per op",
@@ -34,8 +34,14 @@ def live_02_unique(what: str, addr: int, cls_idx: int, other_handle) -> None:
                         f"live as handle {other_handle}: no double allocation")
 
 
-def live_02_counts(cls_idx: int, ref_live: int, client_live: int) -> None:
-    """LIVE-02, the count half: the reference's live blocks == the client's, per class."""
-    if ref_live != client_live:
-        fail("LIVE-02", f"class {cls_idx}: reference has {ref_live} live blocks, the client "
-                        f"holds {client_live}")
+@form_of("LIVE-02")
+def live_02_counts(ref_exact, client_live: list, ref_live_count) -> None:
+    """LIVE-02, the count half: the reference's live blocks == the client's, per class
+    (its allocs - frees first, O(classes); its own ``ref_live_count(c)`` where they
+    differ)."""
+    for c, (a, f, n) in enumerate(zip(ref_exact.allocs, ref_exact.frees, client_live)):
+        if a - f != n:
+            ref_live = ref_live_count(c)
+            if ref_live != n:
+                fail("LIVE-02", f"class {c}: reference has {ref_live} live blocks, the "
+                                f"client holds {n}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..api import InvariantViolation, Snapshot
 from .geometry import h
-from .registry import RUNS, LiveSet, View, fail, invariant, run_view
+from .registry import RUNS, LiveSet, View, fail, form_of, invariant, run_op, run_view
 
 
 #: the per-thread words a footprint must name the thread for
@@ -55,6 +55,14 @@ def hook_01_footprint(snap: Snapshot, view: View) -> None:
         if items and tid not in snap.threads:
             fail("HOOK-01", f"tid {tid} left with {len(items)} blocks in its class-{c} "
                             f"magazine without a footprint saying so")
+
+
+@form_of("HOOK-01")
+def hook_01_missed_change(found: InvariantViolation) -> None:
+    """HOOK-01 when a check on an op's footprint failed but the complete state passes
+    every check: the footprint left out a change."""
+    fail("HOOK-01", f"the checks on the op's footprint found {found} but the complete state "
+                    f"passes every check: the footprint left out a change")
 
 
 @invariant("HOOK-02", level=1, scope="op", cost="O(1) per maintenance op",
@@ -156,9 +164,7 @@ class Checker:
         failure came from a change missing in the footprint (HOOK-01), not the structure."""
         snap = self.impl.snapshot()
         run_view(snap, View.whole(snap, self.live), 3, counts=self.counts)
-        self.counts["HOOK-01"] += 1
-        fail("HOOK-01", f"the checks on the op's footprint found {e} but the complete state "
-                        f"passes every check: the footprint left out a change")
+        run_op(hook_01_missed_change, e, counts=self.counts)
 
     def _absorb_magazine(self, snap: Snapshot, key) -> None:
         tid, c = key
@@ -208,8 +214,7 @@ class Checker:
         self.counts["L3"] += 1
         run_view(snap, whole, 3, counts=self.counts)
         if self.view is not None:
-            self.counts["HOOK-01"] += 1
-            hook_01_footprint(snap, self.view)
+            run_op(hook_01_footprint, snap, self.view, counts=self.counts)
         self._resync(snap, whole)
         return snap
 

@@ -12,7 +12,14 @@ Scopes say what one call of the check looks at, and so how :func:`check` calls i
 * ``heap``:   ``fn(snap, view)`` once; it walks what the view covers itself;
 * ``op``:     a comparison or transition the oracle runs inside one op, with
   the op's own observations (``fn(...)`` with its own arguments, through
-  :func:`run_op`); :func:`check` never runs these.
+  :func:`run_op`); :func:`check` never runs these.  An invariant the oracle also
+  checks inside an op, on another kind of observation, declares each such function
+  with :func:`form_of`.
+
+Every check runs through the registry, which counts its runs by ID: :func:`run_view`
+(slab, thread and heap scope) and :func:`run_op` (op scope, given the function, so a
+call site never names an ID by hand); :func:`ran` records checks done in one round trip
+elsewhere (a library's child process compares many blocks at once).
 
 Levels: **L1** O(1) per op (bounded by threads x classes), **L2** O(what the op
 touched), **L3** O(heap).  ``check(snap, level)`` runs every slab, thread and
@@ -69,6 +76,7 @@ class Invariant:
 
 
 REGISTRY: dict = {}          # id -> Invariant, in declaration order
+FORMS: dict = {}             # id -> further functions that check it (op scope)
 _PLANS: dict = {}            # (level, scope, min_level, size) -> [(id, scope, fn)] to run
 RUNS: Counter = Counter()    # id -> number of times the check ran (this process)
 
@@ -89,6 +97,20 @@ def invariant(inv_id: str, *, level: int, scope: str, cost: str, statement: str,
         REGISTRY[inv_id] = Invariant(inv_id, level, scope, cost, statement, where, planted,
                                      topic, fn)
         fn.inv_id = inv_id
+        return fn
+    return deco
+
+
+def form_of(inv_id: str):
+    """Declare the decorated function as a further check of ``inv_id`` (declared before
+    it, with :func:`invariant`) that the oracle runs inside an op (:func:`run_op`): the
+    same property on another kind of observation, counted under the same ID."""
+    def deco(fn):
+        if inv_id not in REGISTRY:
+            raise ValueError(f"{fn.__qualname__}: {inv_id} is not a declared invariant "
+                             f"(declare it with @invariant first)")
+        fn.inv_id = inv_id
+        FORMS.setdefault(inv_id, []).append(fn)
         return fn
     return deco
 
@@ -334,7 +356,22 @@ def violation_of(exc: StructureCorrupted) -> InvariantViolation:
     return InvariantViolation(inv_id, exc.detail)
 
 
-def run_op(inv_id: str, *args, counts: Counter = RUNS, **kwargs):
-    """Run one op-scope check of the registry (counted in ``counts``)."""
-    counts[inv_id] += 1
-    return REGISTRY[inv_id].fn(*args, **kwargs)
+def _id_of(check) -> str:
+    inv_id = check if isinstance(check, str) else getattr(check, "inv_id", None)
+    if inv_id not in REGISTRY:
+        raise TypeError(f"{check!r} is not a check of the registry: declare it with "
+                        f"@invariant or @form_of")
+    return inv_id
+
+
+def run_op(check, *args, counts: Counter = RUNS, **kwargs):
+    """Run one op-scope check, a function declared with :func:`invariant` or
+    :func:`form_of` (or the ID of the former), counted in ``counts`` under its ID."""
+    fn = REGISTRY[check].fn if isinstance(check, str) else check
+    counts[_id_of(check)] += 1
+    return fn(*args, **kwargs)
+
+
+def ran(check, n: int = 1, counts: Counter = RUNS) -> None:
+    """Count ``n`` runs of a registered check done elsewhere in one round trip."""
+    counts[_id_of(check)] += n

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ..api import Snapshot
-from .registry import fail, invariant
+from .registry import fail, form_of, invariant
 
 EVERY_OP = "every op (every element of a burst)"
 
@@ -49,6 +49,16 @@ def stat_02_pending_bound(snap: Snapshot, t, view=None) -> None:
                                 f"flushed (flush interval {iv})")
 
 
+@invariant("STAT-03", level=1, scope="heap", cost="O(classes)", where=EVERY_OP,
+           planted="stats-reported-stale",
+           statement="abs(reported - exact) <= 1% exact once exact >= 100 x threads x "
+                     "(flush_interval - 1)")
+def stat_03_accuracy(snap: Snapshot, view=None) -> None:
+    bound = max(1, len(snap.threads)) * (snap.config.flush_interval - 1)
+    accuracy(snap.reported or snap.flushed, snap.exact, bound)
+
+
+@form_of("STAT-03")
 def accuracy(reported, exact, bound: int) -> None:
     """STAT-03 on two Stats: reported within 1% of exact where exact >= 100 x bound."""
     if reported == exact:
@@ -64,25 +74,23 @@ def accuracy(reported, exact, bound: int) -> None:
                                 f"exact {e} (pending bound {bound})")
 
 
-@invariant("STAT-03", level=1, scope="heap", cost="O(classes)", where=EVERY_OP,
-           planted="stats-reported-stale",
-           statement="abs(reported - exact) <= 1% exact once exact >= 100 x threads x "
-                     "(flush_interval - 1)")
-def stat_03_accuracy(snap: Snapshot, view=None) -> None:
-    bound = max(1, len(snap.threads)) * (snap.config.flush_interval - 1)
-    accuracy(snap.reported or snap.flushed, snap.exact, bound)
-
-
 @invariant("STAT-04", level=1, scope="op", cost="O(classes)", where=EVERY_OP,
            planted="exact-counts-failed-alloc",
            statement="exact stats == the reference's (less allocs undone after a "
                      "justified out of memory)")
-def stat_04_exact(fast_exact, want_allocs, want_frees) -> None:
+def stat_04_exact(fast_exact, ref_exact, undone, undoing: bool = False) -> None:
+    """``undone``: per class, the allocs undone on the reference after an out of memory
+    (``undoing``: one is being undone now)."""
+    if fast_exact == ref_exact and not undoing:
+        return
+    want_allocs = tuple(a - u for a, u in zip(ref_exact.allocs, undone))
+    want_frees = tuple(f - u for f, u in zip(ref_exact.frees, undone))
     if fast_exact.allocs != want_allocs or fast_exact.frees != want_frees:
         fail("STAT-04", f"exact stats differ: fast allocs {fast_exact.allocs} frees "
                         f"{fast_exact.frees}, reference allocs {want_allocs} frees {want_frees}")
 
 
+@form_of("STAT-01")
 def stat_01_after_flush(reported, exact) -> None:
     """STAT-01 after flush_stats(): nothing is pending, so reported == exact."""
     if reported != exact:

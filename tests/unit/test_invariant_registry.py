@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -106,3 +107,82 @@ def test_the_cli_prints_every_id_with_its_quality_test():
          "-p", "no:xdist", "tests/quality"], cwd=ROOT, capture_output=True, text=True).stdout
     missing = [r["id"] for r in rows if r["quality_test"] not in collected.split("\n")]
     assert not missing, f"quality tests that pytest does not collect, for {missing}"
+
+
+# ============================================================================
+# Every check runs through the registry, which counts it under its ID
+# ============================================================================
+
+HAND_COUNT = re.compile(r"""(?:runs|counts)\[\s*["'][A-Z]+(?:-[A-Z0-9]+)*["']\s*\]\s*\+=""")
+
+
+def hand_counts(text: str) -> list:
+    """Lines that count a check run by naming its ID by hand."""
+    return [line.strip() for line in text.splitlines() if HAND_COUNT.search(line)]
+
+
+def test_no_harness_module_counts_a_check_by_naming_its_id():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    found = {}
+    for folder in ("specs", "fuzz"):
+        for dirpath, _, files in os.walk(os.path.join(root, folder)):
+            for f in files:
+                path = os.path.join(dirpath, f)
+                if f.endswith(".py") and not path.endswith(os.path.join("invariants",
+                                                                        "registry.py")):
+                    with open(path) as fh:
+                        lines = hand_counts(fh.read())
+                    if lines:
+                        found[os.path.relpath(path, root)] = lines
+    assert not found, f"count checks with registry.run_op / registry.ran: {found}"
+
+
+def test_the_scan_finds_a_check_counted_by_hand():
+    assert hand_counts('        self.runs["STAT-04"] += 1\n        x = 1\n') == \
+        ['self.runs["STAT-04"] += 1']
+    assert hand_counts('self.counts["L3"] += 1') == []      # a level total, not an ID
+
+
+def test_an_op_check_the_registry_does_not_know_is_refused_and_not_counted():
+    runs = Counter()
+    with pytest.raises(TypeError, match="not a check of the registry"):
+        invariants.run_op(lambda: None, counts=runs)
+    with pytest.raises(TypeError, match="not a check of the registry"):
+        invariants.ran("NOPE-01", counts=runs)
+    assert not runs
+
+
+def test_a_form_runs_and_counts_under_its_invariant():
+    from specs.invariants import compare
+    runs = Counter()
+    invariants.run_op(compare.lock_01_unchanged, "free(x)", ValueError("x"), False, counts=runs)
+    assert runs == Counter({"LOCK-01": 1})
+    with pytest.raises(invariants.registry.InvariantViolation, match=r"\[LOCK-01\]"):
+        invariants.run_op(compare.lock_01_unchanged, "free(x)", ValueError("x"), True,
+                          counts=runs)
+    assert runs == Counter({"LOCK-01": 2})
+    with pytest.raises(ValueError, match="not a declared invariant"):
+        invariants.form_of("NOPE-01")(lambda: None)
+
+
+def test_a_clean_run_counts_every_check_under_a_registered_id():
+    """Op-scope checks and their forms (STAT-01 after a flush) included."""
+    from hakmem_fast import FastAllocator
+    from hakmem_ref import RefAllocator
+    from specs.api import Config
+    from specs.lockstep import (Alloc, Drain, Evict, FlushStats, Free, Oracle, Quiesce,
+                                Refill, ThreadExit)
+    cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
+                 refill_batch=2, magazine_capacity=2, flush_interval=2)
+    o = Oracle(RefAllocator(cfg), FastAllocator(cfg), l3_every=4)
+    ops = [Alloc(8, 0) for _ in range(6)] + [Free(0, 1), Free(1, 0), Drain(0, 0),
+                                             Refill(0, 0), Evict(0, 0), FlushStats(),
+                                             Free(2, 0), ThreadExit(1), Quiesce()]
+    o.run(ops)
+    o.teardown()
+    counted = {k for k in o.checks if k not in ("L1", "L2", "L3")}
+    assert counted <= set(REGISTRY), f"not registered: {counted - set(REGISTRY)}"
+    for inv_id in ("LOCK-01", "LOCK-02", "LIVE-02", "STAT-04", "STAT-01",
+                   "HOOK-01", "HOOK-02", "EXIT-01", "QUI-01", "SPL-01", "CONF-01",
+                   "CONF-02", "CONF-06", "CONF-07", "SLAB-ACCT"):
+        assert o.checks[inv_id] > 0, f"{inv_id} never ran"
