@@ -1,5 +1,10 @@
 """The contract both allocators implement: protocol, errors, Config, Stats, Snapshot.
 
+The protocols are here; the errors are in ``specs.errors``, ``Config`` in
+``specs.config``, ``Stats`` and the snapshots in ``specs.snapshot``, and this module
+re-exports them all: ``from specs.api import ...`` is the one import an implementation
+needs.
+
 The tiny pool serves sizes 0..1024 bytes from eight size classes.  Two
 implementations meet this contract: ``hakmem_ref`` (simple, obviously
 correct) and ``hakmem_fast`` (the seed design).  They never import each other;
@@ -31,335 +36,14 @@ Decisions written here are the contract:
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Optional, Protocol, runtime_checkable
 
-# ============================================================================
-# Errors
-# ============================================================================
-
-
-class AllocatorError(Exception):
-    """Base of every error an allocator raises for bad client input."""
-
-
-class SizeError(AllocatorError, ValueError):
-    """alloc() got a size that is not an int in 0..max class size."""
-
-
-class InvalidAddress(AllocatorError):
-    """An address that is not the start of a live block of this pool."""
-
-
-class InvalidFree(InvalidAddress):
-    """free() got an address that is not the start of a block of this pool."""
-
-
-class DoubleFree(InvalidFree):
-    """free() got the start of a block that is not live (already free)."""
-
-
-class OutOfBounds(AllocatorError):
-    """read()/write() outside a live block's usable size, or of a free block."""
-
-
-class BadArgument(AllocatorError, TypeError):
-    """A tid that is not an int >= 0, data that is not bytes, a count that is not an int."""
-
-
-class ConfigError(ValueError):
-    """An impossible Config (e.g. slab size not a multiple of a class size)."""
-
-
-class ImplementationCrashed(Exception):
-    """The implementation's process died under a call (a C library run in a child).
-
-    ``kind`` is ``CRASH`` (killed by a signal, or exited) or ``ABORT`` (SIGABRT: the
-    library's own check fired); ``detail`` says how; ``stderr`` is the tail of what it
-    wrote (glibc and mimalloc name the corruption there before aborting).
-    """
-
-    def __init__(self, kind: str, detail: str, stderr: str = ""):
-        self.kind, self.detail, self.stderr = kind, detail, stderr
-        super().__init__(detail + (f"; its stderr ends: {stderr}" if stderr else ""))
-
-
-class StructureCorrupted(AssertionError):
-    """An implementation found one of its own structures corrupted, and stopped before
-    changing anything (mimalloc's "corrupted thread-free list").
-
-    ``structure`` names it with the design's word (``remote_head``: a slab's remote-free
-    stack); ``detail`` says where and how.  Implementations raise this, not a catalogue
-    ID: the harness maps the structure to the check that covers it
-    (``specs.invariants.violation_of``).
-    """
-
-    def __init__(self, structure: str, detail: str):
-        self.structure, self.detail = structure, detail
-        super().__init__(f"{structure}: {detail}")
-
-
-class InvariantViolation(AssertionError):
-    """An invariant of the catalogue does not hold.
-
-    ``inv_id`` is the catalogue ID (``SLAB-03``); the message starts with
-    ``[ID]`` and names the offending block, slab, class and thread.
-    """
-
-    def __init__(self, inv_id: str, message: str, dump: str = ""):
-        self.inv_id = inv_id
-        self.detail = message
-        self.dump = dump
-        text = f"[{inv_id}] {message}"
-        if dump:
-            text += "\n" + dump
-        super().__init__(text)
-
-
-# ============================================================================
-# Config: every limit of the design is a knob; defaults are the seed's numbers
-# ============================================================================
-
-SEED_CLASS_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
-
-#: The seed's switch of the SuperSlab mode: ``HAKMEM_TINY_USE_SUPERSLAB=1`` in the
-#: environment when this module is loaded turns it on (off by default, as in the seed).
-USE_SUPERSLAB_DEFAULT = os.environ.get("HAKMEM_TINY_USE_SUPERSLAB") == "1"
-
-
-@dataclass(frozen=True)
-class Config:
-    """Geometry and limits of the tiny pool (defaults: the seed design).
-
-    Tests shrink these to reach rare paths in a few steps: a 4-block slab,
-    a magazine of 2, a flush interval of 4.
-
-    SuperSlab mode (``use_superslab``, default from ``HAKMEM_TINY_USE_SUPERSLAB``): slabs
-    are carved from ``superslab_size``-aligned SuperSlabs owned by one thread (slot 0 holds
-    the header), at most ``superslab_pool_max`` empty ones are kept for reuse, and a local
-    free goes first to the thread's free list of the class (at most ``tls_sll_capacity``
-    blocks).  ``max_slabs_per_class`` bounds the slabs in use per class in both modes;
-    SuperSlabs themselves are mapped on demand without a limit, so the client sees the same
-    limit either way (the reference has no SuperSlabs and needs no change).
-    """
-
-    class_sizes: tuple = SEED_CLASS_SIZES  # block size per class, ascending
-    slab_size: int = 64 * 1024             # bytes per slab; also its alignment
-    word_bits: int = 64                    # bits per bitmap word
-    mini_mag_capacity: int = 16            # PageMiniMag.capacity (seed: 16, up to 32)
-    refill_batch: int = 16                 # blocks moved bitmap -> mini-mag per refill
-    magazine_capacity: int = 2048          # TLS magazine items per class per thread
-    flush_interval: int = 256              # stat events per thread batch before flush
-    max_slabs_per_class: Optional[int] = None  # memory limit; None = unlimited
-    check_level: int = 0                   # the implementation's own self-check after every call (0 = off)
-    base_address: int = 0x1_0000_0000      # address of the first slab
-    # SuperSlab mode (hakmem_fast.superslab): slabs carved from thread-owned aligned regions
-    use_superslab: bool = USE_SUPERSLAB_DEFAULT  # env HAKMEM_TINY_USE_SUPERSLAB=1 at load
-    superslab_size: int = 2 * 1024 * 1024  # bytes per SuperSlab; also its alignment
-    superslab_pool_max: int = 2            # empty SuperSlabs kept for reuse (more: to the OS)
-    tls_sll_capacity: int = 64             # bound of a thread's free list per class
-
-    def __post_init__(self):
-        def need(cond, what):
-            if not cond:
-                raise ConfigError(f"impossible Config: {what} (got {self!r})")
-
-        need(isinstance(self.class_sizes, tuple) and len(self.class_sizes) >= 1,
-             "class_sizes must be a non-empty tuple")
-        need(all(isinstance(s, int) and not isinstance(s, bool) and s >= 8
-                 for s in self.class_sizes),
-             "every class size must be an int >= 8 (a free block holds an 8-byte next pointer)")
-        need(all(s % 8 == 0 for s in self.class_sizes), "class sizes must be multiples of 8")
-        need(list(self.class_sizes) == sorted(set(self.class_sizes)),
-             "class_sizes must be strictly ascending")
-        for name in ("slab_size", "word_bits", "mini_mag_capacity", "refill_batch",
-                     "magazine_capacity", "flush_interval"):
-            v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-                 f"{name} must be a positive int")
-        need(self.slab_size & (self.slab_size - 1) == 0, "slab_size must be a power of two")
-        need(self.slab_size // self.class_sizes[-1] >= 1, "a slab must hold a block")
-        need(self.max_slabs_per_class is None
-             or (isinstance(self.max_slabs_per_class, int)
-                 and not isinstance(self.max_slabs_per_class, bool)
-                 and self.max_slabs_per_class >= 1),
-             "max_slabs_per_class must be None or a positive int")
-        need(isinstance(self.check_level, int) and not isinstance(self.check_level, bool)
-             and 0 <= self.check_level <= 3,
-             "check_level must be 0..3")
-        need(isinstance(self.base_address, int) and self.base_address > 0
-             and self.base_address % self.slab_size == 0,
-             "base_address must be a positive multiple of slab_size")
-        need(isinstance(self.use_superslab, bool), "use_superslab must be a bool")
-        need(isinstance(self.superslab_size, int) and not isinstance(self.superslab_size, bool)
-             and self.superslab_size > 0 and self.superslab_size & (self.superslab_size - 1) == 0
-             and self.superslab_size % self.slab_size == 0
-             and self.superslab_size >= 2 * self.slab_size,
-             "superslab_size must be a power of two, a multiple of slab_size, at least 2 slabs")
-        for name in ("superslab_pool_max", "tls_sll_capacity"):
-            v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                 f"{name} must be an int >= 0")
-
-    # ---- derived geometry -------------------------------------------------
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_sizes)
-
-    @property
-    def max_size(self) -> int:
-        return self.class_sizes[-1]
-
-    def blocks_per_slab(self, class_idx: int) -> int:
-        return self.slab_size // self.class_sizes[class_idx]
-
-    def words_per_slab(self, class_idx: int) -> int:
-        return -(-self.blocks_per_slab(class_idx) // self.word_bits)
-
-    @property
-    def superslab_slots(self) -> int:
-        """Slab-sized slots of a SuperSlab (slot 0 is its header)."""
-        return self.superslab_size // self.slab_size
-
-
-def size_to_class(size, class_sizes=SEED_CLASS_SIZES) -> int:
-    """Smallest class whose block size holds ``size`` bytes (0 -> class 0).
-
-    Raises SizeError for a non-int, negative or too-large size.
-
-    >>> size_to_class(0), size_to_class(8), size_to_class(9), size_to_class(1024)
-    (0, 0, 1, 7)
-    """
-    if not isinstance(size, int) or isinstance(size, bool):
-        raise SizeError(f"size must be an int, got {type(size).__name__} {size!r}")
-    if size < 0 or size > class_sizes[-1]:
-        raise SizeError(f"size {size} outside the tiny pool's range 0..{class_sizes[-1]}; "
-                        f"larger sizes belong to another pool")
-    for idx, cs in enumerate(class_sizes):
-        if size <= cs:
-            return idx
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-# ============================================================================
-# Statistics
-# ============================================================================
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Alloc and free counts per class (tuples indexed by class)."""
-
-    allocs: tuple
-    frees: tuple
-
-    @classmethod
-    def zero(cls, num_classes: int) -> "Stats":
-        return cls((0,) * num_classes, (0,) * num_classes)
-
-    def live(self, class_idx: int) -> int:
-        return self.allocs[class_idx] - self.frees[class_idx]
-
-
-# ============================================================================
-# Snapshot: plain data, the input of every invariant in specs.invariants
-# ============================================================================
-
-
-@dataclass(frozen=True)
-class SlabSnap:
-    """One slab. Bit = 1 means used; bits past nblocks are padding (must be 1).
-
-    ``mini_mag`` and ``remote`` are the intrusive lists read from memory, head
-    first, walked at most capacity + 1 (resp. nblocks + 1) steps; a walk that
-    ends early on a cycle or a foreign pointer records it in ``walk_errors``.
-    """
-
-    base: int
-    class_idx: int
-    block_size: int
-    nblocks: int
-    words: tuple            # bitmap words
-    summary: tuple          # summary words: bit w set <=> words[w] has a free bit
-    hint_word: int          # scan start (lower bound of the first word with a free bit)
-    free_count: int         # number of bitmap-free blocks
-    mini_mag: tuple         # addresses, head first
-    mini_mag_count: int
-    mini_mag_capacity: int
-    remote: tuple           # addresses, head first
-    remote_count: int
-    owner: Optional[int]    # tid whose active slab this is, None when unowned
-    walk_errors: tuple = ()
-    foreign_writes: tuple = ()  # (writer tid, owner tid) of owner-private writes by a
-    #                             thread that did not own the slab (OWN-03); () if none
-    foreign_handouts: tuple = ()  # (tid, owner tid, addr) of blocks handed to a thread
-    #                               neither from its magazine nor from a slab it owns (OWN-04)
-    superslab: Optional[int] = None  # base of its SuperSlab (SuperSlab mode), else None
-    ss_owner: Optional[int] = None   # the owner its SuperSlab's header names (None: abandoned)
-    tls_sll: tuple = ()     # its blocks on any thread's tls_sll (SuperSlab mode), sorted
-
-
-@dataclass(frozen=True)
-class ThreadSnap:
-    """Per-thread state: magazines (bottom..top), active slabs, pending stats.
-
-    ``magazines[c] == items[magazine_lo[c]:top]``: a complete snapshot has
-    ``magazine_lo`` all 0 (or empty, meaning 0); a partial one copies only the
-    slots at and above the lowest slot the op touched (``Footprint.mags``), and
-    ``magazine_lo[c] == top`` for a magazine it does not copy at all.
-    """
-
-    tid: int
-    magazines: tuple        # per class: tuple of addresses, bottom first
-    magazine_tops: tuple    # per class: top index as stored
-    active_a: tuple         # per class: slab base or None
-    active_b: tuple
-    pending_allocs: tuple   # per class: batched, not yet flushed
-    pending_frees: tuple
-    magazine_lo: tuple = ()  # per class: index of magazines[c][0] in the magazine
-    tls_sll: tuple = ()     # SuperSlab mode, per class: the free list, head first (walked
-    #                         at most tls_sll_capacity + 1 links)
-    tls_sll_counts: tuple = ()  # per class: the list's count as stored
-    superslabs: tuple = ()  # bases of the SuperSlabs the thread lists as its own
-    walk_errors: tuple = ()  # a tls_sll walk that met a cycle or a foreign pointer
-
-
-@dataclass(frozen=True)
-class SuperSlabSnap:
-    """One SuperSlab in use: ``nslots`` slab-sized slots, slot 0 its header.
-
-    ``slabs[i]`` is ``(slab base, class)`` of the slab carved in slot i, or None;
-    slots ``carved..nslots-1`` were never carved; ``free_slots`` are the slots below
-    ``carved`` given back by released slabs.
-    """
-
-    base: int
-    owner: Optional[int]    # tid of the owning thread, None: abandoned
-    nslots: int
-    slabs: tuple            # per slot: (base, class) or None; slabs[0] is the header
-    free_slots: tuple       # released slots, reused first
-    carved: int             # next never-carved slot
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    config: Config
-    slabs: dict             # base -> SlabSnap (all, or the touched subset)
-    threads: dict           # tid -> ThreadSnap (all, or the touched subset)
-    flushed: Stats          # global counters (what flushes added)
-    exact: Stats            # true counts
-    reported: Stats = None  # what stats() returns to the client
-    complete: bool = True   # False when only touched slabs/threads are included
-    path_counts: dict = field(default_factory=dict)
-    superslabs: dict = field(default_factory=dict)  # base -> SuperSlabSnap (SuperSlab mode)
-    #   the headers in use: all of them on a complete snapshot; on a partial one those the
-    #   included slab bases mask to, the pooled ones and those of the blocks on the included
-    #   threads' tls_sll lists (a requested base missing from it is not in use)
-    ss_pool: tuple = ()     # bases of the empty SuperSlabs kept for reuse
-    ss_bad_releases: tuple = ()  # (SuperSlab base, slab base, blocks in use, remote blocks)
-    #                              of slabs a SuperSlab release met (SS-04); () if none
-
+from .config import SEED_CLASS_SIZES, USE_SUPERSLAB_DEFAULT, Config, size_to_class
+from .errors import (AllocatorError, BadArgument, ConfigError, DoubleFree, ImplementationCrashed,
+                     InvalidAddress, InvalidFree, InvariantViolation, OutOfBounds, SizeError,
+                     StructureCorrupted)
+from .snapshot import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap
 
 # ============================================================================
 # The protocol
@@ -600,3 +284,18 @@ def capabilities_of(factory) -> Capabilities:
 def has_hooks(impl) -> bool:
     """True when impl offers the white-box hooks (the whole catalogue applies)."""
     return isinstance(impl, Hooks)
+
+
+__all__ = [
+    # the protocols and what a foreign implementation promises (here)
+    "Allocator", "Steps", "Hooks", "Footprint", "Capabilities", "STRICT", "capabilities_of",
+    "has_hooks",
+    # specs.errors
+    "AllocatorError", "SizeError", "InvalidAddress", "InvalidFree", "DoubleFree", "OutOfBounds",
+    "BadArgument", "ConfigError", "ImplementationCrashed", "StructureCorrupted",
+    "InvariantViolation",
+    # specs.config
+    "Config", "SEED_CLASS_SIZES", "USE_SUPERSLAB_DEFAULT", "size_to_class",
+    # specs.snapshot
+    "Stats", "SlabSnap", "ThreadSnap", "SuperSlabSnap", "Snapshot",
+]
