@@ -18,7 +18,7 @@ import contextlib
 from .api import InvariantViolation, size_to_class
 from .invariants import conformance as conf
 from .invariants.incremental import hook_01_footprint
-from .ops import Evict, ThreadExit
+from .ops import Evict, Free, RaceFree, ThreadExit
 
 
 class ConformanceSteps:
@@ -44,6 +44,19 @@ class ConformanceSteps:
             self._conf_counters = conf.reports_design_counters(self.fast.path_counts)
         return self._conf_counters
 
+    def conformance_state(self) -> conf.State:
+        """The state the predictions read: the checker's kept view when it is the state
+        now (checked right after the last op, nothing changed since: nothing is copied),
+        else the implementation's hooks."""
+        if self.view_is_current:
+            return conf.KeptView(self.checker.view, self.config, self.fast.exact_stats)
+        return conf.ImplState(self.fast)
+
+    def predict(self, op) -> conf.Prediction:
+        """The design's prediction for op (of ``specs.ops``) from the state now."""
+        addr = self.handles[op.handle].fast if isinstance(op, (Free, RaceFree)) else None
+        return conf.predict(self.conformance_state(), op, addr)
+
     def _done(self, p, before) -> None:
         self.conf_pending.append((p, before, dict(self.fast.path_counts),
                                   self.fast.exact_stats()))
@@ -51,7 +64,8 @@ class ConformanceSteps:
     def alloc(self, size, tid):
         if not self._on():
             return super().alloc(size, tid)
-        p = conf.predict_alloc(self, size_to_class(size, self.config.class_sizes), tid)
+        p = conf.predict_alloc(self.conformance_state(), size_to_class(size, self.config.class_sizes),
+                               tid)
         self.view_is_current = False
         before = dict(self.fast.path_counts)
         out = super().alloc(size, tid)
@@ -61,7 +75,7 @@ class ConformanceSteps:
     def free(self, h, tid, race=False):
         if not self._on():
             return super().free(h, tid, race)
-        p = conf.predict_free(self, self.handles[h].fast, tid)
+        p = conf.predict_free(self.conformance_state(), self.handles[h].fast, tid)
         self.view_is_current = False
         before = dict(self.fast.path_counts)
         super().free(h, tid, race)
@@ -69,7 +83,7 @@ class ConformanceSteps:
 
     def apply(self, op):
         if isinstance(op, (Evict, ThreadExit)) and self._on():
-            self.conf_op = (conf.predict(self, op), dict(self.fast.path_counts))
+            self.conf_op = (self.predict(op), dict(self.fast.path_counts))
             self.view_is_current = False
         return super().apply(op)
 
@@ -77,7 +91,7 @@ class ConformanceSteps:
         if not self._on():
             return super().quiesce()
         snap = self.fast.snapshot((), {}, None)
-        p = conf.predict_evict(self, [b for t in snap.threads.values()
+        p = conf.predict_evict(self.conformance_state(), [b for t in snap.threads.values()
                                       for b in t.active_a + t.active_b])
         self.view_is_current = False
         before = dict(self.fast.path_counts)

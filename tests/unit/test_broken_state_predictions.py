@@ -37,7 +37,7 @@ def test_a_free_of_a_live_block_whose_slab_was_released_is_live_01():
     v = view_of(fast)
     del v.prev[base]                          # the slab left the pool, the block is live
     with pytest.raises(InvariantViolation) as e:
-        conf.predict_free(v, addr, 1, CFG)
+        conf.predict_free(conf.KeptView(v, CFG), addr, 1)
     assert e.value.inv_id == "LIVE-01" and hex(base) in str(e.value)
 
 
@@ -46,7 +46,7 @@ def test_a_free_into_a_slab_with_a_corrupted_class_is_slab_01():
     v = view_of(fast)
     v.prev[base] = dataclasses.replace(v.prev[base], class_idx=9)
     with pytest.raises(InvariantViolation) as e:
-        conf.predict_free(v, addr, 0, CFG)
+        conf.predict_free(conf.KeptView(v, CFG), addr, 0)
     assert e.value.inv_id == "SLAB-01" and "class 9" in str(e.value)
 
 
@@ -60,13 +60,13 @@ def test_an_alloc_by_a_thread_whose_active_slab_was_released_is_own_01(pos):
                                            active_b=t.active_a)
     del v.prev[base]
     with pytest.raises(InvariantViolation) as e:
-        conf.predict_alloc(v, 0, 0, CFG)
+        conf.predict_alloc(conf.KeptView(v, CFG), 0, 0)
     assert e.value.inv_id == "OWN-01" and f"active slab {pos}" in str(e.value)
 
 
 def test_the_predictions_of_a_healthy_state_raise_nothing():
     fast, addr, base = one_block()
     v = view_of(fast)
-    assert conf.predict_free(v, addr, 0, CFG).route == "free_magazine"
-    assert conf.predict_alloc(v, 0, 0, CFG).stage == "tls_mag"
-    assert conf.predict_evict(v, [base], 0, CFG).kind == "evict"
+    assert conf.predict_free(conf.KeptView(v, CFG), addr, 0).route == "free_magazine"
+    assert conf.predict_alloc(conf.KeptView(v, CFG), 0, 0).stage == "tls_mag"
+    assert conf.predict_evict(conf.KeptView(v, CFG), [base], 0).kind == "evict"

@@ -19,7 +19,7 @@ def oracle():
 
 def step(o, op):
     """(prediction, counter deltas) of one op applied through the oracle."""
-    p = conf.predict(o, op)
+    p = o.predict(op)
     before = dict(o.fast.path_counts)
     out = o.apply(op)
     conf.check(p, before, o.fast.path_counts, o.fast.exact_stats())
@@ -81,7 +81,7 @@ def test_check_names_a_wrong_stage_and_a_miscount():
 def test_predict_refuses_an_op_it_has_no_rule_for():
     from specs.ops import Read
     with pytest.raises(TypeError, match="no conformance prediction"):
-        conf.predict(oracle(), Read(0, 0, 1))
+        oracle().predict(Read(0, 0, 1))
 
 
 def test_the_checkers_kept_view_predicts_what_a_fresh_snapshot_predicts():
@@ -92,15 +92,15 @@ def test_the_checkers_kept_view_predicts_what_a_fresh_snapshot_predicts():
         if view is not None and i % 3 == 2 and hs:
             h = hs.pop(0)
             addr = o.handles[h].fast
-            want = conf.predict(o, Free(h, i % 2))
-            got = conf.predict_free(view, addr, i % 2, CFG)
+            want = conf.predict(conf.ImplState(o.fast), Free(h, i % 2), addr)
+            got = conf.predict_free(conf.KeptView(view, CFG), addr, i % 2)
             assert (got.route, got.flushes) == (want.route, want.flushes)
             compared += 1
             o.apply(Free(h, i % 2))
             continue
         if view is not None:
-            got = conf.predict_alloc(view, 0, 0, CFG)
-            want = conf.predict(o, Alloc(8, 0))
+            got = conf.predict_alloc(conf.KeptView(view, CFG), 0, 0)
+            want = conf.predict(conf.ImplState(o.fast), Alloc(8, 0))
             assert (got.stage, got.a_mini_mag, got.flushes) == \
                 (want.stage, want.a_mini_mag, want.flushes)
             compared += 1
