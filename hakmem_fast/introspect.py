@@ -1,4 +1,4 @@
-"""Snapshots of a FastAllocator as plain data, and its check(level).
+"""Snapshots of a FastAllocator as plain data.
 
 Intrusive lists are read from simulated memory with bounded walks: the
 mini-magazine at most ``capacity + 1`` steps, the remote stack at most
@@ -12,54 +12,52 @@ from specs.api import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap
 from .structs import NULL, load_word
 
 
-def walk(slab, head: int, bound: int, what: str):
-    """Addresses of an intrusive list from head, at most ``bound`` of them."""
-    out, seen, errors = [], set(), []
-    p = head
-    lo, hi = slab.base, slab.base + slab.nblocks * slab.block_size
+def _links(head: int, bound: int, slabs, mask: int, where: str, label: tuple):
+    """(addresses, errors) of an intrusive list from head, at most ``bound`` of them.
+    A link must be a block start of a slab of ``slabs`` (base -> slab; ``mask`` masks an
+    address to its slab's base): one that is not (a block of ``where``) ends the walk with
+    an error, as does a cycle.  ``label``: (format, *args) naming the list in an error."""
+    out, seen = [], set()
+    p, slab, lo, hi, size = head, None, 0, 0, 1     # [lo, hi): the blocks of slab
     while p != NULL:
-        if not lo <= p < hi or (p - lo) % slab.block_size:
-            errors.append(f"{what} list of slab {hex(slab.base)} points to {hex(p)}, "
-                          f"not a block of this slab (after {len(out)} entries)")
-            break
+        if not lo <= p < hi or (p - lo) % size:     # not a block of this slab: of another?
+            slab = slabs.get(p & mask)
+            if slab is not None:
+                lo, size = slab.base, slab.block_size
+                hi = lo + slab.nblocks * size
+            if slab is None or not lo <= p < hi or (p - lo) % size:
+                return _cut(out, label, f"points to {hex(p)}, not a block of {where} "
+                                        f"(after {len(out)} entries)")
         if p in seen:
-            errors.append(f"{what} list of slab {hex(slab.base)} has a cycle at {hex(p)} "
-                          f"(after {len(out)} entries)")
-            break
+            return _cut(out, label, f"has a cycle at {hex(p)} (after {len(out)} entries)")
         if len(out) >= bound:
-            errors.append(f"{what} list of slab {hex(slab.base)} longer than its bound {bound}")
-            break
+            return _cut(out, label, f"longer than its bound {bound}")
         seen.add(p)
         out.append(p)
         p = load_word(slab, p)
-    return tuple(out), tuple(errors)
+    return tuple(out), ()
+
+
+def _cut(out: list, label: tuple, why: str):
+    """The result of a walk that ``why`` ended: what it read, and the error."""
+    return tuple(out), (f"{label[0].format(*label[1:])} {why}",)
+
+
+def walk(slab, head: int, bound: int, what: str):
+    """Addresses of an intrusive list of slab from head, at most ``bound`` of them."""
+    if head == NULL:
+        return (), ()
+    # slab.mem is the slab's slab_size bytes, and the slab is aligned to its size
+    return _links(head, bound, {slab.base: slab}, ~(len(slab.mem) - 1), "this slab",
+                  ("{} list of slab {:#x}", what, slab.base))
 
 
 def sll_walk(fa, t, c: int):
     """(addresses, errors) of thread t's tls_sll of class c, head first, at most
     ``tls_sll_capacity + 1`` links; a link that is not a block start of a slab in use
     ends the walk with an error, as does a cycle."""
-    out, seen, errors = [], set(), []
-    p = t.sll_head[c]
-    bound = fa.config.tls_sll_capacity + 1
-    while p != NULL:
-        slab = fa._slabs.get(p & fa._slab_mask)
-        if slab is None or (p - slab.base) % slab.block_size \
-                or (p - slab.base) // slab.block_size >= slab.nblocks:
-            errors.append(f"tls_sll of tid {t.tid} class {c} points to {hex(p)}, not a block "
-                          f"of a slab in use (after {len(out)} entries)")
-            break
-        if p in seen:
-            errors.append(f"tls_sll of tid {t.tid} class {c} has a cycle at {hex(p)} "
-                          f"(after {len(out)} entries)")
-            break
-        if len(out) >= bound:
-            errors.append(f"tls_sll of tid {t.tid} class {c} longer than its bound {bound}")
-            break
-        seen.add(p)
-        out.append(p)
-        p = load_word(slab, p)
-    return tuple(out), tuple(errors)
+    return _links(t.sll_head[c], fa.config.tls_sll_capacity + 1, fa._slabs, fa._slab_mask,
+                  "a slab in use", ("tls_sll of tid {} class {}", t.tid, c))
 
 
 class _Sll:

@@ -8,15 +8,13 @@
 from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
-from .geometry import dump_slab, free_popcount, h, valid_mask
-from .registry import fail, invariant
+from .geometry import TOUCHED, dump_slab, first_free_bit, free_popcount, h, of_slab, valid_mask
+from .registry import View, fail, invariant
 
 
 def _free_bits(s: SlabSnap, wb: int, w: int, word: int) -> int:
     """Free (0) bits of word w that are real blocks."""
     return (~word & valid_mask(s, wb, w)).bit_count()
-
-TOUCHED = "every op, the slabs it touched; every slab at L3"
 
 
 @invariant("SLAB-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
@@ -40,18 +38,17 @@ def slab_01_geometry(snap: Snapshot, s: SlabSnap, view) -> None:
            statement="padding bits (index >= nblocks) are 1 (used), never free")
 def slab_02_padding(snap: Snapshot, s: SlabSnap, view) -> None:
     wb = snap.config.word_bits
-    full = (1 << wb) - 1
     w = len(s.words) - 1
-    pad = full & ~valid_mask(s, wb, w)
+    pad = ((1 << wb) - 1) & ~valid_mask(s, wb, w)
     if s.words and (s.words[w] & pad) != pad:
-        idx = w * wb + ((~s.words[w] & pad) & -(~s.words[w] & pad)).bit_length() - 1
-        fail("SLAB-02", f"padding bit {idx} (>= nblocks {s.nblocks}) is free in slab "
-                        f"{h(s.base)}, class {s.class_idx}", dump_slab(s))
+        fail("SLAB-02", f"padding bit {first_free_bit(s, wb, w, pad)} (>= nblocks "
+                        f"{s.nblocks}) is free in slab {h(s.base)}, class {s.class_idx}",
+             dump_slab(s))
 
 
 @invariant("SLAB-03", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
            planted="free-count-drift", statement="free_count == popcount(free bits)")
-def slab_03_free_count(snap: Snapshot, s: SlabSnap, view) -> None:
+def slab_03_free_count(snap: Snapshot, s: SlabSnap, view: View) -> None:
     wb = snap.config.word_bits
     cw = view.changed_words(s)
     if cw is None:
@@ -64,12 +61,12 @@ def slab_03_free_count(snap: Snapshot, s: SlabSnap, view) -> None:
                                for w in cw)
     if s.free_count != n:
         fail("SLAB-03", f"free_count={s.free_count} but bitmap has {n} free bits "
-                        f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                        f"{of_slab(s)}", dump_slab(s))
 
 
 @invariant("SUM-01", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
            planted="summary-not-set", statement="summary bit w == (words[w] != FULL)")
-def sum_01_summary(snap: Snapshot, s: SlabSnap, view) -> None:
+def sum_01_summary(snap: Snapshot, s: SlabSnap, view: View) -> None:
     wb = snap.config.word_bits
     full = (1 << wb) - 1
     summary = s.summary
@@ -92,19 +89,18 @@ def sum_01_summary(snap: Snapshot, s: SlabSnap, view) -> None:
         bit = (summary[sw] >> (w % wb)) & 1 if sw < len(summary) else 0
         if bit != ((word & full) != full):
             fail("SUM-01", f"summary bit {w} is {bit} but word {w} ({hex(word)}) "
-                           f"{'has no' if bit else 'has a'} free bit "
-                           f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                           f"{'has no' if bit else 'has a'} free bit {of_slab(s)}", dump_slab(s))
 
 
 @invariant("SUM-02", level=2, scope="slab", cost="O(words changed + hint moved)", where=TOUCHED,
            planted="stale-hint-never-wraps",
            statement="0 <= hint_word < nwords, and words[w] == FULL for w < hint_word")
-def sum_02_hint(snap: Snapshot, s: SlabSnap, view) -> None:
-    wb = snap.config.word_bits
-    full = (1 << wb) - 1
+def sum_02_hint(snap: Snapshot, s: SlabSnap, view: View) -> None:
     if not 0 <= s.hint_word < len(s.words):
         fail("SUM-02", f"hint_word {s.hint_word} out of range 0..{len(s.words) - 1} "
-                       f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                       f"{of_slab(s)}", dump_slab(s))
+    wb = snap.config.word_bits
+    full = (1 << wb) - 1
     cw = view.changed_words(s)
     if cw is None:
         ws = range(s.hint_word)
@@ -115,7 +111,7 @@ def sum_02_hint(snap: Snapshot, s: SlabSnap, view) -> None:
         ws = sorted({w for w in cw if w < s.hint_word} | set(range(p.hint_word, s.hint_word)))
     for w in ws:
         if s.words[w] & full != full:
-            idx = w * wb + ((~s.words[w] & full) & -(~s.words[w] & full)).bit_length() - 1
+            idx = first_free_bit(s, wb, w, full)
             fail("SUM-02", f"block {h(s.base + idx * s.block_size)} (index {idx}) is free "
                            f"below hint_word {s.hint_word}: a scan from the hint misses it "
-                           f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                           f"{of_slab(s)}", dump_slab(s))

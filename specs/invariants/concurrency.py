@@ -36,25 +36,25 @@ from .registry import fail, invariant
 BETWEEN_STEPS = ("SLAB-01", "SLAB-02", "SLAB-03", "SUM-01", "SUM-02", "MM-01", "MM-02",
                  "RMT-01", "MAG-01", "OWN-01", "STAT-02", "OWN-03", "OWN-04")
 QUIESCENT_ONLY = ("RMT-02", "OWN-02", "PART-01", "LIVE-01", "MAG-02", "STAT-01", "STAT-03")
+EVERY_STEP = "every op (and every atomic step), the slabs it touched; every slab at L3"
 
 
 @invariant("OWN-03", level=2, scope="slab", cost="O(1) per slab",
-           where="every op (and every atomic step), the slabs it touched; every slab at L3",
-           planted="free-writes-foreign-bitmap",
+           where=EVERY_STEP, planted="free-writes-foreign-bitmap",
            statement="no thread writes an owner-private word (bitmap, summary, hint, "
                      "free_count, mini-magazine) of a slab another thread owns")
 def own_03_owner_private(snap: Snapshot, s: SlabSnap, view) -> None:
-    if s.foreign_writes:
-        writer, owner = s.foreign_writes[0]
-        fail("OWN-03", f"tid {writer} wrote owner-private words of slab {h(s.base)} "
-                       f"(class {s.class_idx}) owned by tid {owner} "
-                       f"({len(s.foreign_writes)} such write(s)); a non-owner must push on "
-                       f"the remote stack", dump_slab(s))
+    if not s.foreign_writes:
+        return
+    writer, owner = s.foreign_writes[0]
+    fail("OWN-03", f"tid {writer} wrote owner-private words of slab {h(s.base)} "
+                   f"(class {s.class_idx}) owned by tid {owner} "
+                   f"({len(s.foreign_writes)} such write(s)); a non-owner must push on "
+                   f"the remote stack", dump_slab(s))
 
 
 @invariant("OWN-04", level=2, scope="slab", cost="O(1) per slab",
-           where="every op (and every atomic step), the slabs it touched; every slab at L3",
-           planted="alloc-serves-unowned-slab",
+           where=EVERY_STEP, planted="alloc-serves-unowned-slab",
            statement="a block handed to thread T comes from T's magazine, T's active slabs, "
                      "or a slab T has just acquired (a slab T owns when it hands it out)")
 def own_04_handed_from_own(snap: Snapshot, s: SlabSnap, view) -> None:

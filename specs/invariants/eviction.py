@@ -35,14 +35,14 @@ def evict_01_unowned_is_empty(snap: Snapshot, s: SlabSnap, view) -> None:
     if s.owner is not None:
         return
     if s.mini_mag_count or s.mini_mag:
-        fail("EVICT-01", f"slab {h(s.base)} (class {s.class_idx}) has no owner but its "
-                         f"mini-magazine holds {max(s.mini_mag_count, len(s.mini_mag))} blocks "
-                         f"{[hex(a) for a in s.mini_mag]}: the eviction that unowned it did "
-                         f"not spill it", dump_slab(s))
-    if getattr(view, "racing_pushes", False):
-        return
-    if s.remote_count or s.remote:
-        fail("EVICT-01", f"slab {h(s.base)} (class {s.class_idx}) has no owner but its "
-                         f"remote stack holds {max(s.remote_count, len(s.remote))} blocks "
-                         f"{[hex(a) for a in s.remote]}: the eviction that unowned it did "
-                         f"not drain it", dump_slab(s))
+        _still_cached(s, "mini-magazine", s.mini_mag_count, s.mini_mag, "spill")
+    if (s.remote_count or s.remote) and not getattr(view, "racing_pushes", False):
+        _still_cached(s, "remote stack", s.remote_count, s.remote, "drain")
+
+
+def _still_cached(s: SlabSnap, where: str, count: int, items, undone: str) -> None:
+    """Fail EVICT-01: unowned slab s still caches ``items`` (``count``) in ``where``."""
+    fail("EVICT-01", f"slab {h(s.base)} (class {s.class_idx}) has no owner but its "
+                     f"{where} holds {max(count, len(items))} blocks "
+                     f"{[hex(a) for a in items]}: the eviction that unowned it did "
+                     f"not {undone} it", dump_slab(s))

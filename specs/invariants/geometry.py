@@ -1,10 +1,17 @@
-"""Helpers the checks share: bitmap geometry over a SlabSnap, and the slab dump.
+"""Helpers the checks share: where they run, bitmap geometry over a SlabSnap, the faults
+of a slab's intrusive lists, and the slab dump.
 
 Bit = 1 means used; bits at index >= nblocks are padding and must be 1.
 """
 from __future__ import annotations
 
 from ..api import SlabSnap
+
+#: where the slab and thread checks run
+TOUCHED = "every op, the slabs it touched; every slab at L3"
+THREADS = "every op, the threads it touched; every thread at L3"
+#: what the walk error of a list cut at its bound says (MM-01's, not MM-02's)
+LONGER = "longer than its bound"
 
 
 def h(x) -> str:
@@ -41,17 +48,24 @@ def free_popcount(s: SlabSnap, wb: int) -> int:
     return n
 
 
+def _append_set_bits(out: list, bits: int, first: int, limit: int) -> None:
+    """Append ``first + i`` for each set bit i of ``bits``, those below ``limit``."""
+    while bits:
+        low = bits & -bits
+        idx = first + low.bit_length() - 1
+        if idx < limit:
+            out.append(idx)
+        bits ^= low
+
+
 def free_indices(s: SlabSnap, wb: int):
     """Indices of free (0) bits below nblocks. O(free blocks)."""
     out = []
+    full = (1 << wb) - 1
     for w, word in enumerate(s.words):
-        free = ~word & ((1 << wb) - 1)
-        while free:
-            low = free & -free
-            idx = w * wb + low.bit_length() - 1
-            if idx < s.nblocks:
-                out.append(idx)
-            free ^= low
+        free = ~word & full
+        if free:
+            _append_set_bits(out, free, w * wb, s.nblocks)
     return out
 
 
@@ -63,17 +77,16 @@ def newly_free(before: SlabSnap, after: SlabSnap, wb: int, words=None):
     if words is None:
         words = range(len(after.words))
     for w in words:
-        old, new = before.words[w], after.words[w]
-        if old == new:
-            continue
-        freed = old & ~new & full
-        while freed:
-            low = freed & -freed
-            idx = w * wb + low.bit_length() - 1
-            if idx < after.nblocks:
-                out.append(idx)
-            freed ^= low
+        freed = before.words[w] & ~after.words[w] & full
+        if freed:
+            _append_set_bits(out, freed, w * wb, after.nblocks)
     return out
+
+
+def first_free_bit(s: SlabSnap, wb: int, w: int, mask: int) -> int:
+    """Index of the lowest free (0) bit of word w among the bits of ``mask`` (one is free)."""
+    free = ~s.words[w] & mask
+    return w * wb + (free & -free).bit_length() - 1
 
 
 def is_free_bit(s: SlabSnap, wb: int, idx: int) -> bool:
@@ -86,3 +99,25 @@ def block_idx(s: SlabSnap, addr: int):
     if off < 0 or off % s.block_size or off // s.block_size >= s.nblocks:
         return None
     return off // s.block_size
+
+
+def of_slab(s: SlabSnap) -> str:
+    """``(slab BASE, class C)``: where a failure message says it happened."""
+    return f"(slab {h(s.base)}, class {s.class_idx})"
+
+
+def list_fault(s: SlabSnap, wb: int, name: str, items, skip: str = ""):
+    """The first fault of the slab's intrusive list ``name`` ("mini_mag", "remote") whose
+    entries are ``items``, or None: ``("walk", error)`` for an error of its walk (not one
+    that contains ``skip``), ``("foreign", addr)`` for an entry that is not a block start
+    of the slab, ``("free", addr)`` for an entry that is bitmap-free.  O(len(items))."""
+    for e in s.walk_errors:
+        if e.startswith(name) and not (skip and skip in e):
+            return "walk", e
+    for a in items:
+        idx = block_idx(s, a)
+        if idx is None:
+            return "foreign", a
+        if is_free_bit(s, wb, idx):
+            return "free", a
+    return None

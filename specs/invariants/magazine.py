@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 from ..api import Snapshot, ThreadSnap
-from .geometry import block_idx, dump_slab, h
-from .registry import fail, invariant
+from .geometry import THREADS, block_idx, dump_slab, h
+from .registry import View, fail, invariant
 
 
-@invariant("MAG-01", level=2, scope="thread", cost="O(classes) per thread",
-           where="every op, the threads it touched; every thread at L3",
+@invariant("MAG-01", level=2, scope="thread", cost="O(classes) per thread", where=THREADS,
            planted="magazine-capacity-off-by-one", statement="0 <= top <= magazine_capacity")
-def mag_01_top(snap: Snapshot, t: ThreadSnap, view) -> None:
+def mag_01_top(snap: Snapshot, t: ThreadSnap, view: View) -> None:
     cap = snap.config.magazine_capacity
     for c, top in enumerate(t.magazine_tops):
         if not 0 <= top <= cap:
@@ -25,7 +24,7 @@ def mag_01_top(snap: Snapshot, t: ThreadSnap, view) -> None:
            planted="magazine-double-insert",
            statement="magazine entries unique across all magazines, block starts of a slab "
                      "of the magazine's class")
-def mag_02_entries(snap: Snapshot, view) -> None:
+def mag_02_entries(snap: Snapshot, view: View) -> None:
     for a, (t1, c1), (t2, c2) in view.mag_dups:
         fail("MAG-02", f"block {h(a)} is in the magazine of tid {t2} (class {c2}) twice"
              if (t1, c1) == (t2, c2) else

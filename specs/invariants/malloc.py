@@ -31,6 +31,21 @@ OOM_FLOOR = 256 << 20
 QUALITY_TEST = "tests/quality/test_malloc_tier_quality.py"
 
 
+def _tier(inv_id: str, *, cost: str, where: str, planted: str, statement: str,
+          tier: str = "malloc tier", level: int = 1):
+    """Declare an op-scope check of the malloc tier: it runs ``where`` (in the ``tier``)
+    and its planted bug is the macro ``planted`` of ``planted_malloc.c``."""
+    return invariant(inv_id, level=level, scope="op", cost=cost, where=f"{where} ({tier})",
+                     planted=f"planted_malloc.c:{planted}", statement=statement)
+
+
+def _first_difference(bad: list):
+    """(offset, "FOUND instead of EXPECTED") of the first of the ``bad`` segments
+    ``(offset, bytes found, bytes expected)``, at most 16 bytes of each in hex."""
+    off, got, want = bad[0]
+    return off, f"{got[:16].hex()} instead of {want[:16].hex()}"
+
+
 def required_alignment(size: int, alignment: int = 0) -> int:
     """The alignment a block of ``size`` bytes must have (``alignment``: asked for)."""
     if alignment:
@@ -40,11 +55,13 @@ def required_alignment(size: int, alignment: int = 0) -> int:
     return min(MAX_ALIGN, 1 << (size.bit_length() - 1))
 
 
-@invariant("MALLOC-01", level=1, scope="op", cost="O(log live) per alloc",
-           where="every block a library hands out (malloc tier)",
-           planted="planted_malloc.c:PL_SAME_TWICE",
-           statement="live blocks [addr, addr + max(size, usable)) are pairwise disjoint "
-                     "(a repeated address is a double allocation)")
+HANDS_OUT = "every block a library hands out"
+IN_CHILD = "every call into a library run in a child process"
+
+
+@_tier("MALLOC-01", cost="O(log live) per alloc", where=HANDS_OUT, planted="PL_SAME_TWICE",
+       statement="live blocks [addr, addr + max(size, usable)) are pairwise disjoint "
+                 "(a repeated address is a double allocation)")
 def malloc_01_disjoint(what: str, addr: int, end: int, other) -> None:
     """``other``: None, or (handle, start, end, what made it) of the live block it meets."""
     if other is None:
@@ -56,11 +73,9 @@ def malloc_01_disjoint(what: str, addr: int, end: int, other) -> None:
          f"{hex(a)}..{hex(e)} ({made}): two live blocks overlap (a double allocation)")
 
 
-@invariant("MALLOC-02", level=1, scope="op", cost="O(1) per alloc",
-           where="every block a library hands out (malloc tier)",
-           planted="planted_malloc.c:PL_OFF_BY_8",
-           statement="addr is a multiple of min(16, largest power of two <= size), or of the "
-                     "alignment asked for (aligned_alloc, posix_memalign)")
+@_tier("MALLOC-02", cost="O(1) per alloc", where=HANDS_OUT, planted="PL_OFF_BY_8",
+       statement="addr is a multiple of min(16, largest power of two <= size), or of the "
+                 "alignment asked for (aligned_alloc, posix_memalign)")
 def malloc_02_aligned(what: str, addr: int, size: int, alignment: int = 0) -> None:
     need = required_alignment(size, alignment)
     if addr % need:
@@ -71,10 +86,9 @@ def malloc_02_aligned(what: str, addr: int, size: int, alignment: int = 0) -> No
              f"{addr % need} past one)")
 
 
-@invariant("MALLOC-03", level=1, scope="op", cost="O(1) per alloc",
-           where="every block, where the library has a usable-size function (malloc tier)",
-           planted="planted_malloc.c:PL_USABLE_SHORT",
-           statement="usable_size(addr) >= the size asked for")
+@_tier("MALLOC-03", cost="O(1) per alloc", planted="PL_USABLE_SHORT",
+       where="every block, where the library has a usable-size function",
+       statement="usable_size(addr) >= the size asked for")
 def malloc_03_usable(what: str, addr: int, size: int, usable: int) -> None:
     if 0 <= usable < size:
         fail(malloc_03_usable.inv_id,
@@ -82,44 +96,39 @@ def malloc_03_usable(what: str, addr: int, size: int, usable: int) -> None:
              f"{size} B asked for: the client's last {size - usable} B belong to another block")
 
 
-@invariant("MALLOC-04", level=2, scope="op", cost="O(bytes written) per block checked",
-           where="before every free and realloc, after free(NULL), every L3 period and at "
-                 "teardown (malloc tier)",
-           planted="planted_malloc.c:PL_LINK_IN_LIVE",
-           statement="every byte the client wrote into a live block reads back unchanged")
+@_tier("MALLOC-04", level=2, cost="O(bytes written) per block checked",
+       where="before every free and realloc, after free(NULL), every L3 period and at "
+             "teardown", planted="PL_LINK_IN_LIVE",
+       statement="every byte the client wrote into a live block reads back unchanged")
 def malloc_04_intact(what: str, h: int, addr: int, size: int, bad: list, made: str) -> None:
     """``bad``: [(offset, bytes found, bytes expected)] of the segments that differ."""
-    if not bad:
-        return
-    off, got, want = bad[0]
-    fail(malloc_04_intact.inv_id,
-         f"{what}: live handle {h} at {hex(addr)} ({size} B, {made}) was overwritten: at "
-         f"offset {off} it holds {got[:16].hex()} instead of {want[:16].hex()}"
-         f"{f' ({len(bad)} regions differ)' if len(bad) > 1 else ''}: something else wrote "
-         f"into a live block")
+    if bad:
+        off, diff = _first_difference(bad)
+        fail(malloc_04_intact.inv_id,
+             f"{what}: live handle {h} at {hex(addr)} ({size} B, {made}) was overwritten: at "
+             f"offset {off} it holds {diff}"
+             f"{f' ({len(bad)} regions differ)' if len(bad) > 1 else ''}: something else "
+             f"wrote into a live block")
 
 
-@invariant("MALLOC-05", level=1, scope="op", cost="O(min(old, new) bytes written) per realloc",
-           where="every realloc that succeeds (malloc tier)",
-           planted="planted_malloc.c:PL_REALLOC_SHORT",
-           statement="realloc(p, n) returns a block whose first min(old size, n) bytes are "
-                     "those of p")
+@_tier("MALLOC-05", cost="O(min(old, new) bytes written) per realloc",
+       where="every realloc that succeeds", planted="PL_REALLOC_SHORT",
+       statement="realloc(p, n) returns a block whose first min(old size, n) bytes are "
+                 "those of p")
 def malloc_05_prefix(what: str, h: int, old_addr: int, new_addr: int, old_size: int,
                      size: int, bad: list) -> None:
     if not bad:
         return
-    off, got, want = bad[0]
+    off, diff = _first_difference(bad)
     fail(malloc_05_prefix.inv_id,
          f"{what}: handle {h} moved {hex(old_addr)} -> {hex(new_addr)} ({old_size} -> {size} "
-         f"B) but at offset {off} holds {got[:16].hex()} instead of {want[:16].hex()}: "
-         f"realloc lost the old contents")
+         f"B) but at offset {off} holds {diff}: realloc lost the old contents")
 
 
-@invariant("MALLOC-06", level=1, scope="op", cost="O(n * size) per calloc",
-           where="every calloc that succeeds (malloc tier)",
-           planted="planted_malloc.c:PL_CALLOC_REUSED",
-           statement="calloc(n, size) returns n * size bytes that are all zero, a reused "
-                     "block included")
+@_tier("MALLOC-06", cost="O(n * size) per calloc", planted="PL_CALLOC_REUSED",
+       where="every calloc that succeeds",
+       statement="calloc(n, size) returns n * size bytes that are all zero, a reused "
+                 "block included")
 def malloc_06_zero(what: str, addr: int, nbytes: int, first_nonzero: int) -> None:
     if first_nonzero >= 0:
         fail(malloc_06_zero.inv_id,
@@ -127,12 +136,11 @@ def malloc_06_zero(what: str, addr: int, nbytes: int, first_nonzero: int) -> Non
              f"zero: calloc memory must be zeroed, also when the block is reused")
 
 
-@invariant("MALLOC-07", level=1, scope="op", cost="O(1) per quiescent point",
-           where="when every thread has exited (Quiesce, teardown), where the library "
-                 "exposes an allocated-bytes statistic (malloc tier)",
-           planted="planted_malloc.c:PL_STATS_REALLOC",
-           statement="with every thread exited, requested bytes <= allocated - baseline <= "
-                     "usable bytes of the live blocks (no live block: equal to the baseline)")
+@_tier("MALLOC-07", cost="O(1) per quiescent point", planted="PL_STATS_REALLOC",
+       where="when every thread has exited (Quiesce, teardown), where the library exposes "
+             "an allocated-bytes statistic",
+       statement="with every thread exited, requested bytes <= allocated - baseline <= "
+                 "usable bytes of the live blocks (no live block: equal to the baseline)")
 def malloc_07_stats(what: str, allocated: int, baseline: int, requested: int,
                     usable: int, nlive: int) -> None:
     delta = allocated - baseline
@@ -145,11 +153,10 @@ def malloc_07_stats(what: str, allocated: int, baseline: int, requested: int,
          f"drifted (every thread has exited, so no cache is excused)")
 
 
-@invariant("MALLOC-08", level=1, scope="op", cost="O(1) per NULL",
-           where="every NULL a library returns for a size > 0 (malloc tier)",
-           planted="planted_malloc.c:PL_NULL_EARLY",
-           statement="malloc, calloc, realloc and aligned_alloc return NULL only when the live "
-                     "bytes exceed the out-of-memory floor (256 MiB)")
+@_tier("MALLOC-08", cost="O(1) per NULL", planted="PL_NULL_EARLY",
+       where="every NULL a library returns for a size > 0", statement="malloc, calloc, "
+             "realloc and aligned_alloc return NULL only when the live bytes exceed the "
+             "out-of-memory floor (256 MiB)")
 def malloc_08_oom(what: str, size: int, live_bytes: int, floor: int = OOM_FLOOR) -> None:
     if size > 0 and live_bytes + size < floor:
         fail(malloc_08_oom.inv_id,
@@ -157,12 +164,11 @@ def malloc_08_oom(what: str, size: int, live_bytes: int, floor: int = OOM_FLOOR)
              f"{floor:,} B): out of memory where there is plenty (leaked or lost blocks?)")
 
 
-@invariant("MALLOC-09", level=1, scope="op", cost="O(1) per invalid free (a fork)",
-           where="double and interior frees, only for a library whose adapter declares "
-                 "detects_invalid_free (malloc tier)",
-           planted="planted_malloc.c:PL_IGNORES_UNKNOWN",
-           statement="a library that declares it detects invalid frees dies (abort) on a "
-                     "double free and on an interior pointer, in a forked copy of its process")
+@_tier("MALLOC-09", cost="O(1) per invalid free (a fork)",
+       where="double and interior frees, only for a library whose adapter declares "
+             "detects_invalid_free", planted="PL_IGNORES_UNKNOWN",
+       statement="a library that declares it detects invalid frees dies (abort) on a "
+                 "double free and on an interior pointer, in a forked copy of its process")
 def malloc_09_detected(what: str, addr: int, exit_code: int) -> None:
     if exit_code is None or exit_code >= 0:
         fail(malloc_09_detected.inv_id,
@@ -171,18 +177,15 @@ def malloc_09_detected(what: str, addr: int, exit_code: int) -> None:
              f"(detects_invalid_free): the bad free went unnoticed")
 
 
-@invariant("CRASH", level=1, scope="op", cost="O(1) per call",
-           where="every call into a library run in a child process (malloc tier, stress)",
-           planted="planted_malloc.c:PL_SEGV",
-           statement="a valid call never kills the library's process")
+@_tier("CRASH", cost="O(1) per call", where=IN_CHILD, tier="malloc tier, stress",
+       planted="PL_SEGV", statement="a valid call never kills the library's process")
 def crash(what: str, exc) -> None:
     fail("ABORT" if exc.kind == "ABORT" else crash.inv_id,
          f"{what}: {exc}")
 
 
-@invariant("ABORT", level=1, scope="op", cost="O(1) per call",
-           where="every call into a library run in a child process (malloc tier, stress)",
-           planted="planted_malloc.c:PL_ABORT",
-           statement="a valid call never makes the library abort (its own heap check fired)")
+@_tier("ABORT", cost="O(1) per call", where=IN_CHILD, tier="malloc tier, stress",
+       planted="PL_ABORT",
+       statement="a valid call never makes the library abort (its own heap check fired)")
 def abort(what: str, exc) -> None:
     fail(abort.inv_id, f"{what}: {exc}")

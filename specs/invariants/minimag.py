@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
-from .geometry import block_idx, dump_slab, free_indices, h, is_free_bit
+from .geometry import LONGER, TOUCHED, dump_slab, free_indices, h, list_fault, of_slab
 from .registry import fail, invariant
-
-TOUCHED = "every op, the slabs it touched; every slab at L3"
 
 
 @invariant("MM-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
@@ -20,14 +18,14 @@ TOUCHED = "every op, the slabs it touched; every slab at L3"
 def mm_01_count(snap: Snapshot, s: SlabSnap, view) -> None:
     for e in s.walk_errors:
         if e.startswith("mini_mag"):
-            if "longer than its bound" in e:
+            if LONGER in e:
                 fail("MM-01", e, dump_slab(s))
             return      # a cycle or a foreign pointer: an entry error, MM-02 names it
     if s.mini_mag_count != len(s.mini_mag) or s.mini_mag_count > s.mini_mag_capacity \
             or s.mini_mag_count < 0:
         fail("MM-01", f"mini_mag count={s.mini_mag_count} but its list holds "
                       f"{len(s.mini_mag)} blocks (capacity {s.mini_mag_capacity}) "
-                      f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+                      f"{of_slab(s)}", dump_slab(s))
 
 
 @invariant("MM-02", level=2, scope="slab", cost="O(capacity) per slab", where=TOUCHED,
@@ -35,18 +33,15 @@ def mm_01_count(snap: Snapshot, s: SlabSnap, view) -> None:
            statement="mini-mag entries: blocks of this slab, aligned, unique, acyclic, "
                      "bitmap-used")
 def mm_02_entries(snap: Snapshot, s: SlabSnap, view) -> None:
-    for e in s.walk_errors:
-        if e.startswith("mini_mag") and "longer than its bound" not in e:
-            fail("MM-02", e, dump_slab(s))
-    wb = snap.config.word_bits
-    for a in s.mini_mag:
-        idx = block_idx(s, a)
-        if idx is None:
-            fail("MM-02", f"block {h(a)} in the mini_mag is not a block of slab "
-                          f"{h(s.base)}, class {s.class_idx}", dump_slab(s))
-        if is_free_bit(s, wb, idx):
-            fail("MM-02", f"block {h(a)} is in the mini_mag and bitmap-free at once "
-                          f"(slab {h(s.base)}, class {s.class_idx})", dump_slab(s))
+    fault = list_fault(s, snap.config.word_bits, "mini_mag", s.mini_mag, skip=LONGER)
+    if fault is not None:
+        kind, a = fault
+        if kind == "walk":
+            fail("MM-02", a, dump_slab(s))
+        fail("MM-02", f"block {h(a)} in the mini_mag is not a block of slab {h(s.base)}, "
+                      f"class {s.class_idx}" if kind == "foreign" else
+                      f"block {h(a)} is in the mini_mag and bitmap-free at once {of_slab(s)}",
+             dump_slab(s))
 
 
 @invariant("REF-01", level=2, scope="op", cost="O(words)",

@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot, ThreadSnap
-from .geometry import dump_slab, h
+from .geometry import THREADS, TOUCHED, dump_slab, h
 from .registry import fail, invariant
 
 
-@invariant("OWN-01", level=2, scope="thread", cost="O(classes) per thread",
-           where="every op, the threads it touched; every thread at L3",
+@invariant("OWN-01", level=2, scope="thread", cost="O(classes) per thread", where=THREADS,
            planted="active-a-equals-b",
            statement="A != B; an active slab exists, has the class of its slot and "
                      "owner == the thread (so a slab is active in one slot only)")
@@ -35,8 +34,7 @@ def own_01_active(snap: Snapshot, t: ThreadSnap, view) -> None:
                                f"class {s.class_idx} and owner {s.owner}", dump_slab(s))
 
 
-@invariant("OWN-02", level=2, scope="slab", cost="O(1) per slab",
-           where="every op, the slabs it touched; every slab at L3",
+@invariant("OWN-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
            planted="evict-keeps-owner",
            statement="a slab with an owner is that thread's active A or B")
 def own_02_owner(snap: Snapshot, s: SlabSnap, view) -> None:

@@ -6,10 +6,8 @@
 from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
-from .geometry import block_idx, dump_slab, h, is_free_bit
+from .geometry import TOUCHED, dump_slab, h, list_fault
 from .registry import fail, invariant
-
-TOUCHED = "every op, the slabs it touched; every slab at L3"
 
 
 @invariant("RMT-01", level=2, scope="slab", cost="O(remote) per slab", where=TOUCHED,
@@ -17,21 +15,19 @@ TOUCHED = "every op, the slabs it touched; every slab at L3"
            statement="remote stack: acyclic, blocks of this slab, aligned, bitmap-used "
                      "(the owner's drain reports a corrupted stack before changing anything)")
 def rmt_01_entries(snap: Snapshot, s: SlabSnap, view) -> None:
-    for e in s.walk_errors:
-        if e.startswith("remote"):
-            fail("RMT-01", e, dump_slab(s))
-    wb = snap.config.word_bits
-    for a in s.remote:
-        idx = block_idx(s, a)
-        if idx is None or is_free_bit(s, wb, idx):
-            fail("RMT-01", f"block {h(a)} on the remote stack is "
-                           f"{'not a block of' if idx is None else 'bitmap-free in'} slab "
-                           f"{h(s.base)}, class {s.class_idx}", dump_slab(s))
+    bad = list_fault(s, snap.config.word_bits, "remote", s.remote)
+    if bad is None:
+        return
+    kind, what = bad
+    if kind == "walk":
+        fail("RMT-01", what, dump_slab(s))
+    place = "not a block of" if kind == "foreign" else "bitmap-free in"
+    fail("RMT-01", f"block {h(what)} on the remote stack is {place} slab {h(s.base)}, "
+                   f"class {s.class_idx}", dump_slab(s))
 
 
 @invariant("RMT-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="drain-forgets-remote-count",
-           statement="remote_count == len(remote list)")
+           planted="drain-forgets-remote-count", statement="remote_count == len(remote list)")
 def rmt_02_count(snap: Snapshot, s: SlabSnap, view) -> None:
     if s.remote_count != len(s.remote):
         fail("RMT-02", f"remote_count={s.remote_count} but the remote stack holds "

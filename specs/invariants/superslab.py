@@ -19,7 +19,7 @@ the slabs an op touched (every one on a complete snapshot) and at the pool.
 from __future__ import annotations
 
 from ..api import SlabSnap, Snapshot
-from .geometry import dump_slab, h
+from .geometry import THREADS, TOUCHED, dump_slab, h
 from .registry import fail, invariant
 
 
@@ -27,10 +27,21 @@ def _on(snap: Snapshot) -> bool:
     return snap.config.use_superslab
 
 
+#: where the checks run: the SuperSlabs an op touched; the debug counters
+SS_TOUCHED = "every op, the SuperSlabs of the slabs it touched"
+COUNTED = "every L3 check (a complete snapshot's debug counters)"
+
+
 def _counters(snap: Snapshot, key: str):
     """The debug counters of a complete SuperSlab-mode snapshot that has ``key``, or None."""
     pc = snap.path_counts
     return pc if _on(snap) and snap.complete and key in pc else None
+
+
+def _balance(inv_id: str, got: int, want: int, message) -> None:
+    """Fail ``inv_id`` with ``message()`` (built only then) unless ``got == want``."""
+    if got != want:
+        fail(inv_id, message())
 
 
 def _masked(snap: Snapshot, view) -> set:
@@ -46,8 +57,7 @@ def _touched(snap: Snapshot, view) -> list:
     return [snap.superslabs[b] for b in sorted(_masked(snap, view)) if b in snap.superslabs]
 
 
-@invariant("SS-01", level=2, scope="slab", cost="O(1) per slab",
-           where="every op, the slabs it touched; every slab at L3",
+@invariant("SS-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
            planted="ss-slot-off-by-one",
            statement="a slab lies in the SuperSlab its address masks to (addr & "
                      "~(superslab_size-1)), outside the header slot, and that header's slot "
@@ -72,8 +82,7 @@ def ss_01_header_agrees(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("SS-02", level=2, scope="heap", cost="O(slots) per SuperSlab touched",
-           where="every op, the SuperSlabs of the slabs it touched; every SuperSlab at L3",
-           planted="ss-free-slot-lost",
+           where=SS_TOUCHED + "; every SuperSlab at L3", planted="ss-free-slot-lost",
            statement="per SuperSlab: nslots == 1 (header) + slabs in use + free slots + "
                      "never-carved slots; free slots are distinct, carved, empty slots; each "
                      "slot entry names the slab at its address")
@@ -101,8 +110,7 @@ def ss_02_slot_count(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-03", level=2, scope="thread", cost="O(tls_sll_capacity x classes) per thread",
-           where="every op, the threads it touched; every thread at L3",
-           planted="tls-sll-ignores-capacity",
+           planted="tls-sll-ignores-capacity", where=THREADS,
            statement="a thread's tls_sll of class c holds at most tls_sll_capacity blocks, "
                      "its count is its length, no cycle; each a block of a class-c slab in a "
                      "SuperSlab the thread owns (that it is free and in no other place: "
@@ -131,7 +139,7 @@ def ss_03_tls_sll(snap: Snapshot, t, view) -> None:
 
 
 @invariant("SS-04", level=2, scope="heap", cost="O(SuperSlabs touched + pool)",
-           where="every op, the SuperSlabs of the slabs it touched and the pool; all at L3",
+           where=SS_TOUCHED + " and the pool; all at L3",
            planted="ss-release-ignores-remote",
            statement="a SuperSlab is released (to the pool or the OS) only when every slab of "
                      "it is free and every remote stack empty; one in use has a slab in use; "
@@ -154,8 +162,7 @@ def ss_04_release(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-05", level=3, scope="heap", cost="O(counters + threads x classes)",
-           where="every L3 check (a complete snapshot's debug counters)",
-           planted="ss-remote-uncounted-when-abandoned",
+           where=COUNTED, planted="ss-remote-uncounted-when-abandoned",
            statement="SuperSlab mode: ss_local + ss_remote == frees; tls_sll <= ss_local; "
                      "tls_sll == ss_alloc_tls_sll_hit + tls_sll_flush + blocks on the tls_sll "
                      "lists (every push popped, flushed or still there)")
@@ -165,17 +172,16 @@ def ss_05_counters(snap: Snapshot, view) -> None:
         return
     frees = sum(snap.exact.frees)
     local, remote, sll = pc["ss_local"], pc["ss_remote"], pc["tls_sll"]
-    if local + remote != frees:
-        fail("SS-05", f"ss_local {local} + ss_remote {remote} = {local + remote} != "
-                      f"{frees} frees")
+    _balance("SS-05", local + remote, frees, lambda: f"ss_local {local} + ss_remote {remote} = "
+                                                     f"{local + remote} != {frees} frees")
     if sll > local:
         fail("SS-05", f"tls_sll {sll} > ss_local {local}: a tls_sll push that is not a local "
                       f"free")
     held = sum(len(items) for t in snap.threads.values() for items in t.tls_sll)
     out = pc["ss_alloc_tls_sll_hit"] + pc["tls_sll_flush"]
-    if sll != out + held:
-        fail("SS-05", f"tls_sll pushes {sll} != pops by alloc {pc['ss_alloc_tls_sll_hit']} + "
-                      f"flushed {pc['tls_sll_flush']} + still held {held}")
+    _balance("SS-05", sll, out + held, lambda: f"tls_sll pushes {sll} != pops by alloc "
+                                               f"{pc['ss_alloc_tls_sll_hit']} + flushed "
+                                               f"{pc['tls_sll_flush']} + still held {held}")
 
 
 @invariant("SS-07", level=2, scope="heap", cost="O(slabs touched + threads' SuperSlabs)",
@@ -209,8 +215,7 @@ def ss_07_owner(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-08", level=2, scope="heap", cost="O(threads' SuperSlabs + pool)",
-           where="every op; all at L3",
-           planted="ss-pool-pop-unlocked",
+           where="every op; all at L3", planted="ss-pool-pop-unlocked",
            statement="a SuperSlab has one owner: no two threads (nor one twice) list it, and "
                      "a SuperSlab in the pool is in no thread's list and not in use")
 def ss_08_one_owner(snap: Snapshot, view) -> None:
@@ -233,21 +238,21 @@ def ss_08_one_owner(snap: Snapshot, view) -> None:
                       f"{[h(b) for b in snap.ss_pool]}")
 
 
-@invariant("SS-09", level=3, scope="heap", cost="O(counters)",
-           where="every L3 check (a complete snapshot's debug counters)",
+@invariant("SS-09", level=3, scope="heap", cost="O(counters)", where=COUNTED,
            planted="ss-map-uncounted",
            statement="SuperSlab mode: ss_map - ss_unmap == SuperSlabs in use + pooled, and "
                      "ss_pool_push - ss_pool_pop == pooled (the counters the memory claim "
                      "is measured with account for every SuperSlab mapped)")
 def ss_09_memory_counters(snap: Snapshot, view) -> None:
+    used, pooled = len(snap.superslabs), len(snap.ss_pool)
     pc = _counters(snap, "ss_map")
     if pc is None:
         return
-    used, pooled = len(snap.superslabs), len(snap.ss_pool)
     mapped = pc["ss_map"] - pc["ss_unmap"]
-    if mapped != used + pooled:
-        fail("SS-09", f"ss_map {pc['ss_map']} - ss_unmap {pc['ss_unmap']} = {mapped} "
-                      f"SuperSlabs mapped, but {used} are in use and {pooled} pooled")
-    if pc["ss_pool_push"] - pc["ss_pool_pop"] != pooled:
-        fail("SS-09", f"ss_pool_push {pc['ss_pool_push']} - ss_pool_pop "
-                      f"{pc['ss_pool_pop']} != {pooled} SuperSlabs in the pool")
+    _balance("SS-09", mapped, used + pooled, lambda: f"ss_map {pc['ss_map']} - ss_unmap "
+                                                     f"{pc['ss_unmap']} = {mapped} SuperSlabs "
+                                                     f"mapped, but {used} are in use and "
+                                                     f"{pooled} pooled")
+    _balance("SS-09", pc["ss_pool_push"] - pc["ss_pool_pop"], pooled,
+             lambda: f"ss_pool_push {pc['ss_pool_push']} - ss_pool_pop {pc['ss_pool_pop']} != "
+                     f"{pooled} SuperSlabs in the pool")
