@@ -7,7 +7,7 @@ recorded in ``walk_errors`` instead of hanging.
 """
 from __future__ import annotations
 
-from specs.api import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap
+from specs.api import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap, partial_threads
 
 from .structs import NULL, load_word
 
@@ -210,15 +210,8 @@ def snapshot(fa, bases=None, mags=None, tids=None) -> Snapshot:
                         complete=True, **common, **_ss_common(fa))
     slabs = {b: slab_snap(fa._slabs[b], fa.probe.foreign, fa.probe.foreign_handouts,
                           _ss_fields(fa, fa._slabs[b], sll)) for b in bases if b in fa._slabs}
-    named = {}
-    for (tid, c), lo in (mags or {}).items():
-        named.setdefault(tid, []).append((c, lo))
-    if tids is not None:
-        for tid in tids:
-            named.setdefault(tid, [])
-    want = fa._threads if tids is None else {tid: fa._threads[tid] for tid in named
-                                             if tid in fa._threads}
-    threads = {tid: thread_snap_slots(t, named.get(tid), sll) for tid, t in want.items()}
+    threads = {tid: thread_snap_slots(t, named, sll)
+               for tid, (t, named) in partial_threads(fa._threads, mags, tids).items()}
     return Snapshot(slabs=slabs, threads=threads, complete=False, **common,
                     **_ss_common(fa, bases, threads.values()))
 

@@ -3,7 +3,7 @@
 to the same plain data the Python model gives, so the whole catalogue checks them."""
 from __future__ import annotations
 
-from specs.api import SlabSnap, Snapshot, SuperSlabSnap, ThreadSnap
+from specs.api import SlabSnap, Snapshot, SuperSlabSnap, ThreadSnap, partial_threads
 
 _SS_IN_USE = 1      # hk_ss.state of a SuperSlab in use (csrc/hk.h)
 
@@ -197,13 +197,6 @@ def snapshot(na, bases=None, mags=None, tids=None) -> Snapshot:
         s = lib.hk_slab_of(na._pool, b)
         if s != ffi.NULL and s.base == b:
             slabs[b] = slab_snap(na, s, _ss_fields(na, s, sll))
-    named = {}
-    for (tid, c), lo in (mags or {}).items():
-        named.setdefault(tid, []).append((c, lo))
-    if tids is not None:
-        for tid in tids:
-            named.setdefault(tid, [])
-    want = na._threads if tids is None else {tid: na._threads[tid] for tid in named
-                                             if tid in na._threads}
-    threads = {tid: thread_snap(na, tid, t, named.get(tid, []), sll) for tid, t in want.items()}
+    threads = {tid: thread_snap(na, tid, t, named, sll)
+               for tid, (t, named) in partial_threads(na._threads, mags, tids).items()}
     return Snapshot(slabs=slabs, threads=threads, complete=False, **common)

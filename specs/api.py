@@ -43,7 +43,7 @@ from .config import SEED_CLASS_SIZES, USE_SUPERSLAB_DEFAULT, Config, size_to_cla
 from .errors import (AllocatorError, BadArgument, ConfigError, DoubleFree, ImplementationCrashed,
                      InvalidAddress, InvalidFree, InvariantViolation, OutOfBounds, SizeError,
                      StructureCorrupted)
-from .snapshot import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap
+from .snapshot import SlabSnap, Snapshot, Stats, SuperSlabSnap, ThreadSnap, partial_threads
 
 # ============================================================================
 # The protocol
@@ -297,5 +297,5 @@ __all__ = [
     # specs.config
     "Config", "SEED_CLASS_SIZES", "USE_SUPERSLAB_DEFAULT", "size_to_class",
     # specs.snapshot
-    "Stats", "SlabSnap", "ThreadSnap", "SuperSlabSnap", "Snapshot",
+    "Stats", "SlabSnap", "ThreadSnap", "SuperSlabSnap", "Snapshot", "partial_threads",
 ]

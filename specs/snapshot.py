@@ -124,3 +124,19 @@ class Snapshot:
     ss_pool: tuple = ()     # bases of the empty SuperSlabs kept for reuse
     ss_bad_releases: tuple = ()  # (SuperSlab base, slab base, blocks in use, remote blocks)
     #                              of slabs a SuperSlab release met (SS-04); () if none
+
+
+def partial_threads(threads: dict, mags, tids) -> dict:
+    """The threads a partial snapshot includes: ``{tid: (record, [(class, lo), ...])}``,
+    of ``threads`` (tid -> an implementation's own thread record), for the tids in
+    ``tids`` (all when None) and those ``mags`` names (``{(tid, class): lo}``), each
+    with the magazines named for it (from slot lo to the top).  O(threads included)."""
+    named = {}
+    for (tid, c), lo in (mags or {}).items():
+        named.setdefault(tid, []).append((c, lo))
+    if tids is not None:
+        for tid in tids:
+            named.setdefault(tid, [])
+        threads = {tid: threads[tid] for tid in named if tid in threads}
+    return {tid: (t, named.get(tid, [])) for tid, t in threads.items()}
+
