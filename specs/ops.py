@@ -72,21 +72,22 @@ class FlushStats:
 
 
 @dataclass(frozen=True)
-class Evict:
+class _OnActiveSlabs:
+    """A maintenance op of thread ``tid`` on its active slabs of class ``class_idx``."""
     tid: int
     class_idx: int
 
 
-@dataclass(frozen=True)
-class Drain:
-    tid: int
-    class_idx: int
+class Evict(_OnActiveSlabs):
+    """``evict_active``: spill A's mini-magazine, drain, unown; B moves to A."""
 
 
-@dataclass(frozen=True)
-class Refill:
-    tid: int
-    class_idx: int
+class Drain(_OnActiveSlabs):
+    """``drain_remote``: the owner drains the remote stacks of its active slabs."""
+
+
+class Refill(_OnActiveSlabs):
+    """``refill_active``: batch-refill A's mini-magazine from its bitmap."""
 
 
 @dataclass(frozen=True)
