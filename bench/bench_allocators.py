@@ -22,27 +22,22 @@ Exit status 0; 2 on bad usage (a --baseline without hakmem_fast in it).
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.util
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_common import fresh_rate
 from fuzz.workloads import ACCEPTANCE, random_ops, replay
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
-from specs.api import Config
 
 
 def ops_per_second(cls, ops) -> float:
-    allocator = cls(Config())
-    gc.collect()
-    t0 = time.perf_counter()
-    replay(allocator, ops)
-    return len(ops) / (time.perf_counter() - t0)
+    """Ops/s of replaying ops (alloc/free only) on a fresh ``cls(Config())``."""
+    return fresh_rate(cls, ops, replay)
 
 
 def load_baseline(root: str):

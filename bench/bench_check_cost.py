@@ -34,6 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_common import add_alloc
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config
@@ -53,10 +54,7 @@ def make_ops(n: int, seed: int, first_handle: int, live: list, tid_of: dict):
         r = rng.random()
         if r < 0.4 or not live:
             tid = rng.randrange(TIDS)
-            ops.append(Alloc(rng.randrange(0, 1025), tid))
-            live.append(nxt)
-            tid_of[nxt] = tid
-            nxt += 1
+            nxt = add_alloc(ops, live, tid_of, nxt, rng.randrange(0, 1025), tid)
         elif r < 0.8:
             h = live.pop(rng.randrange(len(live)))
             tid = tid_of[h]

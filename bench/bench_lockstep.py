@@ -48,11 +48,9 @@ Run:  .venv/bin/python bench/bench_lockstep.py          (about 1 minute on 2 cor
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
 import os
 import platform
-import pstats
 import random
 import statistics
 import sys
@@ -65,10 +63,12 @@ from hypothesis import HealthCheck, seed, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, rule,
                                  run_state_machine_as_test)
 
+from bench_common import add_alloc, ops_per_second
+from bench_profile import compare_profiles, profile_ops
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config
-from specs.lockstep import Alloc, AllocMany, Free, Oracle, Read, Write
+from specs.lockstep import AllocMany, Free, Oracle, Read, Write
 from specs.machines import make_machine
 
 SEED = 20251126
@@ -189,10 +189,7 @@ def gen_ops(oracle: Oracle, n: int, rng: random.Random, target: int = 0):
             r = 0.3 + r / 2                      # too many live: free (same local/remote split)
         if r < 0.30 or len(live) < 2:
             t = rng.randrange(TIDS)
-            ops.append(Alloc(rng.randint(0, 1024), t))
-            live.append(nh)
-            tid_of[nh] = t
-            nh += 1
+            nh = add_alloc(ops, live, tid_of, nh, rng.randint(0, 1024), t)
         elif r < 0.60:
             i = rng.randrange(len(live))
             h = live[i]
@@ -215,11 +212,11 @@ def run_chunk(oracle: Oracle, ops, level: int) -> float:
     oracle.check_level = level
     if level >= 2:
         oracle.fast.take_footprint()     # drop what unchecked ops touched
-    gc.collect()
-    t0 = time.perf_counter()
-    for op in ops:
-        oracle.apply(op)
-    return len(ops) / (time.perf_counter() - t0)
+
+    def run():
+        for op in ops:
+            oracle.apply(op)
+    return ops_per_second(len(ops), run)
 
 
 class Case:
@@ -262,47 +259,6 @@ def bench_cases(cases) -> None:
         for c in cases:
             if i < c.chunks:
                 c.round(i)
-
-
-# ============================================================================
-# Profile of a case that grows
-# ============================================================================
-
-
-SKIP = ("specs/lockstep.py:198(run)", "{built-in method builtins.exec}", "<string>:1(<module>)",
-        "lockstep.py:202(apply)", "bench_lockstep.py")
-
-
-def profile_ops(oracle: Oracle, ops) -> pstats.Stats:
-    oracle.check_level = 2
-    oracle.fast.take_footprint()
-    prof = cProfile.Profile()
-    prof.enable()
-    oracle.run(ops)
-    prof.disable()
-    return pstats.Stats(prof)
-
-
-def _rows(stats: pstats.Stats) -> dict:
-    out = {}
-    for (path, line, fn), (_cc, nc, tt, ct, _) in stats.stats.items():
-        rel = path.replace(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep, "")
-        out[f"{rel}:{line}({fn})"] = (nc, tt, ct)
-    return out
-
-
-def compare_profiles(base: pstats.Stats, slow: pstats.Stats, n_ops: int, labels, top: int = 14):
-    """Functions by per-op cumulative time in the slow case, beside the baseline."""
-    b, s = _rows(base), _rows(slow)
-    keys = [k for k in sorted(s, key=lambda k: -s[k][2]) if not any(x in k for x in SKIP)][:top]
-    print(f"    {'function':62s} {'calls/op':>8s} {labels[0]:>12s} {labels[1]:>12s} {'x':>6s}"
-          f"   (cumulative us per op; tottime us/op of the slow case)")
-    for k in keys:
-        nc, tt, ct = s[k]
-        bct = b.get(k, (0, 0, 0))[2]
-        grow = f"{ct / bct:6.1f}" if bct else "   new"
-        print(f"    {k[-62:]:62s} {nc / n_ops:8.1f} {bct / n_ops * 1e6:12.0f} "
-              f"{ct / n_ops * 1e6:12.0f} {grow}   tot {tt / n_ops * 1e6:.0f}")
 
 
 # ============================================================================

@@ -21,14 +21,13 @@ Run:  .venv/bin/python bench/bench_workloads.py [--scale 8] [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_common import fresh_rate, ops_per_second
 from fuzz.workloads import WORKLOADS, generate, run_bare
 from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
@@ -37,21 +36,19 @@ from specs.lockstep import L3_EVERY, Oracle
 
 
 def bare(cls, ops) -> float:
-    allocator = cls(Config())
-    gc.collect()
-    t0 = time.perf_counter()
-    run_bare(allocator, ops)
-    return len(ops) / (time.perf_counter() - t0)
+    """Ops/s of ``run_bare`` (no checks) on a fresh ``cls(Config())``."""
+    return fresh_rate(cls, ops, run_bare)
 
 
 def checked(ops, l3_every: int = L3_EVERY) -> float:
+    """Ops/s of the lockstep oracle at check level 2 over ops, its teardown included."""
     oracle = Oracle(RefAllocator(Config()), FastAllocator(Config()), l3_every=l3_every,
                     check_level=2)
-    gc.collect()
-    t0 = time.perf_counter()
-    oracle.run(ops)
-    oracle.teardown()
-    return len(ops) / (time.perf_counter() - t0)
+
+    def run():
+        oracle.run(ops)
+        oracle.teardown()
+    return ops_per_second(len(ops), run)
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,7 @@
     hakmem-fuzz invariants [--json]  (see fuzz.invariants_cmd)
     hakmem-fuzz mutate --files GLOB  (see fuzz.mutate_run)
     hakmem-fuzz mutate --c-file FILE --build CMD --prefix P  (see fuzz.mutate_c_run)
-    hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore)
+    hakmem-fuzz replay ... / explore ...   (see fuzz.replay_cmd, fuzz.explore_cmd)
     hakmem-fuzz stress --impl native|malloc:LIB ...   (see fuzz.stress_cmd)
     hakmem-fuzz compare [--impl ...]...    (see fuzz.compare_cmd)
 
@@ -46,70 +46,9 @@ class _Parser(argparse.ArgumentParser):
                               f"Run '{self.prog} --help' for the options.\n")
 
 
-def _positive_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--minutes must be a number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"--minutes must be > 0 (fractions allowed, "
-                                         f"e.g. 0.5), got {text!r}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--op-timeout must be a number of seconds, got "
-                                         f"{text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"--op-timeout must be > 0, got {text!r}")
-    return value
-
-
-def _non_negative_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shrink-seconds must be a number of seconds, "
-                                         f"got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"--shrink-seconds must be >= 0, got {text!r}")
-    return value
-
-
-def _shard(text: str) -> tuple:
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard must be K/N, e.g. 2/4, got {text!r}") \
-            from None
-    if not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
-    return (k, n)
-
-
-def _at_least(low: int, flag: str):
-    from fuzz.cli_contract import at_least
-    return at_least(low, flag)
-
-
-def _database(flag: str):
-    """An argparse type: a directory, '' for none, or a redis://, rediss://, unix:// URL."""
-    def parse(text: str) -> str:
-        from fuzz.runner_db import is_url
-        if "://" in text and not is_url(text):
-            raise argparse.ArgumentTypeError(
-                f"{flag} {text!r}: unsupported URL; give a directory, '' for none, or "
-                f"redis://HOST:PORT/N")
-        return text
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from fuzz.cli_run import add_run_parser
     from fuzz.runner import DEFAULTS
-    from fuzz.runner_worker import FAMILIES
     parser = _Parser(prog="hakmem-fuzz", description=DESCRIPTION, epilog=EXIT_CODES + (
         " Start with 'hakmem-fuzz run' (one minute on every core), then read "
         "fuzz-report/report.md."))
@@ -122,83 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random one-token mutants of Python files, or of a C allocator "
                         "(--c-file), each hunted: how much of the code the harness guards "
                         "(hakmem-fuzz mutate --help)")
-    r = sub.add_parser("run", help="fuzz the lockstep and the concurrent machine on every "
-                       "core, write a report",
-                       description="Run the lockstep machine (reference vs fast model) and "
-                       "the concurrent machine (threads whose atomic steps interleave) across "
-                       "worker processes until the budget ends: two thirds of each worker's "
-                       "time to the lockstep machine, one third to the concurrent one, unless "
-                       "--machine chooses. Failures (a HANG included) are shrunk for at most "
-                       "--shrink-seconds, saved to the example database and written as "
-                       "runnable pytest reproducers.", epilog=EXIT_CODES)
-    r.add_argument("--minutes", type=_positive_minutes, default=DEFAULTS["minutes"],
-                   help="time budget in minutes, fractions allowed (default: %(default)s)")
-    r.add_argument("--workers", type=_at_least(1, "--workers"), default=None,
-                   help=f"worker processes (default: all cores, {os.cpu_count()} here)")
-    r.add_argument("--seed", type=_at_least(0, "--seed"), default=None,
-                   help="base seed: worker i uses seeds S + i*1000000 + k (default: random, "
-                        "printed in the report)")
-    r.add_argument("--shard", type=_shard, default=None, metavar="K/N",
-                   help="this machine is shard K of N of one campaign: disjoint seeds (give "
-                        "every shard the same --seed); merge the reports with "
-                        "'hakmem-fuzz merge-reports'")
-    r.add_argument("--db", type=_database("--db"), default=DEFAULTS["db"],
-                   metavar="PATH_OR_URL",
-                   help="example database shared by the workers and by later runs: a "
-                        "directory, or redis://HOST:PORT/N for a team (extra 'redis'); '' for "
-                        "none. Checked writable before the run (default: $HAKMEM_DB, else "
-                        ".hypothesis/hakmem-examples; here %(default)s)")
-    r.add_argument("--db-local", default=DEFAULTS["db_local"], metavar="PATH",
-                   help="with a redis:// --db: the directory that keeps the saves Redis "
-                        "refuses (default: %(default)s)")
-    r.add_argument("--db-shared", type=_database("--db-shared"), default=None,
-                   metavar="PATH_OR_URL",
-                   help="a read-only database replayed after --db, e.g. a copy of the "
-                        "nightly database in CI; never written")
-    r.add_argument("--report", default=DEFAULTS["report"], metavar="DIR",
-                   help="report directory: report.json, report.md, reproducers/ "
-                        "(default: %(default)s)")
-    r.add_argument("--machine", action="append", metavar="NAME", dest="machines",
-                   help=f"default: both machines, the lockstep one (config family any) for "
-                        f"two thirds of the budget and the concurrent one for a third. A "
-                        f"config family, repeatable ({', '.join(FAMILIES)}): the lockstep "
-                        "machine only, on those families; 'concurrent' alone: the concurrent "
-                        "machine only (specs/concurrent.py, one process, random schedules)")
-    r.add_argument("--shrink-seconds", type=_non_negative_seconds, dest="shrink_seconds",
-                   default=DEFAULTS["shrink_seconds"], metavar="SECONDS",
-                   help="wall-clock budget for shrinking a failure; then the smallest "
-                        "failing example found so far is kept, its reproducer written and "
-                        "the report says shrinking was cut (default: %(default)s)")
-    from fuzz.impl import add_impl_argument
-    add_impl_argument(r)
-    r.add_argument("--mutant", metavar="NAME",
-                   help="apply this planted bug in every worker and stop at its first kill "
-                        "(tests the runner itself; see --list)")
-    r.add_argument("--promote", action="store_true",
-                   help="copy the reproducers of the failures found into --regressions "
-                        "(refused for --mutant runs: they fail only under the planted bug)")
-    r.add_argument("--regressions", default=DEFAULTS["regressions"], metavar="DIR",
-                   help="where --promote copies reproducers (default: %(default)s)")
-    r.add_argument("--chunk", type=_at_least(1, "--chunk"), default=DEFAULTS["chunk"],
-                   help="examples per Hypothesis run, one seed each (default: %(default)s)")
-    r.add_argument("--steps", type=_at_least(1, "--steps"), default=DEFAULTS["steps"],
-                   help="max steps per example (default: %(default)s)")
-    r.add_argument("--l3-every", type=_at_least(1, "--l3-every"), dest="l3_every",
-                   default=DEFAULTS["l3_every"],
-                   help="run the L3 (whole heap) invariants every N ops (default: %(default)s)")
-    r.add_argument("--op-timeout", type=_positive_seconds, dest="op_timeout",
-                   default=DEFAULTS["op_timeout"], metavar="SECONDS",
-                   help="per-op watchdog: an op still running after this long is a HANG "
-                        "finding (default: %(default)s)")
-    r.add_argument("--progress-every", type=float, default=None, metavar="SECONDS",
-                   help="progress line interval on stderr (default: 2 on a terminal, else 30)")
-    r.add_argument("--coverage", action="store_true",
-                   help="line and branch coverage of the implementation's own Python modules "
-                        "(its package), with the lines never reached, in the report "
-                        "(coverage.py: pip install -e '.[coverage]')")
-    r.add_argument("--list", action="store_true",
-                   help="list the machine families and the planted bugs, then exit")
-    r.set_defaults(subparser=r)
+    add_run_parser(sub, EXIT_CODES)
 
     p = sub.add_parser("promote", help="copy reproducers into tests/regressions",
                        description="Copy reproducer files (a report's reproducers/"
@@ -214,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "--help)", add_help=False)
     sub.add_parser("invariants", help="the invariant catalogue (options: hakmem-fuzz "
                    "invariants --help)", add_help=False)
-    from fuzz import explore, replay_cmd
+    from fuzz import explore_cmd, replay_cmd
     replay_cmd.register(sub)           # replay (fuzz/replay_cmd.py)
-    explore.register(sub)              # explore (fuzz/explore.py)
+    explore_cmd.register(sub)          # explore (fuzz/explore_cmd.py)
     from fuzz import stress_cmd
     stress_cmd.register(sub)           # stress (fuzz/stress_cmd.py, the C pool on pthreads)
     from fuzz import compare_cmd

@@ -36,14 +36,19 @@ def interrupted(prog: str, what: str) -> int:
 # ============================================================================
 
 
+def converted(convert, text: str, flag: str, kind: str):
+    """``convert(text)`` (``int``, ``float``, ...); where that raises ValueError, an argparse
+    error ``FLAG must be KIND, got 'TEXT'``."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{flag} must be {kind}, got {text!r}") from None
+
+
 def at_least(low: int, flag: str):
     """An argparse type: an integer >= ``low``."""
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") \
-                from None
+        value = converted(int, text, flag, "an integer")
         if value < low:
             raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {value}")
         return value
@@ -54,14 +59,11 @@ def positive_int(flag: str):
     return at_least(1, flag)
 
 
-def number(flag: str, *, zero_ok: bool = False, low: float = 0.0):
-    """An argparse type: a finite number > ``low`` (>= with ``zero_ok``)."""
+def number(flag: str, *, zero_ok: bool = False, low: float = 0.0, kind: str = "a number"):
+    """An argparse type: a finite number > ``low`` (>= with ``zero_ok``); text that is no
+    number is refused as not ``kind``."""
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") \
-                from None
+        value = converted(float, text, flag, kind)
         ok = value >= low if zero_ok else value > low
         if not ok or value != value or value == float("inf"):
             raise argparse.ArgumentTypeError(
@@ -178,6 +180,6 @@ def ignore_sigint() -> None:
 
 
 __all__ = ["EXIT_CLEAN", "EXIT_FINDING", "EXIT_USAGE", "EXIT_INTERRUPTED", "StopFlag",
-           "at_least", "first_unwritable", "ignore_sigint", "interrupted", "number",
+           "at_least", "converted", "first_unwritable", "ignore_sigint", "interrupted", "number",
            "positive_int", "sigterm_as_interrupt", "unwritable_dir", "unwritable_file",
            "usage_error"]

@@ -9,8 +9,6 @@ fails while the bug is there and passes once it is fixed: promote it to
 """
 from __future__ import annotations
 
-import os
-import textwrap
 from contextlib import nullcontext
 from typing import Optional
 
@@ -18,6 +16,8 @@ from hakmem_fast import FastAllocator
 from hakmem_ref import RefAllocator
 from specs.api import Config
 from specs.concurrent import replay
+
+from fuzz.replay import _ident, reproducer_doc, reproducer_file, save_reproducer
 
 
 def replay_rounds(config: Config, rounds, mutant: Optional[str] = None,
@@ -41,49 +41,21 @@ def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
                       shrink_cut: bool = False, impl: Optional[str] = None) -> str:
     """Source of a pytest file that replays the rounds (``shrink_cut`` as in
     ``fuzz.replay.reproducer_source``)."""
-    from fuzz.replay import SHRINK_CUT_NOTE
     n_ops = sum(len(p) for progs, _ in rounds for p in progs.values())
-    header = [f"Reproducer {name}: {len(rounds)} concurrent round(s), {n_ops} ops."]
-    if inv_id:
-        header.append(f"Invariant: {inv_id}")
-    if mutant:
-        header.append(f"Planted bug: {mutant} (fails while the bug is applied)")
-    if impl:
-        header.append(f"Implementation: {impl}")
-    if shrink_cut:
-        header.append(SHRINK_CUT_NOTE)
-    if message:
-        header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
-    doc = "\n".join(header).replace('"""', "'''")
+    doc = reproducer_doc(f"Reproducer {name}: {len(rounds)} concurrent round(s), {n_ops} ops.",
+                         inv_id=inv_id, mutant=mutant, impl=impl, shrink_cut=shrink_cut,
+                         message=message)
     rounds_src = "\n".join(f"    ({p!r}, {s!r})," for p, s in rounds)
-    ident = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower() or "rounds"
-    return f'''"""{doc}
-"""
-from specs.api import Config
-
-from fuzz.concurrent_repro import replay_rounds
-
-CONFIG = {config!r}
-MUTANT = {mutant!r}
-IMPL = {impl!r}
-ROUNDS = [
-{rounds_src}
-]
-
-
-def test_{ident}_replays_clean():
-    replay_rounds(CONFIG, ROUNDS, mutant=MUTANT, impl=IMPL)
-'''
+    return reproducer_file(
+        doc, "from specs.api import Config\n\nfrom fuzz.concurrent_repro import replay_rounds",
+        config, mutant, impl, "ROUNDS", rounds_src, _ident(name, "rounds"),
+        "replay_rounds(CONFIG, ROUNDS, mutant=MUTANT, impl=IMPL)")
 
 
 def write_reproducer(directory: str, config: Config, rounds, *, name: str, **kw) -> str:
     """Write ``test_repro_<name>.py`` in directory; returns its path."""
-    os.makedirs(directory, exist_ok=True)
-    ident = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
-    path = os.path.join(directory, f"test_repro_{ident}.py")
-    with open(path, "w") as f:
-        f.write(reproducer_source(config, rounds, name=name, **kw))
-    return path
+    return save_reproducer(directory, _ident(name, ""),
+                           reproducer_source(config, rounds, name=name, **kw))
 
 
 __all__ = ["replay_rounds", "reproducer_source", "write_reproducer"]

@@ -25,6 +25,11 @@ def _fmt(x, nd=1) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+def _hot_share(run: dict) -> float:
+    """The share in % of the run's allocs that the hot path (``HOT_PATH``) served."""
+    return _pct(sum(run["stages"].get(k, 0) for k in HOT_PATH), run["allocs"])
+
+
 def fragmentation(run: dict):
     """(live bytes, slab bytes per live byte) at the sample with the most live bytes."""
     s = max(run["series"], key=lambda s: s["live_bytes"], default=None)
@@ -40,7 +45,7 @@ def claims(runs: list) -> list:
         if r["setting"] != "seed":
             continue
         w = r["workload"]
-        hot = _pct(sum(r["stages"].get(k, 0) for k in HOT_PATH), r["allocs"])
+        hot = _hot_share(r)
         rows.append(dict(workload=w, claim="the hot path (thread magazine + mini-magazine) "
                          f"serves most allocs (>= {HOT_PATH_CLAIM:.0f}%)",
                          measured=f"{hot:.1f}% of {r['allocs']:,} allocs",
@@ -79,6 +84,33 @@ def max_live(run: dict) -> int:
     return max((s["live"] for s in run["series"]), default=0)
 
 
+def _share_tables(workloads, by_w, field, total, paths, last_col, last_cell) -> list:
+    """Markdown lines: for each workload a table with a row per setting's run, holding the
+    run's ``total`` count (``allocs`` or ``frees``), the share in % of it of each path
+    in ``paths`` (counted in ``run[field]``), then a column ``last_col`` whose cell is
+    ``last_cell(run)``."""
+    out = []
+    for w in workloads:
+        out += [f"**{w}**", "", f"| setting | {total} | " + " | ".join(LABEL[k] for k in paths)
+                + f" | {last_col} |", "|---|---:|" + "---:|" * (len(paths) + 1)]
+        for r in by_w[w]:
+            cells = [_fmt(_pct(r[field].get(k, 0), r[total])) for k in paths]
+            out.append(f"| {r['setting']} | {r[total]:,} | " + " | ".join(cells)
+                       + f" | {last_cell(r)} |")
+        out.append("")
+    return out
+
+
+def _section(out: list, img, title: str, text: str, plots, header=()) -> None:
+    """Append a section of the report to ``out``: the heading ``## title``, the paragraph
+    ``text``, the plots of ``plots`` ((file, alt text) pairs; ``img`` adds each one that was
+    drawn) and the lines of ``header`` (the head of the section's table)."""
+    out.extend([f"## {title}", "", text, ""])
+    for name, alt in plots:
+        img(name, alt)
+    out.extend(header)
+
+
 def markdown(report: dict) -> str:
     p, runs = report["parameters"], report["runs"]
     workloads = list(dict.fromkeys(r["workload"] for r in runs))
@@ -103,74 +135,62 @@ def markdown(report: dict) -> str:
     out += ["", f"The seed gives no number for the hot path's share; {HOT_PATH_CLAIM:.0f}% is "
             "this report's reading of \"the hot path serves the common case\".", ""]
 
-    out += ["## Which stage serves an alloc", "",
-            "Shares in % of the run's allocs. Thread magazine and mini-magazine are the hot "
-            "path; refill is a batch scan of the slab's bitmap; slow path drains remote "
-            "stacks, refills the thread magazine or adopts a partial slab.", ""]
-    img("alloc_stages.png", "share of allocs per stage, per workload and setting")
-    for w in workloads:
-        out += [f"**{w}**", "", "| setting | allocs | " + " | ".join(LABEL[k] for k in STAGES)
-                + " | hot path |", "|---|---:|" + "---:|" * (len(STAGES) + 1)]
-        for r in by_w[w]:
-            cells = [_fmt(_pct(r["stages"].get(k, 0), r["allocs"])) for k in STAGES]
-            hot = _pct(sum(r["stages"].get(k, 0) for k in HOT_PATH), r["allocs"])
-            out.append(f"| {r['setting']} | {r['allocs']:,} | " + " | ".join(cells)
-                       + f" | {hot:.1f} |")
-        out.append("")
+    _section(out, img, "Which stage serves an alloc",
+             "Shares in % of the run's allocs. Thread magazine and mini-magazine are the hot "
+             "path; refill is a batch scan of the slab's bitmap; slow path drains remote "
+             "stacks, refills the thread magazine or adopts a partial slab.",
+             [("alloc_stages.png", "share of allocs per stage, per workload and setting")])
+    out += _share_tables(workloads, by_w, "stages", "allocs", STAGES, "hot path",
+                         lambda r: f"{_hot_share(r):.1f}")
 
-    out += ["## Which route a free takes", "",
-            "Shares in % of the client's frees: into the freeing thread's magazine, back to "
-            "the slab (local: magazine full or slab not owned), or onto the owner's remote "
-            "stack. Blocks a thread's magazines return when it exits are counted apart.", ""]
-    img("free_routes.png", "share of frees per route")
-    for w in workloads:
-        out += [f"**{w}**", "", "| setting | frees | " + " | ".join(LABEL[k] for k in ROUTES)
-                + " | blocks returned at thread exit |", "|---|---:|" + "---:|" * 4]
-        for r in by_w[w]:
-            cells = [_fmt(_pct(r["routes"].get(k, 0), r["frees"])) for k in ROUTES]
-            out.append(f"| {r['setting']} | {r['frees']:,} | " + " | ".join(cells)
-                       + f" | {sum(r['exit_routes'].values()):,} |")
-        out.append("")
+    _section(out, img, "Which route a free takes",
+             "Shares in % of the client's frees: into the freeing thread's magazine, back to "
+             "the slab (local: magazine full or slab not owned), or onto the owner's remote "
+             "stack. Blocks a thread's magazines return when it exits are counted apart.",
+             [("free_routes.png", "share of frees per route")])
+    out += _share_tables(workloads, by_w, "routes", "frees", ROUTES,
+                         "blocks returned at thread exit",
+                         lambda r: f"{sum(r['exit_routes'].values()):,}")
 
-    out += ["## Blocks stranded in caches, against live blocks", "",
-            "Free blocks no other thread can use: in thread magazines, in mini-magazines, on "
-            "remote stacks until the owner drains them. The black line is the live blocks "
-            "of the seed run; a coloured line above it means the caches hold more free "
-            "blocks than the program holds live ones.", ""]
-    for w in workloads:
-        img(f"stranded_{_slug(w)}.png", f"stranded vs live blocks over time, {w}")
-    out += ["| workload | setting | peak stranded | peak live | bound | magazine / mini-mag / "
-            "remote at the peak |", "|---|---|---:|---:|---:|---|"]
+    _section(out, img, "Blocks stranded in caches, against live blocks",
+             "Free blocks no other thread can use: in thread magazines, in mini-magazines, on "
+             "remote stacks until the owner drains them. The black line is the live blocks "
+             "of the seed run; a coloured line above it means the caches hold more free "
+             "blocks than the program holds live ones.",
+             [(f"stranded_{_slug(w)}.png", f"stranded vs live blocks over time, {w}")
+              for w in workloads],
+             ["| workload | setting | peak stranded | peak live | bound | magazine / mini-mag "
+              "/ remote at the peak |", "|---|---|---:|---:|---:|---|"])
     for r in runs:
         s = max(r["series"], key=lambda s: s["magazine"] + s["mini_mag"] + s["remote"])
         out.append(f"| {r['workload']} | {r['setting']} | {r['peak_stranded']:,} | "
                    f"{max_live(r):,} | {r['stranded_bound']:,} | {s['magazine']:,} / "
                    f"{s['mini_mag']:,} / {s['remote']:,} |")
 
-    out += ["", "## Memory: slabs in use per live byte, and the peak", "",
-            "Slab bytes per requested live byte at the moment the live bytes peak: 1 would "
-            "be no overhead; class rounding, partly used slabs and cached blocks add to it.",
-            ""]
-    img("memory.png", "peak memory and slab bytes per live byte")
-    out += ["| workload | setting | peak slabs | peak memory (KiB) | live bytes at their peak | "
-            "slab bytes per live byte there |", "|---|---|---:|---:|---:|---:|"]
+    out.append("")
+    _section(out, img, "Memory: slabs in use per live byte, and the peak",
+             "Slab bytes per requested live byte at the moment the live bytes peak: 1 would "
+             "be no overhead; class rounding, partly used slabs and cached blocks add to it.",
+             [("memory.png", "peak memory and slab bytes per live byte")],
+             ["| workload | setting | peak slabs | peak memory (KiB) | live bytes at their "
+              "peak | slab bytes per live byte there |", "|---|---|---:|---:|---:|---:|"])
     for r in runs:
         lb, ratio = fragmentation(r)
         out.append(f"| {r['workload']} | {r['setting']} | {r['peak_slabs']:,} | "
                    f"{r['peak_bytes'] // 1024:,} | {lb:,} | {_fmt(ratio)} |")
 
     out += [""] + memory_panel(runs, img)
-    out += ["", "## Reported statistics against exact", "",
-            "The error is |reported - exact| / exact over all classes, allocs and frees, "
-            "after every op "
-            "(plots: at the samples, log scale). Each thread batches up to flush_interval - 1 "
-            "events per class before they reach the reported counters; a thread exit "
-            "flushes its batch.", ""]
-    for w in workloads:
-        img(f"stats_error_{_slug(w)}.png", f"statistics error over time, {w}")
-    out += ["| workload | setting | max error % (all classes) | max error % (worst class) | "
-            "error % at the end | ops > 1% | intervals > 1% (ops) |",
-            "|---|---|---:|---:|---:|---:|---|"]
+    out.append("")
+    _section(out, img, "Reported statistics against exact",
+             "The error is |reported - exact| / exact over all classes, allocs and frees, "
+             "after every op (plots: at the samples, log scale). Each thread batches up to "
+             "flush_interval - 1 events per class before they reach the reported counters; "
+             "a thread exit flushes its batch.",
+             [(f"stats_error_{_slug(w)}.png", f"statistics error over time, {w}")
+              for w in workloads],
+             ["| workload | setting | max error % (all classes) | max error % (worst class) "
+              "| error % at the end | ops > 1% | intervals > 1% (ops) |",
+              "|---|---|---:|---:|---:|---:|---|"])
     for r in runs:
         e = r["stats_error"]
         iv = ", ".join(f"{a:,}-{b:,}" for a, b in e["intervals"][:4])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 from fuzz.mutate import OPERATORS
-from fuzz.mutate_report import summarize
+from fuzz.mutate_report import every_mutant, score_text, summarize
 
 HANG_IDS = ("HANG", "timeout")
 _PYTHON_ONLY = ("import_errors", "start_crashes", "wrong_equivalence")
@@ -50,7 +50,7 @@ def _listing(rows: list, status: str, with_message: bool = False) -> list:
 
 
 def markdown(rep: dict) -> str:
-    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+    pct = score_text(rep)
     rows = rep["mutants"]
     scored = rep["killed"] + rep["survived"]
     out = [f"# Mutation score of {rep['c_file']}: {pct}", "", f"`{rep['command']}`", "",
@@ -88,14 +88,7 @@ def markdown(rep: dict) -> str:
     out += ["", "## Not hunted (build hung, or the harness could not run it)", ""]
     out += [f"- `{r['diff']}` ({r['status']}): {r.get('message', '')}" for r in rows
             if r["status"] in ("build-hang", "error")] or ["(none)"]
-    out += ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
-            "|---|---|---|---:|"]
-    for r in rows:
-        res = r["inv_id"] if r["status"] == "killed" else r["status"]
-        kt = f"{r.get('kill_time', 0):.1f}" if r["status"] == "killed" else ""
-        diff = r["diff"].replace("|", "\\|")
-        out.append(f"| `{diff}` | {r['operator']} | {res} | {kt} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + every_mutant(rows)) + "\n"
 
 
 __all__ = ["HANG_IDS", "markdown", "summarize_c"]

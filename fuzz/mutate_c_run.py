@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fuzz.mutate_c import sample
 from fuzz.mutate_c_report import markdown, summarize_c
+from fuzz.mutate_report import below_min_score, score_text
 from fuzz.mutate_report import write as write_report
 from fuzz.mutate_c_worker import (STOP, STRESS_THREADS, Target, build_in, build_mutant,
                                   hunt_in_worker, hunt_mutant, interrupt, raise_interrupt)
@@ -188,6 +189,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"{PROG}: {message}; run '{PROG} --help' for the options\n")
 
 
+#: the options that say how each mutant is built and loaded: (flag, metavar, help)
+BUILD_OPTIONS = (
+    ("--build", "CMD", "shell command that builds {src} into the shared library {out}, e.g. "
+                       "'gcc -O1 -shared -fPIC -pthread -o {out} {src}'"),
+    ("--prefix", "PREFIX", "entry-point prefix: PREFIXmalloc, PREFIXfree, ... (as --impl "
+                           "malloc:LIB:PREFIX)"),
+    ("--adapter", "FILE", "adapter JSON file (hakmem_malloc.spec); its \"lib\" is replaced by "
+                          "each build"),
+)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
                  epilog="example: hakmem-fuzz mutate --c-file exalloc.c --build 'gcc -O1 "
@@ -197,15 +209,8 @@ def parser() -> argparse.ArgumentParser:
                         "(the report covers the mutants that finished).")
     ap.add_argument("--c-file", required=True, metavar="FILE",
                     help="the C source of the allocator to mutate")
-    ap.add_argument("--build", metavar="CMD",
-                    help="shell command that builds {src} into the shared library {out}, e.g. "
-                         "'gcc -O1 -shared -fPIC -pthread -o {out} {src}'")
-    ap.add_argument("--prefix", metavar="PREFIX",
-                    help="entry-point prefix: PREFIXmalloc, PREFIXfree, ... (as --impl "
-                         "malloc:LIB:PREFIX)")
-    ap.add_argument("--adapter", metavar="FILE",
-                    help="adapter JSON file (hakmem_malloc.spec); its \"lib\" is replaced by "
-                         "each build")
+    for flag, metavar, text in BUILD_OPTIONS:
+        ap.add_argument(flag, metavar=metavar, help=text)
     ap.add_argument("-n", "--n", type=int, default=100, help="mutants to sample (default 100)")
     ap.add_argument("--budget", type=float, default=30.0, help="seconds of hunting each")
     ap.add_argument("--seed", type=int, default=0, help="sample and hunt seed")
@@ -325,17 +330,14 @@ def main(argv) -> int:
         sampled=hunted, seconds=round(time.monotonic() - t0),
         interrupted=interrupted))
     write_report(args.out, rep, markdown(rep), args.write_md)
-    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
-    print(f"{PROG}: score {pct} ({rep['killed']} killed, {rep['survived']} survived, "
+    print(f"{PROG}: score {score_text(rep)} ({rep['killed']} killed, {rep['survived']} survived, "
           f"{rep['equivalent']} identical builds, {rep['did_not_build']} did not build, "
           f"{rep['errors']} not run); report in {args.out}/report.md")
     if interrupted:
         print(f"{PROG}: interrupted: {rep['hunted']} of {hunted} hunts finished; the report "
               f"covers them")
         return INTERRUPTED
-    if args.min_score is not None and (rep["score"] or 0) < args.min_score:
-        print(f"{PROG}: score below --min-score {args.min_score}: read the survivors in "
-              f"{args.out}/report.md and add a check that kills them")
+    if below_min_score(PROG, rep, args.min_score, args.out):
         return LOW_SCORE
     return 0
 

@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from fuzz.session_process import communicate_in_session
+
 STOP = threading.Event()        # set on Ctrl-C / SIGTERM: no new mutant starts
 LIVE = set()                    # running build and worker processes
 TAG = "MUTATE-C-RESULT "
@@ -68,19 +70,16 @@ class Target:
 def run_process(cmd, timeout: float, cwd: str = None, env: dict = None, shell: bool = False):
     """(returncode, stdout, stderr) of a process in its own session; returncode None when
     it ran past ``timeout`` (its group was stopped)."""
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, shell=shell, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, errors="replace",
-                         start_new_session=True)
-    LIVE.add(p)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(p)
-        out, err = p.communicate()
-        return None, out, err
-    finally:
-        LIVE.discard(p)
-    return p.returncode, out, err
+    p, out, err = communicate_in_session(cmd, timeout, LIVE, _stop_and_read, cwd=cwd,
+                                         env=env, shell=shell, stderr=subprocess.PIPE,
+                                         errors="replace")
+    return (None if p is None else p.returncode), out, err
+
+
+def _stop_and_read(p) -> tuple:
+    """(stdout, stderr) of the process ``p`` once :func:`_stop` has ended its group."""
+    _stop(p)
+    return p.communicate()
 
 
 def _stop(p, grace: float = 2.0) -> None:

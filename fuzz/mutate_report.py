@@ -49,7 +49,7 @@ def summarize(rows: list, params: dict) -> dict:
 
 
 def markdown(rep: dict, command: str) -> str:
-    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+    pct = score_text(rep)
     total = rep["killed"] + rep["survived"] + rep["equivalent"]
     raw = f"{100 * rep['killed'] / total:.1f}%" if total else "n/a"
     out = [f"# Mutation score: {pct}", "",
@@ -85,14 +85,37 @@ def markdown(rep: dict, command: str) -> str:
             "Functions no code reachable from the methods of `specs.api.Allocator` and "
             "`specs.api.Hooks` names (fuzz/mutate_reach.py):", ""]
     out += [f"- `{u}`" for u in rep.get("unreachable", [])] or ["(none)"]
-    out += ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
-            "|---|---|---|---:|"]
-    for r in rep["mutants"]:
+    return "\n".join(out + every_mutant(rep["mutants"])) + "\n"
+
+
+def score_text(rep: dict) -> str:
+    """The report's score in percent with one decimal (``81.5%``), ``n/a`` when no mutant
+    was scored."""
+    return "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
+
+
+def every_mutant(rows: list) -> list:
+    """Markdown lines of the section that lists every mutant: its diff, its operator, the
+    check that killed it (else its status) and the seconds the kill took."""
+    out = ["", "## Every mutant", "", "| mutant | operator | result | kill time (s) |",
+           "|---|---|---|---:|"]
+    for r in rows:
         res = r["inv_id"] if r["status"] == "killed" else r["status"]
-        kt = f"{r['kill_time']:.1f}" if r["status"] == "killed" else ""
+        kt = f"{r.get('kill_time', 0):.1f}" if r["status"] == "killed" else ""
         diff = r["diff"].replace("|", "\\|")
         out.append(f"| `{diff}` | {r['operator']} | {res} | {kt} |")
-    return "\n".join(out) + "\n"
+    return out
 
 
-__all__ = ["markdown", "summarize", "tag_equivalent"]
+def below_min_score(prog: str, rep: dict, min_score, out: str) -> bool:
+    """Whether the score is below ``min_score`` (None: no floor; no score counts as 0);
+    if so, one line says where the survivors are listed."""
+    low = min_score is not None and (rep["score"] or 0) < min_score
+    if low:
+        print(f"{prog}: score below --min-score {min_score}: read the survivors in "
+              f"{out}/report.md and add a check that kills them")
+    return low
+
+
+__all__ = ["below_min_score", "every_mutant", "markdown", "score_text", "summarize",
+           "tag_equivalent"]

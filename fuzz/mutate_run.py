@@ -30,7 +30,6 @@ and their scratch copies removed).
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import importlib
 import json
@@ -45,10 +44,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fuzz.mutate import Mutant, sample
-from fuzz.mutate_report import markdown, summarize, tag_equivalent
-from fuzz.mutate_report import write as write_report
-from fuzz.mutate_reach import (EQUIVALENT_FILE, enclosing, functions, in_unreachable,
-                               load_equivalent, unreachable)
+from fuzz.mutate_reach import (enclosing, functions, in_unreachable, load_equivalent,
+                               unreachable)
+from fuzz.mutate_report import summarize, tag_equivalent
+from fuzz.session_process import communicate_in_session
 
 TAG = "MUTATE-RESULT "
 USAGE, LOW_SCORE, INTERRUPTED = 2, 1, 3
@@ -147,27 +146,21 @@ def _run_tests(scratch: str, root: str, env: dict, tests, budget: float, t0: flo
 def _run(cmd, cwd: str, env: dict, timeout: float, merge: bool = False):
     """(process, stdout, stderr) of a worker run in its own session, killable by
     :func:`interrupt`; (None, "", "") when it ran past ``timeout`` (killed)."""
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True,
-                         start_new_session=True)
-    LIVE.add(p)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(p)
-        return None, "", ""
-    finally:
-        LIVE.discard(p)
+    p, out, err = communicate_in_session(
+        cmd, timeout, LIVE, _kill, cwd=cwd, env=env,
+        stderr=subprocess.STDOUT if merge else subprocess.PIPE)
     return p, out, err or ""
 
 
-def _kill(p) -> None:
-    """Kill a worker and everything it started (its own session)."""
+def _kill(p) -> tuple:
+    """Kill a worker and everything it started (its own session); ("", ""): no output
+    is kept from it."""
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     p.wait()
+    return "", ""
 
 
 def interrupt() -> None:
@@ -320,132 +313,13 @@ def run(files: list, n: int, budget: float, seed: int, workers: int, root: str,
                                        for f in dead]))
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv) -> int:
+    """``hakmem-fuzz mutate`` on Python files (``fuzz.mutate_cmd``), or with ``--worker``
+    the hunt of one mutant in this scratch process (:func:`worker`)."""
     if argv and argv[0] == "--worker":
         return worker(argv[1], float(argv[2]), int(argv[3]), argv[4], argv[5], argv[6])
-    from fuzz.cli_contract import at_least, first_unwritable, number, positive_int
-    ap = argparse.ArgumentParser(prog="hakmem-fuzz mutate",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--files", nargs="+", required=True,
-                    help="source files or globs, relative to --root (e.g. 'hakmem_fast/*.py')")
-    ap.add_argument("--n", type=positive_int("--n"), default=100,
-                    help="mutants to sample (default 100)")
-    ap.add_argument("--budget", type=number("--budget"), default=30.0,
-                    help="seconds of hunting each")
-    ap.add_argument("--seed", type=at_least(0, "--seed"), default=0,
-                    help="sample and hunt seed")
-    ap.add_argument("--workers", type=positive_int("--workers"), default=2,
-                    help="mutants hunted at once")
-    ap.add_argument("--root", default=".", help="the tree whose packages are copied")
-    ap.add_argument("--out", default="mutate-report", help="report directory")
-    ap.add_argument("--write-md", metavar="PATH", help="also write report.md to PATH")
-    ap.add_argument("--oracle", default="", metavar="MODULE:CLASS",
-                    help="the machines' oracle (a subclass of specs.lockstep.Oracle; "
-                         "importable from the scratch tree or --root)")
-    ap.add_argument("--impl", default="", metavar="MODULE:FACTORY",
-                    help="the implementation hunted (as hakmem-fuzz run --impl; default "
-                         "hakmem_fast): mutate its files with --files")
-    ap.add_argument("--equivalent", metavar="PATH",
-                    help=f"the list of equivalent mutants (default {EQUIVALENT_FILE} under "
-                         f"--root, if it exists); 'none' for no list")
-    ap.add_argument("--tests", nargs="+", default=None, metavar="PATH",
-                    help="pytest files or globs (under --root) each survivor of the hunt then "
-                         "runs against; a failing test kills it (default: tests in "
-                         "[tool.hakmem-fuzz.mutate] of --root's pyproject.toml; 'none': no "
-                         "tests)")
-    ap.add_argument("--min-score", type=float, help="exit 1 below this score (0..1)")
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else USAGE
-
-    def usage(msg):
-        sys.stderr.write(f"hakmem-fuzz mutate: {msg}\n")
-        return USAGE
-    problem = first_unwritable(dirs=[(args.out, "--out")], files=[(args.write_md, "--write-md")])
-    if problem:
-        return usage(problem)
-    root = os.path.abspath(args.root)
-    if args.oracle:
-        mod_name, _, cls = args.oracle.partition(":")
-        sys.path.insert(0, root)
-        try:
-            ok = isinstance(getattr(importlib.import_module(mod_name), cls, None), type)
-        except ImportError as e:
-            return usage(f"--oracle {args.oracle}: cannot import {mod_name} ({e})")
-        if not ok:
-            return usage(f"--oracle {args.oracle}: {mod_name} has no class {cls!r}")
-    if args.impl:
-        from fuzz.impl import ImplError, load_impl
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        try:
-            load_impl(args.impl)
-        except ImplError as e:
-            return usage(f"--impl: {e}")
-    files = sorted({os.path.relpath(p, root) for pat in args.files
-                    for p in glob.glob(os.path.join(root, pat)) if p.endswith(".py")})
-    if not files:
-        return usage(f"no Python file matches {args.files} under {root}; give paths "
-                     f"relative to --root, e.g. --files 'hakmem_fast/*.py'")
-    bad = [f for f in files if f.startswith("..")]
-    if bad:
-        return usage(f"{bad} are outside --root {root}: give files inside the tree")
-    equivalent = args.equivalent
-    if equivalent is None:
-        default = os.path.join(root, EQUIVALENT_FILE)
-        equivalent = default if os.path.exists(default) else ""
-    elif equivalent == "none":
-        equivalent = ""
-    elif not os.path.exists(equivalent):
-        return usage(f"--equivalent {equivalent}: no such file")
-    try:
-        load_equivalent(equivalent) if equivalent else None
-    except ValueError as e:
-        return usage(f"--equivalent: {e}")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    patterns = args.tests if args.tests is not None else configured_tests(root)
-    if patterns == ["none"]:
-        patterns = []
-    tests = sorted({os.path.relpath(p, root) for pat in patterns
-                    for p in glob.glob(os.path.join(root, pat))})
-    if patterns and not tests:
-        return usage(f"--tests {patterns}: no file matches under {root}")
-    try:
-        rep = run(files, args.n, args.budget, args.seed, args.workers, root, args.oracle,
-                  args.impl, equivalent, tests)
-    except SyntaxError as e:
-        return usage(f"{e.filename} does not parse ({e}); fix it or leave it out of --files")
-    except KeyboardInterrupt:
-        sys.stderr.write("hakmem-fuzz mutate: interrupted: every worker was stopped and its "
-                         "scratch copy removed; no report written (run again to score)\n")
-        return INTERRUPTED
-    command = "hakmem-fuzz mutate " + " ".join(
-        ["--files"] + [f"'{p}'" for p in args.files]
-        + [f"--n {args.n} --budget {args.budget:g} --seed {args.seed}"]
-        + ([f"--oracle {args.oracle}"] if args.oracle else [])
-        + ([f"--impl {args.impl}"] if args.impl else [])
-        + ([f"--equivalent {args.equivalent}"] if args.equivalent else [])
-        + (["--tests"] + [f"'{t}'" for t in args.tests] if args.tests is not None else []))
-    rep["command"] = command
-    write_report(args.out, rep, markdown(rep, command), args.write_md)
-    pct = "n/a" if rep["score"] is None else f"{100 * rep['score']:.1f}%"
-    print(f"hakmem-fuzz mutate: score {pct} ({rep['killed']} killed, {rep['survived']} "
-          f"survived, {rep['equivalent']} equivalent, "
-          f"{rep['import_errors'] + rep['start_crashes']} not scored); report in "
-          f"{args.out}/report.md")
-    if rep["wrong_equivalence"]:
-        print(f"hakmem-fuzz mutate: {len(rep['wrong_equivalence'])} mutants listed as "
-              f"equivalent were killed: remove them from {equivalent}")
-    if args.min_score is not None and (rep["score"] or 0) < args.min_score:
-        print(f"hakmem-fuzz mutate: score below --min-score {args.min_score}: read the "
-              f"survivors in {args.out}/report.md and add a check that kills them")
-        return LOW_SCORE
-    return 0
+    from fuzz.mutate_cmd import main as command
+    return command(argv)
 
 
 if __name__ == "__main__":

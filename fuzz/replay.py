@@ -59,14 +59,14 @@ SHRINK_CUT_NOTE = ("Shrinking cut: the shrink budget ended first, so this is the
                    "--shrink-seconds shrinks further).")
 
 
-def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
-                      message: str = "", mutant: Optional[str] = None,
-                      seed: Optional[int] = None, op_timeout: Optional[float] = None,
-                      impl: Optional[str] = None, shrink_cut: bool = False) -> str:
-    """Source of a pytest file that replays the trace (``shrink_cut``: the shrink budget
-    ended first, said in the docstring: the trace is short, not minimal)."""
-    ops_src = ",\n".join("    " + op_repr(op) for op in ops)
-    header = [f"Reproducer {name}: lockstep trace of {len(ops)} ops."]
+def reproducer_doc(first_line: str, *, inv_id: str = "", seed: Optional[int] = None,
+                   mutant: Optional[str] = None, impl: Optional[str] = None,
+                   shrink_cut: bool = False, message: str = "") -> str:
+    """The docstring of a reproducer file: ``first_line``, then one line for each of the
+    invariant, seed, planted bug, implementation and shrink cut that is set, then the
+    failure message (indented, at most 2000 characters); triple double quotes become
+    triple single quotes so the text fits in a docstring."""
+    header = [first_line]
     if inv_id:
         header.append(f"Invariant: {inv_id}")
     if seed is not None:
@@ -79,36 +79,66 @@ def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
         header.append(SHRINK_CUT_NOTE)
     if message:
         header.append("Failure:\n" + textwrap.indent(message.strip()[:2000], "    "))
-    doc = "\n".join(header).replace('"""', "'''")
+    return "\n".join(header).replace('"""', "'''")
+
+
+def reproducer_source(config: Config, ops, *, name: str, inv_id: str = "",
+                      message: str = "", mutant: Optional[str] = None,
+                      seed: Optional[int] = None, op_timeout: Optional[float] = None,
+                      impl: Optional[str] = None, shrink_cut: bool = False) -> str:
+    """Source of a pytest file that replays the trace (``shrink_cut``: the shrink budget
+    ended first, said in the docstring: the trace is short, not minimal)."""
+    ops_src = ",\n".join("    " + op_repr(op) for op in ops)
+    doc = reproducer_doc(f"Reproducer {name}: lockstep trace of {len(ops)} ops.",
+                         inv_id=inv_id, seed=seed, mutant=mutant, impl=impl,
+                         shrink_cut=shrink_cut, message=message)
     timeout_arg = f", op_timeout={op_timeout!r}" if op_timeout is not None else ""
+    return reproducer_file(
+        doc, "from specs.api import Config\nfrom specs.lockstep import *\n\n"
+        "from fuzz.replay import replay", config, mutant, impl, "OPS", ops_src, _ident(name),
+        f"replay(CONFIG, OPS, mutant=MUTANT, impl=IMPL{timeout_arg})")
+
+
+def reproducer_file(doc: str, imports: str, config: Config, mutant: Optional[str],
+                    impl: Optional[str], list_name: str, items: str, ident: str,
+                    call: str) -> str:
+    """The text of a reproducer: the docstring ``doc``, the lines ``imports``, the constants
+    CONFIG, MUTANT, IMPL and ``list_name`` (a list of ``items``, its source lines), then a
+    test ``test_<ident>_replays_clean`` whose body is ``call``."""
     return f'''"""{doc}
 """
-from specs.api import Config
-from specs.lockstep import *
-
-from fuzz.replay import replay
+{imports}
 
 CONFIG = {config!r}
 MUTANT = {mutant!r}
 IMPL = {impl!r}
-OPS = [
-{ops_src}
+{list_name} = [
+{items}
 ]
 
 
-def test_{_ident(name)}_replays_clean():
-    replay(CONFIG, OPS, mutant=MUTANT, impl=IMPL{timeout_arg})
+def test_{ident}_replays_clean():
+    {call}
 '''
 
 
 def write_reproducer(directory: str, config: Config, ops, *, name: str, **kw) -> str:
     """Write ``test_repro_<name>.py`` in directory; returns its path."""
+    return save_reproducer(directory, _ident(name), reproducer_source(config, ops, name=name,
+                                                                       **kw))
+
+
+def save_reproducer(directory: str, ident: str, source: str) -> str:
+    """Write ``source`` to ``test_repro_<ident>.py`` in directory (created if missing);
+    returns its path."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"test_repro_{_ident(name)}.py")
+    path = os.path.join(directory, f"test_repro_{ident}.py")
     with open(path, "w") as f:
-        f.write(reproducer_source(config, ops, name=name, **kw))
+        f.write(source)
     return path
 
 
-def _ident(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower() or "trace"
+def _ident(name: str, default: str = "trace") -> str:
+    """``name`` as a lower-case Python identifier (each character that is not a letter or
+    digit becomes ``_``, outer ``_`` dropped); ``default`` where nothing is left."""
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower() or default

@@ -217,27 +217,32 @@ class WorkerDatabase(_base()):
         vp = getattr(db, "_value_path", None)          # a directory database fails silently
         return vp(key, value).exists() if vp else True
 
+    def _save_to(self, db, k: bytes, value: bytes, count: str, where: str,
+                 missing_is_error: bool) -> bool:
+        """Save the entry to ``db``; True, counted in ``counts[count]``, when it is there
+        afterwards.  A failed save (and, with ``missing_is_error``, an entry not there
+        afterwards) is recorded as an error of ``where``."""
+        try:
+            db.save(k, value)
+            if self._landed(db, k, value):
+                self.counts[count] += 1
+                return True
+            if missing_is_error:
+                raise OSError(f"the entry is not on disk after saving it to {db!r}")
+        except Exception as exc:  # counted and reported, never silent
+            self._error(where, exc)
+        return False
+
     def save(self, key, value):
         k = self.prefix + key
         if key.endswith(b".pareto"):
             self.counts["pareto"] += 1
-        if self.primary is not None:
-            try:
-                self.primary.save(k, value)
-                if self._landed(self.primary, k, value):
-                    self.counts["saves"] += 1
-                    return
-                raise OSError(f"the entry is not on disk after saving it to {self.primary!r}")
-            except Exception as exc:  # counted and reported, never silent
-                self._error("save", exc)
-        if self.fallback is not None:
-            try:
-                self.fallback.save(k, value)
-                if self._landed(self.fallback, k, value):
-                    self.counts["fallback"] += 1
-                    return
-            except Exception as exc:
-                self._error("save to --db-local", exc)
+        if self.primary is not None and self._save_to(self.primary, k, value, "saves", "save",
+                                                      True):
+            return
+        if self.fallback is not None and self._save_to(self.fallback, k, value, "fallback",
+                                                       "save to --db-local", False):
+            return
         self.counts["lost"] += 1
 
     def fetch(self, key):

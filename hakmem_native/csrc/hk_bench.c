@@ -19,9 +19,20 @@ typedef struct bench_arg {
 
 #define BATCH 16
 
-static inline void bench_free(hk_pool *p, hk_thread *t, uintptr_t b) {
-    if (p->debug) hk_free(p, t, b);
-    else hk_free_unchecked(p, t, b);
+/* Free block b as this run frees: the pool's free (validated when the pool has the debug
+ * table) or, with no pool, the system free. */
+static inline void bench_free(const bench_arg *a, hk_thread *t, uintptr_t b) {
+    if (!a->pool) free((void *)b);
+    else if (a->pool->debug) hk_free(a->pool, t, b);
+    else hk_free_unchecked(a->pool, t, b);
+}
+
+/* Free every block the previous thread has sent to this one through ring in so far. */
+static void drain_ring(const bench_arg *a, hk_thread *t, ring *in) {
+    uint64_t tail = atomic_load_explicit(&in->tail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&in->head, memory_order_acquire);
+    for (; tail < head; tail++) bench_free(a, t, in->items[tail % in->cap]);
+    atomic_store_explicit(&in->tail, tail, memory_order_release);
 }
 
 static void *bench_main(void *arg) {
@@ -49,28 +60,13 @@ static void *bench_main(void *arg) {
                     continue;
                 }
             }
-            if (a->pool) bench_free(a->pool, t, b);
-            else free((void *)b);
+            bench_free(a, t, b);
         }
-        uint64_t tail = atomic_load_explicit(&in->tail, memory_order_relaxed);
-        uint64_t head = atomic_load_explicit(&in->head, memory_order_acquire);
-        for (; tail < head; tail++) {
-            uintptr_t b = in->items[tail % in->cap];
-            if (a->pool) bench_free(a->pool, t, b);
-            else free((void *)b);
-        }
-        atomic_store_explicit(&in->tail, tail, memory_order_release);
+        drain_ring(a, t, in);
     }
     (void)c;
     pthread_barrier_wait(a->start);      /* every thread done sending */
-    uint64_t tail = atomic_load_explicit(&in->tail, memory_order_relaxed);
-    uint64_t head = atomic_load_explicit(&in->head, memory_order_acquire);
-    for (; tail < head; tail++) {
-        uintptr_t b = in->items[tail % in->cap];
-        if (a->pool) bench_free(a->pool, t, b);
-        else free((void *)b);
-    }
-    atomic_store_explicit(&in->tail, tail, memory_order_release);
+    drain_ring(a, t, in);
     if (t) hk_thread_exit(a->pool, t);
     return NULL;
 }
