@@ -45,20 +45,16 @@ def test_a_healthy_heap_after_every_exit_holds_evict_01():
     check(fast.snapshot(), 3)
 
 
-def test_an_unowned_slab_with_a_non_empty_mini_magazine_is_evict_01():
+@pytest.mark.parametrize("left, emptied, words", [
+    ("mini-magazine", dict(remote=(), remote_count=0), "did not spill"),
+    ("remote stack", dict(mini_mag=(), mini_mag_count=0), "did not drain"),
+])
+def test_an_unowned_slab_with_a_non_empty_cache_is_evict_01(left, emptied, words):
     snap, s = owned_slab_with_caches()
-    snap, s = unowned(snap, s, remote=(), remote_count=0)
+    snap, s = unowned(snap, s, **emptied)           # only the other cache left non-empty
     with pytest.raises(InvariantViolation) as e:
         evict_01_unowned_is_empty(snap, s, View())
-    assert e.value.inv_id == "EVICT-01" and "did not spill" in str(e.value)
-
-
-def test_an_unowned_slab_with_a_non_empty_remote_stack_is_evict_01():
-    snap, s = owned_slab_with_caches()
-    snap, s = unowned(snap, s, mini_mag=(), mini_mag_count=0)
-    with pytest.raises(InvariantViolation) as e:
-        evict_01_unowned_is_empty(snap, s, View())
-    assert e.value.inv_id == "EVICT-01" and "did not drain" in str(e.value)
+    assert e.value.inv_id == "EVICT-01" and words in str(e.value), left
 
 
 def test_between_concurrent_rounds_a_push_left_on_an_unowned_slab_is_allowed():
