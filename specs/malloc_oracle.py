@@ -26,60 +26,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import Counter
-from itertools import islice
 
 from .api import Config, ImplementationCrashed, InvariantViolation
 from .invariants import malloc as mc
 from .invariants.registry import ran, run_op
-from .ops import (MALLOC_OPS, Alloc, AllocMany, AlignedAlloc, BadFree, Calloc, Check, Free,
-                  FreeMany,
-                  FreeNull, Quiesce, Read, Realloc, ThreadExit, Write, op_repr)
+from .malloc_blocks import MBlock, fill_segments
+from .malloc_handlers import HANDLERS
+from .ops import MALLOC_OPS, op_repr
 
-#: bytes of fill pattern at the head and at the tail of every block
-FILL = 64
 L3_EVERY = 25
-
-
-def pattern(h: int, n: int, salt: int = 0) -> bytes:
-    """n bytes unique to handle h (and salt: the tail differs from the head)."""
-    word = ((h * 0x9E37_79B9_7F4A_7C15 + salt) & 0xFFFF_FFFF_FFFF_FFFF ^
-            0xA5A5_5A5A_C3C3_3C3C).to_bytes(8, "little")
-    return (word * (n // 8 + 1))[:n]
-
-
-class MBlock:
-    """A live handle: where it is, how it was made, and the bytes the client wrote."""
-
-    __slots__ = ("addr", "size", "end", "tid", "made", "known")
-
-    def __init__(self, addr, size, end, tid, made):
-        self.addr = addr
-        self.size = size            # bytes asked for
-        self.end = end              # addr + max(size, usable, 1): the bytes it owns
-        self.tid = tid              # allocating thread
-        self.made = made            # "malloc(24) by tid 1", for messages
-        self.known = {}             # offset -> bytes written there (non-overlapping)
-
-    def segments(self, limit=None) -> list:
-        """[(offset, bytes)] of what the client wrote, clipped to ``limit`` bytes."""
-        if limit is None:
-            return list(self.known.items())
-        out = []
-        for off, data in self.known.items():
-            if off < limit:
-                out.append((off, data[:limit - off]))
-        return out
-
-    def put(self, off: int, data: bytes) -> None:
-        """Record a write, keeping the segments disjoint (older ones are cut)."""
-        end = off + len(data)
-        for o in [o for o, d in self.known.items() if o < end and off < o + len(d)]:
-            d = self.known.pop(o)
-            if o < off:
-                self.known[o] = d[:off - o]
-            if o + len(d) > end:
-                self.known[end] = d[end - o:]
-        self.known[off] = data
 
 
 class MallocOracle:
@@ -395,108 +350,3 @@ class MallocOracle:
         close = getattr(self.fast, "close", None)
         if close is not None:
             close()
-
-
-def fill_segments(h: int, size: int) -> list:
-    """The fill pattern of a new block: its first and its last FILL bytes."""
-    head = min(size, FILL)
-    segs = [(0, pattern(h, head))] if head else []
-    if size > head:
-        start = max(head, size - FILL)
-        segs.append((start, pattern(h, size - start, 1)))
-    return segs
-
-
-# ============================================================================
-# One handler per op
-# ============================================================================
-
-
-def _alloc(o: MallocOracle, op: Alloc):
-    h = o.allocate("malloc", (op.size,), op.size, op.tid)
-    return [] if h is None else [h]
-
-
-def _alloc_many(o: MallocOracle, op: AllocMany):
-    return o.allocate_many(op.size, op.n, op.tid)
-
-
-def _calloc(o: MallocOracle, op: Calloc):
-    if "calloc" not in o.has:
-        return []
-    h = o.allocate("calloc", (op.n, op.size), op.n * op.size, op.tid)
-    return [] if h is None else [h]
-
-
-def _aligned(o: MallocOracle, op: AlignedAlloc):
-    posix = "posix_memalign" in o.has and (op.posix or "aligned_alloc" not in o.has)
-    if not posix and "aligned_alloc" not in o.has:
-        return []
-    kind = "posix_memalign" if posix else "aligned_alloc"
-    h = o.allocate(kind, (op.alignment, op.size), op.size, op.tid, op.alignment)
-    return [] if h is None else [h]
-
-
-def _realloc(o: MallocOracle, op: Realloc):
-    if op.handle not in o.handles or "realloc" not in o.has or op.size <= 0:
-        return []
-    h = o.realloc(op.handle, op.size, op.tid)
-    return [] if h is None else [h]
-
-
-def _free(o: MallocOracle, op: Free):
-    if op.handle in o.handles:
-        o.free(op.handle, op.tid)
-    return []
-
-
-def _free_many(o: MallocOracle, op: FreeMany):
-    o.free_many(list(islice(reversed(o.handles) if op.newest else iter(o.handles), op.n)),
-                op.tid)
-    return []
-
-
-def _free_null(o: MallocOracle, op: FreeNull):
-    o._call(f"free(NULL) by tid {op.tid}", o.fast.free, op.tid, 0)
-    o.check_all(f"after free(NULL) by tid {op.tid}")
-    return []
-
-
-def _write(o: MallocOracle, op: Write):
-    if op.handle in o.handles:
-        o.write(op.handle, op.offset, op.data)
-    return []
-
-
-def _read(o: MallocOracle, op: Read):
-    if op.handle in o.handles:
-        o.read(op.handle, op.offset, op.n)
-    return []
-
-
-def _thread_exit(o: MallocOracle, op: ThreadExit):
-    o.thread_exit(op.tid)
-    return []
-
-
-def _quiesce(o: MallocOracle, op: Quiesce):
-    o.quiesce()
-    return []
-
-
-def _bad_free(o: MallocOracle, op: BadFree):
-    if o.detects:
-        o.bad_free(op.kind, op.handle, op.tid)
-    return []
-
-
-def _check(o: MallocOracle, op: Check):
-    o.check_all("a Check op")
-    return []
-
-
-HANDLERS = {Alloc: _alloc, AllocMany: _alloc_many, Calloc: _calloc, AlignedAlloc: _aligned,
-            Realloc: _realloc, Free: _free, FreeMany: _free_many, FreeNull: _free_null,
-            Write: _write, Read: _read, ThreadExit: _thread_exit, Quiesce: _quiesce,
-            Check: _check, BadFree: _bad_free}
-assert set(HANDLERS) == set(MALLOC_OPS), "every malloc-tier op has exactly one handler"
