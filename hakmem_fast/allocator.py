@@ -236,61 +236,28 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         a = t.active_a[c]
         if a is None:
             return NULL
+        p = self._hot_mini_mag(t, a)
+        return p if p != NULL else self._hot_refill(t, a)
+
+    def _hot_mini_mag(self, t: ThreadState, a: TinySlab) -> int:
+        """Fast path, stage 2: a block popped from A's mini-mag, NULL when it is empty."""
         if a.mini_mag.count > 0:
-            p = self._mini_mag_pop(a, t.tid)
-            if p != NULL:
-                self.probe.hit("mini_mag")
-                return p
+            return self._pop_counted(t, a, "mini_mag")
+        return NULL
+
+    def _hot_refill(self, t: ThreadState, a: TinySlab) -> int:
+        """Fast path, stage 3: a batch refill of A's mini-mag from its bitmap, then a
+        block popped from it; NULL when the bitmap has no free block."""
         if self._refill(a, t.tid) > 0:
-            p = self._mini_mag_pop(a, t.tid)
-            if p != NULL:
-                self.probe.hit("refill")
-                return p
+            return self._pop_counted(t, a, "refill")
         return NULL
 
-    def _serve_from_actives(self, t: ThreadState, c: int) -> int:
-        """Slow path: a block from the TLS magazine, else straight from A's or B's
-        mini-mag (refilled from the bitmap if empty), else NULL.  The slow path does not
-        rely on the magazine refill having moved anything."""
-        p = self._mag_pop(t, c)
+    def _pop_counted(self, t: ThreadState, a: TinySlab, path: str) -> int:
+        """Pop A's mini-mag (owner t); a block that comes out is counted ``path``."""
+        p = self._mini_mag_pop(a, t.tid)
         if p != NULL:
-            return p
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is None:
-                continue
-            if slab.mini_mag.count == 0:
-                self._refill(slab, t.tid)
-            if slab.mini_mag.count > 0:
-                p = self._mini_mag_pop(slab, t.tid)
-                if p != NULL:
-                    return p
-        return NULL
-
-    def _refill_tls_magazine(self, t: ThreadState, c: int) -> int:
-        """Slow path: move A's then B's mini-mag blocks into the TLS magazine.
-
-        As Phase 4: pop each mini-mag into the magazine while there is room,
-        and refill an emptied mini-mag from its bitmap for the next time.
-        Returns the number of blocks moved.
-        """
-        mag = t.mags[c]
-        moved = 0
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is None:
-                continue
-            if slab.mini_mag.count == 0:
-                self._refill(slab, t.tid)
-            while mag.top < mag.cap and slab.mini_mag.count > 0:
-                p = self._mini_mag_pop(slab, t.tid)
-                if p == NULL:
-                    break
-                self._mag_push(t, c, p)
-                moved += 1
-            if slab.mini_mag.count == 0:
-                self._refill(slab, t.tid)
-        if moved:
-            self.probe.hit("tls_refill")
-        return moved
+            self.probe.hit(path)
+        return p
 
     def _find_partial(self, c: int) -> Optional[TinySlab]:
         """Slow path: lowest unowned slab of class c with a free block (SuperSlab mode:
@@ -312,13 +279,7 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         if cfg.max_slabs_per_class is not None and \
                 len(self._class_slabs[c]) >= cfg.max_slabs_per_class:
             return None
-        if self._ss:
-            base = self._ss_carve(self._slow_thread)
-        elif self._free_bases:
-            base = self._free_bases.pop()
-        else:
-            base = self._next_base
-            self._next_base += cfg.slab_size
+        base = self._new_slab_base()
         slab = TinySlab(base, c, cfg.class_sizes[c], cfg.slab_size, cfg.word_bits,
                         cfg.mini_mag_capacity)
         self._slabs[base] = slab
@@ -327,6 +288,17 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
             self._ss_place(slab)
         self.probe.slab(base)
         return slab
+
+    def _new_slab_base(self) -> int:
+        """Slow path: the base of a new slab: carved in a SuperSlab (SuperSlab mode),
+        else a released base, else the pool's next address (bumped)."""
+        if self._ss:
+            return self._ss_carve(self._slow_thread)
+        if self._free_bases:
+            return self._free_bases.pop()
+        base = self._next_base
+        self._next_base += self.config.slab_size
+        return base
 
     def _adopt(self, t: ThreadState, slab: TinySlab) -> None:
         """Make slab t's active A; old A becomes B; old B is evicted."""
@@ -348,13 +320,18 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
 
     def _maybe_release(self, slab: TinySlab) -> None:
         if slab.owner is None and slab.fully_free() and slab.base in self._slabs:
-            del self._slabs[slab.base]
-            del self._class_slabs[slab.class_idx][slab.base]
-            self.probe.slab_hit("slab_release", slab.base)
-            if self._ss:
-                self._ss_slab_released(slab)
-            else:
-                self._free_bases.append(slab.base)
+            self._release_slab(slab)
+
+    def _release_slab(self, slab: TinySlab) -> None:
+        """Slab leaves the pool of slabs in use: its base goes back to the free bases
+        (SuperSlab mode: its slot to its SuperSlab, ``_ss_slab_released``)."""
+        del self._slabs[slab.base]
+        del self._class_slabs[slab.class_idx][slab.base]
+        self.probe.slab_hit("slab_release", slab.base)
+        if self._ss:
+            self._ss_slab_released(slab)
+        else:
+            self._free_bases.append(slab.base)
 
     # ========================================================================
     # Free
@@ -368,11 +345,17 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
             return self._ss_free_route(t, slab, addr)
         if slab.owner is not None and slab.owner != t.tid:
             return self._remote_push(slab, addr)
+        self._keep_or_return(t, slab, addr)
+        return None
+
+    def _keep_or_return(self, t: ThreadState, slab: TinySlab, addr: int) -> bool:
+        """A freed block the caller does not push remotely: into t's TLS magazine (True),
+        else back to its slab (``mag_overflow``; False)."""
         if self._mag_push(t, slab.class_idx, addr, "free_magazine"):
-            return None
+            return True
         self.probe.hit("mag_overflow")
         self._return_block(t.tid, slab, addr)
-        return None
+        return False
 
     def _remote_push(self, slab: TinySlab, addr: int):
         """Route ``free_remote``: the steps of a push on slab's remote stack."""

@@ -5,8 +5,8 @@ to a word shared between threads, so a scheduler outside the allocator
 ``FastSteps`` is a mixin of ``hakmem_fast.allocator.FastAllocator``: the ``*_steps``
 methods of ``specs.api.Hooks`` (``alloc_steps``, ``free_steps``, ``drain_steps``,
 ``evict_steps``, ``thread_exit_steps``, ``flush_steps``), ``quiesce_steps``, and the
-generators they are made of (``_alloc_slow_steps``, ``_evict_steps``, ``_drain_steps``,
-``_stats_steps``, ``_flush_all_steps``, ``_return_block_steps``).
+generators they are made of (``_alloc_slow_steps``, ``_take_slab_steps``, ``_evict_steps``,
+``_drain_steps``, ``_stats_steps``, ``_flush_all_steps``, ``_return_block_steps``).
 
 One code path: every sequential op of the allocator (``alloc``, ``free``,
 ``thread_exit``, ``flush_stats``, ``quiesce``, ``evict_active``, ``drain_remote``, and
@@ -228,33 +228,90 @@ class FastSteps:
             yield "pool"
 
     def _alloc_slow_steps(self, t: ThreadState, c: int):
-        """The slow path as steps: the drains of A and B (remote-stack steps), then
-        thread-private work, then one pool-lock step (find a partial slab or create
-        one, and adopt it, evicting old B: ``_adopt``), then thread-private work."""
+        """Slow path as steps: the drains of A and B (remote-stack steps), then
+        thread-private work (``_serve_refilled``), then one pool-lock step that adopts a
+        partial or new slab (``_take_slab_steps``), then thread-private work."""
         for slab in (t.active_a[c], t.active_b[c]):
             if slab is not None:
                 yield from self._drain_steps(t.tid, slab)
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
+        p = self._serve_refilled(t, c, "slow")
         if p != NULL:
-            self.probe.hit("slow")
             return p
-        self._slow_thread = t                   # the thread whose TLS the pool calls read
-        slab = self._find_partial(c)
-        path = "slow"
-        if slab is None:
-            slab = self._new_slab(c)
-            path = "new_slab"
-            if slab is None:
-                yield "pool"
-                return NULL
-        self._adopt(t, slab)
+        path = yield from self._take_slab_steps(t, c)
+        return NULL if path is None else self._serve_refilled(t, c, path)
+
+    def _take_slab_steps(self, t: ThreadState, c: int):
+        """Slow path: one pool-lock step (``"pool"``) in which t adopts a slab of class c
+        (``_take_slab``); returns its path, None at the memory limit."""
+        path = self._take_slab(t, c)
         yield "pool"
+        return path
+
+    def _take_slab(self, t: ThreadState, c: int):
+        """Slow path, under the pool lock: t adopts an unowned partial slab of class c
+        (path ``slow``), else a new slab (``new_slab``, evicting old B: ``_adopt``);
+        None at the memory limit, with nothing adopted."""
+        self._slow_thread = t                   # the thread whose TLS the pool calls read
+        slab, path = self._find_partial(c), "slow"
+        if slab is None:
+            slab, path = self._new_slab(c), "new_slab"
+            if slab is None:
+                return None
+        self._adopt(t, slab)
+        return path
+
+    def _serve_refilled(self, t: ThreadState, c: int, path: str) -> int:
+        """Slow path: refill t's TLS magazine from A and B, then a block from the
+        actives (``_serve_from_actives``), counted ``path``; NULL when there is none."""
         self._refill_tls_magazine(t, c)
         p = self._serve_from_actives(t, c)
         if p != NULL:
             self.probe.hit(path)
         return p
+
+    def _serve_from_actives(self, t: ThreadState, c: int) -> int:
+        """Slow path: a block from the TLS magazine, else straight from A's or B's
+        mini-mag (refilled from the bitmap if empty), else NULL.  The slow path does not
+        rely on the magazine refill having moved anything."""
+        p = self._mag_pop(t, c)
+        if p != NULL:
+            return p
+        for slab in (t.active_a[c], t.active_b[c]):
+            if slab is None:
+                continue
+            if slab.mini_mag.count == 0:
+                self._refill(slab, t.tid)
+            if slab.mini_mag.count > 0:
+                p = self._mini_mag_pop(slab, t.tid)
+                if p != NULL:
+                    return p
+        return NULL
+
+    def _refill_tls_magazine(self, t: ThreadState, c: int) -> int:
+        """Slow path: move A's then B's mini-mag blocks into the TLS magazine.
+
+        As Phase 4: pop each mini-mag into the magazine while there is room,
+        and refill an emptied mini-mag from its bitmap for the next time.
+        Returns the number of blocks moved.
+        """
+        mag = t.mags[c]
+        moved = 0
+        for slab in (t.active_a[c], t.active_b[c]):
+            if slab is None:
+                continue
+            if slab.mini_mag.count == 0:
+                self._refill(slab, t.tid)
+            while mag.top < mag.cap and slab.mini_mag.count > 0:
+                p = self._mini_mag_pop(slab, t.tid)
+                if p == NULL:
+                    break
+                self._mag_push(t, c, p)
+                moved += 1
+            if slab.mini_mag.count == 0:
+                self._refill(slab, t.tid)
+        if moved:
+            self.probe.hit("tls_refill")
+        return moved
 
     def _evict_steps(self, t: ThreadState, slab: TinySlab):
         """Eviction as steps: spill (owner-private), the drain's remote-stack steps, then

@@ -63,14 +63,17 @@ class FastSuperSlab:
     def _sll_push(self, t: ThreadState, c: int, slab: TinySlab, addr: int) -> bool:
         """Push a free block on t's tls_sll of class c (its link stored in the block);
         False (nothing changed) when the list holds tls_sll_capacity blocks."""
-        n = t.sll_count[c]
-        if n >= self.config.tls_sll_capacity:
+        if t.sll_count[c] >= self.config.tls_sll_capacity:
             return False
+        self._sll_link(t, c, slab, addr)
+        return True
+
+    def _sll_link(self, t: ThreadState, c: int, slab: TinySlab, addr: int) -> None:
+        """Link a free block in as the head of t's tls_sll of class c."""
         store_word(slab, addr, t.sll_head[c])
         t.sll_head[c] = addr
-        t.sll_count[c] = n + 1
+        t.sll_count[c] += 1
         self.probe.slab(slab.base)
-        return True
 
     def _sll_pop(self, t: ThreadState, c: int) -> int:
         """Pop t's tls_sll of class c: the head block, NULL when empty."""
@@ -100,47 +103,54 @@ class FastSuperSlab:
         """The free route of SuperSlab mode (module doc): ``ss_local`` onto the tls_sll,
         else the magazine, else the slab; ``ss_remote`` the default route.  Returns the
         remote push's steps, not yet run, or None when the block is placed."""
-        c = slab.class_idx
         ss = self._superslabs[addr & self._ss_mask]
-        if ss.owner != t.tid:
-            self.probe.hit("ss_remote")
+        local = ss.owner == t.tid
+        self._ss_count_free(t, ss)
+        if not local:
             if slab.owner is not None and slab.owner != t.tid:
                 return self._remote_push(slab, addr)
-        else:
-            self.probe.hit("ss_local")
-            if self._sll_push(t, c, slab, addr):
-                self.probe.hit("tls_sll")
-                self.probe.hit("ss_free_early_local")
-                return None
-        if self._mag_push(t, c, addr, "free_magazine"):
-            if ss.owner == t.tid:
-                self.probe.hit("ss_free_early_local")
+        elif self._sll_push(t, slab.class_idx, slab, addr):
+            self.probe.hit("tls_sll")
+            self.probe.hit("ss_free_early_local")
             return None
-        self.probe.hit("mag_overflow")
-        self._return_block(t.tid, slab, addr)
+        if self._keep_or_return(t, slab, addr) and local:
+            self.probe.hit("ss_free_early_local")
         return None
+
+    def _ss_count_free(self, t: ThreadState, ss: SuperSlab) -> None:
+        """Count t's free into ss on the free pipeline: ``ss_local`` when t owns ss,
+        else ``ss_remote``."""
+        self.probe.hit("ss_local" if ss.owner == t.tid else "ss_remote")
 
     # ========================================================================
     # Slow path: partial slabs, carving, reclaim
     # ========================================================================
 
     def _ss_find_partial(self, t: ThreadState, c: int) -> Optional[TinySlab]:
-        """Lowest unowned slab of class c with a free block in a SuperSlab t owns; else
-        the lowest in an abandoned SuperSlab, which t reclaims whole."""
+        """Slow path: the slab of class c that t may adopt of lowest
+        ``_ss_partial_rank``; one in an abandoned SuperSlab, which t reclaims whole."""
         best, best_key = None, None
         for slab in self._class_slabs[c].values():
-            if slab.owner is not None or not (slab.bitmap.free_count > 0 or slab.mini_mag.count
-                                              or slab.remote_head != NULL):
-                continue
-            owner = self._superslabs[slab.base & self._ss_mask].owner
-            if owner is not None and owner != t.tid:
-                continue
-            key = (owner is None, slab.base)
-            if best_key is None or key < best_key:
+            key = self._ss_partial_rank(t, slab)
+            if key is not None and (best_key is None or key < best_key):
                 best, best_key = slab, key
-        if best is not None and best_key[0]:
-            self._ss_reclaim(t, self._superslabs[best.base & self._ss_mask])
+        if best is not None:
+            ss = self._superslabs[best.base & self._ss_mask]
+            if ss.owner is None:
+                self._ss_reclaim(t, ss)
         return best
+
+    def _ss_partial_rank(self, t: ThreadState, slab: TinySlab):
+        """Rank of an unowned slab with a free block among those t may adopt, lowest
+        first: in a SuperSlab t owns, then in an abandoned one, each by base; None when
+        t may not adopt it (owned, full, or in another thread's SuperSlab)."""
+        if slab.owner is not None or not (slab.bitmap.free_count > 0 or slab.mini_mag.count
+                                          or slab.remote_head != NULL):
+            return None
+        owner = self._superslabs[slab.base & self._ss_mask].owner
+        if owner is not None and owner != t.tid:
+            return None
+        return (owner is None, slab.base)
 
     def _ss_carve(self, t: ThreadState) -> int:
         """Base of a free slot for a new slab, in a SuperSlab t owns: one with a free

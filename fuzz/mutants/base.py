@@ -25,7 +25,8 @@ _fa = {name: getattr(FA, name) for name in (
     "_free_route", "_adopt", "_maybe_release", "_new_slab", "_find_partial",
     "_free", "_validate_free", "stats", "_alloc_hot", "drain_remote", "free_steps",
     "_alloc_gen", "_alloc_slow_steps", "_evict_steps", "_evict_active_gen",
-    "_thread_exit_gen", "_quiesce_gen")}
+    "_thread_exit_gen", "_quiesce_gen", "_take_slab_steps", "_take_slab", "_new_slab_base",
+    "_remote_push", "_ss_with_room", "_ss_acquire")}
 
 
 def around_steps(name: str, before=None, after=None):
@@ -41,6 +42,34 @@ def around_steps(name: str, before=None, after=None):
         result = yield from orig(self, *args)
         return result if after is None else after(self, result, *args)
     return (FA, name, steps)
+
+
+def pick_before_lock(name: str, key: str, label: str, pick):
+    """A patch of FastAllocator's step generator ``name`` (``(self, t, c)``) that first
+    takes one step ``label`` outside the pool lock, in which thread t picks
+    ``pick(self, t, c)`` (no step when it picks None); the pool-lock step takes the pick
+    with :func:`take_pick` (``key`` names the picks).  A pick lives for the one call."""
+    orig = _fa[name]
+
+    def steps(self, t, c):
+        picks = self.__dict__.setdefault(key, {})
+        picked = pick(self, t, c)
+        if picked is not None:
+            picks[t.tid] = picked
+            yield label
+        try:
+            return (yield from orig(self, t, c))
+        finally:
+            picks.pop(t.tid, None)
+    return (FA, name, steps)
+
+
+def take_pick(self, key: str, tid: int):
+    """What thread tid picked before the pool lock (:func:`pick_before_lock`), taken
+    once; None when it picked nothing."""
+    return self.__dict__.get(key, {}).pop(tid, None)
+
+
 _bm = {name: TwoTierBitmap.__dict__[name] for name in ("__init__", "set_used", "set_free")}
 
 # a tiny Config strategy with padding bits in the last bitmap word

@@ -3,7 +3,7 @@ lock-free remote-free stack of each slab."""
 from __future__ import annotations
 
 from hakmem_fast import ops
-from hakmem_fast.structs import NULL, atomic_exchange_head, store_word
+from hakmem_fast.structs import NULL, atomic_exchange_head
 
 from . import mutant, patched
 from .base import FA, _fa, around_steps, multi_class_configs
@@ -182,22 +182,23 @@ def _drain_used():
     return _broken_drain(free=False)
 
 
+class _StackOf:
+    """The remote stack (head and count) of ``target`` over the memory of ``slab``: a push
+    on it links the block in its own slab and lands it on ``target``'s stack."""
+
+    def __init__(self, target, slab):
+        self.target, self.base, self.mem = target, slab.base, slab.mem
+
+    remote_head = property(lambda self: self.target.remote_head,
+                           lambda self, v: setattr(self.target, "remote_head", v))
+    remote_count = property(lambda self: self.target.remote_count,
+                            lambda self, v: setattr(self.target, "remote_count", v))
+
+
 @mutant("remote-free-wrong-slab", expect=("RMT-01", "PART-01"))
 def _remote_wrong_slab():
     """A remote free is pushed on the stack of the owner's *other* active slab.
     Bug class: free routed to the wrong slab (pointer-to-slab lookup error)."""
-    def push_steps(slab, target, addr):
-        while True:                      # remote_push_steps, head and count of target
-            old = ops.atomic_load_head(target)
-            yield "load"
-            store_word(slab, addr, old)
-            yield "link"
-            if ops.atomic_cas_head(target, old, addr):
-                break
-            yield "cas-retry"
-        yield "cas"
-        ops.atomic_add_remote_count(target, 1)
-
     def route(self, t, slab, addr):
         if slab.owner is not None and slab.owner != t.tid:
             owner = self._threads[slab.owner]
@@ -205,6 +206,6 @@ def _remote_wrong_slab():
             other = owner.active_b[c] if owner.active_a[c] is slab else owner.active_a[c]
             target = other if other is not None else slab
             self.probe.slab_hit("free_remote", target.base)
-            return push_steps(slab, target, addr)
+            return ops.remote_push_steps(_StackOf(target, slab), addr)
         return _fa["_free_route"](self, t, slab, addr)
     return patched((FA, "_free_route", route))

@@ -13,6 +13,8 @@ from . import mutant, patched
 
 FA = FastAllocator
 _orig_hit, _orig_mag, _orig_evict_steps = Probe.hit, Probe.mag, FA._evict_steps
+_orig_alloc_hot, _orig_hot_mini_mag, _orig_hot_refill = (
+    FA._alloc_hot, FA._hot_mini_mag, FA._hot_refill)
 _orig_slab_hit = Probe.slab_hit
 
 
@@ -26,10 +28,7 @@ def _free_routing_inverted():
     def _free_route(self, t, slab, addr):
         if slab.owner is not None and slab.owner == t.tid:
             return self._remote_push(slab, addr)
-        if self._mag_push(t, slab.class_idx, addr, "free_magazine"):
-            return None
-        self.probe.hit("mag_overflow")
-        self._return_block(t.tid, slab, addr)
+        self._keep_or_return(t, slab, addr)
         return None
     return patched((FA, "_free_route", _free_route))
 
@@ -41,25 +40,13 @@ def _refill_nonempty():
     mini-magazine (Phase 2 step 3).
     Bug class: refill at the wrong time (bitmap scans on every alloc; the hot path gets
     slower while every block is still handed out once)."""
-    def _alloc_hot(self, t, c):
-        p = self._mag_pop(t, c, "tls_mag")
-        if p != NULL:
-            return p
-        a = t.active_a[c]
-        if a is None:
-            return NULL
-        if a.mini_mag.count < a.mini_mag.capacity and self._refill(a) > 0:
-            p = self._mini_mag_pop(a)
+    def _hot_mini_mag(self, t, a):
+        if a.mini_mag.count < a.mini_mag.capacity:
+            p = _orig_hot_refill(self, t, a)          # counted as a refill
             if p != NULL:
-                self.probe.hit("refill")
                 return p
-        if a.mini_mag.count > 0:
-            p = self._mini_mag_pop(a)
-            if p != NULL:
-                self.probe.hit("mini_mag")
-                return p
-        return NULL
-    return patched((FA, "_alloc_hot", _alloc_hot))
+        return _orig_hot_mini_mag(self, t, a)
+    return patched((FA, "_hot_mini_mag", _hot_mini_mag))
 
 
 @mutant("conf-minimag-before-magazine", expect=("CONF-01",))
@@ -69,20 +56,8 @@ def _minimag_first():
     Bug class: a reordered fast path (the cheaper cache is bypassed)."""
     def _alloc_hot(self, t, c):
         a = t.active_a[c]
-        if a is not None and a.mini_mag.count > 0:
-            p = self._mini_mag_pop(a)
-            if p != NULL:
-                self.probe.hit("mini_mag")
-                return p
-        p = self._mag_pop(t, c, "tls_mag")
-        if p != NULL:
-            return p
-        if a is not None and self._refill(a) > 0:
-            p = self._mini_mag_pop(a)
-            if p != NULL:
-                self.probe.hit("refill")
-                return p
-        return NULL
+        p = NULL if a is None else self._hot_mini_mag(t, a)
+        return p if p != NULL else _orig_alloc_hot(self, t, c)
     return patched((FA, "_alloc_hot", _alloc_hot))
 
 

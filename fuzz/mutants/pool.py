@@ -78,11 +78,7 @@ def _release_live():
         if slab.owner is None and slab.base in self._slabs and slab.mini_mag.count == 0 \
                 and slab.remote_head == NULL and slab.bitmap.free_count >= slab.nblocks - 1 \
                 and slab.nblocks > 1:
-            del self._slabs[slab.base]
-            del self._class_slabs[slab.class_idx][slab.base]
-            self._free_bases.append(slab.base)
-            self.probe.slab_hit("slab_release", slab.base)
-            return
+            return self._release_slab(slab)
         return _fa["_maybe_release"](self, slab)
     return patched((FA, "_maybe_release", maybe_release))
 

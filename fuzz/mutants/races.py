@@ -15,9 +15,9 @@ from hakmem_fast.allocator import FastAllocator
 from hakmem_fast.structs import NULL, store_word
 
 from . import Mutant, mutant, patched
+from .base import _fa, pick_before_lock, take_pick
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_free_route",)}
 
 #: name -> Mutant of the concurrency kind (hunted by specs.concurrent)
 RACES: dict = {}
@@ -219,31 +219,13 @@ def _adopt_split():
     """The slow path looks for an unowned partial slab in one pool-lock section and
     claims it in another: two threads can find the same slab and both adopt it.
     Bug class: check-then-act across a lock release (two owners of one slab)."""
-    def alloc_slow_steps(self, t, c):
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is not None:
-                yield from self._drain_steps(t.tid, slab)
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit("slow")
-            return p
-        slab = self._find_partial(c)
-        yield "pool"                       # the lock is dropped between find and claim
-        path = "slow"
-        if slab is None:
-            slab = self._new_slab(c)
-            path = "new_slab"
-            if slab is None:
-                return NULL
-        self._adopt(t, slab)
-        yield "pool"
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit(path)
-        return p
-    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+    def find_partial(self, c):
+        found = take_pick(self, "_found", self._slow_thread.tid)
+        return found if found is not None else _fa["_find_partial"](self, c)
+    # found in one pool-lock step, claimed in the next: the lock is dropped in between
+    return patched(pick_before_lock("_take_slab_steps", "_found", "pool",
+                                    lambda self, t, c: _fa["_find_partial"](self, c)),
+                   (FA, "_find_partial", find_partial))
 
 
 @race("free-acts-on-stale-owner", expect=("OWN-03",))

@@ -9,10 +9,10 @@ from hakmem_fast.allocator import FastAllocator
 from hakmem_fast.structs import NULL, TinySlab, load_word
 
 from . import patched
+from .base import _fa, pick_before_lock, take_pick
 from .races import race
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_new_slab", "_remote_push")}
 
 
 # ============================================================================
@@ -20,38 +20,41 @@ _fa = {name: getattr(FA, name) for name in ("_new_slab", "_remote_push")}
 # ============================================================================
 
 
-def _reusing_new_slab(keep_remote: bool):
-    """``_new_slab`` that re-initialises a released slab's own memory (its TinySlab) when
-    it reuses its base, as a C pool reuses the bytes; ``keep_remote``: the remote head
-    and count are not reset (the pool takes a released slab's stack for empty)."""
+def reusing_new_slab(keep_remote: bool):
+    """``_new_slab`` that re-initialises a released slab's own memory (its TinySlab,
+    kept by :func:`release`) when it reuses its base, as a C pool reuses the bytes;
+    ``keep_remote``: the remote head and count are not reset (the pool takes a released
+    slab's stack for empty)."""
     def new_slab(self, c):
-        released = self.__dict__.setdefault("_released", {})
-        if not self._free_bases or self._free_bases[-1] not in released:
-            return _fa["_new_slab"](self, c)
+        slab = _fa["_new_slab"](self, c)
+        old = self.__dict__.get("_released", {}).pop(slab.base, None) if slab else None
+        if old is None:
+            return slab
+        head, count = old.remote_head, old.remote_count
         cfg = self.config
-        if cfg.max_slabs_per_class is not None and \
-                len(self._class_slabs[c]) >= cfg.max_slabs_per_class:
-            return None
-        base = self._free_bases.pop()
-        slab = released.pop(base)
-        head, count = slab.remote_head, slab.remote_count
-        slab.__init__(base, c, cfg.class_sizes[c], cfg.slab_size, cfg.word_bits,
-                      cfg.mini_mag_capacity)
+        TinySlab.__init__(old, slab.base, c, cfg.class_sizes[c], cfg.slab_size,
+                          cfg.word_bits, cfg.mini_mag_capacity)
         if keep_remote:
-            slab.remote_head, slab.remote_count = head, count
-        self._slabs[base] = slab
-        self._class_slabs[c][base] = slab
-        self.probe.slab(base)
-        return slab
+            old.remote_head, old.remote_count = head, count
+        self._slabs[slab.base] = self._class_slabs[c][slab.base] = old
+        if self._ss:
+            ss = self._superslabs[slab.base & self._ss_mask]
+            ss.slabs[ss.slabs.index(slab)] = old
+        return old
     return new_slab
 
 
-def _release(self, slab) -> None:
-    del self._slabs[slab.base]
-    del self._class_slabs[slab.class_idx][slab.base]
-    self._free_bases.append(slab.base)
+def release(self, slab) -> None:
+    """``_release_slab`` that keeps the released TinySlab (:func:`reusing_new_slab`)."""
     self.__dict__.setdefault("_released", {})[slab.base] = slab
-    self.probe.slab_hit("slab_release", slab.base)
+    self._release_slab(slab)
+
+
+def release_flying(self, slab) -> None:
+    """``_maybe_release`` that counts the blocks whose remote free is in flight as free
+    (:func:`free_counting_flying`)."""
+    if free_counting_flying(self, slab):
+        release(self, slab)
 
 
 @race("quiesce-keeps-empty-slabs", expect=("QUI-01",))
@@ -80,11 +83,8 @@ def _release_during_push():
     remote stack, a block its bitmap calls free (RMT-01).
     Bug class: a slab released to the pool while a push to it is in flight (use after
     release through a lock-free stack)."""
-    def maybe_release(self, slab):
-        if free_counting_flying(self, slab):
-            _release(self, slab)
-    return patched((FA, "_maybe_release", maybe_release), (FA, "_remote_push", flying_push),
-                   (FA, "_new_slab", _reusing_new_slab(False)))
+    return patched((FA, "_maybe_release", release_flying), (FA, "_remote_push", flying_push),
+                   (FA, "_new_slab", reusing_new_slab(False)))
 
 
 def flying_push(self, slab, addr):
@@ -128,9 +128,9 @@ def _unown_with_remote():
     def maybe_release(self, slab):
         if slab.owner is None and slab.base in self._slabs and slab.mini_mag.count == 0 \
                 and slab.bitmap.free_count + slab.remote_count == slab.nblocks:
-            _release(self, slab)
+            release(self, slab)
     return patched((FA, "_maybe_release", maybe_release),
-                   (FA, "_new_slab", _reusing_new_slab(True)))
+                   (FA, "_new_slab", reusing_new_slab(True)))
 
 
 @race("new-slab-outside-lock", expect=("LIVE-02", "PART-01", "OWN-01", "OWN-02"))
@@ -139,41 +139,20 @@ def _new_slab_outside_lock():
     (and bumps the address) in a later one, outside the pool lock: two threads that both
     need a new slab make two slabs at one address and hand out the same blocks.
     Bug class: a lost update to a shared bump pointer (check-then-act on the pool)."""
-    def alloc_slow_steps(self, t, c):
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is not None:
-                yield from self._drain_steps(t.tid, slab)
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit("slow")
-            return p
-        slab, path = self._find_partial(c), "slow"
-        if slab is None:
-            path = "new_slab"
-            if self._free_bases:
-                slab = self._new_slab(c)
-            else:
-                base = self._next_base
-                yield "pool-read"              # the lock is dropped between read and bump
-                cfg = self.config
-                self._next_base = base + cfg.slab_size
-                slab = TinySlab(base, c, cfg.class_sizes[c], cfg.slab_size, cfg.word_bits,
-                                cfg.mini_mag_capacity)
-                self._slabs[base] = slab
-                self._class_slabs[c][base] = slab
-                self.probe.slab(base)
-            if slab is None:
-                yield "pool"
-                return NULL
-        self._adopt(t, slab)
-        yield "pool"
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit(path)
-        return p
-    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+    def read_base(self, t, c):
+        if _fa["_find_partial"](self, c) is None and not self._free_bases:
+            return self._next_base
+        return None
+
+    def new_slab_base(self):
+        base = take_pick(self, "_base_read", self._slow_thread.tid)
+        if base is None:
+            return _fa["_new_slab_base"](self)
+        self._next_base = base + self.config.slab_size     # bumped from the stale read
+        return base
+    # the next slab address read in one step, bumped in the pool-lock step after it
+    return patched(pick_before_lock("_take_slab_steps", "_base_read", "pool-read", read_base),
+                   (FA, "_new_slab_base", new_slab_base))
 
 
 # ============================================================================

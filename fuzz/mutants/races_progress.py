@@ -8,30 +8,26 @@ from __future__ import annotations
 
 from hakmem_fast import ops
 from hakmem_fast.allocator import FastAllocator
-from hakmem_fast.structs import NULL, store_word
 
 from . import patched
+from .base import _fa, around_steps
 from .races import race
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_remote_push",)}
+_push_steps = ops.remote_push_steps
 
 
 def _waiting_push_steps(slab, ptr):
-    """The push that waits until remote_count matches the stack it loaded."""
-    while True:
-        old = ops.atomic_load_head(slab)
-        if slab.remote_count != len(ops.remote_blocks(slab, old)):
+    """The push (``ops.remote_push_steps``) that, each time it loads the head, waits
+    until remote_count matches the stack it loads: the test and the load are one step."""
+    def wait():
+        while slab.remote_count != len(ops.remote_blocks(slab, ops.atomic_load_head(slab))):
             yield "cas-retry"                     # a drain or a push is half done: wait
-            continue
-        yield "load"
-        store_word(slab, ptr, old)
-        yield "link"
-        if ops.atomic_cas_head(slab, old, ptr):
-            break
-        yield "cas-retry"
-    yield "cas"
-    ops.atomic_add_remote_count(slab, 1)
+    yield from wait()
+    for label in _push_steps(slab, ptr):
+        yield label
+        if label == "cas-retry":                  # the push loads the head again next
+            yield from wait()
 
 
 @race("push-waits-for-drain", expect=("LIVELOCK",))
@@ -55,34 +51,21 @@ def _table_outside_lock():
     grows instead of reusing it.
     Bug class: lost update of a copy-on-write structure published by a plain store
     outside the lock (not a compare-and-swap)."""
-    def alloc_slow_steps(self, t, c):
-        for slab in (t.active_a[c], t.active_b[c]):
-            if slab is not None:
-                yield from self._drain_steps(t.tid, slab)
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit("slow")
-            return p
-        slab, path, table = self._find_partial(c), "slow", None
-        if slab is None:
-            slab, path = self._new_slab(c), "new_slab"
-            if slab is None:
-                yield "pool"
-                return NULL
-        self._adopt(t, slab)
+    def take_slab(self, t, c):
+        path = _fa["_take_slab"](self, t, c)
         if path == "new_slab":
             table = dict(self._class_slabs[c])          # the next version, with the slab
-            del self._class_slabs[c][slab.base]         # not visible until published
-        yield "pool"
+            del self._class_slabs[c][t.active_a[c].base]  # not visible until published
+            self.__dict__.setdefault("_unpublished", {})[t.tid] = table
+        return path
+
+    def publish(self, path, t, c):                      # after the pool-lock step
+        table = self.__dict__.get("_unpublished", {}).pop(t.tid, None)
         if table is not None:
             self._class_slabs[c] = table                # published outside the lock
-        self._refill_tls_magazine(t, c)
-        p = self._serve_from_actives(t, c)
-        if p != NULL:
-            self.probe.hit(path)
-        return p
-    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+        return path
+    return patched((FA, "_take_slab", take_slab),
+                   around_steps("_take_slab_steps", after=publish))
 
 
 @race("push-touches-exited-owner", expect=("CRASH-STEP",))

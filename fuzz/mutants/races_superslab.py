@@ -11,15 +11,14 @@ from hypothesis import strategies as st
 
 from fuzz.concurrent_run import random_config
 from hakmem_fast.allocator import FastAllocator
-from hakmem_fast.structs import TinySlab
 from specs.concurrent import concurrent_configs, superslab_concurrent_configs
 
 from . import patched
+from .base import _fa, pick_before_lock, take_pick
 from .races import race
+from .races_pool import flying_push, release_flying, reusing_new_slab
 
 FA = FastAllocator
-_fa = {name: getattr(FA, name) for name in ("_alloc_slow_steps", "_ss_with_room",
-                                            "_ss_acquire", "_new_slab")}
 
 #: SuperSlabs of one slab slot and a pool of 1-2: every new slab takes a SuperSlab, every
 #: released slab gives one back, so pool pops are common
@@ -41,25 +40,15 @@ def _reclaim_without_lock():
     reclaim it, both list it as their own and carve the same free slot.
     Bug class: a check-then-act race on ownership (the check outside the lock that
     guards the act)."""
-    def slow(self, t, c):
-        picks = self.__dict__.setdefault("_picked", {})
-        picked = self._ss_with_room(None)
-        if picked is not None:
-            picks[t.tid] = picked
-            yield "ss-scan"
-        try:
-            return (yield from _fa["_alloc_slow_steps"](self, t, c))
-        finally:
-            picks.pop(t.tid, None)                  # a pick lives for this slow path only
-
     def with_room(self, owner):
         if owner is None and getattr(self, "_slow_thread", None) is not None:
-            picked = self.__dict__.get("_picked", {}).pop(self._slow_thread.tid, None)
+            picked = take_pick(self, "_picked", self._slow_thread.tid)
             if picked is not None and (picked.free_slots or picked.carved < picked.nslots):
                 return picked                       # whoever owns it now
         return _fa["_ss_with_room"](self, owner)
-    return patched((FA, "_alloc_slow_steps", slow), (FA, "_ss_with_room", with_room))
-
+    return patched(pick_before_lock("_alloc_slow_steps", "_picked", "ss-scan",
+                                    lambda self, t, c: _fa["_ss_with_room"](self, None)),
+                   (FA, "_ss_with_room", with_room))
 
 
 @race("ss-pool-pop-without-lock", expect=("SS-08", "SS-07", "SS-01", "SS-02", "LIVE-02",
@@ -73,25 +62,17 @@ def _pool_pop_without_lock():
     is still there: two threads that read the same top both take it, both own it and
     carve the same slot.
     Bug class: an unlocked pop of a shared free list (both poppers read one head)."""
-    def slow(self, t, c):
-        picks = self.__dict__.setdefault("_pool_picks", {})
-        if self._ss_pool:
-            picks[t.tid] = self._ss_pool[-1]
-            yield "ss-pool-read"
-        try:
-            return (yield from _fa["_alloc_slow_steps"](self, t, c))
-        finally:
-            picks.pop(t.tid, None)                  # a read lives for this slow path only
-
     def acquire(self, t):
-        picked = self.__dict__.get("_pool_picks", {}).pop(t.tid, None)
+        picked = take_pick(self, "_pool_picks", t.tid)
         if picked is not None:                  # the pop takes what was read, wherever it is
             if picked in self._ss_pool:
                 self._ss_pool.remove(picked)
             self._ss_pool.append(picked)
         return _fa["_ss_acquire"](self, t)
-    return patched((FA, "_alloc_slow_steps", slow), (FA, "_ss_acquire", acquire))
-
+    return patched(pick_before_lock("_alloc_slow_steps", "_pool_picks", "ss-pool-read",
+                                    lambda self, t, c: self._ss_pool[-1] if self._ss_pool
+                                    else None),
+                   (FA, "_ss_acquire", acquire))
 
 
 @race("ss-release-during-push", expect=("RMT-01", "RMT-02", "DATA-01", "PART-01", "LIVE-02",
@@ -106,30 +87,8 @@ def _ss_release_during_push():
     writes its link into a block a client holds (DATA-01).
     Bug class: a SuperSlab released while a remote free into it is in flight (mimalloc
     counts a delayed free as in use until it lands)."""
-    from .races_pool import flying_push, free_counting_flying
-
-    def maybe_release(self, slab):
-        if free_counting_flying(self, slab):
-            del self._slabs[slab.base]
-            del self._class_slabs[slab.class_idx][slab.base]
-            self.__dict__.setdefault("_released", {})[slab.base] = slab
-            self.probe.slab_hit("slab_release", slab.base)
-            self._ss_slab_released(slab)
-
-    def new_slab(self, c):
-        slab = _fa["_new_slab"](self, c)
-        old = self.__dict__.get("_released", {}).pop(slab.base, None) if slab else None
-        if old is None:
-            return slab
-        cfg = self.config                       # the released slab's memory, reused
-        TinySlab.__init__(old, slab.base, c, cfg.class_sizes[c], cfg.slab_size,
-                          cfg.word_bits, cfg.mini_mag_capacity)
-        self._slabs[slab.base] = self._class_slabs[c][slab.base] = old
-        ss = self._superslabs[slab.base & self._ss_mask]
-        ss.slabs[ss.slabs.index(slab)] = old
-        return old
-    return patched((FA, "_maybe_release", maybe_release), (FA, "_remote_push", flying_push),
-                   (FA, "_new_slab", new_slab))
+    return patched((FA, "_maybe_release", release_flying), (FA, "_remote_push", flying_push),
+                   (FA, "_new_slab", reusing_new_slab(False)))
 
 
 __all__: list = []

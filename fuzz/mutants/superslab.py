@@ -8,14 +8,14 @@ import dataclasses
 
 from hypothesis import strategies as st
 
-from hakmem_fast.structs import store_word
 from hakmem_fast.superslab import FastSuperSlab
 from specs.api import Config
 
 from . import mutant, patched
 from .base import FA
 
-_ss = {name: FastSuperSlab.__dict__[name] for name in ("_ss_slot",)}
+_ss = {name: FastSuperSlab.__dict__[name] for name in (
+    "_ss_slot", "_ss_slab_released", "_ss_reclaim", "_ss_partial_rank")}
 
 
 @st.composite
@@ -59,12 +59,9 @@ def _free_slot_lost():
     Bug class: a leak in a two-level allocator's own metadata."""
     def released(self, slab):
         ss = self._superslabs[slab.base & self._ss_mask]
-        slot = self._ss_slot(ss.base, slab.base)
-        if ss.slabs[slot] is slab:
-            ss.slabs[slot] = None
-            ss.in_use -= 1
-        if self._ss_releasable(ss):
-            self._ss_release(ss)
+        _ss["_ss_slab_released"](self, slab)
+        if ss.free_slots:                       # the slot just put back (unless released)
+            ss.free_slots.pop()
     return patched((FA, "_ss_slab_released", released))
 
 
@@ -75,10 +72,8 @@ def _reclaim_keeps_owner():
     Bug class: ownership recorded on one side only (mimalloc's abandoned-segment reclaim
     must set the segment's thread id)."""
     def reclaim(self, t, ss):
-        t.superslabs.append(ss.base)
-        self.probe.hit("ss_reclaim")
-        self.probe.thread(t.tid)
-        self._ss_touch(ss)
+        _ss["_ss_reclaim"](self, t, ss)
+        ss.owner = None
     return patched((FA, "_ss_reclaim", reclaim))
 
 
@@ -88,22 +83,10 @@ def _reclaim_before_own():
     one whole even when a SuperSlab the thread owns has a partial slab of the class.
     Bug class: a search order inverted (every block is still handed out once, but each
     thread grows its SuperSlabs: the memory the mode bounds is not bounded)."""
-    def find_partial(self, t, c):
-        best, best_key = None, None
-        for slab in self._class_slabs[c].values():
-            if slab.owner is not None or not (slab.bitmap.free_count > 0 or slab.mini_mag.count
-                                              or slab.remote_head != 0):
-                continue
-            owner = self._superslabs[slab.base & self._ss_mask].owner
-            if owner is not None and owner != t.tid:
-                continue
-            key = (owner is not None, slab.base)
-            if best_key is None or key < best_key:
-                best, best_key = slab, key
-        if best is not None and not best_key[0]:
-            self._ss_reclaim(t, self._superslabs[best.base & self._ss_mask])
-        return best
-    return patched((FA, "_ss_find_partial", find_partial))
+    def rank(self, t, slab):
+        key = _ss["_ss_partial_rank"](self, t, slab)
+        return None if key is None else (not key[0], key[1])
+    return patched((FA, "_ss_partial_rank", rank))
 
 
 # ============================================================================
@@ -159,10 +142,7 @@ def _sll_ignores_capacity():
     """The tls_sll push has no capacity test: a thread's free list grows without bound.
     Bug class: an unbounded thread cache (memory stranded in one thread)."""
     def push(self, t, c, slab, addr):
-        store_word(slab, addr, t.sll_head[c])
-        t.sll_head[c] = addr
-        t.sll_count[c] += 1
-        self.probe.slab(slab.base)
+        self._sll_link(t, c, slab, addr)
         return True
     return patched((FA, "_sll_push", push))
 
@@ -178,32 +158,14 @@ def _sll_not_flushed():
     return patched((FA, "_sll_flush_steps", flush))
 
 
-def _route_counting(remote_counter):
-    """``_ss_free_route`` with the counter of a free that is not local chosen by
+def _counting(remote_counter):
+    """``_ss_count_free`` with the counter of a free that is not local chosen by
     ``remote_counter(ss)`` (a path name, or None: not counted)."""
-    def route(self, t, slab, addr):
-        c = slab.class_idx
-        ss = self._superslabs[addr & self._ss_mask]
-        if ss.owner != t.tid:
-            name = remote_counter(ss)
-            if name is not None:
-                self.probe.hit(name)
-            if slab.owner is not None and slab.owner != t.tid:
-                return self._remote_push(slab, addr)
-        else:
-            self.probe.hit("ss_local")
-            if self._sll_push(t, c, slab, addr):
-                self.probe.hit("tls_sll")
-                self.probe.hit("ss_free_early_local")
-                return None
-        if self._mag_push(t, c, addr, "free_magazine"):
-            if ss.owner == t.tid:
-                self.probe.hit("ss_free_early_local")
-            return None
-        self.probe.hit("mag_overflow")
-        self._return_block(t.tid, slab, addr)
-        return None
-    return route
+    def count(self, t, ss):
+        name = "ss_local" if ss.owner == t.tid else remote_counter(ss)
+        if name is not None:
+            self.probe.hit(name)
+    return count
 
 
 @mutant("ss-counter-on-wrong-route", expect=("SS-06",), configs=superslab_configs)
@@ -211,8 +173,8 @@ def _counter_on_wrong_route():
     """A free into a SuperSlab another thread owns counts ss_local: the totals still add
     up, only the route is wrong.
     Bug class: a debug counter on the wrong branch (the diagnosis it feeds is wrong)."""
-    return patched((FA, "_ss_free_route",
-                    _route_counting(lambda ss: "ss_local" if ss.owner is not None
+    return patched((FA, "_ss_count_free",
+                    _counting(lambda ss: "ss_local" if ss.owner is not None
                                     else "ss_remote")))
 
 
@@ -222,8 +184,8 @@ def _remote_uncounted_when_abandoned():
     """A free into an abandoned SuperSlab (no owner) counts neither ss_local nor
     ss_remote: the free-pipeline counters no longer add up to the frees.
     Bug class: a counter missing on a rare branch."""
-    return patched((FA, "_ss_free_route",
-                    _route_counting(lambda ss: None if ss.owner is None else "ss_remote")))
+    return patched((FA, "_ss_count_free",
+                    _counting(lambda ss: None if ss.owner is None else "ss_remote")))
 
 
 __all__ = ["superslab_configs"]
