@@ -204,8 +204,8 @@ class FastSteps:
 
     def _drain_steps(self, tid, slab: TinySlab):
         """Splice slab's remote stack into its bitmap (``ops.remote_drain_steps``: counted
-        first, RMT-01 on a corrupted stack with nothing changed); ``tid``: the draining
-        thread (None: the pool, at quiescence).  Returns the blocks drained."""
+        first, StructureCorrupted on a corrupted stack, nothing changed); ``tid``: the
+        draining thread (None: the pool, at quiescence).  Returns the blocks drained."""
         if slab.remote_head == NULL:
             return 0
         n = yield from ops.remote_drain_steps(slab)
