@@ -61,6 +61,18 @@ def _padding_free():
     return patched((TwoTierBitmap, "__init__", init))
 
 
+@mutant("summary-padding-set", expect=("SUM-03",))
+def _summary_padding_set():
+    """The bitmap initialiser marks every summary bit "has a free block" (a fresh slab is
+    all free), the bits past the last word included: once the real words fill, a scan led
+    by the summary reads past the bitmap.
+    Bug class: an index wider than what it indexes."""
+    def init(self, nblocks, word_bits=64):
+        _bm["__init__"](self, nblocks, word_bits)
+        self.summary = [(1 << word_bits) - 1] * len(self.summary)
+    return patched((TwoTierBitmap, "__init__", init))
+
+
 @mutant("free-count-drift", expect=("SLAB-03",))
 def _free_count_drift():
     """set_used forgets to decrement free_count when it fills a word.

@@ -3,6 +3,7 @@
     bit i of words == 1  <=>  block i is not bitmap-free   (padding bits: 1)
     free_count == popcount(free bits)
     summary bit w == 1  <=>  words[w] has a free bit
+    len(summary) == ceil(nwords / word_bits); summary bits w >= nwords are 0
     every word below hint_word is full
 """
 from __future__ import annotations
@@ -115,3 +116,20 @@ def sum_02_hint(snap: Snapshot, s: SlabSnap, view: View) -> None:
             fail("SUM-02", f"block {h(s.base + idx * s.block_size)} (index {idx}) is free "
                            f"below hint_word {s.hint_word}: a scan from the hint misses it "
                            f"{of_slab(s)}", dump_slab(s))
+
+
+@invariant("SUM-03", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
+           planted="summary-padding-set",
+           statement="len(summary) == ceil(nwords / word_bits); summary bits w >= nwords are 0 "
+                     "(no word there: a scan led by the summary would read past the bitmap)")
+def sum_03_summary_padding(snap: Snapshot, s: SlabSnap, view) -> None:
+    wb, nwords = snap.config.word_bits, len(s.words)
+    if len(s.summary) != -(-nwords // wb):
+        fail("SUM-03", f"{len(s.summary)} summary words for {nwords} bitmap words of "
+                       f"{wb} bits {of_slab(s)}", dump_slab(s))
+    pad = s.summary[-1] >> (nwords - (len(s.summary) - 1) * wb) if s.summary else 0
+    if pad:
+        w = nwords + (pad & -pad).bit_length() - 1
+        fail("SUM-03", f"summary bit {w} is set but the bitmap has {nwords} words "
+                       f"{of_slab(s)}", dump_slab(s))
+
