@@ -279,24 +279,19 @@ def run_view(snap: Snapshot, view: View, level: int, scope: Optional[str] = None
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(level, scope, min_level)
-    slabs, threads = snap.slabs, snap.threads
     for ids, inv_scope, fns in plan:
         counts[ids] += 1
-        if inv_scope == "slab":
-            for base in view.bases:
-                s = slabs.get(base)
-                if s is not None:
-                    for fn in fns:
-                        fn(snap, s, view)
-        elif inv_scope == "thread":
-            for tid in view.tids:
-                t = threads.get(tid)
-                if t is not None:
-                    for fn in fns:
-                        fn(snap, t, view)
-        else:
+        if inv_scope == "heap":
             for fn in fns:
                 fn(snap, view)
+            continue
+        table, keys = (snap.slabs, view.bases) if inv_scope == "slab" else \
+            (snap.threads, view.tids)
+        for key in keys:            # each slab (thread) of the view the snapshot holds
+            x = table.get(key)
+            if x is not None:
+                for fn in fns:
+                    fn(snap, x, view)
 
 
 def _plan(level: int, scope: Optional[str], min_level: int) -> list:
