@@ -174,7 +174,7 @@ class LockstepOracle:
 
     def op_check(self, fn, *args):
         """Run the op-scope check ``fn`` (declared in the registry) on this op's
-        observations; the registry counts the run under its ID in ``runs``."""
+        observations, counted in ``runs`` under the ID its declaration put on it."""
         self.runs[fn.inv_id] += 1       # registry.run_op inlined: the hot path of every op
         return fn(*args)
 

@@ -73,14 +73,16 @@ def _quiesce_keeps_empty():
     return patched((FA, "_quiesce_gen", quiesce_gen))
 
 
-@race("release-during-push", expect=("RMT-01", "DATA-01", "PART-01", "LIVE-02", "CRASH-STEP"))
+@race("release-during-push", expect=("RMT-01", "RMT-02", "DATA-01", "PART-01", "LIVE-02",
+                                     "CRASH-STEP"))
 def _release_during_push():
     """A slab goes back to the pool when all its blocks are free -- counting a block whose
     remote free has started but whose push has not landed yet as free (a use count
     decremented when the free starts, not when the block reaches the slab).  The pool
     reuses the slab's memory for the next new slab; the push then writes its link into a
     block of the new slab that a client may hold (DATA-01) and lands on the new slab's
-    remote stack, a block its bitmap calls free (RMT-01).
+    remote stack, a block its bitmap calls free (RMT-01), leaving its remote count off
+    (RMT-02).
     Bug class: a slab released to the pool while a push to it is in flight (use after
     release through a lock-free stack)."""
     return patched((FA, "_maybe_release", release_flying), (FA, "_remote_push", flying_push),
