@@ -8,8 +8,8 @@ from __future__ import annotations
 import gc
 import time
 
-from specs.api import Config
-from specs.lockstep import Alloc
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import Alloc
 
 
 def ops_per_second(n: int, run) -> float:

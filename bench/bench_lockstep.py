@@ -1,4 +1,4 @@
-"""Cost of the lockstep oracle (specs/lockstep.py) and its Hypothesis machine (specs/machines.py).
+"""Cost of the lockstep oracle (hakmem_verify/oracle/lockstep.py) and its Hypothesis machine (hakmem_verify/explore/machines.py).
 
 Everything runs in ONE process, so the ratios it prints are comparable even on
 a noisy shared machine (the absolute numbers are not).  It measures:
@@ -65,11 +65,12 @@ from hypothesis.stateful import (RuleBasedStateMachine, rule,
 
 from bench_common import add_alloc, ops_per_second
 from bench_profile import compare_profiles, profile_ops
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.lockstep import AllocMany, Free, Oracle, Read, Write
-from specs.machines import make_machine
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import AllocMany, Free, Read, Write
+from hakmem_verify.explore.machines import make_machine
 
 SEED = 20251126
 TIDS = 4

@@ -17,9 +17,9 @@ import random
 import sys
 import time
 
-from hakmem_native import build, unavailable_reason
-from hakmem_native.allocator import c_config
-from specs.api import Config
+from hakmem_verify.models.native import build, unavailable_reason
+from hakmem_verify.models.native.allocator import c_config
+from hakmem_verify.contract.api import Config
 
 TARGETS = {"before (design)": 83.0, "after (design target)": "40-50"}
 
@@ -38,9 +38,10 @@ def pairs_ns(threads: int, remote: int, pairs: int, mode: int, size: int = 64,
 
 def lockstep_rate(impl: str, nops: int, seed: int = 0) -> float:
     """Ops/s of the lockstep oracle (reference + impl, L2 checks) on a random alloc/free mix."""
-    from fuzz.impl import load_impl
-    from hakmem_ref import RefAllocator
-    from specs.lockstep import Alloc, Free, Oracle
+    from hakmem_verify.explore.impl import load_impl
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.oracle.lockstep import Oracle
+    from hakmem_verify.contract.ops import Alloc, Free
     cfg = Config(slab_size=4096)
     oracle = Oracle(RefAllocator(cfg), load_impl(impl)(cfg))
     rng = random.Random(seed)
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
         print(reason, file=sys.stderr)
         return 2
     print(f"bench_native: {args.pairs:,} alloc+free pairs per thread, best of 3", file=sys.stderr)
-    print("| loop | hakmem_native ns/pair | with debug table | system malloc ns/pair | "
+    print("| loop | hakmem_verify.models.native ns/pair | with debug table | system malloc ns/pair | "
           "native / malloc | design (ns/op) |")
     print("|---|---|---|---|---|---|")
     for label, threads, remote in (("1 thread", 1, 0), ("4 threads", 4, 0),

@@ -8,7 +8,7 @@ import pstats
 
 #: frames that only drive the work (the bench scripts, the oracle's run and apply loops), left
 #: out of the comparison
-SKIP = ("specs/lockstep.py:198(run)", "{built-in method builtins.exec}", "<string>:1(<module>)",
+SKIP = ("hakmem_verify/oracle/lockstep.py:198(run)", "{built-in method builtins.exec}", "<string>:1(<module>)",
         "lockstep.py:202(apply)", "bench_lockstep.py", "bench_profile.py")
 
 

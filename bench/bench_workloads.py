@@ -1,12 +1,12 @@
 """Replay speed of the standard workloads: bare (no oracle) and checked (lockstep oracle, L2).
 
-Generates every workload of ``fuzz.workloads.WORKLOADS`` at ``--scale`` (4
+Generates every workload of ``hakmem_verify.workloads.seeded.WORKLOADS`` at ``--scale`` (4
 threads, seed 0) and picks the largest (most ops).  Then, in this process:
 
-* **bare**: ``fuzz.workloads.run_bare`` on a fresh ``FastAllocator(Config())``
+* **bare**: ``hakmem_verify.workloads.seeded.run_bare`` on a fresh ``FastAllocator(Config())``
   (and on a fresh ``RefAllocator``): alloc/free/write/thread exit only, no
   checks; median of ``--repeat`` runs;
-* **checked**: ``specs.lockstep.Oracle(ref, fast, check_level=2, l3_every=25)``
+* **checked**: ``hakmem_verify.oracle.lockstep.Oracle(ref, fast, check_level=2, l3_every=25)``
   over the same ops, then ``teardown()`` (free everything, quiesce, full
   check): what ``hakmem-fuzz replay --workload NAME`` does; one run.  Then
   once more with ``l3_every=0`` (L2 only) to show what the periodic full-heap
@@ -28,11 +28,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_common import fresh_rate, ops_per_second
-from fuzz.workloads import WORKLOADS, generate, run_bare
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.lockstep import L3_EVERY, Oracle
+from hakmem_verify.workloads.seeded import WORKLOADS, generate, run_bare
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.lockstep import L3_EVERY, Oracle
 
 
 def bare(cls, ops) -> float:

@@ -1,5 +1,5 @@
 """A bump allocator with per-class free lists, tested black-box against the reference."""
-from specs.api import (BadArgument, DoubleFree, InvalidAddress, InvalidFree, OutOfBounds, Stats,
+from hakmem_verify.contract.api import (BadArgument, DoubleFree, InvalidAddress, InvalidFree, OutOfBounds, Stats,
                        size_to_class)
 
 

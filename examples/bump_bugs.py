@@ -6,7 +6,7 @@ design that the harness must find black-box.  Each factory is an ``--impl``::
 ``PLANTED``: factory name -> (the invariant IDs that must name it, the bug).
 """
 from examples.bump_alloc import Bump, check_tid
-from specs.api import Stats
+from hakmem_verify.contract.api import Stats
 
 
 class OverlappingBlocks(Bump):

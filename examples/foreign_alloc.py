@@ -1,5 +1,5 @@
 """Three allocators that differ from the reference, each declaring how
-(``specs.api.Capabilities``, the factory's ``capabilities`` attribute), so the harness
+(``hakmem_verify.contract.api.Capabilities``, the factory's ``capabilities`` attribute), so the harness
 tests them on their own terms:
 
 * ``round16``: every request rounded up to a multiple of 16 bytes (usable sizes 16, 32,
@@ -17,7 +17,7 @@ Each runs clean::
 planted factory declares the same capabilities as its clean one.
 """
 from examples.bump_alloc import Bump, check_tid
-from specs.api import Capabilities
+from hakmem_verify.contract.api import Capabilities
 
 
 class FixedClasses(Bump):

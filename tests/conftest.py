@@ -1,10 +1,10 @@
-"""Pytest setup: our Hypothesis profiles, loaded explicitly (see specs/profiles.py), and the
-implementation under test (``--impl MODULE:FACTORY`` or ``$HAKMEM_IMPL``, default hakmem_fast)."""
+"""Pytest setup: our Hypothesis profiles, loaded explicitly (see hakmem_verify/explore/profiles.py), and the
+implementation under test (``--impl MODULE:FACTORY`` or ``$HAKMEM_IMPL``, default hakmem_verify.models.fast)."""
 import pytest
 from hypothesis import settings
 
-from fuzz import impl as impl_mod
-from specs.profiles import default_profile, register_profiles
+from hakmem_verify.explore import impl as impl_mod
+from hakmem_verify.explore.profiles import default_profile, register_profiles
 
 register_profiles()
 settings.load_profile(default_profile())

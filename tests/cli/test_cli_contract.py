@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from fuzz.cli import main
+from hakmem_verify.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = [sys.executable, "-c", "import sys; from fuzz.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from hakmem_verify.cli.main import main; sys.exit(main())"]
 START_TIMEOUT = 60.0      # seconds until the first progress line (a busy machine)
 STOP_LIMIT = 4.0          # seconds from the signal to the exit
 PLOT_LIMIT = 12.0         # the same for a command that draws its report's plots
@@ -46,7 +46,7 @@ def _mutants_json(tmp_path):
 
 def _native_stress_available() -> bool:
     try:
-        from hakmem_native import unavailable_reason
+        from hakmem_verify.models.native import unavailable_reason
     except ImportError:
         return False
     return not unavailable_reason(None)
@@ -68,7 +68,7 @@ INTERRUPTS = [
     ("mutants", ["mutants", "--workers", "1", "--budget", "5", "--json",
                  "{tmp}/mutants.json", "seed-mini_mag_push", "seed-mini_mag_pop"],
      r"hunting 2 mutants", "SIGINT", _mutants_json),
-    ("mutate", ["mutate", "--files", "hakmem_fast/bitmap.py", "--n", "20", "--budget", "5",
+    ("mutate", ["mutate", "--files", "hakmem_verify/models/fast/bitmap.py", "--n", "20", "--budget", "5",
                 "--workers", "1", "--root", ROOT, "--tests", "none", "--out",
                 "{tmp}/mutate"], r"mutants of 1 files", "SIGINT", None),
     ("contracts", ["contracts"], r"hakmem-fuzz contracts: crosshair", "SIGINT", None),
@@ -148,9 +148,9 @@ UNWRITABLE = [
      "--report"),
     ("mutants", ["mutants", "--budget", "1", "--json", "{bad}", "stats-flush-off-by-one"],
      "--json"),
-    ("mutate", ["mutate", "--files", "hakmem_fast/bitmap.py", "--n", "1", "--root", ROOT,
+    ("mutate", ["mutate", "--files", "hakmem_verify/models/fast/bitmap.py", "--n", "1", "--root", ROOT,
                 "--out", "{bad}"], "--out"),
-    ("mutate-md", ["mutate", "--files", "hakmem_fast/bitmap.py", "--n", "1", "--root", ROOT,
+    ("mutate-md", ["mutate", "--files", "hakmem_verify/models/fast/bitmap.py", "--n", "1", "--root", ROOT,
                    "--out", "{tmp}/mutate", "--write-md", "{bad}"], "--write-md"),
     ("mutate-c", ["mutate", "--c-file", EXAMPLE_C, "--build",
                   "gcc -shared -fPIC -o {out} {src}", "--prefix", "ex_", "--out", "{bad}"],
@@ -206,8 +206,8 @@ BAD_VALUES = [
     (["explore", "--samples", "1"], "--samples"),
     (["mutants", "--budget", "0", "stats-flush-off-by-one"], "--budget"),
     (["mutants", "--workers", "0", "stats-flush-off-by-one"], "--workers"),
-    (["mutate", "--files", "hakmem_fast/bitmap.py", "--root", ROOT, "--n", "0"], "--n"),
-    (["mutate", "--files", "hakmem_fast/bitmap.py", "--root", ROOT, "--budget", "-3"],
+    (["mutate", "--files", "hakmem_verify/models/fast/bitmap.py", "--root", ROOT, "--n", "0"], "--n"),
+    (["mutate", "--files", "hakmem_verify/models/fast/bitmap.py", "--root", ROOT, "--budget", "-3"],
      "--budget"),
     (["contracts", "--per-path-timeout", "0"], "--per-path-timeout"),
     (["stress", "--threads", "0"], "--threads"),

@@ -3,12 +3,12 @@ steps interleave, checked between steps, at every quiescent point (linearizabili
 against the reference) and at teardown."""
 from hypothesis import settings
 
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.concurrent import (Harness, make_concurrent_machine, replay,
-                              superslab_concurrent_configs)
-from specs.api import Config
-from specs.schedule import Replay
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.oracle.concurrent import Harness, replay, superslab_concurrent_configs
+from hakmem_verify.explore.concurrent_hunt import make_concurrent_machine
+from hakmem_verify.contract.api import Config
+from hakmem_verify.schedule import Replay
 
 ConcurrentMachine = make_concurrent_machine(RefAllocator, FastAllocator)
 TestConcurrentMachine = ConcurrentMachine.TestCase

@@ -1,6 +1,6 @@
 """Random and PCT schedules over random concurrent rounds (the runner's concurrent family)."""
-from fuzz.concurrent_run import run_concurrent
-from fuzz.mutants.races import RACES
+from hakmem_verify.runner.concurrent import run_concurrent
+from hakmem_verify.planted.races import RACES
 
 
 def test_random_and_pct_rounds_on_the_clean_model_find_nothing_and_count_their_schedules():
@@ -19,10 +19,10 @@ def test_random_rounds_find_the_seed_stats_add_and_print_a_replayable_reproducer
 
 
 def test_a_hunt_whose_shrink_budget_ends_keeps_the_smallest_failure_and_says_so(capsys):
-    from fuzz.mutants.races import RACES
-    from hakmem_fast import FastAllocator
-    from hakmem_ref import RefAllocator
-    from specs.concurrent_hunt import hunt_concurrent
+    from hakmem_verify.planted.races import RACES
+    from hakmem_verify.models.fast import FastAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
     with RACES["seed-stats-global-add"].apply():
         r = hunt_concurrent(RefAllocator, FastAllocator, budget=60, seed=0,
                             shrink_seconds=1e-6)
@@ -32,10 +32,10 @@ def test_a_hunt_whose_shrink_budget_ends_keeps_the_smallest_failure_and_says_so(
 
 
 def test_the_post_pass_returns_its_input_at_once_when_its_budget_is_spent():
-    from hakmem_fast import FastAllocator
-    from hakmem_ref import RefAllocator
-    from specs.api import Config
-    from specs.concurrent_shrink import shrink_rounds
+    from hakmem_verify.models.fast import FastAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.explore.concurrent_shrink import shrink_rounds
     rounds = [({0: [("alloc", 8)], 1: [("alloc", 8)]}, "0 1")]
     stats = {}
     cfg = Config(class_sizes=(8,), slab_size=64)
@@ -45,7 +45,7 @@ def test_the_post_pass_returns_its_input_at_once_when_its_budget_is_spent():
 
 
 def test_a_concurrent_finding_reports_its_shrink_time_and_whether_it_was_cut():
-    from fuzz.mutants.races import RACES
+    from hakmem_verify.planted.races import RACES
     with RACES["seed-stats-global-add"].apply():
         rep = run_concurrent(60, seed=0, shrink_seconds=1e-6)
     assert rep.finding and rep.shrink_cut

@@ -1,5 +1,5 @@
 """A foreign Python allocator under the concurrent machine: any implementation offering
-the step generators (``specs.api.Steps``, part of the white-box ``Hooks``) is interleaved
+the step generators (``hakmem_verify.contract.api.Steps``, part of the white-box ``Hooks``) is interleaved
 like the model; a black-box one is refused in one line.  The example is the model's own
 generators behind a factory of another module."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ import runpy
 
 import pytest
 
-from fuzz.cli import main
-from hakmem_fast import FastAllocator
-from specs.api import InvariantViolation
+from hakmem_verify.cli.main import main
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import InvariantViolation
 
 SPEC = f"{__name__}:make"
 
@@ -54,4 +54,4 @@ def test_a_black_box_allocator_is_refused_in_one_line(capsys):
     assert main(["run", "--machine", "concurrent", "--impl", "examples.bump_alloc:make",
                  "--minutes", "0.01"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert any("specs.api.Steps" in line and "black-box" in line for line in err)
+    assert any("hakmem_verify.contract.api.Steps" in line and "black-box" in line for line in err)

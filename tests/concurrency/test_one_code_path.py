@@ -1,12 +1,12 @@
-"""One code path: every sequential op of hakmem_fast runs the step generator the
+"""One code path: every sequential op of hakmem_verify.models.fast runs the step generator the
 concurrent machine interleaves, so a planted bug in a generator (or a fuzzed line of
 one) is seen by the lockstep machine too.  Each op is run once with its generator
 wrapped by a spy; the spy must have run, to completion."""
 import pytest
 
-from hakmem_fast import FastAllocator
-from specs.api import Config
-from specs.invariants import check_impl
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.check import check_impl
 
 CFG = Config(class_sizes=(8, 16), slab_size=64, word_bits=8, mini_mag_capacity=2,
              refill_batch=2, magazine_capacity=1, flush_interval=2)

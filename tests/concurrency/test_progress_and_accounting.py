@@ -3,19 +3,19 @@ counts of a Run, the starving strategy, the findings on fixed reproducers (and t
 model on the same rounds), and SLAB-ACCT at the lockstep oracle's L3 check."""
 import pytest
 
-from fuzz.mutants import patched
-from fuzz.mutants import races_progress  # noqa: F401  (registers its races in RACES)
-from fuzz.mutants.races import RACES
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config, InvariantViolation
-from specs.concurrent import Harness, replay
-from specs.invariants.progress import op_budget, solo_bound
-from specs.invariants.slab_accounting import PoolTables, check_pool, slab_acct
-from specs.lockstep import Oracle
-from specs.machines import make_machine
-from specs.ops import Alloc, Free, Quiesce, ThreadExit
-from specs.schedule import Replay, Run, Starve
+from hakmem_verify.planted import patched
+from hakmem_verify.planted import races_progress  # noqa: F401  (registers its races in RACES)
+from hakmem_verify.planted.races import RACES
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.oracle.concurrent import Harness, replay
+from hakmem_verify.check.progress import op_budget, solo_bound
+from hakmem_verify.check.slab_accounting import PoolTables, check_pool, slab_acct
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.explore.machines import make_machine
+from hakmem_verify.contract.ops import Alloc, Free, Quiesce, ThreadExit
+from hakmem_verify.schedule import Replay, Run, Starve
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=4, mini_mag_capacity=1,
              refill_batch=1, magazine_capacity=1, flush_interval=1)
@@ -129,7 +129,7 @@ def _lockstep(ops):
 
 
 def test_the_lockstep_machine_checks_slab_accounting_after_its_l3_check(monkeypatch):
-    monkeypatch.setattr("specs.machine_base.event", lambda *a: None)   # outside a test
+    monkeypatch.setattr("hakmem_verify.explore.machine_base.event", lambda *a: None)   # outside a test
     ops = [Alloc(8, 0), Free(0, 0), ThreadExit(0), Quiesce()]
     assert _lockstep(ops).checks["SLAB-ACCT"] >= 1          # the first op and Quiesce
     with patched((FastAllocator, "_maybe_release", _forget_the_base)), \
@@ -156,8 +156,8 @@ def test_the_runners_concurrent_machine_starves_a_thread_one_example_in_four():
     """A fair random scheduler always lets the other thread finish: without starving
     schedules hakmem-fuzz run's concurrent machine never sees the spin (60 s, 3,703
     examples, measured); with them it finds LIVELOCK at once."""
-    from fuzz import mutants
-    from fuzz.concurrent_run import run_concurrent
+    from hakmem_verify import planted as mutants
+    from hakmem_verify.runner.concurrent import run_concurrent
     mutants.names()                                   # the catalogue, races included
     with RACES["push-waits-for-drain"].apply():
         rep = run_concurrent(30, seed=1, shrink_seconds=2, ss_share=0.0)

@@ -1,6 +1,6 @@
 """hakmem-fuzz run --machine concurrent: exit 0 on the clean model with the report, 1 with a
 finding and its reproducer, 2 on a bad combination."""
-from fuzz.cli import main
+from hakmem_verify.cli.main import main
 
 
 def test_the_clean_model_exits_0_and_reports_schedules_preemptions_and_races(capsys, tmp_path):
@@ -11,9 +11,9 @@ def test_the_clean_model_exits_0_and_reports_schedules_preemptions_and_races(cap
     out = cap.out
     assert "schedules" in out and "preemptions per schedule" in out
     assert "shared-word races fired: cas-retry" in out and "nothing found" in out
-    assert "hakmem_fast:FastAllocator" in cap.err           # the implementation banner
+    assert "hakmem_verify.models.fast:FastAllocator" in cap.err           # the implementation banner
     doc = json.loads((tmp_path / "report.json").read_text())
-    assert doc["result"] == "clean" and doc["implementation"] == "hakmem_fast:FastAllocator"
+    assert doc["result"] == "clean" and doc["implementation"] == "hakmem_verify.models.fast:FastAllocator"
     assert doc["totals"]["schedules"] > 0 and doc["totals"]["steps"] > doc["totals"]["schedules"]
     assert sum(doc["preemptions"]["schedules_by_preemptions"].values()) == \
         doc["totals"]["schedules"]
@@ -33,7 +33,7 @@ def test_a_planted_race_exits_1_with_its_reproducer(capsys, tmp_path):
     assert "rounds = [" in doc["finding"]["reproducer"]
     import runpy
     import pytest
-    from specs.api import InvariantViolation
+    from hakmem_verify.contract.api import InvariantViolation
     scope = runpy.run_path(doc["finding"]["reproducer_file"])
     assert scope["MUTANT"] == "seed-stats-global-add"
     test = next(f for n, f in scope.items() if n.startswith("test_"))
@@ -68,7 +68,7 @@ def test_concurrent_with_another_family_is_a_usage_error(capsys):
 def test_a_planted_race_in_the_default_run_is_hunted_by_the_concurrent_machine(capsys,
                                                                                tmp_path):
     import json
-    from fuzz.mutants.races import RACES
+    from hakmem_verify.planted.races import RACES
     rc = main(["run", "--mutant", "new-slab-outside-lock", "--minutes", "0.5", "--workers",
                "1", "--seed", "1", "--db", str(tmp_path / "db"),
                "--report", str(tmp_path / "rep")])
@@ -91,18 +91,18 @@ def test_a_planted_race_with_a_lockstep_family_is_a_usage_error(capsys):
 
 def test_mutants_hunts_a_planted_race_with_the_concurrent_machine_and_its_rounds_replay(capsys):
     import json
-    from fuzz.mutants.races import RACES
-    from hakmem_fast import FastAllocator
-    from hakmem_ref import RefAllocator
-    from specs.concurrent import replay
-    from specs.api import InvariantViolation
+    from hakmem_verify.planted.races import RACES
+    from hakmem_verify.models.fast import FastAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.oracle.concurrent import replay
+    from hakmem_verify.contract.api import InvariantViolation
     assert main(["mutants", "--workers", "1", "--budget", "30", "--json", "-",
                  "seed-stats-global-add"]) == 0
     row = json.loads(capsys.readouterr().out)["results"][0]
     assert row["machine"] == "concurrent" and row["inv_id"] == "STAT-01"
     assert row["repro_steps"] >= 2 and row["preemptions"] >= 1
     scope = {}
-    exec(row["reproducer"].replace("Config(", "__import__('specs.api').api.Config("), scope)
+    exec(row["reproducer"].replace("Config(", "__import__('hakmem_verify.contract.api').contract.api.Config("), scope)
     with RACES["seed-stats-global-add"].apply():
         try:
             replay(RefAllocator, FastAllocator, scope["config"], scope["rounds"])

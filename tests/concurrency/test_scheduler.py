@@ -2,10 +2,10 @@
 exploration drive real atomic steps of the fast model."""
 import pytest
 
-from fuzz import mutants
-from hakmem_fast import FastAllocator
-from specs.api import Config
-from specs.schedule import (PCT, RandomStrategy, Replay, Run, Schedule, ScheduleError, explore,
+from hakmem_verify import planted as mutants
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.schedule import (PCT, RandomStrategy, Replay, Run, Schedule, ScheduleError, explore,
                             race_free_with_drain)
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=8, mini_mag_capacity=1, refill_batch=1,
@@ -103,19 +103,19 @@ def test_the_scripted_race_is_a_schedule_with_a_failed_cas():
 
 def test_the_lockstep_race_free_records_the_schedule_it_ran_and_the_reproducer_shows_it(
         monkeypatch):
-    import specs.machines
-    from hakmem_ref import RefAllocator
-    from specs.api import Config
-    from specs.machines import make_machine
-    from specs.ops import RaceFree, op_repr
-    import specs.machine_base
-    monkeypatch.setattr(specs.machines, "event", lambda *a, **k: None)   # outside a test
-    monkeypatch.setattr(specs.machine_base, "event", lambda *a, **k: None)
+    import hakmem_verify.explore.machines
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.explore.machines import make_machine
+    from hakmem_verify.contract.ops import RaceFree, op_repr
+    import hakmem_verify.explore.machine_base
+    monkeypatch.setattr(hakmem_verify.explore.machines, "event", lambda *a, **k: None)   # outside a test
+    monkeypatch.setattr(hakmem_verify.explore.machine_base, "event", lambda *a, **k: None)
     Machine = make_machine(RefAllocator, FastAllocator, name="RaceMachine")
     m = Machine()
     m.setup(Config(class_sizes=(8,), slab_size=64, mini_mag_capacity=1, refill_batch=1,
                    magazine_capacity=1))
-    a = m.oracle.apply(__import__("specs.ops", fromlist=["Alloc"]).Alloc(8, 0))
+    a = m.oracle.apply(__import__("hakmem_verify.contract.ops", fromlist=["Alloc"]).Alloc(8, 0))
     m.race_free(a[0] if isinstance(a, list) else a, 1)
     op = m.oracle.trace[-1]
     assert isinstance(op, RaceFree) and op.schedule

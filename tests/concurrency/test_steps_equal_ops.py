@@ -1,9 +1,9 @@
-"""One model, not two: running each op's atomic steps (hakmem_fast.steps) to completion,
+"""One model, not two: running each op's atomic steps (hakmem_verify.models.fast.steps) to completion,
 one op at a time, gives the results and the state the sequential op gives."""
 from hypothesis import given, settings, strategies as st
 
-from hakmem_fast import FastAllocator
-from specs.api import AllocatorError, Config
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import AllocatorError, Config
 
 OPS = st.lists(st.tuples(st.sampled_from(["alloc", "free", "drain", "evict", "exit", "flush"]),
                          st.integers(0, 3), st.integers(0, 40)), min_size=1, max_size=40)

@@ -1,4 +1,4 @@
-"""The contracts of ``specs.contracts`` evaluated at run time, at any geometry.
+"""The contracts of ``hakmem_verify.contracts`` evaluated at run time, at any geometry.
 
 CrossHair checks the ``pre:`` / ``post:`` / ``inv:`` lines within small
 bounds (2-bit words, a few threads); the tests run the very same lines on
@@ -10,7 +10,7 @@ the arguments and ``__return__`` the result, and the class invariants of a
 method's object.  A false condition raises :class:`ContractViolated`
 naming the line and the values.
 
-A ``pre:`` line that names a ``CHECK_*`` bound of ``specs.contracts`` only
+A ``pre:`` line that names a ``CHECK_*`` bound of ``hakmem_verify.contracts`` only
 bounds what CrossHair explores, so it is not evaluated here.
 
 ``ENFORCED`` switches the evaluation off (``call`` only runs ``fn``): the
@@ -23,13 +23,13 @@ import copy
 import inspect
 from types import SimpleNamespace
 
-from specs import contracts
+from hakmem_verify import contracts
 
 ENFORCED = True
 
 
 class ContractViolated(AssertionError):
-    """A postcondition or invariant of ``specs.contracts`` is false on a concrete call."""
+    """A postcondition or invariant of ``hakmem_verify.contracts`` is false on a concrete call."""
 
 
 class PreconditionNotMet(AssertionError):
@@ -75,7 +75,7 @@ def call(fn, *args, doc: str = None):
 
 
 def check(obj) -> None:
-    """The ``inv:`` lines of ``obj``'s class (``specs.contracts.check``), unless switched off."""
+    """The ``inv:`` lines of ``obj``'s class (``hakmem_verify.contracts.check``), unless switched off."""
     if ENFORCED:
         try:
             contracts.check(obj)
@@ -84,7 +84,7 @@ def check(obj) -> None:
 
 
 def contracted() -> dict:
-    """Every contract of ``specs.contracts``: ``name -> (kind, object)`` for each
+    """Every contract of ``hakmem_verify.contracts``: ``name -> (kind, object)`` for each
     module function and method with a ``pre:`` or ``post:`` line and each class
     with an ``inv:`` line.  Constructors are left out: their ``pre:`` only bounds
     the states CrossHair builds (they are the checker's state generators, and

@@ -10,7 +10,7 @@ sampling at random.  Use it for the property tests of the pure cores:
 loaded before Hypothesis' pytest plugin selects the profile).  The tests in
 ``test_core_properties.py`` that are marked ``crosshair`` always run under it.
 
-This registration belongs with the other profiles in ``specs/profiles.py``
+This registration belongs with the other profiles in ``hakmem_verify/explore/profiles.py``
 (``register_profiles``); it lives here until it moves there.
 """
 from hypothesis import HealthCheck, settings

@@ -1,4 +1,4 @@
-"""Planted bugs: one broken variant of each core in ``specs.contracts``.
+"""Planted bugs: one broken variant of each core in ``hakmem_verify.contracts``.
 
 CrossHair must refute every one of them with a counterexample.  A variant
 of a method subclasses the core's class and overrides that one method
@@ -27,7 +27,7 @@ conditions (see ``main``).
 """
 from __future__ import annotations
 
-from specs.contracts import (CHECK_MAX_SIZE, CLASS_SIZES, MIN_CLASS_SIZE,  # noqa: F401  (named by pre:/inv: lines)
+from hakmem_verify.contracts import (CHECK_MAX_SIZE, CLASS_SIZES, MIN_CLASS_SIZE,  # noqa: F401  (named by pre:/inv: lines)
                              NULL, NUM_CLASSES, MiniMag, Slab, StatCounters, TwoTierBitmap,
                              _find_free, _pop, _push, _set_free, _set_used)
 

@@ -1,10 +1,10 @@
 """No drift: the bitmap CrossHair checks is the bitmap the model runs.
 
-``specs.contracts`` restates the two-tier bitmap in CrossHair-friendly
+``hakmem_verify.contracts`` restates the two-tier bitmap in CrossHair-friendly
 arithmetic; a proof about a restatement is only worth something while it
 behaves exactly like the real thing.  So the same random operation sequences
-go to ``specs.contracts.TwoTierBitmap`` and to the model's
-``hakmem_fast.bitmap.TwoTierBitmap`` at several word widths (64 included)
+go to ``hakmem_verify.contracts.TwoTierBitmap`` and to the model's
+``hakmem_verify.models.fast.bitmap.TwoTierBitmap`` at several word widths (64 included)
 and block counts (padding included), and after every step the two must agree
 on the words, the summary, the hint, the free count and every result, and
 the contract (the very ``pre:`` / ``post:`` / ``inv:`` lines CrossHair
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from hakmem_fast.bitmap import TwoTierBitmap as ModelBitmap
-from specs import contracts
-from specs.contracts import TwoTierBitmap
+from hakmem_verify.models.fast.bitmap import TwoTierBitmap as ModelBitmap
+from hakmem_verify import contracts
+from hakmem_verify.contracts import TwoTierBitmap
 
 from . import conditions
 

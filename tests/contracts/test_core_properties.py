@@ -1,4 +1,4 @@
-"""Property tests of the pure cores in ``specs.contracts``, under two backends.
+"""Property tests of the pure cores in ``hakmem_verify.contracts``, under two backends.
 
 Each property is a plain function ``prop_*``; it runs twice: with
 Hypothesis' random generation (``test_*``), and with ``backend="crosshair"``
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specs import contracts
-from specs.contracts import (CLASS_SIZES, NULL, MiniMag, Slab, StatCounters, TwoTierBitmap,
+from hakmem_verify import contracts
+from hakmem_verify.contracts import (CLASS_SIZES, NULL, MiniMag, Slab, StatCounters, TwoTierBitmap,
                              mini_mag_blocks, size_to_class)
 
 under_crosshair = settings(settings.get_profile("crosshair"), max_examples=60)  # conftest.py

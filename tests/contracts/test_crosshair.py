@@ -3,8 +3,8 @@
 Two CrossHair runs, each started once per test process (without
 pytest-xdist the first starts both, so they overlap on two cores):
 
-* the check of the contract modules (``specs/contracts/``) with the budget of ``CHECK_COMMAND``
-  (the command documented in ``specs/CONTRACTS.md``), with ``--report_all`` so
+* the check of the contract modules (``hakmem_verify/contracts/``) with the budget of ``CHECK_COMMAND``
+  (the command documented in ``docs/CONTRACTS.md``), with ``--report_all`` so
   that a condition whose precondition CrossHair could never meet ("Unable to
   meet precondition") fails the test instead of passing vacuously;
 * the refutation of the planted variants (``python -m tests.contracts.planted``),
@@ -20,12 +20,12 @@ import sys
 
 import pytest
 
-from specs import contracts
+from hakmem_verify import contracts
 
 from . import planted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONTRACT_FILES = [f"specs/contracts/{m}.py" for m in contracts.MODULES]
+CONTRACT_FILES = [f"hakmem_verify/contracts/{m}.py" for m in contracts.MODULES]
 
 # The budget: each condition gets at most 3 CPU seconds (2 per path) and stops
 # earlier once 200 iterations in a row reach no new code; about 110 s in all.
@@ -95,7 +95,7 @@ def test_crosshair_check_of_the_contracts_passes_and_is_not_vacuous():
     code, out, err = _result("contracts")
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert code == 0 and not errors, (
-        f"CrossHair refuted a contract of specs/contracts/ (exit {code}); "
+        f"CrossHair refuted a contract of hakmem_verify/contracts/ (exit {code}); "
         f"replay with: {' '.join(CHECK_COMMAND)}\n" + "\n".join(errors) + err[-2000:])
     unmet = [line for line in out.splitlines() if "Unable to meet precondition" in line]
     assert not unmet, ("CrossHair found no input meeting these preconditions, so the conditions "
@@ -108,9 +108,9 @@ def test_crosshair_check_of_the_contracts_passes_and_is_not_vacuous():
 
 
 def test_contracts_md_shows_the_command_the_test_runs():
-    with open(os.path.join(ROOT, "specs", "CONTRACTS.md")) as f:
+    with open(os.path.join(ROOT, "docs", "CONTRACTS.md")) as f:
         text = f.read()
-    assert " ".join(CHECK_COMMAND) in text, "specs/CONTRACTS.md must show CHECK_COMMAND verbatim"
+    assert " ".join(CHECK_COMMAND) in text, "docs/CONTRACTS.md must show CHECK_COMMAND verbatim"
 
 
 # ============================================================================
@@ -128,7 +128,7 @@ def test_crosshair_refutes_planted_bug(name):
     fragments, bug = planted.PLANTED[name]
     assert mine, f"{name} ({bug}): no result; stderr:\n{err[-2000:]}"
     assert mine[0][0] != "NO-CONDITION", (
-        f"{name}: none of its conditions {fragments} exists in specs/contracts/ any more")
+        f"{name}: none of its conditions {fragments} exists in hakmem_verify/contracts/ any more")
     survived = [row[3] for row in mine if row[0] != "REFUTED"]
     assert not survived, f"{name} ({bug}): CrossHair did not refute {survived}"
     for fragment in fragments:

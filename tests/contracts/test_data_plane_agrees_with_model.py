@@ -1,12 +1,12 @@
 """No drift: the mini-magazine and refill/spill CrossHair checks are the model's.
 
-``specs.contracts`` restates the page mini-magazine over a dict memory and
+``hakmem_verify.contracts`` restates the page mini-magazine over a dict memory and
 batch refill/spill over its own bitmap, because the model keeps its ``next``
 pointers as 8-byte words in a ``bytearray`` (which CrossHair cannot keep
 symbolic).  So the same operation sequences go to the restatement and to the
-model (``hakmem_fast.ops.mini_mag_pop`` / ``mini_mag_push`` /
+model (``hakmem_verify.models.fast.core.mini_mag_pop`` / ``mini_mag_push`` /
 ``batch_refill_from_bitmap`` / ``batch_spill_to_bitmap`` on a
-``hakmem_fast.structs.TinySlab``), and after every step the two must agree
+``hakmem_verify.models.fast.structs.TinySlab``), and after every step the two must agree
 on every observable: each return value, the mini-magazine's count, head and
 list (head first), the next word stored in every block of the slab, and the
 bitmap's words, summary, hint and free count.  Every call on the
@@ -22,10 +22,10 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hakmem_fast import ops
-from hakmem_fast.structs import TinySlab, load_word
-from specs import contracts
-from specs.contracts import CLASS_SIZES, MiniMag, Slab, TwoTierBitmap, mini_mag_blocks
+from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast.structs import TinySlab, load_word
+from hakmem_verify import contracts
+from hakmem_verify.contracts import CLASS_SIZES, MiniMag, Slab, TwoTierBitmap, mini_mag_blocks
 
 from . import conditions
 

@@ -1,4 +1,4 @@
-"""Every contract of ``specs.contracts`` is tied to the model, so none can drift silently.
+"""Every contract of ``hakmem_verify.contracts`` is tied to the model, so none can drift silently.
 
 A contract (a module function or method with ``pre:`` / ``post:``, a class
 with ``inv:``; see ``conditions.contracted``) is tied one of two ways:
@@ -27,9 +27,10 @@ from typing import Callable
 
 import pytest
 
-from hakmem_fast import ops
-from specs import api, contracts
-from specs.contracts import MiniMag, Slab, StatCounters, TwoTierBitmap  # noqa: F401  (the contracts this test ties to the model)
+from hakmem_verify.models.fast import core as ops
+from hakmem_verify.contract import api
+from hakmem_verify import contracts
+from hakmem_verify.contracts import MiniMag, Slab, StatCounters, TwoTierBitmap  # noqa: F401  (the contracts this test ties to the model)
 
 from . import conditions, planted
 from . import test_contracts_agree_with_model as bitmap_diff
@@ -144,15 +145,15 @@ DIFFERENTIAL = {
 
 def test_every_contract_is_in_one_table():
     have = set(conditions.contracted())
-    assert have, "found no contract in specs.contracts: conditions.contracted() is broken"
+    assert have, "found no contract in hakmem_verify.contracts: conditions.contracted() is broken"
     untied = sorted(have - set(ON_THE_MODEL) - set(DIFFERENTIAL))
     assert not untied, (
-        f"contracts of specs/contracts/ tied to the model neither way: {untied}. Add each "
+        f"contracts of hakmem_verify/contracts/ tied to the model neither way: {untied}. Add each "
         f"to ON_THE_MODEL (it calls the model's function; give the test evaluating it on "
         f"the model) or to DIFFERENTIAL (give the differential test and a drift it catches) "
         f"in {__name__}")
     stale = sorted((set(ON_THE_MODEL) | set(DIFFERENTIAL)) - have)
-    assert not stale, f"no such contract in specs/contracts/ any more: {stale}"
+    assert not stale, f"no such contract in hakmem_verify/contracts/ any more: {stale}"
     both = sorted(set(ON_THE_MODEL) & set(DIFFERENTIAL))
     assert not both, f"contracts in both tables: {both}"
 

@@ -1,8 +1,8 @@
 """The contracts on the model's own code hold at the model's own sizes.
 
-``specs.contracts.size_to_class`` calls ``specs.api.size_to_class`` and
-every method of ``specs.contracts.StatCounters`` calls the model's
-``hakmem_fast.ops.stats_*`` function; CrossHair checks their conditions
+``hakmem_verify.contracts.size_to_class`` calls ``hakmem_verify.contract.api.size_to_class`` and
+every method of ``hakmem_verify.contracts.StatCounters`` calls the model's
+``hakmem_verify.models.fast.core.stats_*`` function; CrossHair checks their conditions
 within small bounds (at most 3 threads and 2 classes).  Here the same
 ``pre:`` / ``post:`` / ``inv:`` lines are evaluated on concrete calls
 (``conditions.call``) at the seed's geometry: 8 classes, up to 8 threads and
@@ -23,9 +23,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from hakmem_fast import ops
-from specs import api, contracts
-from specs.contracts import CLASS_SIZES, NUM_CLASSES, StatCounters
+from hakmem_verify.models.fast import core as ops
+from hakmem_verify.contract import api
+from hakmem_verify import contracts
+from hakmem_verify.contracts import CLASS_SIZES, NUM_CLASSES, StatCounters
 
 from . import conditions
 

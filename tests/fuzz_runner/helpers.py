@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-CLI = [sys.executable, "-c", "import sys; from fuzz.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from hakmem_verify.cli.main import main; sys.exit(main())"]
 
 
 def hakmem_fuzz(*args, cwd, timeout=120) -> subprocess.CompletedProcess:

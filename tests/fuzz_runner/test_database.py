@@ -1,9 +1,9 @@
 """No silent loss: corrupt entries are named, refused saves fall back or are said loudly."""
 from __future__ import annotations
 
-from fuzz import runner_db
-from fuzz.runner_db import WorkerDatabase, scan_corrupt
-from fuzz.runner_worker import _saved
+from hakmem_verify.runner import db as runner_db
+from hakmem_verify.runner.db import WorkerDatabase, scan_corrupt
+from hakmem_verify.runner.failure import saved_where
 
 from .helpers import hakmem_fuzz, load_report, run_args
 
@@ -46,14 +46,14 @@ def test_a_refused_save_falls_back_to_the_local_directory(tmp_path):
     assert wdb.stats()["fallback"] == 1 and wdb.stats()["lost"] == 0
     assert "Connection refused" in wdb.stats()["errors"][0]
     assert list(wdb.fetch(b"k")) == [b"v"]                   # replayed from the fallback
-    assert _saved(wdb).startswith("saved only in --db-local")
+    assert saved_where(wdb).startswith("saved only in --db-local")
 
 
 def test_a_save_refused_everywhere_is_counted_as_lost_and_said(tmp_path):
     wdb = WorkerDatabase(_Refusing(), None, None, b"ns/", replay=True)
     wdb.save(b"k", b"v")
     assert wdb.stats()["lost"] == 1
-    assert _saved(wdb).startswith("NOT SAVED") and "Connection refused" in _saved(wdb)
+    assert saved_where(wdb).startswith("NOT SAVED") and "Connection refused" in saved_where(wdb)
 
 
 def test_a_failure_without_a_database_is_said_loudly(tmp_path):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from fuzz.cli import build_parser, main
+from hakmem_verify.cli.main import build_parser, main
 
 from .helpers import hakmem_fuzz, load_report, run_args
 

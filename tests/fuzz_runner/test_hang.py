@@ -1,6 +1,6 @@
 """Hangs are findings: the per-op watchdog turns an op that never returns into ``HANG``.
 
-The planted hang ``drain-walk-loops-forever`` (``fuzz/mutants/hang.py``) makes
+The planted hang ``drain-walk-loops-forever`` (``hakmem_verify/planted/hangs.py``) makes
 the remote-stack drain walk a cycle forever.
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from fuzz.mutants import hang as mutants   # the catalogue and the planted hangs
-from fuzz.hunt import hunt
-from fuzz.replay import replay
-from fuzz.watchdog import Hang, Watchdog
+from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.runner.replay import replay
+from hakmem_verify.explore.watchdog import Hang, Watchdog
 
 from .helpers import hakmem_fuzz, load_report, pytest_file, run_args
 
@@ -72,7 +72,7 @@ def test_a_hunt_reports_the_planted_hang_with_the_stuck_op_and_its_stack():
         r = hunt(budget=60, seed=0, config_strategy=m.configs, op_timeout=2)
     assert r.killed and r.inv_id == "HANG", r.message[:500]
     assert "still running after" in r.message
-    assert "drain" in r.message and "hang.py" in r.message     # the stuck frame
+    assert "drain" in r.message and "hangs.py" in r.message    # the stuck frame
     assert r.trace, "the trace up to the stuck op"
     with m.apply(), pytest.raises(Hang):
         replay(r.config, r.trace, op_timeout=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from fuzz.runner_coverage import _ranges, import_lines, source_of
+from hakmem_verify.runner.coverage import _ranges, import_lines, source_of
 
 from .helpers import hakmem_fuzz, load_report, run_args
 
@@ -13,7 +13,7 @@ def test_a_python_impl_gets_its_lines_and_branches_and_the_lines_never_reached(t
     # a module whose error path the lockstep machine never takes: its lines must be listed
     mod = tmp_path / "covered_alloc.py"
     mod.write_text(textwrap.dedent('''\
-        from hakmem_ref import RefAllocator
+        from hakmem_verify.models.ref import RefAllocator
 
 
         class Covered(RefAllocator):
@@ -47,8 +47,8 @@ def test_coverage_of_a_c_library_is_refused_in_one_line(tmp_path):
 
 def test_what_is_measured_and_what_counts_as_run_at_import():
     import os
-    import hakmem_fast
-    assert source_of("hakmem_fast:FastAllocator") == os.path.dirname(hakmem_fast.__file__)
+    import hakmem_verify.models.fast
+    assert source_of("hakmem_verify.models.fast:FastAllocator") == os.path.dirname(hakmem_verify.models.fast.__file__)
     assert source_of("examples.bump_alloc:make").endswith("bump_alloc.py")
     src = textwrap.dedent('''\
         import os

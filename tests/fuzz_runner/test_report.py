@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from fuzz import runner
-from fuzz.runner_campaign import Campaign
+from hakmem_verify.runner import run as runner
+from hakmem_verify.runner.campaign import Campaign
 
 from .helpers import hakmem_fuzz, load_report, run_args
 

@@ -1,6 +1,6 @@
 """The runner under stress: SIGTERM mid-run, crashing and killed workers, the database.
 
-Crashes are planted by handing ``fuzz.runner.run`` a worker target that
+Crashes are planted by handing ``hakmem_verify.runner.run.run`` a worker target that
 misbehaves for one worker index and runs the real worker for the others.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ import signal
 import subprocess
 import time
 
-from fuzz import runner
-from fuzz.runner_db import open_database, worker_database
-from fuzz.runner_worker import namespace, worker_main
+from hakmem_verify.runner import run as runner
+from hakmem_verify.runner.db import open_database, worker_database
+from hakmem_verify.runner.worker import namespace, worker_main
 
 from .helpers import CLI, load_report, run_args
 
@@ -24,7 +24,7 @@ def test_sigterm_mid_run_leaves_a_complete_report(tmp_path):
     started = time.monotonic()
     try:
         first_line = proc.stderr.readline()      # the implementation under test and its tier
-        assert first_line.startswith("implementation: hakmem_fast:FastAllocator"), first_line
+        assert first_line.startswith("implementation: hakmem_verify.models.fast:FastAllocator"), first_line
         first_line = proc.stderr.readline()      # a progress line: the workers are running
         assert "[hakmem-fuzz]" in first_line, first_line
         time.sleep(max(0.0, 8 - (time.monotonic() - started)))

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from fuzz.runner_worker import seed_start
+from hakmem_verify.runner.worker import seed_start
 
 from .helpers import CLI, hakmem_fuzz, load_report
 
@@ -89,7 +89,7 @@ def _fake_report(tmp_path, name, **params):
 
 def test_merge_refuses_a_report_given_twice_and_unrelated_runs(tmp_path):
     import shutil
-    from fuzz import runner_merge
+    from hakmem_verify.runner import merge as runner_merge
     a = _fake_report(tmp_path, "a")
     b = _fake_report(tmp_path, "b", shard=[2, 2], started_at="t1")
     shutil.copytree(a, tmp_path / "copy")

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from fuzz import runner
-from fuzz.runner_worker import worker_main
+from hakmem_verify.runner import run as runner
+from hakmem_verify.runner.worker import worker_main
 
 from . import redis_server
 from .helpers import CLI, hakmem_fuzz, load_report

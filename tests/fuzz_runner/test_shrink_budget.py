@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from specs.concurrent_shrink import hypothesis_shrink_budget
+from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
 
 from .helpers import hakmem_fuzz, load_report, run_args
 
@@ -57,7 +57,7 @@ def test_the_runner_keeps_a_cut_shrink_and_says_so_in_the_report(tmp_path):
     import textwrap
 
     import pytest
-    from specs.api import InvariantViolation
+    from hakmem_verify.contract.api import InvariantViolation
     scope = runpy.run_path(f["reproducer"])
     assert "Shrinking cut" in scope["__doc__"]
     test = next(v for k, v in scope.items() if k.startswith("test_"))

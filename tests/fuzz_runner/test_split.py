@@ -1,5 +1,5 @@
 """The default run splits its budget between the lockstep and the concurrent machine and
-reports both; ``--machine`` chooses one; an implementation other than hakmem_fast runs
+reports both; ``--machine`` chooses one; an implementation other than hakmem_verify.models.fast runs
 the lockstep machine only."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from fuzz import runner
-from fuzz.runner_campaign import Campaign
-from fuzz.runner_worker import plan
+from hakmem_verify.runner import run as runner
+from hakmem_verify.runner.campaign import Campaign
+from hakmem_verify.runner.worker import plan
 
 from .helpers import hakmem_fuzz, load_report, run_args
 
@@ -49,7 +49,7 @@ def test_a_lockstep_family_runs_the_lockstep_machine_only(tmp_path):
 def test_a_black_box_implementation_keeps_the_lockstep_machine_only_and_says_why():
     params = runner.split(runner.default_params(impl="examples.bump_alloc:make", seed=1))
     assert params["concurrent_share"] == 0
-    assert "specs.api.Steps" in params["concurrent_note"]
+    assert "hakmem_verify.contract.api.Steps" in params["concurrent_note"]
     assert "--impl examples.bump_alloc:make" in params["concurrent_note"]
 
 
@@ -103,8 +103,8 @@ def test_a_clean_run_of_the_model_draws_both_modes_and_others_the_default_one():
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
-    from fuzz.runner_worker import config_strategy
-    for impl in (None, "fast", "hakmem_fast:FastAllocator"):
+    from hakmem_verify.runner.worker import config_strategy
+    for impl in (None, "fast", "hakmem_verify.models.fast:FastAllocator"):
         assert find(config_strategy(["any"], impl=impl), lambda c: c.use_superslab)
         assert not find(config_strategy(["tiny"], impl=impl),
                         lambda c: not c.use_superslab).use_superslab

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.cli import main
+from hakmem_verify.cli.main import main
 
 from .helpers import hakmem_fuzz
 
@@ -51,7 +51,7 @@ def test_run_list_names_machine_families_and_mutants(capsys):
 
 def test_mutants_subcommand_is_dispatched(capsys):
     try:
-        import fuzz.mutants_cmd  # noqa: F401  (can it be imported?)
+        import hakmem_verify.cli.mutants  # noqa: F401  (can it be imported?)
     except ImportError:
         assert main(["mutants", "--list"]) == 2
         assert "mutants_cmd" in capsys.readouterr().err
@@ -80,7 +80,7 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     import sys
     for args in (["run", "--list"], ["mutants", "--list"]):
         cmd = " ".join(["'" + sys.executable + "'", "-c",
-                        "'import sys; from fuzz.cli import main; sys.exit(main())'", *args])
+                        "'import sys; from hakmem_verify.cli.main import main; sys.exit(main())'", *args])
         proc = subprocess.run(f"{cmd} | head -1", shell=True, capture_output=True, text=True,
                               cwd=tmp_path, timeout=60)
         assert proc.stdout.count("\n") == 1, proc.stdout
@@ -88,7 +88,7 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
 
 
 def test_mutants_list_has_one_described_line_per_mutant(capsys):
-    from fuzz.mutants import hang as mutants   # the catalogue and the planted hangs
+    from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
     assert main(["mutants", "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(mutants.names())
@@ -99,7 +99,7 @@ def test_mutants_list_has_one_described_line_per_mutant(capsys):
 
 def test_mutants_list_json_gives_name_kind_description_and_expected_ids(capsys):
     import json
-    from fuzz.mutants import hang as mutants   # the catalogue and the planted hangs
+    from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
     assert main(["mutants", "--list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == mutants.names()
@@ -115,10 +115,10 @@ def test_mutants_list_json_gives_name_kind_description_and_expected_ids(capsys):
 @pytest.mark.crosshair
 def test_the_contracts_command_counts_confirmed_and_failed_conditions(capsys):
     import argparse
-    from fuzz import contracts_cmd
+    from hakmem_verify.cli import contracts as contracts_cmd
     base = dict(per_condition_timeout=3.0, per_path_timeout=2.0,
                 max_uninteresting_iterations=200)
-    assert contracts_cmd.main(argparse.Namespace(target="specs.contracts.size_to_class",
+    assert contracts_cmd.main(argparse.Namespace(target="hakmem_verify.contracts.size_to_class",
                                                  **base)) == 0
     out = capsys.readouterr().out
     assert "3 conditions checked" in out and "3 confirmed over all paths" in out

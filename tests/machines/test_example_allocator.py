@@ -3,7 +3,7 @@ README shows exactly the file."""
 import re
 from pathlib import Path
 
-from fuzz.impl import load_impl, machine_test
+from hakmem_verify.explore.impl import load_impl, machine_test
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Testing your own allocator"

@@ -1,5 +1,5 @@
 """Foreign allocators on equal terms: an implementation declares its classes and which
-bad inputs it detects (``specs.api.Capabilities``); the reference adopts the classes, the
+bad inputs it detects (``hakmem_verify.contract.api.Capabilities``); the reference adopts the classes, the
 machine sends only the bad ops it promises to detect; undeclared, the strict default.
 The three examples of ``examples/foreign_alloc.py`` run clean and their planted bugs are
 found with the expected ID; without their declarations the same allocators fail."""
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 from examples import foreign_alloc
-from fuzz.hunt import hunt
-from fuzz.impl import ImplError, load_impl
-from specs.api import Capabilities, Config, ConfigError
-from specs.concurrent_shrink import hypothesis_shrink_budget
-from specs.machines import tiny_configs
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.explore.impl import ImplError, load_impl
+from hakmem_verify.contract.api import Capabilities, Config, ConfigError
+from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
+from hakmem_verify.explore.machines import tiny_configs
 
 MOD = "examples.foreign_alloc"
 
@@ -76,7 +76,7 @@ def test_the_reference_adopts_the_declared_classes():
 def test_a_declaration_is_checked_when_loaded():
     with pytest.raises(ConfigError, match="multiples of 8"):
         Capabilities(class_sizes=(12, 24))
-    with pytest.raises(ImplError, match="declare a specs.api.Capabilities"):
+    with pytest.raises(ImplError, match="declare a hakmem_verify.contract.api.Capabilities"):
         load_impl(f"{__name__}:badly_declared")
 
 

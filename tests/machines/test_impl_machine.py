@@ -1,12 +1,12 @@
 """The lockstep machine on the implementation named by ``--impl`` / ``$HAKMEM_IMPL``
-(default hakmem_fast); the tier in force is in the pytest header."""
+(default hakmem_verify.models.fast); the tier in force is in the pytest header."""
 from collections import Counter
 
 from hypothesis.stateful import run_state_machine_as_test
 
-from fuzz.impl import skipping_unsupported, unsupported_lines
-from hakmem_ref import RefAllocator
-from specs.machines import configs, make_machine
+from hakmem_verify.explore.impl import skipping_unsupported, unsupported_lines
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.explore.machines import configs, make_machine
 
 
 def test_the_named_implementation_agrees_with_the_reference_on_every_step(impl_factory):

@@ -2,9 +2,9 @@
 default mode and in SuperSlab mode (each machine draws both, sharing its examples)."""
 import pytest
 
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.machines import (all_mode_configs, both_modes, make_machine, seed_configs,
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.explore.machines import (all_mode_configs, both_modes, make_machine, seed_configs,
                             small_configs, tiny_configs)
 
 TestLockstepAnyConfig = make_machine(RefAllocator, FastAllocator, all_mode_configs).TestCase

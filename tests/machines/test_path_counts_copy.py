@@ -1,10 +1,10 @@
 """An implementation whose ``path_counts`` is a fresh copy at each read (not a live view)
 still has its per-op path events seen by the oracle."""
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.lockstep import Oracle
-from specs.ops import Alloc, Free
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, Free
 
 
 class CopyingCounters(FastAllocator):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import compare_cmd
-from fuzz.cli import main
+from hakmem_verify.cli import compare as compare_cmd
+from hakmem_verify.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ void twice_free(void *p) { (void)p; }
 
 @pytest.fixture
 def stress():
-    from hakmem_malloc import stress
+    from hakmem_verify.models.malloc import stress
     return stress
 
 

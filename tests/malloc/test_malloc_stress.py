@@ -1,4 +1,4 @@
-"""The malloc stress driver (hakmem_malloc/csrc/mstress.c) on real threads: every workload
+"""The malloc stress driver (hakmem_verify/models/malloc/csrc/mstress.c) on real threads: every workload
 runs clean on the system malloc, mimalloc, jemalloc and tcmalloc; each check names the
 planted bug that breaks it; ``hakmem-fuzz stress --impl malloc:...`` prints one line per
 workload and exits 0 / 1 / 2 / 3.
@@ -16,9 +16,9 @@ import subprocess
 
 import pytest
 
-from fuzz.cli import main
-from hakmem_malloc import stress
-from hakmem_malloc.spec import MallocSpecError, resolve
+from hakmem_verify.cli.main import main
+from hakmem_verify.models.malloc import stress
+from hakmem_verify.models.malloc.spec import MallocSpecError, resolve
 
 OPS = 20_000
 LIBS = {"system": "libc6", "libmimalloc.so.2": "libmimalloc2.0",

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from hakmem_malloc.spec import MallocSpecError, resolve
+from hakmem_verify.models.malloc.spec import MallocSpecError, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = {"system": None, "libmimalloc.so.2": "libmimalloc2.0",
         "libjemalloc.so.2": "libjemalloc2", "libtcmalloc_minimal.so.4": "libtcmalloc-minimal4"}
-TRACES = sorted(str(p) for p in (ROOT / "fuzz" / "traces").glob("*.trace"))
+TRACES = sorted(str(p) for p in (ROOT / "hakmem_verify" / "workloads" / "traces").glob("*.trace"))
 
 
 def spec_or_skip(lib: str) -> str:
@@ -27,13 +27,13 @@ def spec_or_skip(lib: str) -> str:
 
 
 def cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "fuzz.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "hakmem_verify.cli.main", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("lib", list(LIBS))
 def test_a_correct_library_survives_the_malloc_machine(lib):
-    from fuzz.hunt import hunt
+    from hakmem_verify.explore.hunt import hunt
     r = hunt(budget=5.0, seed=1, impl=spec_or_skip(lib), chunk=4, step_count=40)
     assert not r.killed, f"false positive on {lib}: {r.message}"
     assert r.examples >= 4 and r.checks["MALLOC-01"] > 0
@@ -50,10 +50,10 @@ def test_every_recorded_trace_replays_clean_on_a_correct_library(lib):
 
 def test_a_known_bug_of_mimalloc_2_0_9_is_found_when_its_ops_are_issued():
     spec = spec_or_skip("libmimalloc.so.2")
-    from fuzz.impl import load_malloc
-    from specs.malloc_oracle import MallocOracle
-    from specs.ops import AlignedAlloc
-    from specs.api import InvariantViolation
+    from hakmem_verify.explore.impl import load_malloc
+    from hakmem_verify.oracle.malloc import MallocOracle
+    from hakmem_verify.contract.ops import AlignedAlloc
+    from hakmem_verify.contract.api import InvariantViolation
     impl = load_malloc(spec, include_known=True)
     if impl.mspec.version is None or impl.mspec.version > 209:
         pytest.skip(f"mimalloc {impl.mspec.version} has the fix of microsoft/mimalloc#700")
@@ -91,10 +91,10 @@ def test_a_crash_under_the_tier_names_the_signal_and_what_the_library_printed(tm
                    ' abort(); } }\n')
     so = tmp_path / "libcr.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(so), str(src)], check=True)
-    from fuzz.impl import load_malloc
-    from specs.api import InvariantViolation
-    from specs.malloc_oracle import MallocOracle
-    from specs.ops import Alloc, Free
+    from hakmem_verify.explore.impl import load_malloc
+    from hakmem_verify.contract.api import InvariantViolation
+    from hakmem_verify.oracle.malloc import MallocOracle
+    from hakmem_verify.contract.ops import Alloc, Free
     oracle = MallocOracle(load_malloc(f"malloc:{so}:cr_")(None))
     oracle.apply(Alloc(24, 1))
     with pytest.raises(InvariantViolation) as e:
@@ -110,7 +110,7 @@ def test_a_library_call_that_never_returns_is_a_hang_and_the_hunt_goes_on(tmp_pa
                    " for (volatile unsigned long i = 0; ; i++) ; free(p); }\n")
     so = tmp_path / "libhg.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(so), str(src)], check=True)
-    from fuzz.hunt import hunt
+    from hakmem_verify.explore.hunt import hunt
     r = hunt(budget=20, seed=0, impl=f"malloc:{so}:hg_", chunk=10, step_count=20,
              op_timeout=1.0)
     assert r.killed and r.inv_id == "HANG", r.message
@@ -119,8 +119,8 @@ def test_a_library_call_that_never_returns_is_a_hang_and_the_hunt_goes_on(tmp_pa
 
 def test_jemalloc_s_published_size_classes_join_the_sizes_drawn():
     spec = spec_or_skip("libjemalloc.so.2")
-    from fuzz.impl import load_impl
-    from specs.malloc_machine import with_classes
+    from hakmem_verify.explore.impl import load_impl
+    from hakmem_verify.explore.malloc_machine import with_classes
     impl = load_impl(spec)
     assert 8 in impl.classes and 14336 in impl.classes, impl.classes
     assert {14335, 14336, 14337} <= set(with_classes(impl.classes))

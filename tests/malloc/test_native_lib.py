@@ -3,7 +3,7 @@ only its hk_ names, and serves malloc, free, realloc, calloc and the aligned cal
 correctly from several threads; thread exit returns a thread's caches.
 
 The library is loaded in a child process (cffi ABI mode, the environment of
-``hakmem_malloc.probe.child_env``), never in the test process."""
+``hakmem_verify.models.malloc.probe.child_env``), never in the test process."""
 import json
 import os
 import shutil
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from hakmem_malloc import native_lib
-from hakmem_malloc.probe import child_env
-from hakmem_malloc.spec import MallocSpecError, resolve
+from hakmem_verify.models.malloc import native_lib
+from hakmem_verify.models.malloc.probe import child_env
+from hakmem_verify.models.malloc.spec import MallocSpecError, resolve
 
 pytest.importorskip("cffi")
 if not shutil.which("cc") and not shutil.which("gcc"):
@@ -280,7 +280,7 @@ def test_no_compiler_is_one_line_saying_to_install_one(tmp_path, monkeypatch):
 
 def test_parallel_builds_into_an_empty_cache_agree_on_one_library(tmp_path):
     env = {**child_env(), "HAKMEM_NATIVE_CACHE": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-m", "hakmem_malloc.native_lib"],
+    procs = [subprocess.Popen([sys.executable, "-m", "hakmem_verify.models.malloc.native_lib"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]

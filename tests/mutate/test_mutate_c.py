@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import cli
-from fuzz.mutate import Mutant
-from fuzz.mutate_c import OPERATORS, mutants_of, sample, tokenize
-from fuzz.mutate_c_worker import Target, build_in, build_mutant, run_one
+from hakmem_verify.cli import main as cli
+from hakmem_verify.mutate.operators import Mutant
+from hakmem_verify.mutate.c_mutants import OPERATORS, mutants_of, sample, tokenize
+from hakmem_verify.mutate.c_worker import Target, build_in, build_mutant, run_one
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANTED = ROOT / "tests" / "quality" / "planted_malloc.c"
@@ -241,7 +241,7 @@ def test_the_mutate_help_shows_the_python_and_the_c_options(capsys):
 def test_ctrl_c_stops_the_workers_and_writes_the_report_of_what_ran(tmp_path):
     adapter = tmp_path / "pl.json"
     adapter.write_text(json.dumps({"lib": "x.so", "prefix": "pl_", "stats": "pl_allocated"}))
-    p = subprocess.Popen([sys.executable, "-m", "fuzz.cli", "mutate", "--c-file",
+    p = subprocess.Popen([sys.executable, "-m", "hakmem_verify.cli.main", "mutate", "--c-file",
                           str(PLANTED), "--build", BUILD, "--adapter", str(adapter), "-n", "8",
                           "--budget", "30", "--out", str(tmp_path / "rep")],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

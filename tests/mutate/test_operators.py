@@ -1,10 +1,10 @@
-"""fuzz.mutate finds one-token mutants of every classic kind, at the exact token, skips
+"""hakmem_verify.mutate.operators finds one-token mutants of every classic kind, at the exact token, skips
 pragma'd lines, and samples deterministically by seed."""
 import glob
 
 import pytest
 
-from fuzz.mutate import OPERATORS, mutants_of, sample
+from hakmem_verify.mutate.operators import OPERATORS, mutants_of, sample
 
 SRC = b'''\
 def f(a, b, xs):
@@ -58,7 +58,7 @@ def test_shift_and_comparison_tokens_are_not_confused():
 
 
 def test_the_sample_is_deterministic_by_seed_and_every_mutant_compiles():
-    srcs = {p: open(p, "rb").read() for p in sorted(glob.glob("hakmem_fast/*.py"))}
+    srcs = {p: open(p, "rb").read() for p in sorted(glob.glob("hakmem_verify/models/fast/*.py"))}
     a, n = sample(srcs, 20, seed=3)
     b, _ = sample(srcs, 20, seed=3)
     c, _ = sample(srcs, 20, seed=4)

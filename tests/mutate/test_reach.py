@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from fuzz.mutate import mutants_of, sample
-from fuzz.mutate_reach import (EQUIVALENT_FILE, diff_key, in_unreachable, load_equivalent,
+from hakmem_verify.mutate.operators import mutants_of, sample
+from hakmem_verify.mutate.reach import (EQUIVALENT_FILE, diff_key, in_unreachable, load_equivalent,
                                unreachable)
-from fuzz.mutate_report import summarize, tag_equivalent
-from fuzz.mutate_run import STOP, interrupt, run_one
+from hakmem_verify.mutate.report import summarize, tag_equivalent
+from hakmem_verify.mutate.run import STOP, interrupt, run_one
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -66,7 +66,7 @@ def test_a_mutant_inside_unreachable_code_is_not_sampled():
 
 def test_the_models_test_only_helpers_are_unreachable_and_its_api_is_not():
     src = {p: open(os.path.join(ROOT, p), "rb").read()
-           for p in (os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "hakmem_fast",
+           for p in (os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "hakmem_verify", "models", "fast",
                                                                                "*.py")))}
     dead = names(unreachable(src))
     assert "TwoTierBitmap.is_free" in dead            # called by the unit tests only
@@ -76,14 +76,14 @@ def test_the_models_test_only_helpers_are_unreachable_and_its_api_is_not():
 
 def test_the_list_of_equivalent_mutants_parses_and_a_malformed_line_is_named(tmp_path):
     good = tmp_path / "eq.txt"
-    good.write_text("# comment\n\nhakmem_fast/bitmap.py::TwoTierBitmap.set_free: if w < "
+    good.write_text("# comment\n\nhakmem_verify/models/fast/bitmap.py::TwoTierBitmap.set_free: if w < "
                     "hint_word:  ->  if w <= hint_word:  ##  at equality it assigns the value\n")
     eq = load_equivalent(str(good))
-    key = diff_key("hakmem_fast/bitmap.py:92: if w < hint_word:  ->  if w <= hint_word:",
+    key = diff_key("hakmem_verify/models/fast/bitmap.py:92: if w < hint_word:  ->  if w <= hint_word:",
                    "TwoTierBitmap.set_free")
     assert eq == {key: "at equality it assigns the value"}
     bad = tmp_path / "bad.txt"
-    bad.write_text("hakmem_fast/bitmap.py::f: x -> y, no reason\n")
+    bad.write_text("hakmem_verify/models/fast/bitmap.py::f: x -> y, no reason\n")
     with pytest.raises(ValueError, match="bad.txt:1"):
         load_equivalent(str(bad))
 
@@ -91,7 +91,7 @@ def test_the_list_of_equivalent_mutants_parses_and_a_malformed_line_is_named(tmp
 def test_the_committed_list_parses_and_names_only_files_of_the_model():
     eq = load_equivalent(os.path.join(ROOT, EQUIVALENT_FILE))
     assert eq, "the list is committed with the mutation report"
-    assert all(p.startswith("hakmem_fast/") and reason for (p, _, _, _), reason in eq.items())
+    assert all(p.startswith("hakmem_verify/models/fast/") and reason for (p, _, _, _), reason in eq.items())
 
 
 def test_the_same_line_in_another_function_is_not_covered_by_a_listed_equivalence():
@@ -120,8 +120,8 @@ def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy(m
     made = []
     real = tempfile.mkdtemp
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
-    src = open(os.path.join(ROOT, "hakmem_fast/bitmap.py"), "rb").read()
-    m = next(x for x in mutants_of("hakmem_fast/bitmap.py", src)
+    src = open(os.path.join(ROOT, "hakmem_verify/models/fast/bitmap.py"), "rb").read()
+    m = next(x for x in mutants_of("hakmem_verify/models/fast/bitmap.py", src)
              if x.operator == "cmp" and "hint_word" in x.diff(src))
     out = {}
     t = threading.Thread(target=lambda: out.update(run_one(m, src, ROOT, 60, 0)))
@@ -139,8 +139,8 @@ def test_an_interrupted_campaign_kills_its_worker_and_removes_its_scratch_copy(m
 
 
 def test_callers_in_files_that_are_not_mutated_still_make_a_function_reachable():
-    from fuzz.mutate_run import package_sources
-    path = os.path.join("hakmem_fast", "probe.py")
+    from hakmem_verify.mutate.run import package_sources
+    path = os.path.join("hakmem_verify", "models", "fast", "probe.py")
     src = {path: open(os.path.join(ROOT, path), "rb").read()}
     alone = names(f for f in unreachable(src) if f.path == path)
     whole = names(f for f in unreachable(package_sources(ROOT, [path], src)) if f.path == path)
@@ -154,7 +154,7 @@ def test_a_nested_function_is_named_after_its_parents():
 
 
 def test_the_project_names_the_unit_tests_a_survivor_runs_by_default():
-    from fuzz.mutate_run import configured_tests
+    from hakmem_verify.mutate.run import configured_tests
     assert configured_tests(ROOT) == ["tests/unit/test_fast_*.py",
                                      "tests/concurrency/test_steps_equal_ops.py"]
     assert configured_tests(os.path.join(ROOT, "tests")) == []      # no pyproject there

@@ -4,9 +4,9 @@ import hashlib
 import json
 import os
 
-from fuzz import cli
-from fuzz.mutate import Mutant
-from fuzz.mutate_run import run_one
+from hakmem_verify.cli import main as cli
+from hakmem_verify.mutate.operators import Mutant
+from hakmem_verify.mutate.run import run_one
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -18,7 +18,7 @@ def source(path):
 
 def digest():
     h = hashlib.sha256()
-    for d in ("hakmem_fast", "specs", "fuzz"):
+    for d in ("hakmem_verify",):
         for base, _, files in sorted(os.walk(os.path.join(ROOT, d))):
             for f in sorted(files):
                 if f.endswith(".py"):
@@ -36,13 +36,13 @@ def edit(path, old, new, nth=0):
 
 
 def test_a_mutant_that_breaks_import_is_reported_apart():
-    m, src = edit("hakmem_fast/probe.py", "1 << 62", "1 // 0")
+    m, src = edit("hakmem_verify/models/fast/probe.py", "1 << 62", "1 // 0")
     r = run_one(m, src, ROOT, budget=2, seed=0)
     assert r["status"] == "import" and "ZeroDivisionError" in r["message"]
 
 
 def test_a_mutant_whose_allocator_cannot_start_is_reported_apart():
-    m, src = edit("hakmem_fast/allocator.py", "self._slabs = {}", "self._slabs = 1 // 0")
+    m, src = edit("hakmem_verify/models/fast/allocator.py", "self._slabs = {}", "self._slabs = 1 // 0")
     r = run_one(m, src, ROOT, budget=2, seed=0)
     assert r["status"] == "start" and "cannot start" in r["message"]
     assert "ZeroDivisionError" in r["message"]
@@ -50,7 +50,7 @@ def test_a_mutant_whose_allocator_cannot_start_is_reported_apart():
 
 def test_a_free_that_places_its_block_twice_is_killed_on_a_scratch_copy_not_the_checkout():
     before = digest()
-    m, src = edit("hakmem_fast/allocator.py", "if self._mag_push(t, slab.class_idx, addr, "
+    m, src = edit("hakmem_verify/models/fast/allocator.py", "if self._mag_push(t, slab.class_idx, addr, "
                   "\"free_magazine\"):", "if not self._mag_push(t, slab.class_idx, addr, "
                   "\"free_magazine\"):")
     r = run_one(m, src, ROOT, budget=20, seed=0)
@@ -61,7 +61,7 @@ def test_a_free_that_places_its_block_twice_is_killed_on_a_scratch_copy_not_the_
 
 def test_the_command_writes_the_score_and_the_survivors(tmp_path, capsys):
     before = digest()
-    rc = cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--n", "2", "--budget", "2",
+    rc = cli.main(["mutate", "--files", "hakmem_verify/models/fast/probe.py", "--n", "2", "--budget", "2",
                    "--root", ROOT, "--out", str(tmp_path)])
     assert rc == 0
     rep = json.loads((tmp_path / "report.json").read_text())
@@ -76,11 +76,11 @@ def test_the_command_writes_the_score_and_the_survivors(tmp_path, capsys):
 def test_usage_errors_exit_2_and_say_what_to_do(tmp_path, capsys):
     assert cli.main(["mutate", "--files", "nothing/*.py", "--root", ROOT]) == 2
     assert "no Python file matches" in capsys.readouterr().err
-    assert cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--n", "0"]) == 2
-    assert cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--root", ROOT,
+    assert cli.main(["mutate", "--files", "hakmem_verify/models/fast/probe.py", "--n", "0"]) == 2
+    assert cli.main(["mutate", "--files", "hakmem_verify/models/fast/probe.py", "--root", ROOT,
                      "--oracle", "no_such_module:X"]) == 2
     assert "cannot import" in capsys.readouterr().err
-    assert cli.main(["mutate", "--files", "hakmem_fast/probe.py", "--root", ROOT,
+    assert cli.main(["mutate", "--files", "hakmem_verify/models/fast/probe.py", "--root", ROOT,
                      "--impl", "no_such_module:make"]) == 2
     assert "--impl" in capsys.readouterr().err
 
@@ -95,9 +95,9 @@ def test_an_implementation_outside_the_packages_is_mutated_and_hunted_with_impl(
 
 
 def test_a_survivor_of_the_hunt_is_killed_by_a_failing_test_given_with_tests():
-    src = source("hakmem_fast/introspect.py")
-    from fuzz.mutate import mutants_of
-    m = next(x for x in mutants_of("hakmem_fast/introspect.py", src)
+    src = source("hakmem_verify/models/fast/introspect.py")
+    from hakmem_verify.mutate.operators import mutants_of
+    m = next(x for x in mutants_of("hakmem_verify/models/fast/introspect.py", src)
              if "seen.add(p)  ->  pass" in x.diff(src))
     r = run_one(m, src, ROOT, budget=2, seed=0, tests=["tests/unit/test_fast_walk.py"])
     assert r["status"] == "killed" and r["machine"] == "tests", r

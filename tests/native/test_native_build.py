@@ -1,7 +1,7 @@
 """The C pool builds here (else: the one skip line of the native tests, with the reason)."""
 import pytest
 
-from hakmem_native import build
+from hakmem_verify.models.native import build
 
 from .conftest import REASON
 
@@ -14,6 +14,6 @@ def test_the_c_pool_builds_and_loads_here():
 
 
 def build_config(mod):
-    from hakmem_native.allocator import c_config
-    from specs.api import Config
+    from hakmem_verify.models.native.allocator import c_config
+    from hakmem_verify.contract.api import Config
     return c_config(mod.ffi, Config())

@@ -3,9 +3,9 @@ reference, the whole catalogue on the C structures' snapshots."""
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from fuzz.impl import load_impl, skipping_unsupported
-from hakmem_ref import RefAllocator
-from specs.machines import configs, make_machine
+from hakmem_verify.explore.impl import load_impl, skipping_unsupported
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.explore.machines import configs, make_machine
 
 
 def test_the_c_pool_agrees_with_the_reference_on_every_step_white_box():
@@ -18,11 +18,11 @@ def test_the_c_pool_agrees_with_the_reference_on_every_step_white_box():
 
 
 def test_the_c_pool_passes_the_concurrent_machine_with_its_remote_push_stepped():
-    """Rounds of 2-4 virtual threads whose steps interleave (specs.concurrent): the C
+    """Rounds of 2-4 virtual threads whose steps interleave (hakmem_verify.oracle.concurrent): the C
     pool's remote push runs word by word on its real atomics, its other ops are one
     step each; linearizability is checked at the quiescent points."""
-    from specs.concurrent import make_concurrent_machine
-    from hakmem_native import make
+    from hakmem_verify.explore.concurrent_hunt import make_concurrent_machine
+    from hakmem_verify.models.native import make
     Machine = make_concurrent_machine(RefAllocator, make)
     run_state_machine_as_test(Machine, settings=settings(max_examples=12, deadline=None))
 
@@ -30,8 +30,9 @@ def test_the_c_pool_passes_the_concurrent_machine_with_its_remote_push_stepped()
 def test_the_stock_oracle_runs_the_path_conformance_checks_on_the_c_pool():
     """The C pool reports the design's debug counters, so the lockstep oracle checks the
     path of every op against the design (CONF-*), as it does for the model."""
-    from specs.api import Config
-    from specs.lockstep import Alloc, Free, Oracle, Quiesce, ThreadExit
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.oracle.lockstep import Oracle
+    from hakmem_verify.contract.ops import Alloc, Free, Quiesce, ThreadExit
     cfg = Config(slab_size=2048, magazine_capacity=2, mini_mag_capacity=2, refill_batch=2)
     oracle = Oracle(RefAllocator(cfg), load_impl("native")(cfg))
     oracle.run([Alloc(8, 0)] * 20 + [Free(h, h % 3) for h in range(20)] + [ThreadExit(0),
@@ -48,7 +49,7 @@ def test_in_superslab_mode_the_c_pool_agrees_with_the_reference_on_every_step():
 
     from hypothesis import strategies as st
 
-    from specs.machines import seed_configs, small_configs, tiny_configs
+    from hakmem_verify.explore.machines import seed_configs, small_configs, tiny_configs
     ss_configs = st.one_of(tiny_configs, small_configs, seed_configs).flatmap(
         lambda c: st.builds(lambda k, pm, sll: dataclasses.replace(
             c, use_superslab=True, superslab_size=c.slab_size * k, superslab_pool_max=pm,
@@ -61,8 +62,9 @@ def test_in_superslab_mode_the_c_pool_agrees_with_the_reference_on_every_step():
 
 
 def test_the_oracle_runs_the_superslab_checks_on_the_c_pool():
-    from specs.api import Config
-    from specs.lockstep import Alloc, Free, Oracle, Quiesce, ThreadExit
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.oracle.lockstep import Oracle
+    from hakmem_verify.contract.ops import Alloc, Free, Quiesce, ThreadExit
     cfg = Config(slab_size=2048, magazine_capacity=2, mini_mag_capacity=2, refill_batch=2,
                  use_superslab=True, superslab_size=8192, superslab_pool_max=1,
                  tls_sll_capacity=2)

@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hakmem_native.differential import compare
-from specs.api import Config
-from specs.machines import both_modes, small_configs, tiny_configs
+from hakmem_verify.explore.differential import compare
+from hakmem_verify.contract.api import Config
+from hakmem_verify.explore.machines import both_modes, small_configs, tiny_configs
 
 OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "free", "exit",
                                           "evict", "drain", "refill", "flush", "quiesce"]),
@@ -30,7 +30,7 @@ SS_CONFIGS = st.one_of(tiny_configs, small_configs).flatmap(
 
 def run_both(cfg, ops, mutant=None, check=False):
     """The ops on the model and on the C pool, compared after each
-    (``hakmem_native.differential.compare``); ``check``: the catalogue (level 3) on the C
+    (``hakmem_verify.explore.differential.compare``); ``check``: the catalogue (level 3) on the C
     pool's snapshot after each op too."""
     problem = compare(cfg, ops, mutant=mutant, check=check)
     assert problem is None, problem

@@ -5,10 +5,10 @@ import importlib.util
 
 import pytest
 
-from fuzz.hunt import hunt
-from fuzz.replay import write_reproducer
-from hakmem_native.mutants import SEQUENTIAL
-from specs.api import InvariantViolation
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.runner.replay import write_reproducer
+from hakmem_verify.models.native.mutants import SEQUENTIAL
+from hakmem_verify.contract.api import InvariantViolation
 
 
 @pytest.mark.quality
@@ -16,7 +16,7 @@ from specs.api import InvariantViolation
 def test_a_seed_sample_compiled_into_the_c_pool_is_found_with_a_reproducer_that_replays(
         name, tmp_path):
     expect, what = SEQUENTIAL[name]
-    spec = f"hakmem_native.mutants:{name.replace('-', '_')}"
+    spec = f"hakmem_verify.models.native.mutants:{name.replace('-', '_')}"
     found = hunt(budget=30, seed=0, impl=spec)
     assert found.killed, f"{name} ({what}) survived 30 s of hunting"
     assert found.inv_id in expect, f"{name} caught by {found.inv_id}: {found.message[:300]}"
@@ -35,9 +35,9 @@ def test_a_seed_sample_compiled_into_the_c_pool_is_found_with_a_reproducer_that_
 
 
 def test_every_compile_time_mutant_is_in_the_mutants_command_catalogue():
-    from fuzz.mutants import hang as catalogue
-    from fuzz.mutants import native
-    from hakmem_native.build import MUTANTS
+    from hakmem_verify.planted import hangs as catalogue
+    from hakmem_verify.planted import native
+    from hakmem_verify.models.native.build import MUTANTS
     listed = {catalogue.get(n).c_name for n in native.names()}
     assert listed == set(MUTANTS), f"not in hakmem-fuzz mutants: {set(MUTANTS) - listed}"
     for n in native.names():
@@ -47,7 +47,7 @@ def test_every_compile_time_mutant_is_in_the_mutants_command_catalogue():
 
 
 def _native_mutant_names():
-    from fuzz.mutants import native
+    from hakmem_verify.planted import native
     return native.names()
 
 
@@ -57,8 +57,8 @@ def test_the_mutants_command_kills_each_compile_time_mutant_by_a_check_it_expect
     """What ``hakmem-fuzz mutants`` runs for a C pool mutant: the lockstep hunt, the stress
     driver on 4 pthreads, or the ThreadSanitizer build; the finding must be one its entry
     expects (``native-stress:remote-push-not-atomic`` is shown caught here only)."""
-    from fuzz.mutants import native
-    from fuzz.mutants_cmd import verdict
+    from hakmem_verify.planted import native
+    from hakmem_verify.cli.mutants import verdict
     m = native.get(name)
     row = native.hunt(m, budget=30, seed=0)
     if m.kind == "native-tsan" and row.get("unavailable"):

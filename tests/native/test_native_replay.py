@@ -3,10 +3,10 @@ the model's paths op for op, and a reproducer recording ``IMPL = 'native'`` repl
 import subprocess
 import sys
 
-from fuzz.cli import main
-from fuzz.replay import write_reproducer
-from specs.api import Config
-from specs.lockstep import Alloc, Free, FreeMany, Quiesce, ThreadExit
+from hakmem_verify.cli.main import main
+from hakmem_verify.runner.replay import write_reproducer
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import Alloc, Free, FreeMany, Quiesce, ThreadExit
 
 
 def _paths(capsys, impl):
@@ -39,10 +39,10 @@ def test_slab_accounting_reads_the_c_pools_own_lists_in_a_replay(monkeypatch):
     falls off the list is found."""
     import pytest
 
-    from hakmem_native.allocator import NativeAllocator
-    from hakmem_ref import RefAllocator
-    from specs.api import InvariantViolation
-    from specs.lockstep import Oracle
+    from hakmem_verify.models.native.allocator import NativeAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.contract.api import InvariantViolation
+    from hakmem_verify.oracle.lockstep import Oracle
     cfg = Config(class_sizes=(8,), slab_size=64, word_bits=4, mini_mag_capacity=1,
                  refill_batch=1, magazine_capacity=1, flush_interval=1)
     ops = [Alloc(8, 0), Alloc(8, 0), Alloc(8, 0), Alloc(8, 0), Alloc(8, 0),

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from fuzz.cli import main
-from hakmem_native import stress
-from hakmem_native.mutants import STRESS
+from hakmem_verify.cli.main import main
+from hakmem_verify.models.native import stress
+from hakmem_verify.models.native.mutants import STRESS
 
 
 def test_larson_and_producer_consumer_run_clean_on_four_pthreads():

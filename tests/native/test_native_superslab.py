@@ -4,14 +4,15 @@ differential test and the catalogue catch its planted bugs, and the stress drive
 ``hakmem-fuzz stress`` run it on real threads."""
 import pytest
 
-from fuzz.cli import main
-from hakmem_native import differential, stress
-from hakmem_native.allocator import NativeAllocator
-from hakmem_native.mutants import DIFF
-from specs.api import Config, InvariantViolation
+from hakmem_verify.cli.main import main
+from hakmem_verify.models.native import stress
+from hakmem_verify.explore import differential
+from hakmem_verify.models.native.allocator import NativeAllocator
+from hakmem_verify.models.native.mutants import DIFF
+from hakmem_verify.contract.api import Config, InvariantViolation
 
 from .test_native_matches_model import run_both, superslab
-from specs.invariants import check_impl
+from hakmem_verify.check import check_impl
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
               refill_batch=2, magazine_capacity=1, flush_interval=1)
@@ -104,12 +105,12 @@ def test_the_catalogue_catches_a_remote_free_counted_local_on_the_c_pool():
 
     from hypothesis import strategies as st
 
-    from fuzz.hunt import hunt
-    from specs.machines import small_configs, tiny_configs
+    from hakmem_verify.explore.hunt import hunt
+    from hakmem_verify.explore.machines import small_configs, tiny_configs
     configs = st.one_of(tiny_configs, small_configs).map(
         lambda c: dataclasses.replace(c, use_superslab=True, superslab_size=c.slab_size * 4,
                                       superslab_pool_max=1, tls_sll_capacity=2))
-    r = hunt(budget=30, seed=0, impl="hakmem_native.mutants:ss_counter_wrong_route",
+    r = hunt(budget=30, seed=0, impl="hakmem_verify.models.native.mutants:ss_counter_wrong_route",
              config_strategy=configs)
     assert r.killed and r.inv_id in ("SS-06", "SS-05"), (r.inv_id, r.message[:300])
 

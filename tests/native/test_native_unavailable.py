@@ -14,7 +14,7 @@ def _env(tmp_path):
 
 
 def test_without_a_compiler_impl_native_says_why_in_one_line_and_exits_2(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "fuzz.cli", "run", "--impl", "native",
+    run = subprocess.run([sys.executable, "-m", "hakmem_verify.cli.main", "run", "--impl", "native",
                           "--minutes", "0.01", "--report", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, env=_env(tmp_path))
     assert run.returncode == 2, run.stderr
@@ -35,14 +35,14 @@ def test_without_a_compiler_the_native_tests_skip_with_the_reason(tmp_path):
 
 def test_without_cffi_the_reason_names_the_native_extra(tmp_path):
     code = ("import sys; sys.modules['cffi'] = None\n"
-            "from hakmem_native import unavailable_reason; print(unavailable_reason())")
+            "from hakmem_verify.models.native import unavailable_reason; print(unavailable_reason())")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=_env(tmp_path))
     assert "cffi is not installed" in run.stdout and ".[native]" in run.stdout, run.stdout
 
 
 def test_without_a_compiler_the_mutants_command_reports_the_c_pool_mutants_unavailable(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "fuzz.cli", "mutants", "--workers", "1",
+    run = subprocess.run([sys.executable, "-m", "hakmem_verify.cli.main", "mutants", "--workers", "1",
                           "--budget", "5", "native:seed-stats_flush_if_needed",
                           "native-stress:slab-limit-8"], capture_output=True, text=True,
                          cwd=ROOT, env=_env(tmp_path))

@@ -1,7 +1,7 @@
 """Hunting planted bugs of a foreign allocator (examples/bump_bugs.py) black-box.
 
 The oracle checks an implementation without the hooks black-box, LIVE-03 and OOM-02
-included (``specs.invariants.blackbox``).  ``hunt_foreign`` runs the machine on a
+included (``hakmem_verify.check.blackbox``).  ``hunt_foreign`` runs the machine on a
 factory until the first failure and returns it shrunk, with its timings.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Optional
 from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from hakmem_ref import RefAllocator
-from specs.api import InvariantViolation
-from specs.lockstep import Oracle
-from specs.machines import make_machine, tiny_configs
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.explore.machines import make_machine, tiny_configs
 
 @dataclass
 class Found:

@@ -2,7 +2,7 @@
  *
  * pl_* wraps glibc's malloc correctly; each PL_<BUG> macro plants one fault of a kind
  * real allocators shipped, and tests/quality/test_malloc_tier_quality.py shows the
- * check of specs/invariants/malloc.py that names it.  pl_allocated() is the library's
+ * check of hakmem_verify/check/malloc.py that names it.  pl_allocated() is the library's
  * statistic: the usable bytes of the blocks it handed out and not yet took back.
  */
 #include <malloc.h>

@@ -65,7 +65,7 @@ def test_the_table_covers_every_planted_bug():
 @pytest.mark.quality
 @pytest.mark.parametrize("bug", sorted(EXPECTED))
 def test_the_malloc_tier_names_the_check_each_planted_bug_breaks(bug, tmp_path):
-    from fuzz.hunt import hunt
+    from hakmem_verify.explore.hunt import hunt
     r = hunt(budget=60.0, seed=0, impl=adapter_for(bug, tmp_path), chunk=20, step_count=40)
     assert r.killed, f"{bug} survived {r.examples} examples"
     assert r.inv_id in EXPECTED[bug][0], f"{bug}: {r.inv_id}: {r.message}"
@@ -74,7 +74,7 @@ def test_the_malloc_tier_names_the_check_each_planted_bug_breaks(bug, tmp_path):
 @pytest.mark.quality
 @pytest.mark.parametrize("bug", sorted(EXPECTED))
 def test_the_stress_driver_names_the_check_each_planted_bug_breaks(bug, tmp_path):
-    from hakmem_malloc import stress
+    from hakmem_verify.models.malloc import stress
     spec = adapter_for(bug, tmp_path)
     found = []
     for seed in (1, 2, 3):
@@ -92,8 +92,8 @@ def test_the_stress_driver_names_the_check_each_planted_bug_breaks(bug, tmp_path
 
 @pytest.mark.quality
 def test_the_correct_build_survives_the_tier_and_every_workload(tmp_path):
-    from fuzz.hunt import hunt
-    from hakmem_malloc import stress
+    from hakmem_verify.explore.hunt import hunt
+    from hakmem_verify.models.malloc import stress
     spec = adapter_for(None, tmp_path)
     r = hunt(budget=6.0, seed=0, impl=spec, chunk=4, step_count=40)
     assert not r.killed, r.message

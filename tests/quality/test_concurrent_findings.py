@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from fuzz.mutants import races_progress  # noqa: F401  (registers its races in RACES)
-from fuzz.mutants.races import RACES
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import InvariantViolation
-from specs.concurrent import TOTALS, replay
-from specs.concurrent_hunt import hunt_concurrent
-from specs.invariants import REGISTRY
-from specs.invariants.registry import CONCURRENT_TOPICS
+from hakmem_verify.planted import races_progress  # noqa: F401  (registers its races in RACES)
+from hakmem_verify.planted.races import RACES
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.oracle.concurrent import TOTALS, replay
+from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
+from hakmem_verify.check import REGISTRY
+from hakmem_verify.check.registry import CONCURRENT_TOPICS
 
 IDS = sorted(i for i, inv in REGISTRY.items() if inv.topic in CONCURRENT_TOPICS)
 

@@ -4,15 +4,15 @@ are not the design's, and each planted conformance bug fails with its own ID
 (tests/quality/test_every_invariant_catches_its_bug.py hunts those)."""
 import pytest
 
-from fuzz import mutants
-from fuzz.hunt import hunt
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.conformance_oracle import conformance_off
-from specs.invariants import REGISTRY
-from specs.lockstep import Oracle
-from specs.ops import Alloc, AllocMany, Free, Quiesce
+from hakmem_verify import planted as mutants
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.conformance import conformance_off
+from hakmem_verify.check import REGISTRY
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, AllocMany, Free, Quiesce
 
 CONF = sorted(i for i, inv in REGISTRY.items() if inv.topic == "conformance")
 

@@ -9,14 +9,14 @@ import random
 import pytest
 
 from examples import bump_bugs
-from fuzz.hunt import hunt
-from fuzz.replay import replay
-from fuzz.runner_worker import POST_SHRINK_OVER, post_shrink
-from fuzz.trace_shrink import simplify
-from specs.api import InvariantViolation
-from specs.concurrent_shrink import hypothesis_shrink_budget
-from specs.lockstep import Alloc, AllocMany, Free, Read, ThreadExit
-from specs.machines import deep_configs
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.runner.replay import replay
+from hakmem_verify.runner.failure import POST_SHRINK_OVER, post_shrink
+from hakmem_verify.workloads.trace_shrink import simplify
+from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
+from hakmem_verify.contract.ops import Alloc, AllocMany, Free, Read, ThreadExit
+from hakmem_verify.explore.machines import deep_configs
 
 IMPL = "examples.bump_bugs:deep_counter_wrap"
 
@@ -39,7 +39,7 @@ def test_the_deep_family_finds_a_bug_after_3000_allocations_with_a_short_reprodu
 
 
 def test_the_planted_deep_bug_is_silent_for_3000_allocations_of_a_class():
-    from specs.api import Config
+    from hakmem_verify.contract.api import Config
     a = bump_bugs.deep_counter_wrap(Config())
     blocks = [a.alloc(8) for _ in range(3000)]
     assert len(set(blocks)) == 3000

@@ -1,6 +1,6 @@
 """Every invariant ID is a checker only if a planted bug trips it.
 
-For each ID of the catalogue, one planted bug (a mutant of fuzz/mutants, applied in
+For each ID of the catalogue, one planted bug (a mutant of hakmem_verify/planted, applied in
 memory) is hunted by the lockstep machine; the shrunk failure must name that ID.  The
 safety IDs are hunted with the design's path checks (CONF-*) off, so each shows it
 catches its bug by itself.
@@ -9,12 +9,12 @@ import contextlib
 
 import pytest
 
-from fuzz import mutants
-from fuzz.hunt import hunt
-from specs.concurrent_shrink import hypothesis_shrink_budget
-from specs.conformance_oracle import conformance_off
-from specs.invariants import REGISTRY
-from specs.invariants.registry import CONCURRENT_TOPICS
+from hakmem_verify import planted as mutants
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
+from hakmem_verify.oracle.conformance import conformance_off
+from hakmem_verify.check import REGISTRY
+from hakmem_verify.check.registry import CONCURRENT_TOPICS
 
 # invariant ID -> the planted bug that must trip it first: declared with the check
 # (the black-box checks' planted bugs are foreign allocators: tests/quality/test_foreign_bugs.py;
@@ -30,7 +30,7 @@ SHRINK_SECONDS = 2
 
 def test_every_registered_invariant_names_a_catalogued_planted_bug():
     missing = {i: p for i, p in PLANTED.items() if p not in mutants.names()}
-    assert not missing, f"planted bugs not in fuzz/mutants: {missing}"
+    assert not missing, f"planted bugs not in hakmem_verify/planted: {missing}"
 
 
 @pytest.mark.quality

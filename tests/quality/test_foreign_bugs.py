@@ -1,12 +1,12 @@
 """Planted bugs of a foreign allocator (examples/bump_bugs.py, a bump allocator unlike
-hakmem_fast) are found black-box, each by the invariant it breaks, with a reproducer
+hakmem_verify.models.fast) are found black-box, each by the invariant it breaks, with a reproducer
 (the shrunk trace fails again when replayed alone).  Time to find each is printed (-s)."""
 import pytest
 
 from examples import bump_bugs
-from fuzz.impl import load_impl
+from hakmem_verify.explore.impl import load_impl
 
-from specs.invariants.registry import REGISTRY
+from hakmem_verify.check.registry import REGISTRY
 
 from .foreign import hunt_foreign, replay_foreign
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from specs.invariants import REGISTRY
+from hakmem_verify.check import REGISTRY
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "planted_malloc.c"
@@ -39,7 +39,7 @@ def build(tmp_path: Path, macro: str = "") -> str:
 
 
 def hunt_on(spec: str, budget: float = 60.0, chunk: int = 20):
-    from fuzz.hunt import hunt
+    from hakmem_verify.explore.hunt import hunt
     return hunt(budget=budget, seed=0, impl=spec, chunk=chunk, step_count=40)
 
 

@@ -3,10 +3,10 @@ expects; every mutant marked equivalent survives (its docstring argues why).
 """
 import pytest
 
-from fuzz import mutants
-from fuzz.hunt import hunt
+from hakmem_verify import planted as mutants
+from hakmem_verify.explore.hunt import hunt
 
-from specs.concurrent_shrink import hypothesis_shrink_budget
+from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
 
 from .test_every_invariant_catches_its_bug import PLANTED, SHRINK_SECONDS
 

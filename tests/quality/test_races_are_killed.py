@@ -1,18 +1,19 @@
-"""Every planted concurrency bug (fuzz/mutants/races.py) is killed by the concurrent
+"""Every planted concurrency bug (hakmem_verify/planted/races.py) is killed by the concurrent
 machine within 60 s, by an invariant it expects, with a short reproducer that replays."""
 import pytest
 
-from fuzz import mutants
-from fuzz.mutants.races import RACES
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import InvariantViolation
-from specs.concurrent import hunt_concurrent, replay
+from hakmem_verify import planted as mutants
+from hakmem_verify.planted.races import RACES
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.oracle.concurrent import replay
+from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
 
 
 def test_every_concurrency_mutant_documents_its_bug_and_is_of_the_concurrency_kind():
-    from fuzz.mutants import hang
-    from fuzz.mutants_cmd import catalogue
+    from hakmem_verify.planted import hangs as hang
+    from hakmem_verify.cli.mutants import catalogue
     assert len([m for m in RACES.values() if not m.equivalent]) >= 10
     kinds = {r["name"]: r["kind"] for r in catalogue()}
     for name, m in RACES.items():
@@ -33,12 +34,12 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
     assert r.inv_id in m.expect, f"{name} was caught by {r.inv_id}, expected one of " \
                                  f"{m.expect}: {r.message[:300]}"
     scope = {}
-    exec(r.reproducer.replace("Config(", "__import__('specs.api').api.Config("), scope)
+    exec(r.reproducer.replace("Config(", "__import__('hakmem_verify.contract.api').contract.api.Config("), scope)
     n_ops = sum(len(p) for progs, _ in scope["rounds"] for p in progs.values())
     assert n_ops == r.ops
     print(f"\n{name}: {r.inv_id}, reproducer of {n_ops} ops, {r.preemptions} preemptions")
     # the issue's bound; shrinking is capped in time (Hypothesis 5 s, then the post-pass of
-    # specs.concurrent_shrink, which usually ends in 1-2 s)
+    # hakmem_verify.explore.concurrent_shrink, which usually ends in 1-2 s)
     assert n_ops <= 10 and r.preemptions <= 3, f"{name}: reproducer of {n_ops} ops and " \
                                                f"{r.preemptions} preemptions:\n{r.reproducer}"
     with m.apply(), pytest.raises(InvariantViolation) as exc:
@@ -47,7 +48,7 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
 
 
 def test_the_seed_stats_add_reproducer_of_seed_findings_fails_under_the_sample_only():
-    from specs.api import Config
+    from hakmem_verify.contract.api import Config
     cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
                  refill_batch=1, magazine_capacity=1, flush_interval=1)
     rounds = [({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0*4 1*4"),

@@ -1,13 +1,13 @@
-"""The verdicts of fuzz/mutants/SEED_FINDINGS.md, replayed.
+"""The verdicts of docs/SEED_FINDINGS.md, replayed.
 
 Each reproducer fails with its invariant while the seed's sample is applied, and passes on
 the corrected model.
 """
 import pytest
 
-from fuzz.replay import replay
-from specs.api import Config, InvariantViolation
-from specs.lockstep import AllocMany, Alloc, Refill
+from hakmem_verify.runner.replay import replay
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.contract.ops import AllocMany, Alloc, Refill
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
               refill_batch=2, magazine_capacity=1, flush_interval=1)

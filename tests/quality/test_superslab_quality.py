@@ -1,4 +1,4 @@
-"""SuperSlab mode's planted bugs (fuzz/mutants/superslab.py), each shown caught by its
+"""SuperSlab mode's planted bugs (hakmem_verify/planted/superslab.py), each shown caught by its
 invariant on a short op sequence that reaches it: the same ops pass on the correct model
 and fail, naming the expected ID, under the planted bug.  (The Hypothesis hunts of the
 same bugs: tests/quality/test_every_invariant_catches_its_bug.py for the SS-* IDs'
@@ -7,14 +7,14 @@ import contextlib
 
 import pytest
 
-from fuzz import mutants
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config, InvariantViolation
-from specs.conformance_oracle import conformance_off
-from specs.invariants import REGISTRY
-from specs.lockstep import Oracle
-from specs.ops import Alloc, Evict, Free, ThreadExit
+from hakmem_verify import planted as mutants
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.oracle.conformance import conformance_off
+from hakmem_verify.check import REGISTRY
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, Evict, Free, ThreadExit
 
 #: 4-block slabs, SuperSlabs of 3 slab slots, one-block caches: each path in a few ops
 CFG = Config(class_sizes=(16,), slab_size=64, word_bits=8, mini_mag_capacity=1,
@@ -60,7 +60,7 @@ def _run(cfg, ops, conformance: bool):
 
 def test_every_superslab_mutant_has_a_scenario_and_expects_its_id():
     names = {n for n in mutants.names() if mutants.get(n).doc and
-             mutants.get(n).make.__module__ == "fuzz.mutants.superslab"}
+             mutants.get(n).make.__module__ == "hakmem_verify.planted.superslab"}
     assert names == set(SCENARIOS)
     for name, (_, _, inv_id) in SCENARIOS.items():
         assert inv_id in mutants.get(name).expect, name

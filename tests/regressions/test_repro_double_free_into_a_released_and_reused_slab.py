@@ -3,10 +3,10 @@ Invariant: LOCK-01
 Failure:
     [LOCK-01] free(double address): reference raised DoubleFree, fast raised InvalidFree (contract: InvalidFree once the slab was released)
 """
-from specs.api import Config
-from specs.lockstep import *
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import *
 
-from fuzz.replay import replay
+from hakmem_verify.runner.replay import replay
 
 CONFIG = Config(class_sizes=(8, 16, 32, 64, 128, 256, 512, 1024), slab_size=1024, word_bits=8, mini_mag_capacity=2, refill_batch=2, magazine_capacity=2, flush_interval=2, max_slabs_per_class=None, check_level=0, base_address=4294967296)
 MUTANT = None

@@ -3,10 +3,10 @@ Invariant: LOCK-01
 Failure:
     [LOCK-01] oracle false alarm: an interior free of a freed handle whose slab was reused
 """
-from specs.api import Config
-from specs.lockstep import *
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import *
 
-from fuzz.replay import replay
+from hakmem_verify.runner.replay import replay
 
 CONFIG = Config(class_sizes=(8, 16), slab_size=64, word_bits=64, mini_mag_capacity=16, refill_batch=16, magazine_capacity=2048, flush_interval=256, max_slabs_per_class=None, check_level=0, base_address=4294967296)
 MUTANT = None

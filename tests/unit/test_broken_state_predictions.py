@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from hakmem_fast import FastAllocator
-from specs.api import Config, InvariantViolation
-from specs.invariants import View
-from specs.invariants import conformance as conf
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.check import View
+from hakmem_verify.check import conformance as conf
 
 CFG = Config(class_sizes=(8, 16), slab_size=64, word_bits=8, mini_mag_capacity=2,
              refill_batch=2, magazine_capacity=2, flush_interval=3)

@@ -1,4 +1,4 @@
-"""Unit tests of specs.api.Config and size_to_class: seed defaults, geometry, validation.
+"""Unit tests of hakmem_verify.contract.api.Config and size_to_class: seed defaults, geometry, validation.
 
 Every impossible Config must be refused at construction with ConfigError, so
 that neither allocator ever sees a geometry it cannot represent.
@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from specs.api import SEED_CLASS_SIZES, Config, ConfigError, SizeError, size_to_class
+from hakmem_verify.contract.api import SEED_CLASS_SIZES, Config, ConfigError, SizeError, size_to_class
 
 TINY = dict(class_sizes=(8, 16), slab_size=64)
 
@@ -165,9 +165,9 @@ def test_size_to_class_uses_the_given_class_sizes():
 
 
 def test_a_slab_that_a_class_does_not_divide_is_the_references_not_the_designs():
-    from hakmem_fast import FastAllocator
-    from hakmem_ref import RefAllocator
-    from specs.unsupported import Unsupported
+    from hakmem_verify.models.fast import FastAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.contract.unsupported import Unsupported
     cfg = Config(class_sizes=(8, 24), slab_size=64)      # 2 blocks of 24, a 16-byte tail
     with pytest.raises(Unsupported, match="class_sizes"):
         FastAllocator(cfg)

@@ -2,12 +2,12 @@
 before the op; check() accepts the model's counters and names what a wrong one broke."""
 import pytest
 
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config, InvariantViolation
-from specs.invariants import conformance as conf
-from specs.lockstep import Oracle
-from specs.ops import Alloc, Evict, Free
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.check import conformance as conf
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, Evict, Free
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=8, mini_mag_capacity=2,
              refill_batch=2, magazine_capacity=2, flush_interval=3, max_slabs_per_class=2)
@@ -79,7 +79,7 @@ def test_check_names_a_wrong_stage_and_a_miscount():
 
 
 def test_predict_refuses_an_op_it_has_no_rule_for():
-    from specs.ops import Read
+    from hakmem_verify.contract.ops import Read
     with pytest.raises(TypeError, match="no conformance prediction"):
         oracle().predict(Read(0, 0, 1))
 

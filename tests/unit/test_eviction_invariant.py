@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from hakmem_fast import FastAllocator
-from specs.api import Config, InvariantViolation
-from specs.invariants import View, check
-from specs.invariants.eviction import evict_01_unowned_is_empty
-from specs.invariants.registry import run_view
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.check import View, check
+from hakmem_verify.check.eviction import evict_01_unowned_is_empty
+from hakmem_verify.check.registry import run_view
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=8, mini_mag_capacity=2,
              refill_batch=2, magazine_capacity=1, flush_interval=3)

@@ -1,6 +1,6 @@
 """Bad client input to every public call: the specific error, and no change of state.
 
-The contract (``specs/api.py``): every error is raised with the allocator's
+The contract (``hakmem_verify/contract/api.py``): every error is raised with the allocator's
 state unchanged; argument errors (tid, data, count) come first, then the size
 or address.  Each case below names a call and the exact exception type it
 must raise (not a subclass: ``DoubleFree`` is an ``InvalidFree``, and the two
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import pytest
 
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs import lockstep as L
-from specs.schedule import race_free_with_drain
-from specs.api import (AllocatorError, BadArgument, Config, DoubleFree, InvalidAddress, InvalidFree,
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract import ops as L
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.schedule import race_free_with_drain
+from hakmem_verify.contract.api import (AllocatorError, BadArgument, Config, DoubleFree, InvalidAddress, InvalidFree,
                        InvariantViolation, OutOfBounds, SizeError)
-from specs.invariants import check_impl
+from hakmem_verify.check import check_impl
 
 # all eight seed classes (max size 1024) on a 2 KiB slab; tiny caches
 CFG = Config(slab_size=2048, word_bits=4, mini_mag_capacity=2, refill_batch=2,
@@ -257,7 +258,7 @@ TINY = Config(class_sizes=(8, 16), slab_size=64)
 
 
 def test_a_double_free_after_the_slab_was_released_is_an_invalid_free():
-    """Contract (specs/api.py): once the slab is released the address is foreign, so the
+    """Contract (hakmem_verify/contract/api.py): once the slab is released the address is foreign, so the
     answer is InvalidFree, the parent of DoubleFree; the reference keeps its slabs and
     can still say DoubleFree."""
     ra, fa = RefAllocator(TINY), FastAllocator(TINY)
@@ -272,7 +273,7 @@ def test_a_double_free_after_the_slab_was_released_is_an_invalid_free():
 
 
 def test_the_oracles_interior_free_of_a_freed_handle_is_not_a_false_alarm():
-    o = L.Oracle(RefAllocator(TINY), FastAllocator(TINY))
+    o = Oracle(RefAllocator(TINY), FastAllocator(TINY))
     try:
         o.run([L.Alloc(16, 0), L.Free(0, 0), L.Quiesce(), L.Alloc(8, 0),
                L.BadFree("interior", 0, 0)])

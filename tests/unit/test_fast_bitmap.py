@@ -1,4 +1,4 @@
-"""Unit tests of hakmem_fast's two-tier bitmap (bitmap words + summary words + hint word).
+"""Unit tests of hakmem_verify.models.fast's two-tier bitmap (bitmap words + summary words + hint word).
 
 Every test checks the bitmap against a plain set of free indices: after each
 update the words, the summary, the padding bits, free_count and the hint must
@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from hakmem_fast.bitmap import TwoTierBitmap
+from hakmem_verify.models.fast.bitmap import TwoTierBitmap
 
 # (nblocks, word_bits): padding in the last word, several summary words, exact fits
 GEOMETRIES = [

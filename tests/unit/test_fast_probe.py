@@ -1,4 +1,4 @@
-"""The white-box hooks of hakmem_fast: the probe's footprint, partial snapshots,
+"""The white-box hooks of hakmem_verify.models.fast: the probe's footprint, partial snapshots,
 free as atomic steps, and a remote drain that counts before it changes anything.
 
 The footprint is checked against the truth: for random op sequences, every
@@ -13,13 +13,14 @@ from dataclasses import replace
 
 import pytest
 
-from hakmem_fast import FastAllocator, ops
-from hakmem_fast.structs import NULL, TinySlab, store_word
-from specs.api import Config, Footprint, InvariantViolation, StructureCorrupted, has_hooks
-from hakmem_ref import RefAllocator
-from specs.lockstep import Oracle
-from specs.schedule import race_free_with_drain
-from specs.invariants import check_impl, violation_of
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast.structs import NULL, TinySlab, store_word
+from hakmem_verify.contract.api import Config, Footprint, InvariantViolation, StructureCorrupted, has_hooks
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.schedule import race_free_with_drain
+from hakmem_verify.check import check_impl, violation_of
 
 TINY = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
               refill_batch=2, magazine_capacity=2, flush_interval=4)
@@ -365,7 +366,7 @@ def test_two_remote_frees_interleaved_step_by_step_both_land_on_the_stack():
 
 
 def test_a_block_handed_out_from_a_slab_the_thread_does_not_own_is_recorded_for_own_04():
-    from hakmem_fast.probe import Probe
+    from hakmem_verify.models.fast.probe import Probe
     p = Probe(2)
     p.handout(BASE, 1, 0, BASE + 8, False)            # tid 1 takes from tid 0's slab
     p.handout(BASE, 1, None, BASE + 16, False)        # ... and from an unowned one

@@ -4,9 +4,9 @@ block longer than its bound is still read whole, so the count checks see the ext
 block.  A spill of a mini-magazine whose count says more than its list ends too."""
 from __future__ import annotations
 
-from hakmem_fast import ops
-from hakmem_fast.introspect import slab_snap, walk
-from hakmem_fast.structs import NULL, TinySlab, store_word
+from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast.introspect import slab_snap, walk
+from hakmem_verify.models.fast.structs import NULL, TinySlab, store_word
 
 BASE = 1 << 32
 

@@ -1,6 +1,6 @@
 """Acceptance: 100,000 random alloc/free ops on the seed Config, fast model against reference.
 
-One seeded op sequence (``fuzz.workloads.random_ops``: sizes 0..1024, four
+One seeded op sequence (``hakmem_verify.workloads.seeded.random_ops``: sizes 0..1024, four
 virtual threads, cross-thread frees) is applied to FastAllocator and
 RefAllocator in lockstep by handle: the k-th alloc on each side is handle k,
 whatever address each side picks.  Each block carries its handle as an 8-byte
@@ -13,12 +13,12 @@ reference's.  The sequence is the one ``bench/bench_allocators.py`` times.
 from __future__ import annotations
 
 
-from fuzz.workloads import ACCEPTANCE, random_ops
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs import invariants as inv
-from specs.api import Config
-from specs.invariants import check_impl
+from hakmem_verify.workloads.seeded import ACCEPTANCE, random_ops
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify import check as inv
+from hakmem_verify.contract.api import Config
+from hakmem_verify.check import check_impl
 
 N_OPS = ACCEPTANCE["n"]               # 100,000
 THREADS = ACCEPTANCE["threads"]       # 4

@@ -1,19 +1,19 @@
-"""Naming the implementation under test (fuzz.impl): every bad name is one ImplError with a
+"""Naming the implementation under test (hakmem_verify.explore.impl): every bad name is one ImplError with a
 message that says what is wrong; the command line turns it into exit status 2."""
 import argparse
 import textwrap
 
 import pytest
 
-from fuzz import impl
-from fuzz.impl import ImplError, load_impl
-from specs.api import Config
-from specs.unsupported import Unsupported
+from hakmem_verify.explore import impl
+from hakmem_verify.explore.impl import ImplError, load_impl
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.unsupported import Unsupported
 
 GOOD = textwrap.dedent("""
     from examples.bump_alloc import Bump, make
-    from specs.api import Config
-    from specs.unsupported import Unsupported
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.contract.unsupported import Unsupported
 
     def raises(config):
         raise RuntimeError("cannot open the arena")
@@ -61,13 +61,13 @@ def mod(tmp_path, monkeypatch, request):
 def test_the_default_is_hakmem_fast_checked_white_box(monkeypatch):
     monkeypatch.delenv(impl.ENV, raising=False)
     got = load_impl()
-    assert (got.spec, got.tier) == ("hakmem_fast:FastAllocator", "white-box")
+    assert (got.spec, got.tier) == ("hakmem_verify.models.fast:FastAllocator", "white-box")
     assert type(got(Config())).__name__ == "FastAllocator"
 
 
 def test_short_names_and_the_environment_variable_name_an_implementation(monkeypatch):
-    assert load_impl("ref").spec == "hakmem_ref:RefAllocator"
-    assert load_impl("fast").spec == "hakmem_fast:FastAllocator"
+    assert load_impl("ref").spec == "hakmem_verify.models.ref:RefAllocator"
+    assert load_impl("fast").spec == "hakmem_verify.models.fast:FastAllocator"
     monkeypatch.setenv(impl.ENV, "examples.bump_alloc:make")
     assert impl.describe(load_impl()) == ("examples.bump_alloc:make", "black-box")
 
@@ -148,8 +148,8 @@ def test_the_cli_helpers_parse_impl_and_exit_2_with_the_message(capsys):
     impl.add_impl_argument(parser)
     assert parser.parse_args(["--impl", "ref"]).impl == "ref"
     assert parser.parse_args([]).impl is None
-    assert impl.resolve_or_exit("ref").spec == "hakmem_ref:RefAllocator"
-    assert "implementation: hakmem_ref:RefAllocator -- black-box" in capsys.readouterr().err
+    assert impl.resolve_or_exit("ref").spec == "hakmem_verify.models.ref:RefAllocator"
+    assert "implementation: hakmem_verify.models.ref:RefAllocator -- black-box" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         impl.resolve_or_exit("nosuchmodule_xyz:make")
     assert e.value.code == 2
@@ -164,8 +164,8 @@ def test_a_machine_skips_the_configs_an_implementation_declares_unsupported(mod)
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
 
-    from hakmem_ref import RefAllocator
-    from specs.machines import make_machine, tiny_configs
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.explore.machines import make_machine, tiny_configs
     skipped = Counter()
     Machine = make_machine(RefAllocator, impl.skipping_unsupported(load_impl(f"{mod}:limited"),
                                                                    skipped), tiny_configs)

@@ -9,14 +9,14 @@ from collections import Counter
 
 import pytest
 
-from specs import invariants
-from specs.invariants import REGISTRY, readme
+from hakmem_verify import check as invariants
+from hakmem_verify.check import REGISTRY, readme
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CITED = re.compile(r"\[([A-Z]{2,7}-\d{2})\]|(?:InvariantViolation|fail|_fail)\(\s*\"([A-Z]{2,7}-\d{2})\"")
-# the reference allocator's own self-checks (hakmem_ref.RefAllocator.check), not the catalogue
+# the reference allocator's own self-checks (hakmem_verify.models.ref.RefAllocator.check), not the catalogue
 OWN_PREFIXES = ("RALLOC-",)
-SCANNED = ("specs", "hakmem_fast", "hakmem_ref", "fuzz", "tests", "bench", "README.md", "docs")
+SCANNED = ("hakmem_verify", "tests", "bench", "README.md", "docs")
 
 
 def cited_ids(text: str) -> set:
@@ -43,7 +43,7 @@ def unknown_citations(root: str = ROOT) -> dict:
 def test_the_readme_table_is_the_registry():
     text = readme.current()
     assert readme.render(text, invariants.markdown_table()) == text, (
-        "specs/README.md's catalogue differs from the registry: run "
+        "docs/CATALOGUE.md's catalogue differs from the registry: run "
         "'hakmem-fuzz invariants --markdown --write'")
 
 
@@ -62,15 +62,15 @@ def test_every_cited_invariant_id_is_registered():
 
 
 def test_an_unknown_citation_is_found(tmp_path):
-    (tmp_path / "specs").mkdir()
+    (tmp_path / "hakmem_verify").mkdir()
     bmp, xyz = "BMP" + "-02", "XYZ" + "-07"     # spelt apart: this file is scanned too
-    (tmp_path / "specs" / "x.py").write_text(f'"""bits [{bmp}]"""\nfail("{xyz}", "m")\n'
+    (tmp_path / "hakmem_verify" / "x.py").write_text(f'"""bits [{bmp}]"""\nfail("{xyz}", "m")\n'
                                              '# [SLAB-03] [RALLOC-01]\n')
-    assert unknown_citations(str(tmp_path)) == {os.path.join("specs", "x.py"): [bmp, xyz]}
+    assert unknown_citations(str(tmp_path)) == {os.path.join("hakmem_verify", "x.py"): [bmp, xyz]}
 
 
 def test_every_planted_bug_expects_registered_ids():
-    from fuzz import mutants
+    from hakmem_verify import planted as mutants
     bad = {n: [i for i in mutants.get(n).expect if i not in REGISTRY] for n in mutants.names()}
     assert {n: ids for n, ids in bad.items() if ids} == {}
 
@@ -89,13 +89,13 @@ def test_a_second_declaration_of_an_id_is_refused():
 
 
 def test_check_refuses_op_scope():
-    from hakmem_fast import FastAllocator
+    from hakmem_verify.models.fast import FastAllocator
     with pytest.raises(ValueError, match="op-scope"):
         invariants.check(FastAllocator().snapshot(), 3, scope="op")
 
 
 def test_the_cli_prints_every_id_with_its_quality_test():
-    out = subprocess.run([sys.executable, "-m", "fuzz.cli", "invariants", "--json"],
+    out = subprocess.run([sys.executable, "-m", "hakmem_verify.cli.main", "invariants", "--json"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     rows = json.loads(out)
     assert [r["id"] for r in rows] == [i.id for i in invariants.catalogue()]
@@ -124,11 +124,11 @@ def hand_counts(text: str) -> list:
 def test_no_harness_module_counts_a_check_by_naming_its_id():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     found = {}
-    for folder in ("specs", "fuzz"):
+    for folder in ("hakmem_verify",):
         for dirpath, _, files in os.walk(os.path.join(root, folder)):
             for f in files:
                 path = os.path.join(dirpath, f)
-                if f.endswith(".py") and not path.endswith(os.path.join("invariants",
+                if f.endswith(".py") and not path.endswith(os.path.join("check",
                                                                         "registry.py")):
                     with open(path) as fh:
                         lines = hand_counts(fh.read())
@@ -153,7 +153,7 @@ def test_an_op_check_the_registry_does_not_know_is_refused_and_not_counted():
 
 
 def test_a_form_runs_and_counts_under_its_invariant():
-    from specs.invariants import compare
+    from hakmem_verify.check import compare
     runs = Counter()
     invariants.run_op(compare.lock_01_unchanged, "free(x)", ValueError("x"), False, counts=runs)
     assert runs == Counter({"LOCK-01": 1})
@@ -167,11 +167,12 @@ def test_a_form_runs_and_counts_under_its_invariant():
 
 def test_a_clean_run_counts_every_check_under_a_registered_id():
     """Op-scope checks and their forms (STAT-01 after a flush) included."""
-    from hakmem_fast import FastAllocator
-    from hakmem_ref import RefAllocator
-    from specs.api import Config
-    from specs.lockstep import (Alloc, Drain, Evict, FlushStats, Free, Oracle, Quiesce,
-                                Refill, ThreadExit)
+    from hakmem_verify.models.fast import FastAllocator
+    from hakmem_verify.models.ref import RefAllocator
+    from hakmem_verify.contract.api import Config
+    from hakmem_verify.oracle.lockstep import Oracle
+    from hakmem_verify.contract.ops import (Alloc, Drain, Evict, FlushStats, Free, Quiesce,
+                                            Refill, ThreadExit)
     cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=2,
                  refill_batch=2, magazine_capacity=2, flush_interval=2)
     o = Oracle(RefAllocator(cfg), FastAllocator(cfg), l3_every=4)

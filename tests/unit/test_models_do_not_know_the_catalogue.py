@@ -1,7 +1,7 @@
 """The implementations under test know the contract, not the catalogue.
 
-The model, the reference and the C pool's Python side import only ``specs.api`` and
-``specs.unsupported`` from the harness, and raise only the contract's errors: a broken
+The model, the reference and the C pool's Python side import only ``hakmem_verify.contract.api`` and
+``hakmem_verify.contract.unsupported`` from the harness, and raise only the contract's errors: a broken
 structure of their own is a ``StructureCorrupted`` naming it, which the harness maps to
 the check that covers it.
 """
@@ -13,16 +13,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = {"specs.api", "specs.unsupported"}
-#: the implementations' own modules (hakmem_native's differential, stress and mutants
+CONTRACT = {"hakmem_verify.contract.api", "hakmem_verify.contract.unsupported",
+            "hakmem_verify.contract.paths"}
+#: the implementations' own modules (hakmem_verify.models.native's differential, stress and mutants
 #: modules are drivers of the harness, not the pool)
-MODELS = sorted([*ROOT.glob("hakmem_fast/*.py"), *ROOT.glob("hakmem_ref/*.py"),
-                 *(ROOT / "hakmem_native" / n for n in ("__init__.py", "allocator.py",
+MODELS = sorted([*ROOT.glob("hakmem_verify/models/fast/*.py"), *ROOT.glob("hakmem_verify/models/ref/*.py"),
+                 *(ROOT / "hakmem_verify" / "models" / "native" / n for n in ("__init__.py", "allocator.py",
                                                       "snapshot.py", "build.py"))])
 
 
 def harness_imports(path: Path) -> list:
-    """(line, module) of every import of a ``specs`` module in the file."""
+    """(line, module) of every absolute import of a harness module in the file (its own
+    package's relative imports are not)."""
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -31,7 +33,7 @@ def harness_imports(path: Path) -> list:
             names = [a.name for a in node.names]
         else:
             continue
-        out += [(node.lineno, n) for n in names if n.split(".")[0] == "specs"]
+        out += [(node.lineno, n) for n in names if n.split(".")[0] == "hakmem_verify"]
     return out
 
 
@@ -53,7 +55,7 @@ def test_an_implementation_imports_only_the_contract_from_the_harness(path):
 
 # (the reference raises InvariantViolation for its own identities, RALLOC-*: not the
 # catalogue's IDs)
-@pytest.mark.parametrize("path", [p for p in MODELS if p.parent.name != "hakmem_ref"],
+@pytest.mark.parametrize("path", [p for p in MODELS if p.parent.name != "ref"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_an_implementation_raises_no_catalogue_id(path):
     assert not catalogue_names(path), (
@@ -63,8 +65,8 @@ def test_an_implementation_raises_no_catalogue_id(path):
 
 def test_the_scan_sees_an_import_of_the_catalogue_and_a_catalogue_id(tmp_path):
     planted = tmp_path / "model.py"
-    planted.write_text("from specs.api import InvariantViolation\n"
-                       "def check():\n    from specs import invariants\n"
+    planted.write_text("from hakmem_verify.contract.api import InvariantViolation\n"
+                       "def check():\n    from hakmem_verify import check\n"
                        "    raise InvariantViolation('RMT-01', 'x')\n")
-    assert [m for _, m in harness_imports(planted)] == ["specs.api", "specs"]
+    assert [m for _, m in harness_imports(planted)] == ["hakmem_verify.contract.api", "hakmem_verify"]
     assert len(catalogue_names(planted)) == 2

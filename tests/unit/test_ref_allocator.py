@@ -1,12 +1,12 @@
-"""Unit tests of the reference allocator (hakmem_ref): fast, tiny configurations."""
+"""Unit tests of the reference allocator (hakmem_verify.models.ref): fast, tiny configurations."""
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from hakmem_ref import RefAllocator
-from specs.api import (Allocator, BadArgument, Config, DoubleFree, InvalidAddress,
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import (Allocator, BadArgument, Config, DoubleFree, InvalidAddress,
                        InvalidFree, InvariantViolation, OutOfBounds, SizeError,
                        Stats)
 

@@ -1,4 +1,4 @@
-"""SuperSlab mode of the fast model (hakmem_fast.superslab): Config knobs, geometry,
+"""SuperSlab mode of the fast model (hakmem_verify.models.fast.superslab): Config knobs, geometry,
 ownership, the pool, the tls_sll and the free-pipeline counters."""
 import os
 import subprocess
@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from hakmem_fast import FastAllocator
-from hakmem_fast.steps import run_steps
-from specs.api import Config, ConfigError
-from specs.invariants import check_impl
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.fast.steps import run_steps
+from hakmem_verify.contract.api import Config, ConfigError
+from hakmem_verify.check import check_impl
 
 CFG = Config(class_sizes=(16, 32), slab_size=64, word_bits=8, mini_mag_capacity=1,
              refill_batch=1, magazine_capacity=1, flush_interval=4, use_superslab=True,
@@ -17,7 +17,7 @@ CFG = Config(class_sizes=(16, 32), slab_size=64, word_bits=8, mini_mag_capacity=
 
 
 def test_the_mode_is_off_by_default_and_the_environment_switch_turns_it_on():
-    code = "from specs.api import Config; print(Config().use_superslab)"
+    code = "from hakmem_verify.contract.api import Config; print(Config().use_superslab)"
     env = {k: v for k, v in os.environ.items() if k != "HAKMEM_TINY_USE_SUPERSLAB"}
     off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from fuzz.cli import main
-from fuzz.explore import ROUTES, STAGES, measure
-from fuzz.workloads import generate, run_bare
-from hakmem_fast import FastAllocator
-from specs.api import Config
+from hakmem_verify.cli.main import main
+from hakmem_verify.workloads.design_space import ROUTES, STAGES, measure
+from hakmem_verify.workloads.seeded import generate, run_bare
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config
 
 ARGS = ["explore", "--workload", "larson", "--workload", "cache-scratch", "--scale", "1",
         "--threads", "2", "--knob", "magazine_capacity=64", "--samples", "10"]
@@ -123,7 +123,7 @@ def test_bad_options_exit_2(argv, message, tmp_path, capsys):
 def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_plots(
         tmp_path, monkeypatch, capsys):
     import sys
-    monkeypatch.setitem(sys.modules, "fuzz.explore_plots", None)     # import fails
+    monkeypatch.setitem(sys.modules, "hakmem_verify.report.explore_plots", None)     # import fails
     assert main(["explore", "--workload", "cache-scratch", "--scale", "1", "--knob",
                  "refill_batch=4", "--samples", "5", "--report", str(tmp_path)]) == 0
     assert not list(tmp_path.glob("*.png"))
@@ -133,6 +133,6 @@ def test_without_matplotlib_the_report_has_its_tables_and_says_how_to_get_plots(
 
 
 def test_measure_refuses_ops_it_cannot_attribute():
-    from specs.lockstep import AllocMany
+    from hakmem_verify.contract.ops import AllocMany
     with pytest.raises(ValueError, match="AllocMany ops are not supported"):
         measure([AllocMany(8, 3)], Config())

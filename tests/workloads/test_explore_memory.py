@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from fuzz.cli import main
-from fuzz.explore import (explore, kept_bound, measure, parse_knobs, reserved_bytes,
+from hakmem_verify.cli.main import main
+from hakmem_verify.workloads.design_space import (explore, kept_bound, measure, parse_knobs, reserved_bytes,
                           reserved_from_snapshot)
-from fuzz.explore_report import memory_panel
-from fuzz.workloads import generate
-from hakmem_fast import FastAllocator
-from specs.api import Config
-from specs.lockstep import Alloc, Free, ThreadExit
+from hakmem_verify.report.explore import memory_panel
+from hakmem_verify.workloads.seeded import generate
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import Alloc, Free, ThreadExit
 
 SLAB, SS = Config().slab_size, Config().superslab_size
 PER_SLAB, SUPERSLAB = Config(use_superslab=False), Config(use_superslab=True)

@@ -5,12 +5,13 @@ from collections import Counter
 
 import pytest
 
-from fuzz.standard_workloads import _ladder, inverse_square_size
-from fuzz.workloads import WORKLOADS, generate
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.lockstep import Alloc, Free, Oracle, ThreadExit, Write
+from hakmem_verify.workloads.standard import _ladder, inverse_square_size
+from hakmem_verify.workloads.seeded import WORKLOADS, generate
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, Free, ThreadExit, Write
 
 NAMES = list(WORKLOADS)
 

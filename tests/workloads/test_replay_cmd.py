@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from fuzz import mutants
-from fuzz.cli import main
-from fuzz.trace_shrink import drop, shortest_failing_prefix, shrink
-from specs.lockstep import Alloc, Free, Read, Write
+from hakmem_verify import planted as mutants
+from hakmem_verify.cli.main import main
+from hakmem_verify.workloads.trace_shrink import drop, shortest_failing_prefix, shrink
+from hakmem_verify.contract.ops import Alloc, Free, Read, Write
 
-TRACES = os.path.join(os.path.dirname(__file__), "..", "..", "fuzz", "traces")
+TRACES = os.path.join(os.path.dirname(__file__), "..", "..", "hakmem_verify", "workloads", "traces")
 LS = os.path.join(TRACES, "ls-l.trace")
 
 
@@ -106,7 +106,7 @@ def test_prefix_search_and_shrink_keep_only_the_ops_the_failure_needs():
 
 
 def test_the_planted_bug_is_restored_after_a_finding():
-    from hakmem_fast import FastAllocator
+    from hakmem_verify.models.fast import FastAllocator
     before = dict(vars(FastAllocator))
     with mutants.apply("magazine-capacity-off-by-one"):
         pass

@@ -5,13 +5,15 @@ import os
 
 import pytest
 
-from fuzz.trace_import import TraceError, load_trace, parse_trace, spread
-from hakmem_fast import FastAllocator
-from hakmem_ref import RefAllocator
-from specs.api import Config
-from specs.lockstep import Alloc, Free, Oracle, Read, Write, fill_pattern
+from hakmem_verify.workloads.trace_import import TraceError, load_trace, parse_trace, spread
+from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.ref import RefAllocator
+from hakmem_verify.contract.api import Config
+from hakmem_verify.oracle.blocks import fill_pattern
+from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.contract.ops import Alloc, Free, Read, Write
 
-TRACES = os.path.join(os.path.dirname(__file__), "..", "..", "fuzz", "traces")
+TRACES = os.path.join(os.path.dirname(__file__), "..", "..", "hakmem_verify", "workloads", "traces")
 RECORDED = ["ls-l.trace", "sqlite3-200-rows.trace"]
 
 
