@@ -197,7 +197,7 @@ def bench_cost(rounds: int, chunk: int, quick: bool) -> dict:
                 else:
                     ops, _ = make_ops(chunk, seed, o.next_handle, list(o.handles), tid_of)
                     o.check_level = 0 if lv == "L0" else 2
-                    o.CHECKS_CONFORMANCE = lv != "L2-safety"
+                    o.conformance.enabled = lv != "L2-safety"
                     if o.check_level == 2:
                         o.checker.full()
                     rates[f"{name} {lv}"].append(time_chunk(o.run, ops))

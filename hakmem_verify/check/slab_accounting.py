@@ -13,7 +13,7 @@ every list is a leak the other checks do not see: its blocks are never handed ou
 again and the pool grows instead of reusing it.
 
 The check is O(heap) (L3): the concurrent machine runs it at each quiescent point, and
-the lockstep oracle in every L3 check (``hakmem_verify.oracle.lockstep.LockstepOracle.check_l3``), so
+the lockstep oracle in every L3 check (``hakmem_verify.oracle.lockstep.Oracle.check_l3``), so
 the machines, ``Oracle.run`` and every replay and reproducer run it alike.
 """
 from __future__ import annotations

@@ -36,8 +36,8 @@ class Free:
 class RaceFree:
     handle: int
     tid: int = 0           # a non-owner: its remote push races the owner's drain
-    schedule: str = field(default="", compare=False)   # the Schedule that ran (recorded by
-    #   the machine; ``hakmem_verify.schedule.race_free_with_drain`` derives it from the state)
+    schedule: str = field(default="", compare=False)   # the Schedule that ran (kept by the
+    #   oracle; ``hakmem_verify.schedule.race_free_with_drain`` derives it from the state)
 
 
 @dataclass(frozen=True)

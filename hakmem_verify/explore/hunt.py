@@ -77,7 +77,8 @@ def classify_all(exc: BaseException) -> list:
     return [(f"crash:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")]
 
 
-def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, deep=False):
+def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, deep=False,
+                      conformance: bool = True):
     """A machine class that records the stats of every run and its last failure.
     ``impl``: a ``module:factory`` spec (``hakmem_verify.explore.impl``), default the fast model; Configs
     the implementation declares unsupported are skipped and counted."""
@@ -88,7 +89,7 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, 
         from .impl import load_impl, skipping_unsupported
         factory = skipping_unsupported(load_impl(impl), unsupported)
     base = make_machine(RefAllocator, factory, config_strategy, l3_every=l3_every,
-                        name="HuntMachine", deep=deep)
+                        name="HuntMachine", deep=deep, conformance=conformance)
     wd = watchdog or Watchdog(0)
 
     class Recording(base):
@@ -152,22 +153,23 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, 
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
          step_count: int = 50, l3_every: int = L3_EVERY, database=None,
          stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT,
-         impl=None, deep: bool = False) -> HuntResult:
+         impl=None, deep: bool = False, conformance: bool = True) -> HuntResult:
     """Run the machine until a failure or ``budget`` seconds; the result is shrunk.
 
     ``op_timeout`` is the per-op watchdog in seconds (0: off); see ``hakmem_verify.explore.watchdog``.
     ``impl`` names the implementation under test (``module:factory``; default hakmem_verify.models.fast).
     ``deep``: the machine has the deep-history rules (``hakmem_verify.explore.machines.deep_rules``).
+    ``conformance``: the oracle checks the design's paths (off: the safety checks alone).
     """
     with Watchdog(op_timeout) as wd:
         return _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database,
-                     stop, on_chunk, wd, impl, deep)
+                     stop, on_chunk, wd, impl, deep, conformance)
 
 
 def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, stop,
-          on_chunk, wd, impl=None, deep=False) -> HuntResult:
+          on_chunk, wd, impl=None, deep=False, conformance=True) -> HuntResult:
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,
-                                l3_every, wd, impl, deep)
+                                l3_every, wd, impl, deep, conformance)
     rec = Machine.record
     start = time.monotonic()
     s = seed

@@ -22,7 +22,6 @@ from hypothesis.stateful import (Bundle, consumes, initialize,
 
 from hakmem_verify.contract.api import SEED_CLASS_SIZES, Config, capabilities_of
 from .machine_base import OracleMachine
-from hakmem_verify.schedule import RACE_RECORDERS
 from hakmem_verify.oracle.lockstep import L3_EVERY, Oracle
 from hakmem_verify.contract.ops import (Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid,
                                         Drain, Evict, FlushStats, Free, FreeMany, Quiesce,
@@ -102,7 +101,7 @@ BAD_TIDS = st.sampled_from([-1, True, None, "0", 1.0])
 
 
 def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = L3_EVERY,
-                 name: str = "LockstepMachine", deep: bool = False):
+                 name: str = "LockstepMachine", deep: bool = False, conformance: bool = True):
     """A RuleBasedStateMachine class over fresh ref/fast allocators per example.  A C
     library (an Impl of the malloc tier) gets the malloc machine instead: no reference,
     the contract of malloc (``hakmem_verify.explore.malloc_machine``).
@@ -112,7 +111,8 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
     out-of-block accesses it does not promise to detect are never sent.
 
     ``deep``: the rules of deep histories too (:func:`deep_rules`), thousands of ops of
-    one class per example."""
+    one class per example.  ``conformance``: the oracles check the design's paths
+    (``hakmem_verify.oracle.conformance``)."""
     if getattr(fast_factory, "tier", None) == "malloc":
         from .malloc_machine import make_malloc_machine
         return make_malloc_machine(fast_factory, l3_every, name)
@@ -128,7 +128,8 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
 
         @initialize(cfg=config_strategy)
         def setup(self, cfg):
-            self.oracle = Oracle(ref_factory(cfg), fast_factory(cfg), l3_every=l3_every)
+            self.oracle = Oracle(ref_factory(cfg), fast_factory(cfg), l3_every=l3_every,
+                                 conformance=conformance)
             event(f"config slab={cfg.slab_size} classes={len(cfg.class_sizes)}")
 
         # ---- allocation ----------------------------------------------------------
@@ -148,15 +149,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
 
         @rule(h=consumes(handles), tid=TIDS)
         def race_free(self, h, tid):
-            op = RaceFree(h, tid)
-
-            def record(schedule):          # the op in the trace shows the schedule that ran
-                object.__setattr__(op, "schedule", str(schedule))
-            RACE_RECORDERS.append(record)
-            try:
-                self._apply(op)
-            finally:
-                RACE_RECORDERS.remove(record)
+            self._apply(RaceFree(h, tid))     # the oracle's trace keeps the schedule that ran
 
         @rule(n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS,
               newest=st.booleans())

@@ -1,6 +1,6 @@
 """One handler per op type of ``hakmem_verify.contract.ops``: how the lockstep oracle applies an op to
 both sides (``HANDLERS``, used by ``hakmem_verify.oracle.lockstep.Oracle.apply``).  A handler calls the
-oracle's one-step methods (alloc, free, write, ``expect_same_error``, ...) and returns
+oracle's one-step methods (alloc, free, ``both``, ``expect_same_error``, ...) and returns
 the list of new handles."""
 from __future__ import annotations
 
@@ -17,6 +17,39 @@ from hakmem_verify.contract.ops import (MALLOC_OPS, OPS, Alloc, AllocMany, BadAc
 
 if TYPE_CHECKING:
     from .lockstep import Oracle
+
+
+def _clamp(o: Oracle, b, offset: int, n: int):
+    """Keep an access inside the block: past its end it would hit a neighbour, which
+    is legal and differs between allocators (BadAccess tests crossing the end)."""
+    usable = o.config.class_sizes[b.cls]
+    offset = offset % usable
+    return offset, max(0, min(n, usable - offset))
+
+
+def _write_block(o: Oracle, h: int, b, offset: int, data: bytes) -> None:
+    """Write data at offset of handle h on both sides; what the client wrote is kept."""
+    if offset > len(b.content):   # bytes before the write: define them on both sides
+        _write_block(o, h, b, len(b.content), bytes(offset - len(b.content)))
+    o.both(f"write(handle {h}, offset {offset}, {len(data)} B)",
+           lambda a: o.ref.write(b.ref + offset, data),
+           lambda a: o.fast.write(b.fast + offset, data), None)
+    content = bytearray(b.content)
+    content[offset:offset + len(data)] = data
+    b.content = bytes(content)
+
+
+def _inside_live(o: Oracle, addr: int, ref_side: bool = False) -> bool:
+    """Is addr inside a live block of either side (blocks are aligned to their size)?"""
+    for c, cs in enumerate(o.config.class_sizes):
+        start = addr - addr % cs
+        if ref_side:
+            h = o.ref_addrs.get(start)
+            if h is not None and o.handles[h].cls == c:
+                return True
+        elif o.live.blocks.get(start) == c:
+            return True
+    return False
 
 
 def _alloc(o: Oracle, op: Alloc):
@@ -55,8 +88,8 @@ def _free_many(o: Oracle, op: FreeMany):
 def _write(o: Oracle, op: Write):
     b = o.handles.get(op.handle)
     if b is not None:
-        offset, n = o.clamp(b, op.offset, len(op.data))
-        o.write(op.handle, b, offset, op.data[:n])
+        offset, n = _clamp(o, b, op.offset, len(op.data))
+        _write_block(o, op.handle, b, offset, op.data[:n])
     return []
 
 
@@ -64,7 +97,7 @@ def _read(o: Oracle, op: Read):
     b = o.handles.get(op.handle)
     if b is None:
         return []
-    offset, n = o.clamp(b, op.offset, op.n)
+    offset, n = _clamp(o, b, op.offset, op.n)
     defined = max(0, min(offset + n, len(b.content)) - offset)   # bytes the client wrote
     r, f = o.both(f"read(handle {op.handle}, offset {offset}, {n} B)",
                   lambda: o.ref.read(b.ref + offset, n)[:defined],
@@ -98,7 +131,7 @@ def _evict(o: Oracle, op: Evict):
         if got.kind == "ok":
             o.op_check(hook_02_result, what, got.value, base is not None)
         if base is not None and o.check_level >= 2:
-            o._transition("SPL-01", base)
+            o.check_transition("SPL-01", base)
     return []
 
 
@@ -135,7 +168,7 @@ def _refill(o: Oracle, op: Refill):
         if got.kind == "ok":
             o.op_check(hook_02_result, what, got.value, _mini_mag_of(o, base) - before)
         if base is not None and o.check_level >= 2:
-            o._transition("REF-01", base)
+            o.check_transition("REF-01", base)
     return []
 
 
@@ -166,7 +199,7 @@ def _bad_free(o: Oracle, op: BadFree):
     elif b is None:
         return []
     elif op.kind == "double":
-        if op.handle not in o.freed or o.inside_live(b.ref, True) or o.inside_live(b.fast):
+        if op.handle not in o.freed or _inside_live(o, b.ref, True) or _inside_live(o, b.fast):
             return []       # not freed, or its address was handed out again
         ra, fa = b.ref, b.fast
     else:
@@ -244,7 +277,7 @@ def _bad_access(o: Oracle, op: BadAccess):
     if b is None:
         return []
     live = op.handle in o.handles
-    if not live and (o.inside_live(b.ref, True) or o.inside_live(b.fast)):
+    if not live and (_inside_live(o, b.ref, True) or _inside_live(o, b.fast)):
         return []       # the freed address was handed out again
     off = o.config.class_sizes[b.cls] - 1 if live else 0
     if op.write:

@@ -1,28 +1,24 @@
 """The lockstep oracle: one step = apply to the reference, apply to the implementation,
 compare one observation, run the registry at the level.
 
-Ops (``hakmem_verify.contract.ops``) are plain values that name blocks by handle.  Each op type
-has one handler in ``hakmem_verify.oracle.handlers.HANDLERS``; every call to either allocator goes through
-:meth:`Oracle.call`, which turns the outcome into an observation (``ok`` /
-``oom`` / the contract error raised) and anything else escaping into a LOCK-03
-finding; every comparison goes through ``hakmem_verify.check.compare``.  After the
-op, the invariant registry runs at the oracle's level:
+Ops (``hakmem_verify.contract.ops``) name blocks by handle; each op type has one handler
+(``handlers.py``).  Every call to either allocator goes through :meth:`Oracle.call`: an
+observation (``ok`` / ``oom`` / the contract error raised), anything else a LOCK-03
+finding; every comparison through ``hakmem_verify.check.compare``.  After the op the
+registry runs at the oracle's level: L1 (``check_level >= 1``) statistics, live counts,
+exact stats; L2 the catalogue on the op's footprint; L3 every ``l3_every`` ops, after
+``Quiesce`` and at teardown, the whole heap and the footprints' honesty (HOOK-01).
+An implementation that offers ``Hooks`` is checked **white-box** (the whole catalogue),
+one that offers only ``Allocator`` **black-box** (``Oracle.tier`` says which).
 
-* L1 (``check_level >= 1``): statistics, live counts, exact stats;
-* L2 (``check_level >= 2``): the catalogue on the op's footprint (white-box);
-* L3 every ``l3_every`` ops, after ``Quiesce`` and at teardown: the whole heap,
-  and the footprints' honesty (HOOK-01).
-
-Two tiers, chosen by what the implementation offers: one that implements
-``hakmem_verify.contract.api.Hooks`` is checked **white-box** (the whole catalogue); one that
-offers only ``hakmem_verify.contract.api.Allocator`` is checked **black-box** (outcomes, usable
-sizes, client data, no double allocation, exact and reported statistics).
-``Oracle.tier`` says which.  The oracle is plain Python: the runner and replay
-drive it with op lists (``Oracle.run``), ``hakmem_verify.explore.machines`` from Hypothesis.
+Observers are listeners (``listeners.Listener``), told before each op, around each call
+it makes to the implementation and after its checks; the design's path conformance is one
+(``conformance.Conformance``), on by default, off with ``conformance=False``.
 """
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from dataclasses import replace
 from typing import Optional
 
 from hakmem_verify import check as inv
@@ -37,7 +33,7 @@ from hakmem_verify.check.slab_accounting import check_pool
 from hakmem_verify.check.compare import Obs
 from hakmem_verify.contract.ops import op_repr
 from .blocks import Block, fill_pattern
-from .conformance import ConformanceSteps
+from .conformance import Conformance
 from .handlers import handler_for
 from hakmem_verify.schedule import race_free_with_drain
 
@@ -48,12 +44,13 @@ L3_EVERY = 25
 OK_NONE = Obs("ok", None)
 
 
-class LockstepOracle:
-    """Runs the reference and an implementation in lockstep and checks every op (the
-    safety checks; :class:`Oracle` adds the design's path conformance)."""
+class Oracle:
+    """Runs the reference and an implementation in lockstep and checks every op: the safety
+    checks, and for an implementation that reports the design's debug counters its path
+    conformance (CONF-*, ``conformance``)."""
 
     def __init__(self, ref, fast, l3_every: int = L3_EVERY, check_level: int = 2,
-                 fill_len: int = 32):
+                 fill_len: int = 32, conformance: bool = True, listeners=()):
         self.ref = ref
         self.fast = fast
         self.l3_every = l3_every        # full-heap check period, in ops (0: never)
@@ -77,7 +74,10 @@ class LockstepOracle:
         self.tier = "white-box" if self.white_box else "black-box"
         self.checker = inv.Checker(fast, self.live, self.runs) if self.white_box else None
         self.threads_seen = set()
-        self._releases_seen = 0
+        #: the design's path conformance (None when off), then the caller's listeners
+        self.conformance = Conformance() if conformance else None
+        self.listeners = [self.conformance] if conformance else []
+        self.listeners += listeners
 
     @property
     def checks(self) -> Counter:
@@ -94,6 +94,8 @@ class LockstepOracle:
         self.trace.append(op)
         self.steps += 1
         handler = handler_for(op)
+        for listener in self.listeners:
+            listener.before_op(self, op)
         before = dict(self.fast.path_counts) if self.white_box else None
         result = handler(self, op)
         paths = self.fast.path_counts if before is not None else None   # a view or a copy
@@ -153,8 +155,16 @@ class LockstepOracle:
     # ---- allocation ------------------------------------------------------------------
     def alloc(self, size: int, tid: int) -> Optional[int]:
         """Allocate on both sides and check; the new handle, or None on out of memory."""
+        c = size_to_class(size, self.config.class_sizes)
+        for listener in self.listeners:
+            listener.before_step(self, "alloc", c, tid)
+        h = self._alloc(size, tid, c)
+        for listener in self.listeners:
+            listener.after_step(self, "alloc")
+        return h
+
+    def _alloc(self, size: int, tid: int, c: int) -> Optional[int]:
         cfg = self.config
-        c = size_to_class(size, cfg.class_sizes)
         what = f"alloc({size}, tid={tid})"
         self.threads_seen.add(tid)
         a_base = self.fast.active_slab(tid, c) if self.white_box and self.check_level >= 2 \
@@ -209,7 +219,7 @@ class LockstepOracle:
         if self.checker is not None:
             self.checker.handed_out(fa, c)
             if a_base is not None and self.fast.path_counts.get("refill", 0) != refills:
-                self._transition("REF-01", a_base, also_taken={fa})
+                self.check_transition("REF-01", a_base, also_taken={fa})
         return h
 
     def handle_at(self, fast_addr) -> Optional[int]:
@@ -229,7 +239,7 @@ class LockstepOracle:
         self.op_check(cmp.oom_01_justified, snap, size, tid, c)
         self.events["oom_stranded"] += 1
 
-    def _transition(self, inv_id: str, base: int, also_taken=()) -> None:
+    def check_transition(self, inv_id: str, base: int, also_taken=()) -> None:
         """REF-01 / SPL-01: the slab as of the last check against the slab now."""
         before = self.checker.before(base)
         if before is None:
@@ -245,13 +255,23 @@ class LockstepOracle:
 
     # ---- free ----------------------------------------------------------------------------
     def free(self, h: int, tid: int, race: bool = False) -> None:
+        """Free handle h on both sides and check; ``race``: the implementation's free races
+        the slab owner's drain (``hakmem_verify.schedule.race_free_with_drain``), and the
+        schedule that ran is kept in the op of the trace (a ``RaceFree``)."""
         b = self.handles[h]
+        for listener in self.listeners:
+            listener.before_step(self, "free", b.fast, tid)
+        self._free(h, b, tid, race)
+        for listener in self.listeners:
+            listener.after_step(self, "free")
+
+    def _free(self, h: int, b: Block, tid: int, race: bool) -> None:
         self.check_data(h, b, tid)
         self.threads_seen.add(tid)
         what = f"free of live handle {h} (class {b.cls}) by tid {tid}"
         if race and self.white_box:
             def fast_free(addr, t):
-                return race_free_with_drain(self.fast, addr, t)
+                return race_free_with_drain(self.fast, addr, t, self._keep_schedule)
         else:
             fast_free = self.fast.free
         r = self.call("reference", what, self.ref.free, b.ref, tid)
@@ -267,6 +287,12 @@ class LockstepOracle:
         if b.tid != tid:
             self.events["cross_thread_free"] += 1
 
+    def _keep_schedule(self, schedule) -> None:
+        """The schedule a raced free ran, in its op (the trace's reproducer shows it)."""
+        op = self.trace[-1] if self.trace else None
+        if hasattr(op, "schedule"):
+            self.trace[-1] = replace(op, schedule=str(schedule))
+
     def check_data(self, h: int, b: Block, tid: int) -> None:
         """DATA-01: both sides still hold exactly what the client wrote."""
         n = len(b.content)
@@ -278,36 +304,6 @@ class LockstepOracle:
                               Obs("ok", b.content), got)
             self.op_check(data_checks.data_01_intact, side, addr, h, b.cls,
                           addr & self.mask, b.tid, tid, got.value, b.content)
-
-    # ---- client data -------------------------------------------------------------------
-    def clamp(self, b: Block, offset: int, n: int):
-        """Keep an access inside the block: past its end it would hit a neighbour, which
-        is legal and differs between allocators (BadAccess tests crossing the end)."""
-        usable = self.config.class_sizes[b.cls]
-        offset = offset % usable
-        return offset, max(0, min(n, usable - offset))
-
-    def write(self, h: int, b: Block, offset: int, data: bytes) -> None:
-        if offset > len(b.content):   # bytes before the write: define them on both sides
-            self.write(h, b, len(b.content), bytes(offset - len(b.content)))
-        self.both(f"write(handle {h}, offset {offset}, {len(data)} B)",
-                  lambda a: self.ref.write(b.ref + offset, data),
-                  lambda a: self.fast.write(b.fast + offset, data), None)
-        content = bytearray(b.content)
-        content[offset:offset + len(data)] = data
-        b.content = bytes(content)
-
-    def inside_live(self, addr: int, ref_side: bool = False) -> bool:
-        """Is addr inside a live block of either side (blocks are aligned to their size)?"""
-        for c, cs in enumerate(self.config.class_sizes):
-            start = addr - addr % cs
-            if ref_side:
-                h = self.ref_addrs.get(start)
-                if h is not None and self.handles[h].cls == c:
-                    return True
-            elif self.live.blocks.get(start) == c:
-                return True
-        return False
 
     def expect_same_error(self, what: str, ref_fn, fast_fn, also_ok=()) -> None:
         """Bad input: both must raise the same contract error, the state unchanged."""
@@ -335,6 +331,12 @@ class LockstepOracle:
         return ref_ex, fast_ex
 
     def after_op(self, burst: bool = False) -> None:
+        """The checks after an op (and after each element of a burst), then the listeners."""
+        self._check_after_op(burst)
+        for listener in self.listeners:
+            listener.on_op(self, burst)
+
+    def _check_after_op(self, burst: bool) -> None:
         ref_ex, fast_ex = self.check_exact()
         # the reference's live blocks per class (its allocs - frees: RALLOC-03) == the client's
         self.op_check(data_checks.live_02_counts, ref_ex, self.live_per_class,
@@ -372,9 +374,15 @@ class LockstepOracle:
             self.free(h, self.handles[h].tid)
         self.after_op()
         self.quiesce()
+        for listener in self.listeners:
+            listener.on_teardown(self)
 
     def quiesce(self) -> None:
+        for listener in self.listeners:
+            listener.before_step(self, "quiesce")
         self.both("quiesce()", self.ref.quiesce, self.fast.quiesce)
+        for listener in self.listeners:
+            listener.after_step(self, "quiesce")
         if self.white_box:
             snap = self.fast.snapshot()
             for tid, t in sorted(snap.threads.items()):
@@ -387,9 +395,3 @@ class LockstepOracle:
     def fail(self, inv_id: str, msg: str, dump: str = ""):
         tail = f"after {self.steps} ops; last op {op_repr(self.trace[-1])}" if self.trace else ""
         raise InvariantViolation(inv_id, f"{msg} ({tail})" if tail else msg, dump)
-
-
-class Oracle(ConformanceSteps, LockstepOracle):
-    """The lockstep oracle: the safety checks, and the design's path conformance
-    (CONF-*, hakmem_verify/oracle/conformance.py) for an implementation that reports the
-    design's debug counters."""

@@ -40,18 +40,19 @@ subset of the real ones, chosen at the shared words.
 
 ``race_free_with_drain`` is one schedule of this mechanism: the freeing
 thread runs to its push's ``"link"`` step, the slab's owner drains, then the
-push's compare-and-swap runs (and must fail and retry).  The schedule that ran
-goes to ``RACE_RECORDERS``; the lockstep machines' ``RaceFree`` ops keep it
-(``RaceFree(3, tid=1, schedule='1*2 0*4 1*3')`` in a reproducer).
+push's compare-and-swap runs (and must fail and retry).  The schedule that ran is
+returned and given to its ``on_schedule``; the lockstep oracle keeps it in the
+``RaceFree`` op of its trace (``RaceFree(3, tid=1, schedule='1*2 0*4 1*3')`` in a
+reproducer).
 """
 from .exhaustive import Exploration, explore
 from .pct import PCT
 from .replay import Replay
 from .run import OpRecord, Run, Schedule, ScheduleError, Strategy, keep_current
-from .scripted import RACE_RECORDERS, race_free_with_drain
+from .scripted import race_free_with_drain
 from .starve import END_LABELS, Starve, Starving, StarvingRandom
 from .uniform import RandomStrategy
 
 __all__ = ["Schedule", "ScheduleError", "Run", "OpRecord", "Strategy", "keep_current", "Replay",
            "RandomStrategy", "StarvingRandom", "PCT", "Starving", "Starve", "END_LABELS",
-           "Exploration", "explore", "race_free_with_drain", "RACE_RECORDERS"]
+           "Exploration", "explore", "race_free_with_drain"]

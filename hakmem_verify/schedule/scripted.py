@@ -19,11 +19,12 @@ class _DrainAtLink:
         return runnable[0]
 
 
-def race_free_with_drain(impl, addr: int, tid: int = 0) -> Schedule:
+def race_free_with_drain(impl, addr: int, tid: int = 0, on_schedule=None) -> Schedule:
     """free(addr, tid), with the owner's drain of the block's slab between the remote
-    push's "link" step and its CAS; returns the schedule that ran.  A free that does
-    not take the remote route (the slab is tid's own or unowned) runs to completion
-    with no drain.
+    push's "link" step and its CAS; returns the schedule that ran, and gives it to
+    ``on_schedule`` also when the run raised (the lockstep oracle keeps it in the op).  A
+    free that does not take the remote route (the slab is tid's own or unowned) runs to
+    completion with no drain.
 
     Errors (bad tid, not a live block) are raised before any step, state unchanged.
     """
@@ -42,11 +43,6 @@ def race_free_with_drain(impl, addr: int, tid: int = 0) -> Schedule:
     try:
         run.run(_DrainAtLink(tid, owner))
     finally:
-        for record in list(RACE_RECORDERS):
-            record(run.schedule)
+        if on_schedule is not None:
+            on_schedule(run.schedule)
     return run.schedule
-
-
-#: callables given the Schedule of every :func:`race_free_with_drain` (the lockstep
-#: machines record it in their ``RaceFree`` op, so its reproducer shows the schedule)
-RACE_RECORDERS: list = []

@@ -5,14 +5,12 @@ memory) is hunted by the lockstep machine; the shrunk failure must name that ID.
 safety IDs are hunted with the design's path checks (CONF-*) off, so each shows it
 catches its bug by itself.
 """
-import contextlib
 
 import pytest
 
 from hakmem_verify import planted as mutants
 from hakmem_verify.explore.hunt import hunt
 from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
-from hakmem_verify.oracle.conformance import conformance_off
 from hakmem_verify.check import REGISTRY
 from hakmem_verify.check.registry import CONCURRENT_TOPICS
 
@@ -39,10 +37,9 @@ def test_the_machine_names_the_invariant_its_planted_bug_breaks(inv_id):
     m = mutants.get(PLANTED[inv_id])
     # a safety ID must catch its bug by itself: the design's path checks, which often
     # see a wrong path before its consequence, are off for them
-    own = contextlib.nullcontext() if REGISTRY[inv_id].topic == "conformance" \
-        else conformance_off()
-    with own, m.apply(), hypothesis_shrink_budget(SHRINK_SECONDS):
-        result = hunt(budget=60, seed=0, config_strategy=m.configs)
+    conformance = REGISTRY[inv_id].topic == "conformance"
+    with m.apply(), hypothesis_shrink_budget(SHRINK_SECONDS):
+        result = hunt(budget=60, seed=0, config_strategy=m.configs, conformance=conformance)
     assert result.killed, f"{m.name} survived {result.examples} examples: {inv_id} is not a checker"
     assert inv_id in result.found, f"{m.name} was caught by {sorted(result.found)}, not {inv_id}"
     assert result.found[inv_id].startswith(f"[{inv_id}]")

@@ -3,7 +3,6 @@ invariant on a short op sequence that reaches it: the same ops pass on the corre
 and fail, naming the expected ID, under the planted bug.  (The Hypothesis hunts of the
 same bugs: tests/quality/test_every_invariant_catches_its_bug.py for the SS-* IDs'
 planted bugs, test_mutants_are_killed.py for the others.)"""
-import contextlib
 
 import pytest
 
@@ -11,7 +10,6 @@ from hakmem_verify import planted as mutants
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import Config, InvariantViolation
-from hakmem_verify.oracle.conformance import conformance_off
 from hakmem_verify.check import REGISTRY
 from hakmem_verify.oracle.lockstep import Oracle
 from hakmem_verify.contract.ops import Alloc, Evict, Free, ThreadExit
@@ -50,11 +48,9 @@ SCENARIOS = {   # mutant -> (Config, ops, the ID it must trip)
 
 
 def _run(cfg, ops, conformance: bool):
-    own = contextlib.nullcontext() if conformance else conformance_off()
-    with own:
-        oracle = Oracle(RefAllocator(cfg), FastAllocator(cfg), l3_every=1)
-        oracle.run(ops)
-        oracle.teardown()
+    oracle = Oracle(RefAllocator(cfg), FastAllocator(cfg), l3_every=1, conformance=conformance)
+    oracle.run(ops)
+    oracle.teardown()
     return oracle
 
 
