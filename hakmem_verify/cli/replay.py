@@ -177,7 +177,7 @@ def main(args) -> int:
         return _usage(args, problem)
     if args.mutant:
         from hakmem_verify import planted as mutants
-        if args.mutant not in mutants.names():
+        if args.mutant not in mutants.names("model"):
             return _usage(args, f"unknown --mutant {args.mutant!r}; 'hakmem-fuzz run --list' "
                                 "lists the planted bugs")
     from hakmem_verify.explore.impl import DEFAULT as DEFAULT_SPEC, resolve_or_exit

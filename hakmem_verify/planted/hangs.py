@@ -1,14 +1,10 @@
 """Planted hangs: bugs that make an op run forever, caught by the runner, not by an invariant.
 
 The per-op watchdog (``hakmem_verify.explore.watchdog``) must report them as ``HANG`` findings
-with the stuck op and its Python stack, and the runner must exit 1, instead
-of a worker that never returns and a night reported clean.  ``HANG`` is the
-runner's finding, not an invariant of the catalogue (``hakmem_verify/check``),
-so these mutants live in their own table, ``HANGS``.  ``get`` and ``names``
-here look in the catalogue, in ``HANGS``, in the planted races
-(``hakmem_verify.planted.races.RACES``, hunted by the concurrent machine) and in the C
-pool's compile-time mutants (``hakmem_verify.planted.native.NATIVE``), and
-``hakmem-fuzz run --mutant`` / ``hakmem-fuzz mutants`` use them.
+with the stuck op and its Python stack, and the runner must exit 1, instead of a worker
+that never returns and a night reported clean.  ``HANG`` is the runner's finding, not an
+invariant of the catalogue (``hakmem_verify/check``): these mutants are of kind ``hang``
+(``HANGS``, a view of the one registry).
 """
 from __future__ import annotations
 
@@ -19,40 +15,16 @@ from hakmem_verify.models.fast.structs import (NULL, atomic_add_remote_count, at
                                  load_word)
 from hakmem_verify.contract.api import Config
 
-from . import Mutant, patched
-from . import get as get_catalogued
-from . import names as catalogued_names
+from . import KindView, mutant, patched
 
-HANGS: dict = {}             # name -> Mutant whose expect is ("HANG",)
+#: name -> Mutant of kind "hang" (expect ("HANG",))
+HANGS = KindView("hang")
 
 
 def hang_mutant(name: str, configs=None):
     """Register the decorated factory as a planted hang (expected finding: HANG)."""
-    def deco(factory):
-        HANGS[name] = Mutant(name, (factory.__doc__ or "").strip(), ("HANG",), factory,
-                             configs=configs)
-        return factory
-    return deco
+    return mutant(name, ("HANG",), configs=configs, kind="hang")
 
-
-def get(name: str) -> Mutant:
-    """A planted hang, a planted race or a catalogued mutant (KeyError naming the lists
-    otherwise)."""
-    from . import native
-    from .races import RACES
-    if name in HANGS:
-        return HANGS[name]
-    if name in RACES:
-        return RACES[name]
-    return native.get(name) or get_catalogued(name)
-
-
-def names() -> list:
-    """The catalogue's mutants, then the planted hangs, the planted races and the C
-    pool's compile-time mutants (``hakmem_verify.planted.native``)."""
-    from . import native
-    from .races import RACES
-    return catalogued_names() + list(HANGS) + list(RACES) + native.names()
 
 # one 8-byte class in 64-byte slabs: two remote frees to one slab are a few ops away
 hang_configs = st.builds(Config, class_sizes=st.just((8,)), slab_size=st.just(64),

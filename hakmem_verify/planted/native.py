@@ -21,12 +21,13 @@ from __future__ import annotations
 import re
 import time
 
-from . import Mutant
+from . import KindView, Mutant, register
 
 #: "KIND:NAME" -> Mutant (``kind`` native, native-stress or native-tsan; NAME as in
 #: csrc/hk_mutants.h and ``hakmem_verify.models.native.mutants``)
-NATIVE: dict = {}
 KINDS = ("native", "native-stress", "native-tsan")
+NATIVE = KindView(*KINDS)
+_loaded = []
 
 _STRESS_OPS = 2_000_000
 
@@ -37,11 +38,8 @@ def _not_a_patch():
 
 
 def _register(name: str, kind: str, expect, doc: str, by: str = None) -> None:
-    m = Mutant(f"{kind}:{name}", doc, tuple(expect), _not_a_patch)
-    m.kind = kind
-    m.c_name = name             # the name csrc/hk_mutants.h knows it by
-    m.hunted_by = by or kind    # "diff": the differential test in SuperSlab mode
-    NATIVE[m.name] = m
+    register(Mutant(f"{kind}:{name}", doc, tuple(expect), _not_a_patch, kind=kind,
+                    c_name=name, hunted_by=by or kind))
 
 
 def _bugs() -> dict:
@@ -52,9 +50,11 @@ def _bugs() -> dict:
     return {name: what.get(macro, macro) for name, macro in build.MUTANTS.items()}
 
 
-def _load() -> None:
-    if NATIVE:
+def load() -> None:
+    """Register the C pool's mutants (once; read from csrc/hk_mutants.h)."""
+    if _loaded:
         return
+    _loaded.append(True)
     from hakmem_verify.models.native.mutants import DIFF, SEQUENTIAL, STRESS
     bugs = _bugs()
     for name in DIFF:
@@ -106,13 +106,17 @@ def run_hint(name: str) -> str:
 
 
 def names() -> list:
-    _load()
-    return list(NATIVE)
+    """The C pool's mutants, every native kind."""
+    from . import names as registry_names
+    return registry_names(KINDS)
 
 
 def get(name: str):
-    _load()
-    return NATIVE.get(name)
+    """The C pool's mutant named ``name``, or None."""
+    from . import REGISTRY
+    load()
+    m = REGISTRY.get(name)
+    return m if m is not None and m.kind in KINDS else None
 
 
 def hunt(m, budget: float, seed: int) -> dict:

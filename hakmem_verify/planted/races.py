@@ -14,13 +14,13 @@ from hakmem_verify.models.fast import core as ops
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.structs import NULL, store_word
 
-from . import Mutant, mutant, patched
+from . import KindView, Mutant, mutant, patched, register
 from .base import _fa, pick_before_lock, take_pick
 
 FA = FastAllocator
 
-#: name -> Mutant of the concurrency kind (hunted by hakmem_verify.oracle.concurrent)
-RACES: dict = {}
+#: name -> Mutant of kind "concurrency" (hunted by hakmem_verify.oracle.concurrent)
+RACES = KindView("concurrency")
 
 
 def race(name: str, expect=(), equivalent: bool = False, configs=None, draw_config=None):
@@ -30,12 +30,9 @@ def race(name: str, expect=(), equivalent: bool = False, configs=None, draw_conf
     ``hakmem_verify.oracle.concurrent.concurrent_configs``), and ``draw_config`` (``rng -> Config``) the
     same Configs for the runner's concurrent machine (``hakmem_verify.runner.concurrent``)."""
     def deco(factory):
-        if name in RACES:
-            raise ValueError(f"concurrency mutant {name!r} registered twice")
-        m = Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,
-                   equivalent=equivalent, configs=configs, draw_config=draw_config)
-        m.kind = "concurrency"
-        RACES[name] = m
+        register(Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,
+                        equivalent=equivalent, configs=configs, draw_config=draw_config,
+                        kind="concurrency"))
         return factory
     return deco
 

@@ -244,7 +244,6 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
 
     from hakmem_verify import planted as mutants
     from hakmem_verify.explore.impl import DEFAULT, resolve_or_exit
-    from hakmem_verify.planted.races import RACES
     out = out or sys.stdout
     loaded = resolve_or_exit(impl)                 # the banner (stderr); exit 2 if unusable
     spec = loaded.spec
@@ -263,7 +262,7 @@ def cli_run(minutes: float, seed, mutant, strategy: str = "random", depth: int =
         return usage_error("hakmem-fuzz run", problem)
     ctx = nullcontext()
     if mutant is not None:
-        ctx = RACES[mutant].apply() if mutant in RACES else mutants.apply(mutant)
+        ctx = mutants.apply(mutant)
     with ctx, StopFlag() as stop:
         out.write(f"hakmem-fuzz run --machine concurrent: {minutes:g} min, strategy "
                   f"{strategy}, seed {seed}{f', planted bug {mutant}' if mutant else ''}\n")

@@ -205,10 +205,10 @@ def reproducers_hint() -> str:
 def _preload() -> None:
     """Import the machines before forking, so workers start hunting at once."""
     from hakmem_verify.explore import hunt  # noqa: F401
-    from hakmem_verify.planted import hangs
+    from hakmem_verify import planted
 
     from . import concurrent, concurrent_repro, replay  # noqa: F401
-    hangs.names()
+    planted.names()
 
 
 def _supervise(camp: Campaign, procs, q, stop_event) -> None:

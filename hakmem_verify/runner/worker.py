@@ -71,7 +71,7 @@ def config_strategy(machines, mutant=None, impl=None):
 
     from hakmem_verify.explore import machines as m
     if mutant:
-        from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
+        from hakmem_verify import planted as mutants
         if mutants.get(mutant).configs is not None:
             return mutants.get(mutant).configs
     parts = [getattr(m, FAMILIES[name]) for name in machines]
@@ -240,7 +240,7 @@ class _Totals:
 def _lockstep_slice(index, params, queue, database, stop, acc, k, seconds, started):
     """One slice of the lockstep hunt; returns its failure record, or None."""
     from hakmem_verify.explore.hunt import hunt
-    from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
+    from hakmem_verify import planted as mutants
     from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
     mutant = params["mutant"]
     t0 = time.monotonic()
@@ -283,7 +283,7 @@ def _concurrent_slice(index, params, queue, database, stop, acc, k, seconds, sta
     from contextlib import nullcontext
 
     from .concurrent import config_drawer, run_concurrent
-    from hakmem_verify.planted import hangs as mutants
+    from hakmem_verify import planted as mutants
     mutant = params["mutant"]
     seed = seed_start(params, index) + k * SLICE_SEEDS
     ctx = mutants.get(mutant).apply() if mutant else nullcontext()

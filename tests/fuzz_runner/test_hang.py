@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hakmem_verify.planted import hangs as mutants  # the catalogue and the planted hangs
+from hakmem_verify import planted as mutants
 from hakmem_verify.explore.hunt import hunt
 from hakmem_verify.runner.replay import replay
 from hakmem_verify.explore.watchdog import Hang, Watchdog

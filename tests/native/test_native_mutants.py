@@ -35,7 +35,7 @@ def test_a_seed_sample_compiled_into_the_c_pool_is_found_with_a_reproducer_that_
 
 
 def test_every_compile_time_mutant_is_in_the_mutants_command_catalogue():
-    from hakmem_verify.planted import hangs as catalogue
+    from hakmem_verify import planted as catalogue
     from hakmem_verify.planted import native
     from hakmem_verify.models.native.build import MUTANTS
     listed = {catalogue.get(n).c_name for n in native.names()}

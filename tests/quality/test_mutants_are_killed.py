@@ -10,7 +10,7 @@ from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
 
 from .test_every_invariant_catches_its_bug import PLANTED, SHRINK_SECONDS
 
-ALL = mutants.names()
+ALL = mutants.names("model")
 
 
 def test_the_catalogue_holds_at_least_25_planted_bugs_and_every_seed_sample():

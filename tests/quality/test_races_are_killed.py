@@ -12,15 +12,14 @@ from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
 
 
 def test_every_concurrency_mutant_documents_its_bug_and_is_of_the_concurrency_kind():
-    from hakmem_verify.planted import hangs as hang
     from hakmem_verify.cli.mutants import catalogue
     assert len([m for m in RACES.values() if not m.equivalent]) >= 10
     kinds = {r["name"]: r["kind"] for r in catalogue()}
     for name, m in RACES.items():
         assert len(m.doc) > 40 and m.kind == "concurrency", name
         assert m.expect or (m.equivalent and "quivalent" in m.doc), name
-        assert name not in mutants.names(), f"{name} would be hunted by the sequential machine"
-        assert name in hang.names() and hang.get(name) is m and kinds[name] == "concurrency"
+        assert name not in mutants.names("model"), f"{name} would be hunted by the sequential machine"
+        assert name in mutants.names() and mutants.get(name) is m and kinds[name] == "concurrency"
 
 
 @pytest.mark.quality
