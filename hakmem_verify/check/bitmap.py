@@ -19,10 +19,10 @@ def _free_bits(s: SlabSnap, wb: int, w: int, word: int) -> int:
 
 
 @invariant("SLAB-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="slab-geometry-off-by-one",
-           statement="base % slab_size == 0; block_size == class_sizes[class]; "
-                     "nblocks == slab_size / block_size; len(words) == ceil(nblocks / word_bits)")
+           planted="slab-geometry-off-by-one")
 def slab_01_geometry(snap: Snapshot, s: SlabSnap, view) -> None:
+    """base % slab_size == 0; block_size == class_sizes[class]; nblocks == slab_size /
+    block_size; len(words) == ceil(nblocks / word_bits)"""
     cfg = snap.config
     ok = (s.base % cfg.slab_size == 0 and 0 <= s.class_idx < cfg.num_classes
           and s.block_size == cfg.class_sizes[s.class_idx]
@@ -35,9 +35,9 @@ def slab_01_geometry(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("SLAB-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="padding-bits-free",
-           statement="padding bits (index >= nblocks) are 1 (used), never free")
+           planted="padding-bits-free")
 def slab_02_padding(snap: Snapshot, s: SlabSnap, view) -> None:
+    """padding bits (index >= nblocks) are 1 (used), never free"""
     wb = snap.config.word_bits
     w = len(s.words) - 1
     pad = ((1 << wb) - 1) & ~valid_mask(s, wb, w)
@@ -48,8 +48,9 @@ def slab_02_padding(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("SLAB-03", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
-           planted="free-count-drift", statement="free_count == popcount(free bits)")
+           planted="free-count-drift")
 def slab_03_free_count(snap: Snapshot, s: SlabSnap, view: View) -> None:
+    """free_count == popcount(free bits)"""
     wb = snap.config.word_bits
     cw = view.changed_words(s)
     if cw is None:
@@ -66,8 +67,9 @@ def slab_03_free_count(snap: Snapshot, s: SlabSnap, view: View) -> None:
 
 
 @invariant("SUM-01", level=2, scope="slab", cost="O(words changed) per slab", where=TOUCHED,
-           planted="summary-not-set", statement="summary bit w == (words[w] != FULL)")
+           planted="summary-not-set")
 def sum_01_summary(snap: Snapshot, s: SlabSnap, view: View) -> None:
+    """summary bit w == (words[w] != FULL)"""
     wb = snap.config.word_bits
     full = (1 << wb) - 1
     summary = s.summary
@@ -94,9 +96,9 @@ def sum_01_summary(snap: Snapshot, s: SlabSnap, view: View) -> None:
 
 
 @invariant("SUM-02", level=2, scope="slab", cost="O(words changed + hint moved)", where=TOUCHED,
-           planted="stale-hint-never-wraps",
-           statement="0 <= hint_word < nwords, and words[w] == FULL for w < hint_word")
+           planted="stale-hint-never-wraps")
 def sum_02_hint(snap: Snapshot, s: SlabSnap, view: View) -> None:
+    """0 <= hint_word < nwords, and words[w] == FULL for w < hint_word"""
     if not 0 <= s.hint_word < len(s.words):
         fail("SUM-02", f"hint_word {s.hint_word} out of range 0..{len(s.words) - 1} "
                        f"{of_slab(s)}", dump_slab(s))
@@ -119,10 +121,10 @@ def sum_02_hint(snap: Snapshot, s: SlabSnap, view: View) -> None:
 
 
 @invariant("SUM-03", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="summary-padding-set",
-           statement="len(summary) == ceil(nwords / word_bits); summary bits w >= nwords are 0 "
-                     "(no word there: a scan led by the summary would read past the bitmap)")
+           planted="summary-padding-set")
 def sum_03_summary_padding(snap: Snapshot, s: SlabSnap, view) -> None:
+    """len(summary) == ceil(nwords / word_bits); summary bits w >= nwords are 0 (no word there:
+    a scan led by the summary would read past the bitmap)"""
     wb, nwords = snap.config.word_bits, len(s.words)
     if len(s.summary) != -(-nwords // wb):
         fail("SUM-03", f"{len(s.summary)} summary words for {nwords} bitmap words of "

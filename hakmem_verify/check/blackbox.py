@@ -18,12 +18,15 @@ from .registry import fail, invariant
 FOREIGN_QUALITY_TEST = "tests/quality/test_foreign_bugs.py"
 
 
-@invariant("LIVE-03", level=1, scope="op", cost="O(live) per alloc", where="every alloc "
-           "(black-box tier)", planted="examples.bump_bugs:overlapping_blocks",
-           statement="a new block's range [addr, addr + usable) overlaps no live block's range")
+@invariant("LIVE-03", level=1, scope="op", cost="O(live) per alloc",
+           where="every alloc "
+           "(black-box tier)",
+           planted="examples.bump_bugs:overlapping_blocks")
 def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
                      class_sizes: tuple) -> None:
-    """``live_blocks``: addr -> class of the blocks the client holds (``addr`` itself is
+    """a new block's range [addr, addr + usable) overlaps no live block's range
+
+    ``live_blocks``: addr -> class of the blocks the client holds (``addr`` itself is
     skipped: a repeated address is LIVE-02)."""
     end = addr + usable
     for a, c in live_blocks.items():
@@ -36,11 +39,13 @@ def live_03_disjoint(what: str, addr: int, usable: int, live_blocks: dict,
 
 @invariant("OOM-02", level=1, scope="op", cost="O(1) per out of memory",
            where="every alloc the reference serves and the implementation does not "
-                 "(black-box tier)", planted="examples.bump_bugs:lost_free",
-           statement="out of memory only if the reference is too, once quiesce() has returned "
-                     "every cached block (a lost free shows here)")
+                 "(black-box tier)",
+           planted="examples.bump_bugs:lost_free")
 def oom_02_after_quiesce(what: str, cls_idx: int, retry: Obs) -> None:
-    """``retry``: the implementation's answer to the same alloc after quiesce()."""
+    """out of memory only if the reference is too, once quiesce() has returned every cached
+    block (a lost free shows here)
+
+    ``retry``: the implementation's answer to the same alloc after quiesce()."""
     if retry.kind == "oom":
         fail(oom_02_after_quiesce.inv_id,
              f"{what}: the implementation is out of memory for class {cls_idx} even after "

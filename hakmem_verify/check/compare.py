@@ -28,10 +28,10 @@ class Obs(NamedTuple):
 
 
 @invariant("LOCK-01", level=1, scope="op", cost="O(1) (O(heap) state compare on small heaps)",
-           where="every op", planted="error-changes-state",
-           statement="same outcome as the reference: ok / out of memory / the same error type "
-                     "(and value for reads); state unchanged on error")
+           where="every op", planted="error-changes-state")
 def lock_01_outcome(what: str, ref: Obs, fast: Obs, also_ok=(), compare_values=True) -> None:
+    """same outcome as the reference: ok / out of memory / the same error type (and value for
+    reads); state unchanged on error"""
     if ref.kind != fast.kind or (ref.kind == "error" and ref.error_type is not fast.error_type
                                  and fast.error_type not in also_ok):
         fail("LOCK-01", f"{what}: reference {ref.describe()}; implementation {fast.describe()}")
@@ -49,32 +49,31 @@ def lock_01_unchanged(what: str, err: BaseException, changed: bool) -> None:
 
 
 @invariant("LOCK-02", level=1, scope="op", cost="O(1)", where="every alloc",
-           planted="size-class-off-by-one",
-           statement="usable size == the reference's and >= the size asked")
+           planted="size-class-off-by-one")
 def lock_02_usable(size: int, ref_usable: int, fast_usable: int) -> None:
+    """usable size == the reference's and >= the size asked"""
     if ref_usable != fast_usable or fast_usable < size:
         fail("LOCK-02", f"alloc({size}): usable size reference {ref_usable}, implementation "
                         f"{fast_usable}")
 
 
 @invariant("LOCK-03", level=1, scope="op", cost="O(1)", where="every call of every op",
-           planted="crash-in-free",
-           statement="a call raises nothing but the contract's errors (AllocatorError); "
-                     "anything else escaping is a finding naming the op and the side")
+           planted="crash-in-free")
 def lock_03_no_crash(what: str, side: str, exc: Optional[BaseException]) -> None:
+    """a call raises nothing but the contract's errors (AllocatorError); anything else escaping
+    is a finding naming the op and the side"""
     if exc is not None:
         fail("LOCK-03", f"{what}: the {side} raised {type(exc).__name__}: {exc} (not an "
                         f"AllocatorError: a crash of the {side})")
 
 
-@invariant("OOM-01", level=2, scope="op", cost="O(slabs of the class)", where="every out of memory",
-           planted="partial-slabs-ignored",
-           statement="out of memory only if tid can reach no free block of the class (its "
-                     "magazine, its A/B, unowned slabs, a new slab under the limit; in "
-                     "SuperSlab mode its tls_sll, and unowned slabs only of SuperSlabs it owns "
-                     "or may reclaim); blocks stranded in other threads are reported as "
-                     "oom_stranded")
+@invariant("OOM-01", level=2, scope="op", cost="O(slabs of the class)",
+           where="every out of memory", planted="partial-slabs-ignored")
 def oom_01_justified(snap, size: int, tid: int, c: int) -> None:
+    """out of memory only if tid can reach no free block of the class (its magazine, its A/B,
+    unowned slabs, a new slab under the limit; in SuperSlab mode its tls_sll, and unowned
+    slabs only of SuperSlabs it owns or may reclaim); blocks stranded in other threads are
+    reported as oom_stranded"""
     cfg = snap.config
     reachable = []
     t = snap.threads.get(tid)

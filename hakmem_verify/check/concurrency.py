@@ -39,11 +39,11 @@ QUIESCENT_ONLY = ("RMT-02", "OWN-02", "PART-01", "LIVE-01", "MAG-02", "STAT-01",
 EVERY_STEP = "every op (and every atomic step), the slabs it touched; every slab at L3"
 
 
-@invariant("OWN-03", level=2, scope="slab", cost="O(1) per slab",
-           where=EVERY_STEP, planted="free-writes-foreign-bitmap",
-           statement="no thread writes an owner-private word (bitmap, summary, hint, "
-                     "free_count, mini-magazine) of a slab another thread owns")
+@invariant("OWN-03", level=2, scope="slab", cost="O(1) per slab", where=EVERY_STEP,
+           planted="free-writes-foreign-bitmap")
 def own_03_owner_private(snap: Snapshot, s: SlabSnap, view) -> None:
+    """no thread writes an owner-private word (bitmap, summary, hint, free_count,
+    mini-magazine) of a slab another thread owns"""
     if not s.foreign_writes:
         return
     writer, owner = s.foreign_writes[0]
@@ -53,11 +53,11 @@ def own_03_owner_private(snap: Snapshot, s: SlabSnap, view) -> None:
                    f"the remote stack", dump_slab(s))
 
 
-@invariant("OWN-04", level=2, scope="slab", cost="O(1) per slab",
-           where=EVERY_STEP, planted="alloc-serves-unowned-slab",
-           statement="a block handed to thread T comes from T's magazine, T's active slabs, "
-                     "or a slab T has just acquired (a slab T owns when it hands it out)")
+@invariant("OWN-04", level=2, scope="slab", cost="O(1) per slab", where=EVERY_STEP,
+           planted="alloc-serves-unowned-slab")
 def own_04_handed_from_own(snap: Snapshot, s: SlabSnap, view) -> None:
+    """a block handed to thread T comes from T's magazine, T's active slabs, or a slab T has
+    just acquired (a slab T owns when it hands it out)"""
     if s.foreign_handouts:
         tid, owner, addr = s.foreign_handouts[0]
         whose = "no thread (unowned)" if owner is None else f"tid {owner}"

@@ -79,11 +79,11 @@ def _delta(before, after) -> dict:
 
 
 @invariant("CONF-06", level=2, scope="op", cost="O(counters) per op", where=WHERE,
-           planted="conf-free-magazine-uncounted",
-           statement="per op: allocs done == served-stage counters, each alloc attempt == "
-                     "one stage counter; frees done == route counters (free_local == "
-                     "mag_overflow); slab_release == slabs that left the pool")
+           planted="conf-free-magazine-uncounted")
 def conf_06_identities(p: Prediction, d: dict, done: Optional[tuple]) -> None:
+    """per op: allocs done == served-stage counters, each alloc attempt == one stage counter;
+    frees done == route counters (free_local == mag_overflow); slab_release == slabs that
+    left the pool"""
     if p.kind == "alloc":
         stages = {k: d.get(k, 0) for k in ALL_STAGES if d.get(k, 0)}
         served = sum(v for k, v in stages.items() if k != "oom")
@@ -124,10 +124,10 @@ def conf_06_releases(counted: int, released: int) -> None:
 
 
 @invariant("CONF-03", level=2, scope="op", cost="O(counters) per op", where=WHERE,
-           planted="conf-refill-nonempty-minimag",
-           statement="a stage-3 refill happens (and counts refill) only when A's mini-magazine "
-                     "is empty and its bitmap has a free block")
+           planted="conf-refill-nonempty-minimag")
 def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
+    """a stage-3 refill happens (and counts refill) only when A's mini-magazine is empty and
+    its bitmap has a free block"""
     n = d.get("refill", 0)
     if p.kind != "alloc":
         if n:
@@ -141,14 +141,15 @@ def conf_03_refill_when_empty(p: Prediction, d: dict) -> None:
                         f"the design refills {int(p.stage == 'refill')} times ({p.why})")
 
 
-@invariant("CONF-01", level=2, scope="op", cost="O(1) per op on the hot path, O(slabs of "
-           "the class) on the slow path", where=WHERE, planted="conf-minimag-before-magazine",
-           statement="an alloc is served by the design's first stage that can serve it: TLS "
-                     "magazine, A's mini-mag, refill, slow path, new slab, out of memory; "
-                     "the slow path refills the TLS magazine once (Phase 4); SuperSlab "
-                     "mode: it adopts a slab of a SuperSlab the thread owns before it "
-                     "reclaims an abandoned SuperSlab")
+@invariant("CONF-01", level=2, scope="op",
+           cost="O(1) per op on the hot path, O(slabs of "
+           "the class) on the slow path",
+           where=WHERE, planted="conf-minimag-before-magazine")
 def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
+    """an alloc is served by the design's first stage that can serve it: TLS magazine, A's
+    mini-mag, refill, slow path, new slab, out of memory; the slow path refills the TLS
+    magazine once (Phase 4); SuperSlab mode: it adopts a slab of a SuperSlab the thread owns
+    before it reclaims an abandoned SuperSlab"""
     if p.kind != "alloc":
         return
     took = [k for k in ALL_STAGES if d.get(k, 0)]
@@ -172,12 +173,11 @@ def conf_01_alloc_stage(p: Prediction, d: dict) -> None:
 
 
 @invariant("CONF-02", level=2, scope="op", cost="O(1) per op", where=WHERE,
-           planted="conf-free-routing-inverted",
-           statement="a free goes to the owner's remote stack iff another thread owns the "
-                     "slab, else to the magazine if it has room, else back to the slab "
-                     "(SuperSlab mode: a free into the caller's own SuperSlab goes first to "
-                     "its tls_sll while it has room)")
+           planted="conf-free-routing-inverted")
 def conf_02_free_route(p: Prediction, d: dict) -> None:
+    """a free goes to the owner's remote stack iff another thread owns the slab, else to the
+    magazine if it has room, else back to the slab (SuperSlab mode: a free into the caller's
+    own SuperSlab goes first to its tls_sll while it has room)"""
     if p.kind != "free":
         return
     took = [k for k in ALL_ROUTES if d.get(k, 0)]
@@ -187,10 +187,10 @@ def conf_02_free_route(p: Prediction, d: dict) -> None:
 
 
 @invariant("CONF-04", level=2, scope="op", cost="O(1) per evicted slab", where=WHERE,
-           planted="conf-spill-counted-minus-one",
-           statement="spill counter delta == evictions of a slab whose mini-magazine is not "
-                     "empty (none on the hot path or a free)")
+           planted="conf-spill-counted-minus-one")
 def conf_04_spill_on_eviction(p: Prediction, d: dict) -> None:
+    """spill counter delta == evictions of a slab whose mini-magazine is not empty (none on the
+    hot path or a free)"""
     n = d.get("spill", 0)
     if n != p.spills:
         fail("CONF-04", f"{p.kind} by tid {p.tid} counted {n} spills; the design spills "
@@ -198,10 +198,10 @@ def conf_04_spill_on_eviction(p: Prediction, d: dict) -> None:
 
 
 @invariant("CONF-05", level=2, scope="op", cost="O(1) per op", where=WHERE,
-           planted="conf-stat-flush-counted-twice",
-           statement="a stat flush happens exactly when the thread's pending count of the "
-                     "class reaches flush_interval")
+           planted="conf-stat-flush-counted-twice")
 def conf_05_flush_at_interval(p: Prediction, d: dict) -> None:
+    """a stat flush happens exactly when the thread's pending count of the class reaches
+    flush_interval"""
     if p.kind not in ("alloc", "free"):
         return
     if p.kind == "alloc" and p.stage == "oom":
@@ -216,10 +216,10 @@ def conf_05_flush_at_interval(p: Prediction, d: dict) -> None:
 
 
 @invariant("CONF-07", level=2, scope="op", cost="O(slabs the op touched)", where=WHERE,
-           planted="conf-release-never",
-           statement="an unowned slab with no block in use (bitmap entirely free, mini-magazine "
-                     "and remote stack empty) is released to the pool by the op that made it so")
+           planted="conf-release-never")
 def conf_07_release_when_free(slabs) -> None:
+    """an unowned slab with no block in use (bitmap entirely free, mini-magazine and remote
+    stack empty) is released to the pool by the op that made it so"""
     for s in slabs:
         if s is not None and s.owner is None and s.free_count == s.nblocks and \
                 s.mini_mag_count == 0 and s.remote_count == 0 and not s.remote:
@@ -230,12 +230,11 @@ def conf_07_release_when_free(slabs) -> None:
 
 
 @invariant("CONF-08", level=2, scope="op", cost="O(slabs the op touched)", where=WHERE,
-           planted="conf-drain-uncounted",
-           statement="the drain counter moves by the remote stacks taken: one event per "
-                     "non-empty remote stack a drain detaches, none for an empty one (at "
-                     "quiesce, at least one per stack seen taken: a stack pushed and drained "
-                     "within it is not seen)")
+           planted="conf-drain-uncounted")
 def conf_08_drains(counted: int, taken: int, at_least: bool = False) -> None:
+    """the drain counter moves by the remote stacks taken: one event per non-empty remote stack
+    a drain detaches, none for an empty one (at quiesce, at least one per stack seen taken:
+    a stack pushed and drained within it is not seen)"""
     if counted != taken and not (at_least and counted > taken):
         fail("CONF-08", f"the drain counter moved by {counted} but {taken} non-empty remote "
                         f"stacks were taken{' (at least)' if at_least else ''} (a drain takes "
@@ -243,12 +242,12 @@ def conf_08_drains(counted: int, taken: int, at_least: bool = False) -> None:
 
 
 @invariant("SS-06", level=2, scope="op", cost="O(1) per free", where=WHERE,
-           planted="ss-counter-on-wrong-route",
-           statement="SuperSlab mode: a free into a SuperSlab its thread owns counts ss_local "
-                     "(and ss_free_early_local when it lands on the tls_sll or the TLS "
-                     "magazine), any other free ss_remote; the route (tls_sll / magazine / "
-                     "slab / remote stack) is predicted from the state before the free")
+           planted="ss-counter-on-wrong-route")
 def ss_06_free_pipeline(p: Prediction, d: dict) -> None:
+    """SuperSlab mode: a free into a SuperSlab its thread owns counts ss_local (and
+    ss_free_early_local when it lands on the tls_sll or the TLS magazine), any other free
+    ss_remote; the route (tls_sll / magazine / slab / remote stack) is predicted from the
+    state before the free"""
     ss = p.extra.get("ss")
     if p.kind != "free" or ss is None:
         return

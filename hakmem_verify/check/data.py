@@ -9,11 +9,10 @@ from .registry import fail, form_of, invariant
 
 
 @invariant("DATA-01", level=2, scope="op", cost="O(block) per op",
-           where="every free and read; every live block at L3", planted="free-poisons-neighbour",
-           statement="a live block's bytes == what the client wrote (fill pattern at alloc, "
-                     "writes)")
+           where="every free and read; every live block at L3", planted="free-poisons-neighbour")
 def data_01_intact(side: str, addr: int, handle: int, cls_idx: int, slab: int, tid_alloc: int,
                    tid_check: int, got: bytes, want: bytes) -> None:
+    """a live block's bytes == what the client wrote (fill pattern at alloc, writes)"""
     if got == want:
         return
     diff = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
@@ -25,10 +24,10 @@ def data_01_intact(side: str, addr: int, handle: int, cls_idx: int, slab: int, t
 
 
 @invariant("LIVE-02", level=1, scope="op", cost="O(1) per op", where="every alloc; every op",
-           planted="magazine-pop-stale-slot",
-           statement="no address handed out while live (no double allocation); live count "
-                     "per class == the reference's")
+           planted="magazine-pop-stale-slot")
 def live_02_unique(what: str, addr: int, cls_idx: int, other_handle) -> None:
+    """no address handed out while live (no double allocation); live count per class == the
+    reference's"""
     if other_handle is not None:
         fail("LIVE-02", f"{what} returned block {hex(addr)} (class {cls_idx}) which is still "
                         f"live as handle {other_handle}: no double allocation")

@@ -27,11 +27,11 @@ from .registry import fail, invariant
 @invariant("EVICT-01", level=2, scope="slab", cost="O(1) per slab",
            where="every op, the slabs it touched; every slab at L3; every slab at the "
                  "concurrent machine's quiescent points (the mini-magazine half)",
-           planted="thread-exit-skips-drain",
-           statement="an unowned slab has an empty mini-magazine and, between ops, an empty "
-                     "remote stack (between concurrent rounds a push that raced the eviction "
-                     "may remain on the stack until adoption or quiesce drains it)")
+           planted="thread-exit-skips-drain")
 def evict_01_unowned_is_empty(snap: Snapshot, s: SlabSnap, view) -> None:
+    """an unowned slab has an empty mini-magazine and, between ops, an empty remote stack
+    (between concurrent rounds a push that raced the eviction may remain on the stack until
+    adoption or quiesce drains it)"""
     if s.owner is not None:
         return
     if s.mini_mag_count or s.mini_mag:

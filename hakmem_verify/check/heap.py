@@ -15,10 +15,10 @@ from .registry import fail, invariant
 
 @invariant("PART-01", level=2, scope="slab", cost="O(entries the op moved) per slab",
            where="every op, the slabs it touched; every slab at L3",
-           planted="drain-leaves-blocks-used",
-           statement="per slab: nblocks == live + bitmap_free + mini_mag + remote + in "
-                     "magazines (+ on tls_sll lists), each block in one place")
+           planted="drain-leaves-blocks-used")
 def part_01_partition(snap: Snapshot, s: SlabSnap, view) -> None:
+    """per slab: nblocks == live + bitmap_free + mini_mag + remote + in magazines (+ on tls_sll
+    lists), each block in one place"""
     live = view.live
     if live is None:
         return
@@ -95,10 +95,10 @@ def _live_block(snap: Snapshot, addr: int, c: int) -> None:
 @invariant("LIVE-01", level=2, scope="heap", cost="O(bits the op freed + blocks it handed out)",
            where="every op: blocks it handed out, bits it freed, slabs it released; "
                  "every live block at L3",
-           planted="release-with-live-block",
-           statement="a live block is a bitmap-used block start of a slab of its class; no "
-                     "slab is released while one of its blocks is live")
+           planted="release-with-live-block")
 def live_01_blocks(snap: Snapshot, view) -> None:
+    """a live block is a bitmap-used block start of a slab of its class; no slab is released
+    while one of its blocks is live"""
     live = view.live
     if live is None:
         return
@@ -131,11 +131,10 @@ def live_01_blocks(snap: Snapshot, view) -> None:
 
 
 @invariant("QUI-01", level=3, scope="op", cost="O(heap)", where="Quiesce ops, teardown",
-           planted="quiesce-skips-a-thread",
-           statement="after quiesce: no thread state, mini-mags and remote stacks empty, "
-                     "bitmap-used == live per slab, and every slab left holds a live block "
-                     "(an empty unowned slab is released)")
+           planted="quiesce-skips-a-thread")
 def qui_01_empty(snap: Snapshot, live) -> None:
+    """after quiesce: no thread state, mini-mags and remote stacks empty, bitmap-used == live
+    per slab, and every slab left holds a live block (an empty unowned slab is released)"""
     if snap.threads:
         fail("QUI-01", f"threads {sorted(snap.threads)} still have state after quiesce")
     for s in snap.slabs.values():
@@ -161,10 +160,10 @@ def holds_nothing(t) -> bool:
 
 
 @invariant("EXIT-01", level=1, scope="op", cost="O(1)", where="ThreadExit and Quiesce ops",
-           planted="thread-exit-keeps-state",
-           statement="after thread_exit(tid): tid has no thread state (caches returned, "
-                     "batches flushed, active slabs released)")
+           planted="thread-exit-keeps-state")
 def exit_01_gone(snap: Snapshot, tid: int) -> None:
+    """after thread_exit(tid): tid has no thread state (caches returned, batches flushed,
+    active slabs released)"""
     if tid in snap.threads:
         t = snap.threads[tid]
         fail("EXIT-01", f"tid {tid} still has thread state after thread_exit (or quiesce, "

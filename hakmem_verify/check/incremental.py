@@ -21,10 +21,10 @@ _THREAD_FIELDS = ("magazine_tops", "active_a", "active_b", "pending_allocs", "pe
 
 
 @invariant("HOOK-01", level=3, scope="op", cost="O(heap)", where="every L3 check",
-           planted="footprint-forgets-magazine",
-           statement="every change an op makes is in its footprint: the incrementally kept "
-                     "slabs, magazines and thread records == the complete snapshot")
+           planted="footprint-forgets-magazine")
 def hook_01_footprint(snap: Snapshot, view: View) -> None:
+    """every change an op makes is in its footprint: the incrementally kept slabs, magazines
+    and thread records == the complete snapshot"""
     for base, s in snap.slabs.items():
         p = view.prev.get(base)
         if p is not None and p != s:
@@ -66,11 +66,12 @@ def hook_01_missed_change(found: InvariantViolation) -> None:
 
 
 @invariant("HOOK-02", level=1, scope="op", cost="O(1) per maintenance op",
-           where="every Evict, Drain and Refill op (white-box)", planted="hook-drain-reports-nothing",
-           statement="the maintenance hooks report what they did: evict_active returns whether "
-                     "tid had an active slab A of the class, drain_remote the blocks it took off "
-                     "the remote stacks, refill_active the blocks it moved into A's mini-magazine")
+           where="every Evict, Drain and Refill op (white-box)",
+           planted="hook-drain-reports-nothing")
 def hook_02_result(what: str, got, want) -> None:
+    """the maintenance hooks report what they did: evict_active returns whether tid had an
+    active slab A of the class, drain_remote the blocks it took off the remote stacks,
+    refill_active the blocks it moved into A's mini-magazine"""
     if got != want:
         fail("HOOK-02", f"{what} returned {got!r}, but what it did says {want!r}")
 

@@ -11,8 +11,9 @@ from .registry import View, fail, invariant
 
 
 @invariant("MAG-01", level=2, scope="thread", cost="O(classes) per thread", where=THREADS,
-           planted="magazine-capacity-off-by-one", statement="0 <= top <= magazine_capacity")
+           planted="magazine-capacity-off-by-one")
 def mag_01_top(snap: Snapshot, t: ThreadSnap, view: View) -> None:
+    """0 <= top <= magazine_capacity"""
     cap = snap.config.magazine_capacity
     for c, top in enumerate(t.magazine_tops):
         if not 0 <= top <= cap:
@@ -21,10 +22,10 @@ def mag_01_top(snap: Snapshot, t: ThreadSnap, view: View) -> None:
 
 @invariant("MAG-02", level=2, scope="heap", cost="O(magazine slots the op wrote)",
            where="every op, the magazine slots it wrote; every slot at L3",
-           planted="magazine-double-insert",
-           statement="magazine entries unique across all magazines, block starts of a slab "
-                     "of the magazine's class")
+           planted="magazine-double-insert")
 def mag_02_entries(snap: Snapshot, view: View) -> None:
+    """magazine entries unique across all magazines, block starts of a slab of the magazine's
+    class"""
     for a, (t1, c1), (t2, c2) in view.mag_dups:
         fail("MAG-02", f"block {h(a)} is in the magazine of tid {t2} (class {c2}) twice"
              if (t1, c1) == (t2, c2) else

@@ -31,12 +31,12 @@ OOM_FLOOR = 256 << 20
 QUALITY_TEST = "tests/quality/test_malloc_tier_quality.py"
 
 
-def _tier(inv_id: str, *, cost: str, where: str, planted: str, statement: str,
-          tier: str = "malloc tier", level: int = 1):
+def _tier(inv_id: str, *, cost: str, where: str, planted: str, tier: str = "malloc tier",
+          level: int = 1):
     """Declare an op-scope check of the malloc tier: it runs ``where`` (in the ``tier``)
     and its planted bug is the macro ``planted`` of ``planted_malloc.c``."""
     return invariant(inv_id, level=level, scope="op", cost=cost, where=f"{where} ({tier})",
-                     planted=f"planted_malloc.c:{planted}", statement=statement)
+                     planted=f"planted_malloc.c:{planted}")
 
 
 def _first_difference(bad: list):
@@ -59,11 +59,12 @@ HANDS_OUT = "every block a library hands out"
 IN_CHILD = "every call into a library run in a child process"
 
 
-@_tier("MALLOC-01", cost="O(log live) per alloc", where=HANDS_OUT, planted="PL_SAME_TWICE",
-       statement="live blocks [addr, addr + max(size, usable)) are pairwise disjoint "
-                 "(a repeated address is a double allocation)")
+@_tier("MALLOC-01", cost="O(log live) per alloc", where=HANDS_OUT, planted="PL_SAME_TWICE")
 def malloc_01_disjoint(what: str, addr: int, end: int, other) -> None:
-    """``other``: None, or (handle, start, end, what made it) of the live block it meets."""
+    """live blocks [addr, addr + max(size, usable)) are pairwise disjoint (a repeated address
+    is a double allocation)
+
+    ``other``: None, or (handle, start, end, what made it) of the live block it meets."""
     if other is None:
         return
     h, a, e, made = other
@@ -73,10 +74,10 @@ def malloc_01_disjoint(what: str, addr: int, end: int, other) -> None:
          f"{hex(a)}..{hex(e)} ({made}): two live blocks overlap (a double allocation)")
 
 
-@_tier("MALLOC-02", cost="O(1) per alloc", where=HANDS_OUT, planted="PL_OFF_BY_8",
-       statement="addr is a multiple of min(16, largest power of two <= size), or of the "
-                 "alignment asked for (aligned_alloc, posix_memalign)")
+@_tier("MALLOC-02", cost="O(1) per alloc", where=HANDS_OUT, planted="PL_OFF_BY_8")
 def malloc_02_aligned(what: str, addr: int, size: int, alignment: int = 0) -> None:
+    """addr is a multiple of min(16, largest power of two <= size), or of the alignment asked
+    for (aligned_alloc, posix_memalign)"""
     need = required_alignment(size, alignment)
     if addr % need:
         asked = f"the alignment asked for, {alignment}" if alignment else \
@@ -87,9 +88,9 @@ def malloc_02_aligned(what: str, addr: int, size: int, alignment: int = 0) -> No
 
 
 @_tier("MALLOC-03", cost="O(1) per alloc", planted="PL_USABLE_SHORT",
-       where="every block, where the library has a usable-size function",
-       statement="usable_size(addr) >= the size asked for")
+       where="every block, where the library has a usable-size function")
 def malloc_03_usable(what: str, addr: int, size: int, usable: int) -> None:
+    """usable_size(addr) >= the size asked for"""
     if 0 <= usable < size:
         fail(malloc_03_usable.inv_id,
              f"{what} returned {hex(addr)} whose usable size is {usable} B, less than the "
@@ -98,10 +99,12 @@ def malloc_03_usable(what: str, addr: int, size: int, usable: int) -> None:
 
 @_tier("MALLOC-04", level=2, cost="O(bytes written) per block checked",
        where="before every free and realloc, after free(NULL), every L3 period and at "
-             "teardown", planted="PL_LINK_IN_LIVE",
-       statement="every byte the client wrote into a live block reads back unchanged")
+             "teardown",
+       planted="PL_LINK_IN_LIVE")
 def malloc_04_intact(what: str, h: int, addr: int, size: int, bad: list, made: str) -> None:
-    """``bad``: [(offset, bytes found, bytes expected)] of the segments that differ."""
+    """every byte the client wrote into a live block reads back unchanged
+
+    ``bad``: [(offset, bytes found, bytes expected)] of the segments that differ."""
     if bad:
         off, diff = _first_difference(bad)
         fail(malloc_04_intact.inv_id,
@@ -112,11 +115,10 @@ def malloc_04_intact(what: str, h: int, addr: int, size: int, bad: list, made: s
 
 
 @_tier("MALLOC-05", cost="O(min(old, new) bytes written) per realloc",
-       where="every realloc that succeeds", planted="PL_REALLOC_SHORT",
-       statement="realloc(p, n) returns a block whose first min(old size, n) bytes are "
-                 "those of p")
+       where="every realloc that succeeds", planted="PL_REALLOC_SHORT")
 def malloc_05_prefix(what: str, h: int, old_addr: int, new_addr: int, old_size: int,
                      size: int, bad: list) -> None:
+    """realloc(p, n) returns a block whose first min(old size, n) bytes are those of p"""
     if not bad:
         return
     off, diff = _first_difference(bad)
@@ -126,10 +128,9 @@ def malloc_05_prefix(what: str, h: int, old_addr: int, new_addr: int, old_size: 
 
 
 @_tier("MALLOC-06", cost="O(n * size) per calloc", planted="PL_CALLOC_REUSED",
-       where="every calloc that succeeds",
-       statement="calloc(n, size) returns n * size bytes that are all zero, a reused "
-                 "block included")
+       where="every calloc that succeeds")
 def malloc_06_zero(what: str, addr: int, nbytes: int, first_nonzero: int) -> None:
+    """calloc(n, size) returns n * size bytes that are all zero, a reused block included"""
     if first_nonzero >= 0:
         fail(malloc_06_zero.inv_id,
              f"{what} returned {hex(addr)} ({nbytes} B) whose byte {first_nonzero} is not "
@@ -138,11 +139,11 @@ def malloc_06_zero(what: str, addr: int, nbytes: int, first_nonzero: int) -> Non
 
 @_tier("MALLOC-07", cost="O(1) per quiescent point", planted="PL_STATS_REALLOC",
        where="when every thread has exited (Quiesce, teardown), where the library exposes "
-             "an allocated-bytes statistic",
-       statement="with every thread exited, requested bytes <= allocated - baseline <= "
-                 "usable bytes of the live blocks (no live block: equal to the baseline)")
+             "an allocated-bytes statistic")
 def malloc_07_stats(what: str, allocated: int, baseline: int, requested: int,
                     usable: int, nlive: int) -> None:
+    """with every thread exited, requested bytes <= allocated - baseline <= usable bytes of the
+    live blocks (no live block: equal to the baseline)"""
     delta = allocated - baseline
     if requested <= delta <= usable:
         return
@@ -154,10 +155,10 @@ def malloc_07_stats(what: str, allocated: int, baseline: int, requested: int,
 
 
 @_tier("MALLOC-08", cost="O(1) per NULL", planted="PL_NULL_EARLY",
-       where="every NULL a library returns for a size > 0", statement="malloc, calloc, "
-             "realloc and aligned_alloc return NULL only when the live bytes exceed the "
-             "out-of-memory floor (256 MiB)")
+       where="every NULL a library returns for a size > 0")
 def malloc_08_oom(what: str, size: int, live_bytes: int, floor: int = OOM_FLOOR) -> None:
+    """malloc, calloc, realloc and aligned_alloc return NULL only when the live bytes exceed
+    the out-of-memory floor (256 MiB)"""
     if size > 0 and live_bytes + size < floor:
         fail(malloc_08_oom.inv_id,
              f"{what} returned NULL with only {live_bytes:,} B live (the floor is "
@@ -166,10 +167,11 @@ def malloc_08_oom(what: str, size: int, live_bytes: int, floor: int = OOM_FLOOR)
 
 @_tier("MALLOC-09", cost="O(1) per invalid free (a fork)",
        where="double and interior frees, only for a library whose adapter declares "
-             "detects_invalid_free", planted="PL_IGNORES_UNKNOWN",
-       statement="a library that declares it detects invalid frees dies (abort) on a "
-                 "double free and on an interior pointer, in a forked copy of its process")
+             "detects_invalid_free",
+       planted="PL_IGNORES_UNKNOWN")
 def malloc_09_detected(what: str, addr: int, exit_code: int) -> None:
+    """a library that declares it detects invalid frees dies (abort) on a double free and on an
+    interior pointer, in a forked copy of its process"""
     if exit_code is None or exit_code >= 0:
         fail(malloc_09_detected.inv_id,
              f"{what}: free({hex(addr)}) returned normally (exit status {exit_code} of the "
@@ -178,14 +180,15 @@ def malloc_09_detected(what: str, addr: int, exit_code: int) -> None:
 
 
 @_tier("CRASH", cost="O(1) per call", where=IN_CHILD, tier="malloc tier, stress",
-       planted="PL_SEGV", statement="a valid call never kills the library's process")
+       planted="PL_SEGV")
 def crash(what: str, exc) -> None:
+    """a valid call never kills the library's process"""
     fail("ABORT" if exc.kind == "ABORT" else crash.inv_id,
          f"{what}: {exc}")
 
 
 @_tier("ABORT", cost="O(1) per call", where=IN_CHILD, tier="malloc tier, stress",
-       planted="PL_ABORT",
-       statement="a valid call never makes the library abort (its own heap check fired)")
+       planted="PL_ABORT")
 def abort(what: str, exc) -> None:
+    """a valid call never makes the library abort (its own heap check fired)"""
     fail(abort.inv_id, f"{what}: {exc}")

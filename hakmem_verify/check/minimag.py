@@ -13,9 +13,9 @@ from .registry import fail, invariant
 
 
 @invariant("MM-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="minimag-capacity-off-by-one",
-           statement="mini_mag.count == len(list from head) <= capacity")
+           planted="minimag-capacity-off-by-one")
 def mm_01_count(snap: Snapshot, s: SlabSnap, view) -> None:
+    """mini_mag.count == len(list from head) <= capacity"""
     for e in s.walk_errors:
         if e.startswith("mini_mag"):
             if LONGER in e:
@@ -29,10 +29,9 @@ def mm_01_count(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("MM-02", level=2, scope="slab", cost="O(capacity) per slab", where=TOUCHED,
-           planted="minimag-double-push",
-           statement="mini-mag entries: blocks of this slab, aligned, unique, acyclic, "
-                     "bitmap-used")
+           planted="minimag-double-push")
 def mm_02_entries(snap: Snapshot, s: SlabSnap, view) -> None:
+    """mini-mag entries: blocks of this slab, aligned, unique, acyclic, bitmap-used"""
     fault = list_fault(s, snap.config.word_bits, "mini_mag", s.mini_mag, skip=LONGER)
     if fault is not None:
         kind, a = fault
@@ -46,11 +45,11 @@ def mm_02_entries(snap: Snapshot, s: SlabSnap, view) -> None:
 
 @invariant("REF-01", level=2, scope="op", cost="O(words)",
            where="every op that refilled a mini-magazine (Refill ops, hot-path refills)",
-           planted="hot-refill-loses-block",
-           statement="refill: free_before - free_after == mini_mag_after - mini_mag_before "
-                     "(+ the block popped)")
+           planted="hot-refill-loses-block")
 def ref_01_refill(snap: Snapshot, before: SlabSnap, after: SlabSnap,
                   also_taken=frozenset()) -> None:
+    """refill: free_before - free_after == mini_mag_after - mini_mag_before (+ the block
+    popped)"""
     wb = snap.config.word_bits
     fb = set(free_indices(before, wb))
     fa = set(free_indices(after, wb))
@@ -64,10 +63,10 @@ def ref_01_refill(snap: Snapshot, before: SlabSnap, after: SlabSnap,
 
 
 @invariant("SPL-01", level=2, scope="op", cost="O(words)", where="every Evict op",
-           planted="evict-skips-spill",
-           statement="after eviction: mini_mag empty; free_after == free_before + "
-                     "mini_mag_before + remote_before")
+           planted="evict-skips-spill")
 def spl_01_spill(snap: Snapshot, before: SlabSnap, after: SlabSnap) -> None:
+    """after eviction: mini_mag empty; free_after == free_before + mini_mag_before +
+    remote_before"""
     wb = snap.config.word_bits
     if after.mini_mag_count or after.mini_mag:
         fail("SPL-01", f"slab {h(after.base)} class {after.class_idx}: mini_mag holds "

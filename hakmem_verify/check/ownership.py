@@ -11,10 +11,10 @@ from .registry import fail, invariant
 
 
 @invariant("OWN-01", level=2, scope="thread", cost="O(classes) per thread", where=THREADS,
-           planted="active-a-equals-b",
-           statement="A != B; an active slab exists, has the class of its slot and "
-                     "owner == the thread (so a slab is active in one slot only)")
+           planted="active-a-equals-b")
 def own_01_active(snap: Snapshot, t: ThreadSnap, view) -> None:
+    """A != B; an active slab exists, has the class of its slot and owner == the thread (so a
+    slab is active in one slot only)"""
     tid, slabs = t.tid, snap.slabs
     for c, (a, b) in enumerate(zip(t.active_a, t.active_b)):
         if a is not None and a == b:
@@ -35,9 +35,9 @@ def own_01_active(snap: Snapshot, t: ThreadSnap, view) -> None:
 
 
 @invariant("OWN-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="evict-keeps-owner",
-           statement="a slab with an owner is that thread's active A or B")
+           planted="evict-keeps-owner")
 def own_02_owner(snap: Snapshot, s: SlabSnap, view) -> None:
+    """a slab with an owner is that thread's active A or B"""
     if s.owner is None:
         return
     t = snap.threads.get(s.owner)

@@ -35,12 +35,13 @@ def op_budget(config, ops: int) -> int:
 @invariant("LIVELOCK", level=1, scope="op", cost="O(1) per step",
            where="every atomic step of the concurrent machine (rounds, replays, shrinking); "
                  "every other chunk of a hunt starves the thread a preemption switches to",
-           planted="push-waits-for-drain",
-           statement="an op ends within solo_bound(config) steps taken in a row while the "
-                     "other threads are descheduled, and within op_budget(config, ops) "
-                     "steps in all: no op spins waiting for another thread")
+           planted="push-waits-for-drain")
 def livelock(run, tid: int, what: str, config, ops: int) -> None:
-    """Raise LIVELOCK when tid's op ran past either bound."""
+    """an op ends within solo_bound(config) steps taken in a row while the other threads are
+    descheduled, and within op_budget(config, ops) steps in all: no op spins waiting for
+    another thread
+
+    Raise LIVELOCK when tid's op ran past either bound."""
     solo, total = run.solo_steps(tid), run.op_steps(tid)
     bound, budget = solo_bound(config), op_budget(config, ops)
     if solo <= bound and total <= budget:
@@ -61,12 +62,12 @@ def _tail(run, tid: int, n: int = 6) -> list:
 @invariant("CRASH-STEP", level=1, scope="op", cost="O(1) per step",
            where="every atomic step of the concurrent machine, the checks after it, and "
                  "the quiescent point that ends a round",
-           planted="push-touches-exited-owner",
-           statement="a step raises nothing but a contract error at its op's start: any "
-                     "other exception (KeyError, IndexError, AttributeError, ...) of the "
-                     "model or the harness is a finding naming the op, the thread and the "
-                     "schedule, not a crash of the harness")
+           planted="push-touches-exited-owner")
 def crash_step(exc: BaseException, where: str, schedule) -> None:
-    """Raise CRASH-STEP for ``exc``, raised ``where`` (the op and thread, or the point)."""
+    """a step raises nothing but a contract error at its op's start: any other exception
+    (KeyError, IndexError, AttributeError, ...) of the model or the harness is a finding
+    naming the op, the thread and the schedule, not a crash of the harness
+
+    Raise CRASH-STEP for ``exc``, raised ``where`` (the op and thread, or the point)."""
     fail("CRASH-STEP", f"{type(exc).__name__}: {exc} raised in {where}; schedule "
                        f"{schedule}")

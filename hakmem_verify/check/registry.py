@@ -27,6 +27,8 @@ heap check of level <= ``level``.
 """
 from __future__ import annotations
 
+import inspect
+
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -81,9 +83,9 @@ _PLANS: dict = {}            # (level, scope, min_level, size) -> [(id, scope, f
 RUNS: Counter = Counter()    # id -> number of times the check ran (this process)
 
 
-def invariant(inv_id: str, *, level: int, scope: str, cost: str, statement: str,
-              where: str, planted: str):
-    """Declare the decorated function as the check of ``inv_id``."""
+def invariant(inv_id: str, *, level: int, scope: str, cost: str, where: str, planted: str):
+    """Declare the decorated function as the check of ``inv_id``; the first paragraph of its
+    docstring is the invariant's statement (one line in the catalogue)."""
     if scope not in SCOPES:
         raise ValueError(f"{inv_id}: scope {scope!r} is not one of {SCOPES}")
     if level not in (1, 2, 3):
@@ -94,6 +96,11 @@ def invariant(inv_id: str, *, level: int, scope: str, cost: str, statement: str,
             raise ValueError(f"invariant {inv_id} declared twice ({REGISTRY[inv_id].fn} "
                              f"and {fn})")
         topic = fn.__module__.rsplit(".", 1)[-1]
+        doc = inspect.getdoc(fn)
+        if not doc:
+            raise ValueError(f"{inv_id}: {fn.__qualname__} has no docstring: its first "
+                             f"paragraph is the invariant's statement")
+        statement = " ".join(doc.split("\n\n")[0].split())
         REGISTRY[inv_id] = Invariant(inv_id, level, scope, cost, statement, where, planted,
                                      topic, fn)
         fn.inv_id = inv_id

@@ -11,10 +11,10 @@ from .registry import fail, invariant
 
 
 @invariant("RMT-01", level=2, scope="slab", cost="O(remote) per slab", where=TOUCHED,
-           planted="remote-push-not-atomic",
-           statement="remote stack: acyclic, blocks of this slab, aligned, bitmap-used "
-                     "(the owner's drain reports a corrupted stack before changing anything)")
+           planted="remote-push-not-atomic")
 def rmt_01_entries(snap: Snapshot, s: SlabSnap, view) -> None:
+    """remote stack: acyclic, blocks of this slab, aligned, bitmap-used (the owner's drain
+    reports a corrupted stack before changing anything)"""
     bad = list_fault(s, snap.config.word_bits, "remote", s.remote)
     if bad is None:
         return
@@ -27,8 +27,9 @@ def rmt_01_entries(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("RMT-02", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="drain-forgets-remote-count", statement="remote_count == len(remote list)")
+           planted="drain-forgets-remote-count")
 def rmt_02_count(snap: Snapshot, s: SlabSnap, view) -> None:
+    """remote_count == len(remote list)"""
     if s.remote_count != len(s.remote):
         fail("RMT-02", f"remote_count={s.remote_count} but the remote stack holds "
                        f"{len(s.remote)} blocks (slab {h(s.base)}, class {s.class_idx}, "

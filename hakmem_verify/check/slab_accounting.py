@@ -63,14 +63,14 @@ def _free_blocks(s) -> int:
 @invariant("SLAB-ACCT", level=3, scope="op", cost="O(heap)",
            where="every quiescent point of the concurrent machine; every L3 check of the "
                  "lockstep oracle (white-box), in the machines and in replays",
-           planted="class-table-published-outside-lock",
-           statement="every slab the pool carved is exactly one of: owned (a thread's "
-                     "active A or B), adoptable (unowned, in its class's slab table) or "
-                     "released (its base on the free-base list, in no table); every slab "
-                     "in use is in its class's table, so an unowned slab with a free block "
-                     "is adoptable")
+           planted="class-table-published-outside-lock")
 def slab_acct(snap: Snapshot, pool: PoolTables) -> None:
-    """The tables hold exactly the slabs in use; the rest of what was carved is free."""
+    """every slab the pool carved is exactly one of: owned (a thread's active A or B),
+    adoptable (unowned, in its class's slab table) or released (its base on the free-base
+    list, in no table); every slab in use is in its class's table, so an unowned slab with a
+    free block is adoptable
+
+    The tables hold exactly the slabs in use; the rest of what was carved is free."""
     _tables_hold_slabs_in_use(snap, pool)
     _slabs_in_use_are_in_tables(snap, pool)
     if pool.released is not None:

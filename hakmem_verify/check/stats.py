@@ -14,9 +14,9 @@ EVERY_OP = "every op (every element of a burst)"
 
 
 @invariant("STAT-01", level=1, scope="heap", cost="O(classes) (sums kept per thread change)",
-           where=EVERY_OP + ", and after FlushStats", planted="stats-flush-off-by-one",
-           statement="flushed + sum(pending) == exact, per class, allocs and frees")
+           where=EVERY_OP + ", and after FlushStats", planted="stats-flush-off-by-one")
 def stat_01_conservation(snap: Snapshot, view=None) -> None:
+    """flushed + sum(pending) == exact, per class, allocs and frees"""
     kept = view is not None and view.pend_a is not None     # sums kept op by op
     for kind, flushed, exact, attr in (("alloc", snap.flushed.allocs, snap.exact.allocs,
                                         "pending_allocs"),
@@ -38,9 +38,9 @@ def stat_01_conservation(snap: Snapshot, view=None) -> None:
 
 
 @invariant("STAT-02", level=1, scope="thread", cost="O(classes) per thread",
-           where=EVERY_OP + ", the threads it touched", planted="stats-never-flushed",
-           statement="0 <= pending < flush_interval per thread and class")
+           where=EVERY_OP + ", the threads it touched", planted="stats-never-flushed")
 def stat_02_pending_bound(snap: Snapshot, t, view=None) -> None:
+    """0 <= pending < flush_interval per thread and class"""
     iv = snap.config.flush_interval
     for attr in ("pending_allocs", "pending_frees"):
         for c, n in enumerate(getattr(t, attr)):
@@ -50,10 +50,9 @@ def stat_02_pending_bound(snap: Snapshot, t, view=None) -> None:
 
 
 @invariant("STAT-03", level=1, scope="heap", cost="O(classes)", where=EVERY_OP,
-           planted="stats-reported-stale",
-           statement="abs(reported - exact) <= 1% exact once exact >= 100 x threads x "
-                     "(flush_interval - 1)")
+           planted="stats-reported-stale")
 def stat_03_accuracy(snap: Snapshot, view=None) -> None:
+    """abs(reported - exact) <= 1% exact once exact >= 100 x threads x (flush_interval - 1)"""
     bound = max(1, len(snap.threads)) * (snap.config.flush_interval - 1)
     accuracy(snap.reported or snap.flushed, snap.exact, bound)
 
@@ -75,11 +74,11 @@ def accuracy(reported, exact, bound: int) -> None:
 
 
 @invariant("STAT-04", level=1, scope="op", cost="O(classes)", where=EVERY_OP,
-           planted="exact-counts-failed-alloc",
-           statement="exact stats == the reference's (less allocs undone after a "
-                     "justified out of memory)")
+           planted="exact-counts-failed-alloc")
 def stat_04_exact(fast_exact, ref_exact, undone, undoing: bool = False) -> None:
-    """``undone``: per class, the allocs undone on the reference after an out of memory
+    """exact stats == the reference's (less allocs undone after a justified out of memory)
+
+    ``undone``: per class, the allocs undone on the reference after an out of memory
     (``undoing``: one is being undone now)."""
     if fast_exact == ref_exact and not undoing:
         return

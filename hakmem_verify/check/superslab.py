@@ -58,11 +58,10 @@ def _touched(snap: Snapshot, view) -> list:
 
 
 @invariant("SS-01", level=2, scope="slab", cost="O(1) per slab", where=TOUCHED,
-           planted="ss-slot-off-by-one",
-           statement="a slab lies in the SuperSlab its address masks to (addr & "
-                     "~(superslab_size-1)), outside the header slot, and that header's slot "
-                     "table names it with its class")
+           planted="ss-slot-off-by-one")
 def ss_01_header_agrees(snap: Snapshot, s: SlabSnap, view) -> None:
+    """a slab lies in the SuperSlab its address masks to (addr & ~(superslab_size-1)), outside
+    the header slot, and that header's slot table names it with its class"""
     if not _on(snap):
         return
     cfg = snap.config
@@ -82,11 +81,11 @@ def ss_01_header_agrees(snap: Snapshot, s: SlabSnap, view) -> None:
 
 
 @invariant("SS-02", level=2, scope="heap", cost="O(slots) per SuperSlab touched",
-           where=SS_TOUCHED + "; every SuperSlab at L3", planted="ss-free-slot-lost",
-           statement="per SuperSlab: nslots == 1 (header) + slabs in use + free slots + "
-                     "never-carved slots; free slots are distinct, carved, empty slots; each "
-                     "slot entry names the slab at its address")
+           where=SS_TOUCHED + "; every SuperSlab at L3", planted="ss-free-slot-lost")
 def ss_02_slot_count(snap: Snapshot, view) -> None:
+    """per SuperSlab: nslots == 1 (header) + slabs in use + free slots + never-carved slots;
+    free slots are distinct, carved, empty slots; each slot entry names the slab at its
+    address"""
     if not _on(snap):
         return
     size = snap.config.slab_size
@@ -110,12 +109,11 @@ def ss_02_slot_count(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-03", level=2, scope="thread", cost="O(tls_sll_capacity x classes) per thread",
-           planted="tls-sll-ignores-capacity", where=THREADS,
-           statement="a thread's tls_sll of class c holds at most tls_sll_capacity blocks, "
-                     "its count is its length, no cycle; each a block of a class-c slab in a "
-                     "SuperSlab the thread owns (that it is free and in no other place: "
-                     "PART-01)")
+           planted="tls-sll-ignores-capacity", where=THREADS)
 def ss_03_tls_sll(snap: Snapshot, t, view) -> None:
+    """a thread's tls_sll of class c holds at most tls_sll_capacity blocks, its count is its
+    length, no cycle; each a block of a class-c slab in a SuperSlab the thread owns (that it
+    is free and in no other place: PART-01)"""
     if not _on(snap) or not t.tls_sll:
         return
     cfg = snap.config
@@ -139,12 +137,11 @@ def ss_03_tls_sll(snap: Snapshot, t, view) -> None:
 
 
 @invariant("SS-04", level=2, scope="heap", cost="O(SuperSlabs touched + pool)",
-           where=SS_TOUCHED + " and the pool; all at L3",
-           planted="ss-release-ignores-remote",
-           statement="a SuperSlab is released (to the pool or the OS) only when every slab of "
-                     "it is free and every remote stack empty; one in use has a slab in use; "
-                     "the pool holds at most superslab_pool_max SuperSlabs, none in use")
+           where=SS_TOUCHED + " and the pool; all at L3", planted="ss-release-ignores-remote")
 def ss_04_release(snap: Snapshot, view) -> None:
+    """a SuperSlab is released (to the pool or the OS) only when every slab of it is free and
+    every remote stack empty; one in use has a slab in use; the pool holds at most
+    superslab_pool_max SuperSlabs, none in use"""
     if not _on(snap):
         return
     if snap.ss_bad_releases:
@@ -161,12 +158,12 @@ def ss_04_release(snap: Snapshot, view) -> None:
                       f"{snap.config.superslab_pool_max}")
 
 
-@invariant("SS-05", level=3, scope="heap", cost="O(counters + threads x classes)",
-           where=COUNTED, planted="ss-remote-uncounted-when-abandoned",
-           statement="SuperSlab mode: ss_local + ss_remote == frees; tls_sll <= ss_local; "
-                     "tls_sll == ss_alloc_tls_sll_hit + tls_sll_flush + blocks on the tls_sll "
-                     "lists (every push popped, flushed or still there)")
+@invariant("SS-05", level=3, scope="heap", cost="O(counters + threads x classes)", where=COUNTED,
+           planted="ss-remote-uncounted-when-abandoned")
 def ss_05_counters(snap: Snapshot, view) -> None:
+    """SuperSlab mode: ss_local + ss_remote == frees; tls_sll <= ss_local; tls_sll ==
+    ss_alloc_tls_sll_hit + tls_sll_flush + blocks on the tls_sll lists (every push popped,
+    flushed or still there)"""
     pc = _counters(snap, "ss_local")
     if pc is None:
         return
@@ -186,10 +183,10 @@ def ss_05_counters(snap: Snapshot, view) -> None:
 
 @invariant("SS-07", level=2, scope="heap", cost="O(slabs touched + threads' SuperSlabs)",
            where="every op, the slabs and SuperSlabs it touched; all at L3",
-           planted="ss-reclaim-keeps-owner",
-           statement="a slab's owner is its SuperSlab's owner or None; a thread lists a "
-                     "SuperSlab as its own exactly when the header names it the owner")
+           planted="ss-reclaim-keeps-owner")
 def ss_07_owner(snap: Snapshot, view) -> None:
+    """a slab's owner is its SuperSlab's owner or None; a thread lists a SuperSlab as its own
+    exactly when the header names it the owner"""
     if not _on(snap):
         return
     for base in view.bases:
@@ -215,10 +212,10 @@ def ss_07_owner(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-08", level=2, scope="heap", cost="O(threads' SuperSlabs + pool)",
-           where="every op; all at L3", planted="ss-pool-pop-unlocked",
-           statement="a SuperSlab has one owner: no two threads (nor one twice) list it, and "
-                     "a SuperSlab in the pool is in no thread's list and not in use")
+           where="every op; all at L3", planted="ss-pool-pop-unlocked")
 def ss_08_one_owner(snap: Snapshot, view) -> None:
+    """a SuperSlab has one owner: no two threads (nor one twice) list it, and a SuperSlab in
+    the pool is in no thread's list and not in use"""
     if not _on(snap):
         return
     seen = {}
@@ -239,11 +236,11 @@ def ss_08_one_owner(snap: Snapshot, view) -> None:
 
 
 @invariant("SS-09", level=3, scope="heap", cost="O(counters)", where=COUNTED,
-           planted="ss-map-uncounted",
-           statement="SuperSlab mode: ss_map - ss_unmap == SuperSlabs in use + pooled, and "
-                     "ss_pool_push - ss_pool_pop == pooled (the counters the memory claim "
-                     "is measured with account for every SuperSlab mapped)")
+           planted="ss-map-uncounted")
 def ss_09_memory_counters(snap: Snapshot, view) -> None:
+    """SuperSlab mode: ss_map - ss_unmap == SuperSlabs in use + pooled, and ss_pool_push -
+    ss_pool_pop == pooled (the counters the memory claim is measured with account for every
+    SuperSlab mapped)"""
     used, pooled = len(snap.superslabs), len(snap.ss_pool)
     pc = _counters(snap, "ss_map")
     if pc is None:

@@ -89,6 +89,19 @@ class Worker:
 
 def report(effect, detail, **more):
     print(json.dumps(dict(effect=bool(effect), detail=detail, **more)))
+
+
+def free_remotely(a, b, size=16):
+    """A block worker a allocates and worker b frees (onto a's remote list)."""
+    p = a(lib.ex_malloc, size)
+    b(lib.ex_free, p)
+    return p
+
+
+def report_drift(base, what):
+    """The effect: the statistics moved away from ``base`` once everything was freed."""
+    d = stats_delta(lib.ex_allocated_bytes(), base)
+    report(d != 0, f"{what}: statistics {d:+d} bytes from the baseline")
 '''
 
 

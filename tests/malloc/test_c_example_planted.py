@@ -31,14 +31,11 @@ def test_collect_loses_tail_keeps_a_remote_free_counted_forever():
     contrast("collect-loses-tail", r'''
         a, b = Worker(), Worker()
         base = lib.ex_allocated_bytes()
-        p = a(lib.ex_malloc, 16)
-        b(lib.ex_free, p)                     # onto a's remote list
+        p = free_remotely(a, b)               # onto a's remote list
         q = a(lib.ex_malloc, 16)              # a's empty cache collects the list
         a(lib.ex_free, q)
         a.exit(); b.exit()
-        d = stats_delta(lib.ex_allocated_bytes(), base)
-        report(d != 0, f"every block freed, every thread exited: statistics {d:+d} bytes "
-                       f"from the baseline")
+        report_drift(base, "every block freed, every thread exited")
     ''')
 
 
@@ -86,8 +83,7 @@ def test_exit_leaves_remote_list_hands_a_remotely_freed_block_out_twice():
     contrast("exit-leaves-remote-list", r'''
         a, b = Worker(), Worker()
         base = lib.ex_allocated_bytes()
-        p = a(lib.ex_malloc, 16)
-        b(lib.ex_free, p)                     # onto a's remote list
+        p = free_remotely(a, b)               # onto a's remote list
         a.exit(); b.exit()                    # a's exit hands the list to the depot
         d = stats_delta(lib.ex_allocated_bytes(), base)     # collects abandoned heaps
         c = Worker()
@@ -106,9 +102,7 @@ def test_realloc_not_counted_drifts_the_statistics():
         q = w(lib.ex_realloc, p, 100)          # moves to the 128-byte class
         w(lib.ex_free, q)
         w.exit()
-        d = stats_delta(lib.ex_allocated_bytes(), base)
-        report(d != 0, f"after malloc(16), realloc(100), free, exit: statistics {d:+d} "
-                       f"bytes from the baseline")
+        report_drift(base, "after malloc(16), realloc(100), free, exit")
     ''')
 
 

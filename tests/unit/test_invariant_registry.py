@@ -83,9 +83,18 @@ def test_every_declaration_is_complete():
 
 
 def test_a_second_declaration_of_an_id_is_refused():
+    def check(*a):
+        """s"""
     with pytest.raises(ValueError, match="declared twice"):
         invariants.registry.invariant("SLAB-03", level=2, scope="slab", cost="c",
-                                      statement="s", where="w", planted="p")(lambda *a: None)
+                                      where="w", planted="p")(check)
+
+
+def test_a_check_without_a_statement_is_refused():
+    with pytest.raises(ValueError, match="no docstring"):
+        invariants.registry.invariant("XYZ-" + "99", level=2, scope="slab", cost="c",
+                                      where="w", planted="p")(lambda *a: None)
+    assert "XYZ-" + "99" not in invariants.REGISTRY
 
 
 def test_check_refuses_op_scope():
