@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from hypothesis import event, note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from hakmem_verify.oracle.concurrent import TOTALS, Harness, concurrent_configs
+from hakmem_verify.oracle.concurrent import TOTALS, Harness
+from .configs import concurrent_configs
 from .concurrent_shrink import (SHRINK_SECONDS, failure_id, hypothesis_shrink_budget,
                                 shrink_rounds, size)
 from hakmem_verify.schedule import Starving

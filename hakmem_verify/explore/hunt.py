@@ -33,7 +33,8 @@ from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.oracle.lockstep import L3_EVERY
-from .machines import configs as default_configs, make_machine
+from .machines import make_machine
+from .configs import configs as default_configs
 
 from .watchdog import OP_TIMEOUT, ShrinkBudgetSpent, Watchdog
 

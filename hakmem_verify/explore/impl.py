@@ -295,7 +295,8 @@ def machine_test(spec: str = None, config_strategy=None, name: str = "ImplMachin
     """A unittest TestCase running the lockstep machine on ``spec`` (for a test file:
     ``TestMine = machine_test("mymodule:make")``)."""
     from hakmem_verify.models.ref import RefAllocator
-    from .machines import configs, make_machine
+    from .machines import make_machine
+    from .configs import configs
     impl = load_impl(spec)
     return make_machine(RefAllocator, skipping_unsupported(impl), config_strategy or configs,
                         name=name).TestCase

@@ -14,13 +14,13 @@ run near 900 steps.  Every path the fast model takes is labelled with
 """
 from __future__ import annotations
 
-import dataclasses
 
 from hypothesis import event, strategies as st
 from hypothesis.stateful import (Bundle, consumes, initialize,
                                  multiple, precondition, rule)
 
-from hakmem_verify.contract.api import SEED_CLASS_SIZES, Config, capabilities_of
+from hakmem_verify.contract.api import capabilities_of
+from .configs import configs
 from .machine_base import OracleMachine
 from hakmem_verify.oracle.lockstep import L3_EVERY, Oracle
 from hakmem_verify.contract.ops import (Alloc, AllocMany, BadAccess, BadAlloc, BadFree, BadTid,
@@ -29,66 +29,6 @@ from hakmem_verify.contract.ops import (Alloc, AllocMany, BadAccess, BadAlloc, B
 
 TIDS = st.integers(0, 3)
 CLASSES = st.integers(0, 7)
-
-# ============================================================================
-# Configs: tiny (rare paths in a few steps) .. the seed's numbers
-# ============================================================================
-
-tiny_configs = st.builds(
-    Config,
-    class_sizes=st.sampled_from([(8, 16), (8,), (8, 16, 32), (16, 32, 64)]),
-    slab_size=st.sampled_from([64, 128]),
-    word_bits=st.sampled_from([4, 8, 2, 64]),
-    mini_mag_capacity=st.integers(1, 4),
-    refill_batch=st.integers(1, 5),
-    magazine_capacity=st.integers(1, 4),
-    flush_interval=st.integers(1, 8),
-    max_slabs_per_class=st.one_of(st.integers(1, 3), st.none()),
-)
-
-small_configs = st.builds(
-    Config,
-    class_sizes=st.just(SEED_CLASS_SIZES),
-    slab_size=st.sampled_from([1024, 2048, 4096]),
-    word_bits=st.sampled_from([8, 64, 16]),
-    mini_mag_capacity=st.integers(2, 32),
-    refill_batch=st.integers(1, 16),
-    magazine_capacity=st.integers(2, 64),
-    flush_interval=st.integers(2, 64),
-    max_slabs_per_class=st.one_of(st.none(), st.integers(1, 4)),
-)
-
-seed_configs = st.builds(Config, max_slabs_per_class=st.one_of(st.none(), st.integers(1, 2)))
-
-
-
-@st.composite
-def both_modes(draw, base):
-    """A Config of ``base`` in the default mode or, as often, in SuperSlab mode (2 to 8
-    slab slots per SuperSlab, a pool of 0-2, a tls_sll of 0-4 blocks): the same number of
-    examples covers both modes."""
-    cfg = draw(base)
-    if not draw(st.booleans()):
-        return cfg
-    return dataclasses.replace(cfg, use_superslab=True,
-                               superslab_size=cfg.slab_size * draw(st.sampled_from([2, 4, 8])),
-                               superslab_pool_max=draw(st.integers(0, 2)),
-                               tls_sll_capacity=draw(st.integers(0, 4)))
-
-
-#: deep histories (``--machine deep``): no slab limit, so thousands of blocks of one class
-#: stay live; the seed's numbers and smaller slabs and caches
-deep_configs = st.one_of(
-    st.builds(Config),
-    st.builds(Config, slab_size=st.sampled_from([1024, 4096]),
-              mini_mag_capacity=st.integers(2, 32), refill_batch=st.integers(1, 16),
-              magazine_capacity=st.integers(16, 256), flush_interval=st.integers(16, 256)))
-
-#: every size, the default mode (the catalogue's planted bugs are hunted with these)
-configs = st.one_of(tiny_configs, small_configs, seed_configs)
-#: every size, both modes (the lockstep test machines)
-all_mode_configs = st.one_of(both_modes(tiny_configs), both_modes(small_configs),
-                             both_modes(seed_configs))
 
 BAD_SIZES = st.one_of(st.integers(-3, -1), st.integers(1025, 1100), st.just(1.5),
                       st.just(True), st.just("8"), st.none())

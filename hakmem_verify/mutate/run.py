@@ -208,7 +208,7 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
                    examples=r.examples, message=r.message[:300], machine="lockstep")
     if steps:
         from hakmem_verify.models.ref import RefAllocator
-        from hakmem_verify.oracle.concurrent import concurrent_configs, mixed_concurrent_configs
+        from hakmem_verify.explore.configs import concurrent_configs, mixed_concurrent_configs
         from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
         killed, inv_id, msg, _, examples, _, first = hunt_concurrent(
             RefAllocator, factory, budget=budget - seq_budget, seed=seed, shrink_seconds=1,

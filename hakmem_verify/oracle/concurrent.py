@@ -43,9 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from copy import deepcopy
-from dataclasses import replace
 
-from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
 from hakmem_verify import check as inv
@@ -57,24 +55,6 @@ from hakmem_verify.check.progress import crash_step, livelock
 from hakmem_verify.check.slab_accounting import check_pool
 from .blocks import fill_pattern
 from hakmem_verify.schedule import Replay, Run, ScheduleError
-
-concurrent_configs = st.builds(
-    Config, class_sizes=st.sampled_from([(8, 16), (8,), (16, 32)]),
-    slab_size=st.sampled_from([64, 128]), word_bits=st.sampled_from([4, 8, 64]),
-    mini_mag_capacity=st.integers(1, 4), refill_batch=st.integers(1, 4),
-    magazine_capacity=st.integers(1, 3), flush_interval=st.integers(1, 4))
-
-#: the same Configs in SuperSlab mode (2-8 slab slots, a pool of 0-2, a tls_sll of 0-4)
-superslab_concurrent_configs = concurrent_configs.flatmap(
-    lambda c: st.builds(
-        lambda k, pool, sll: replace(c, use_superslab=True, superslab_size=c.slab_size * k,
-                                     superslab_pool_max=pool, tls_sll_capacity=sll),
-        st.sampled_from([2, 4, 8]), st.integers(0, 2), st.integers(0, 4)))
-
-#: what a clean ``hakmem-fuzz run`` of the fast model draws (``hakmem_verify.runner.concurrent``:
-#: SUPERSLAB_SHARE, a quarter, in SuperSlab mode), as a Hypothesis strategy
-mixed_concurrent_configs = st.one_of(concurrent_configs, concurrent_configs, concurrent_configs,
-                                     superslab_concurrent_configs)
 
 #: totals over every round run in this process (``hakmem-fuzz`` and the notes report them)
 TOTALS: Counter = Counter()
@@ -334,4 +314,4 @@ def replay(ref_factory, fast_factory, config: Config, rounds, strict: bool = Tru
     return h
 
 
-__all__ = ["Harness", "replay", "concurrent_configs", "superslab_concurrent_configs", "TOTALS"]
+__all__ = ["Harness", "replay", "TOTALS"]

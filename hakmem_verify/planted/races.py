@@ -27,7 +27,7 @@ def race(name: str, expect=(), equivalent: bool = False, configs=None, draw_conf
     """Register the decorated factory as a concurrency mutant (``kind`` "concurrency");
     ``equivalent``: the concurrent machine must not kill it (its docstring says why);
     ``configs``: the Config strategy of the concurrent machine that reaches it (default:
-    ``hakmem_verify.oracle.concurrent.concurrent_configs``), and ``draw_config`` (``rng -> Config``) the
+    ``hakmem_verify.explore.configs.concurrent_configs``), and ``draw_config`` (``rng -> Config``) the
     same Configs for the runner's concurrent machine (``hakmem_verify.runner.concurrent``)."""
     def deco(factory):
         register(Mutant(name, (factory.__doc__ or "").strip(), tuple(expect), factory,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hakmem_verify.explore.configs import random_config
 from hakmem_verify.models.fast.allocator import FastAllocator
-from hakmem_verify.oracle.concurrent import concurrent_configs, superslab_concurrent_configs
+from hakmem_verify.explore.configs import concurrent_configs, superslab_concurrent_configs
 
 from . import patched
 from .base import _fa, pick_before_lock, take_pick

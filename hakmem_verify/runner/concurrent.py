@@ -38,7 +38,7 @@ def superslab_share(mutant=None) -> float:
     hunting it wastes no examples."""
     if mutant:
         from hakmem_verify.planted.races import RACES
-        from hakmem_verify.oracle.concurrent import superslab_concurrent_configs
+        from hakmem_verify.explore.configs import superslab_concurrent_configs
         m = RACES.get(mutant)
         return 1.0 if m is not None and m.configs is superslab_concurrent_configs else 0.0
     return SUPERSLAB_SHARE

@@ -47,7 +47,7 @@ def seed_start(params: dict, index: int) -> int:
     k, n = params.get("shard") or (1, 1)
     return params["seed"] + (index * n + k - 1) * SEED_STRIDE
 
-FAMILIES = {                      # --machine NAME -> attribute of hakmem_verify.explore.machines
+FAMILIES = {                      # --machine NAME -> attribute of hakmem_verify.explore.configs
     "any": "configs",
     "tiny": "tiny_configs",
     "small": "small_configs",
@@ -64,12 +64,12 @@ FAMILIES = {                      # --machine NAME -> attribute of hakmem_verify
 def config_strategy(machines, mutant=None, impl=None):
     """The Config strategy of a run: the mutant's own, else the union of the families.
     A clean run of the fast model draws both of its modes (default and SuperSlab, half
-    each: ``hakmem_verify.explore.machines.both_modes``); a planted bug is hunted in the mode its
+    each: ``hakmem_verify.explore.configs.both_modes``); a planted bug is hunted in the mode its
     catalogue entry names (the default mode unless it gives its own Configs), and another
     implementation gets the default mode."""
     from hypothesis import strategies as st
 
-    from hakmem_verify.explore import machines as m
+    from hakmem_verify.explore import configs as m
     if mutant:
         from hakmem_verify import planted as mutants
         if mutants.get(mutant).configs is not None:

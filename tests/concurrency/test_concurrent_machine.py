@@ -5,7 +5,8 @@ from hypothesis import settings
 
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
-from hakmem_verify.oracle.concurrent import Harness, replay, superslab_concurrent_configs
+from hakmem_verify.oracle.concurrent import Harness, replay
+from hakmem_verify.explore.configs import superslab_concurrent_configs
 from hakmem_verify.explore.concurrent_hunt import make_concurrent_machine
 from hakmem_verify.contract.api import Config
 from hakmem_verify.schedule import Replay

@@ -12,7 +12,7 @@ from hakmem_verify.explore.hunt import hunt
 from hakmem_verify.explore.impl import ImplError, load_impl
 from hakmem_verify.contract.api import Capabilities, Config, ConfigError
 from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
-from hakmem_verify.explore.machines import tiny_configs
+from hakmem_verify.explore.configs import tiny_configs
 
 MOD = "examples.foreign_alloc"
 

@@ -6,7 +6,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from hakmem_verify.explore.impl import skipping_unsupported, unsupported_lines
 from hakmem_verify.models.ref import RefAllocator
-from hakmem_verify.explore.machines import configs, make_machine
+from hakmem_verify.explore.machines import make_machine
+from hakmem_verify.explore.configs import configs
 
 
 def test_the_named_implementation_agrees_with_the_reference_on_every_step(impl_factory):

@@ -4,8 +4,9 @@ import pytest
 
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
-from hakmem_verify.explore.machines import (all_mode_configs, both_modes, make_machine, seed_configs,
-                            small_configs, tiny_configs)
+from hakmem_verify.explore.machines import make_machine
+from hakmem_verify.explore.configs import (all_mode_configs, both_modes, seed_configs,
+    small_configs, tiny_configs)
 
 TestLockstepAnyConfig = make_machine(RefAllocator, FastAllocator, all_mode_configs).TestCase
 TestLockstepTinyConfig = make_machine(RefAllocator, FastAllocator, both_modes(tiny_configs),

@@ -5,7 +5,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from hakmem_verify.explore.impl import load_impl, skipping_unsupported
 from hakmem_verify.models.ref import RefAllocator
-from hakmem_verify.explore.machines import configs, make_machine
+from hakmem_verify.explore.machines import make_machine
+from hakmem_verify.explore.configs import configs
 
 
 def test_the_c_pool_agrees_with_the_reference_on_every_step_white_box():
@@ -49,7 +50,7 @@ def test_in_superslab_mode_the_c_pool_agrees_with_the_reference_on_every_step():
 
     from hypothesis import strategies as st
 
-    from hakmem_verify.explore.machines import seed_configs, small_configs, tiny_configs
+    from hakmem_verify.explore.configs import seed_configs, small_configs, tiny_configs
     ss_configs = st.one_of(tiny_configs, small_configs, seed_configs).flatmap(
         lambda c: st.builds(lambda k, pm, sll: dataclasses.replace(
             c, use_superslab=True, superslab_size=c.slab_size * k, superslab_pool_max=pm,

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from hakmem_verify.explore.differential import compare
 from hakmem_verify.contract.api import Config
-from hakmem_verify.explore.machines import both_modes, small_configs, tiny_configs
+from hakmem_verify.explore.configs import both_modes, small_configs, tiny_configs
 
 OPS = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "alloc", "free", "free", "exit",
                                           "evict", "drain", "refill", "flush", "quiesce"]),

@@ -106,7 +106,7 @@ def test_the_catalogue_catches_a_remote_free_counted_local_on_the_c_pool():
     from hypothesis import strategies as st
 
     from hakmem_verify.explore.hunt import hunt
-    from hakmem_verify.explore.machines import small_configs, tiny_configs
+    from hakmem_verify.explore.configs import small_configs, tiny_configs
     configs = st.one_of(tiny_configs, small_configs).map(
         lambda c: dataclasses.replace(c, use_superslab=True, superslab_size=c.slab_size * 4,
                                       superslab_pool_max=1, tls_sll_capacity=2))

@@ -16,7 +16,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.oracle.lockstep import Oracle
-from hakmem_verify.explore.machines import make_machine, tiny_configs
+from hakmem_verify.explore.machines import make_machine
+from hakmem_verify.explore.configs import tiny_configs
 
 @dataclass
 class Found:

@@ -16,7 +16,7 @@ from hakmem_verify.workloads.trace_shrink import simplify
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.explore.concurrent_shrink import hypothesis_shrink_budget
 from hakmem_verify.contract.ops import Alloc, AllocMany, Free, Read, ThreadExit
-from hakmem_verify.explore.machines import deep_configs
+from hakmem_verify.explore.configs import deep_configs
 
 IMPL = "examples.bump_bugs:deep_counter_wrap"
 

@@ -165,7 +165,8 @@ def test_a_machine_skips_the_configs_an_implementation_declares_unsupported(mod)
     from hypothesis.stateful import run_state_machine_as_test
 
     from hakmem_verify.models.ref import RefAllocator
-    from hakmem_verify.explore.machines import make_machine, tiny_configs
+    from hakmem_verify.explore.machines import make_machine
+    from hakmem_verify.explore.configs import tiny_configs
     skipped = Counter()
     Machine = make_machine(RefAllocator, impl.skipping_unsupported(load_impl(f"{mod}:limited"),
                                                                    skipped), tiny_configs)
