@@ -18,6 +18,8 @@ from hypothesis import event, note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from hakmem_verify.oracle.concurrent import TOTALS, Harness
+
+from .chunks import run_chunks
 from .configs import concurrent_configs
 from .concurrent_shrink import (SHRINK_SECONDS, failure_id, hypothesis_shrink_budget,
                                 shrink_rounds, size)
@@ -228,39 +230,28 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
 
 
 def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHunt:
-    from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
-    from hypothesis.stateful import run_state_machine_as_test
-
-    first = s
-    while time.monotonic() - start < budget:
-        Machine.record["starve"] = (s - first) % STARVE_EVERY == STARVE_EVERY - 1
-        st_ = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
-                       database=None, derandomize=False, print_blob=False, suppress_health_check=list(HealthCheck),
-                       phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate])
-        try:
-            run_state_machine_as_test(hyp_seed(s)(Machine), settings=st_)
-        except BaseException as exc:  # every failure is a finding
-            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkCut):
-                raise
-            cut = isinstance(exc, ShrinkCut)
-            while isinstance(exc, BaseExceptionGroup):
-                exc = exc.exceptions[0]
-            if Machine.record["failed"] is not None:   # the failure its reproducer shows
-                exc = Machine.record.get("error", exc)
-            last = Machine.record["failed"] or Machine.record["last"]
-            first = Machine.record.get("first_fail", time.monotonic()) - start
-            now = time.monotonic() - start
-            res = ConcurrentHunt(True, failure_id(exc), str(exc), now,
-                                 Machine.record["examples"],
-                                 last.reproducer() if last else "", first,
-                                 shrink_seconds=now - first, shrink_cut=cut)
-            if last is not None:
-                res.config, res.rounds = last.config, list(last.rounds)
-                res.preemptions = sum(last.preemptions)
-            return res
-        s += 1
-    return ConcurrentHunt(False, seconds=time.monotonic() - start,
-                          examples=Machine.record["examples"])
+    def starve_or_not(seed):       # one chunk in STARVE_EVERY starves
+        Machine.record["starve"] = (seed - s) % STARVE_EVERY == STARVE_EVERY - 1
+    exc, _ = run_chunks(Machine, budget, s, chunk, steps, shrink=shrink, cuts=(ShrinkCut,),
+                        before_chunk=starve_or_not, start=start)
+    if exc is None:
+        return ConcurrentHunt(False, seconds=time.monotonic() - start,
+                              examples=Machine.record["examples"])
+    cut = isinstance(exc, ShrinkCut)
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if Machine.record["failed"] is not None:   # the failure its reproducer shows
+        exc = Machine.record.get("error", exc)
+    last = Machine.record["failed"] or Machine.record["last"]
+    first = Machine.record.get("first_fail", time.monotonic()) - start
+    now = time.monotonic() - start
+    res = ConcurrentHunt(True, failure_id(exc), str(exc), now, Machine.record["examples"],
+                         last.reproducer() if last else "", first,
+                         shrink_seconds=now - first, shrink_cut=cut)
+    if last is not None:
+        res.config, res.rounds = last.config, list(last.rounds)
+        res.preemptions = sum(last.preemptions)
+    return res
 
 
 __all__ = ["ConcurrentHunt", "DrawnSchedule", "ShrinkCut", "OP_KINDS", "draw_programs",

@@ -26,13 +26,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings, target
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis import target
 
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.oracle.lockstep import L3_EVERY
+from .chunks import run_chunks
 from .machines import make_machine
 from .configs import configs as default_configs
 
@@ -173,36 +173,25 @@ def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, 
                                 l3_every, wd, impl, deep, conformance)
     rec = Machine.record
     start = time.monotonic()
-    s = seed
     result = HuntResult(killed=False, seed=seed)
-    while time.monotonic() - start < budget and not stop():
-        st = settings(max_examples=chunk, stateful_step_count=step_count, deadline=None,
-                      database=database, derandomize=False, print_blob=False,
-                      suppress_health_check=list(HealthCheck),
-                      phases=[Phase.reuse, Phase.generate, Phase.shrink] if database
-                      else [Phase.generate, Phase.shrink])
-        try:
-            run_state_machine_as_test(hyp_seed(s)(Machine), settings=st)
-        except BaseException as exc:  # every failure is a finding
-            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ShrinkBudgetSpent):
-                raise
-            if isinstance(exc, ShrinkBudgetSpent):   # a hang, shrunk as far as the budget let
-                found = {"HANG": rec["messages"]["HANG"] + f"\n(shrinking stopped: {exc}; "
-                         "this is the shortest hanging trace found)"}
-            else:
-                found = {i: m for i, m in classify_all(exc)}
-            traces = {i: rec["by_id"].get(i, rec["last"] or (None, [])) for i in found}
-            # the primary failure: the shortest shrunk reproducer
-            inv_id = min(found, key=lambda i: len(traces[i][1]))
-            cfg, trace = traces[inv_id]
-            return HuntResult(True, inv_id, found[inv_id],
-                              (rec["first_fail"] or time.monotonic()) - start,
-                              time.monotonic() - start, rec["examples"], rec["steps"], cfg,
-                              list(trace), s, found, rec["events"], rec["checks"],
-                              rec["paths"], rec["behaviours"], rec["unsupported"])
-        s += 1
-        if on_chunk:
-            on_chunk(rec)
+    exc, s = run_chunks(Machine, budget, seed, chunk, step_count, database=database,
+                        cuts=(ShrinkBudgetSpent,), stop=stop, start=start,
+                        after_chunk=(lambda: on_chunk(rec)) if on_chunk else None)
+    if exc is not None:
+        if isinstance(exc, ShrinkBudgetSpent):   # a hang, shrunk as far as the budget let
+            found = {"HANG": rec["messages"]["HANG"] + f"\n(shrinking stopped: {exc}; "
+                     "this is the shortest hanging trace found)"}
+        else:
+            found = {i: m for i, m in classify_all(exc)}
+        traces = {i: rec["by_id"].get(i, rec["last"] or (None, [])) for i in found}
+        # the primary failure: the shortest shrunk reproducer
+        inv_id = min(found, key=lambda i: len(traces[i][1]))
+        cfg, trace = traces[inv_id]
+        return HuntResult(True, inv_id, found[inv_id],
+                          (rec["first_fail"] or time.monotonic()) - start,
+                          time.monotonic() - start, rec["examples"], rec["steps"], cfg,
+                          list(trace), s, found, rec["events"], rec["checks"],
+                          rec["paths"], rec["behaviours"], rec["unsupported"])
     result.elapsed = time.monotonic() - start
     result.examples, result.steps = rec["examples"], rec["steps"]
     result.events, result.checks = rec["events"], rec["checks"]

@@ -10,12 +10,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
-from hypothesis.stateful import run_state_machine_as_test
-
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.oracle.lockstep import Oracle
+from hakmem_verify.explore.chunks import run_chunks
 from hakmem_verify.explore.machines import make_machine
 from hakmem_verify.explore.configs import tiny_configs
 
@@ -65,21 +63,14 @@ def hunt_foreign(factory, budget: float = 60.0, seed: int = 0, config_strategy=t
                 self._note()
                 raise
 
-    start, s = time.monotonic(), seed
-    while time.monotonic() - start < budget:
-        st = settings(max_examples=chunk, stateful_step_count=steps, deadline=None,
-                      database=None, print_blob=False, derandomize=False,
-                      suppress_health_check=list(HealthCheck),
-                      phases=[Phase.generate, Phase.shrink])
-        try:
-            run_state_machine_as_test(hyp_seed(s)(Machine), settings=st)
-        except Exception as exc:  # every failure is a finding
-            inv_id, msg = classify(exc)
-            cfg, trace = rec["last"] or (None, [])
-            return Found(inv_id, msg, rec["first"] - start, time.monotonic() - start,
-                         rec["examples_first"], cfg, trace)
-        s += 1
-    return None
+    start = time.monotonic()
+    exc, _ = run_chunks(Machine, budget, seed, chunk, steps, start=start)
+    if exc is None:
+        return None
+    inv_id, msg = classify(exc)
+    cfg, trace = rec["last"] or (None, [])
+    return Found(inv_id, msg, rec["first"] - start, time.monotonic() - start,
+                 rec["examples_first"], cfg, trace)
 
 
 def replay_foreign(factory, config, trace) -> Oracle:
