@@ -9,7 +9,7 @@ a noisy shared machine (the absolute numbers are not).  It measures:
    both run by ``run_state_machine_as_test`` with the same
    ``settings(max_examples=N, stateful_step_count=50, deadline=None,
    database=None)`` and a fixed ``@seed``.  A step is a rule call (counted in a
-   subclass's ``_apply``, which every rule calls exactly once); bursts (alloc_many, free_many) count as one step.
+   subclass's ``apply_op``, which every rule calls exactly once); bursts (alloc_many, free_many) count as one step.
    The time of the lockstep run is split into: inside the rules (the oracle),
    teardown (oracle.teardown: L3 + free everything) and the rest (Hypothesis
    generation, bundles, setup).
@@ -97,11 +97,11 @@ def bench_hypothesis(max_examples: int) -> dict:
 
     @seed(SEED)
     class CountedLockstep(base):
-        def _apply(self, op):          # every rule of the machine calls _apply once
+        def apply_op(self, op):          # every rule of the machine calls apply_op once
             acc["steps"] += 1
             t0 = time.perf_counter()
             try:
-                return super()._apply(op)
+                return super().apply_op(op)
             finally:
                 acc["t_rules"] += time.perf_counter() - t0
 

@@ -98,12 +98,12 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, 
                   "events": Counter(), "checks": Counter(), "by_id": {}, "paths": Counter(),
                   "behaviours": set(), "messages": {}, "unsupported": unsupported}
 
-        def _apply(self, op):
+        def apply_op(self, op):
             before = dict(self.oracle.events)
             try:
                 with wd.guard(lambda: f"op {len(self.oracle.trace)} "
                                       f"{self.oracle.trace[-1]!r}"):
-                    out = super()._apply(op)
+                    out = super().apply_op(op)
             except BaseException as exc:
                 self._record_failure(exc)
                 raise

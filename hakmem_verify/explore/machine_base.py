@@ -1,5 +1,9 @@
 """What every Hypothesis machine over an oracle shares: the oracle, whether an op broke
-it, and one way to apply an op (its new path labels reported with ``event()``)."""
+it, and one way to apply an op (its new path labels reported with ``event()``).
+
+Every rule applies its op with :meth:`OracleMachine.apply_op`, the machines' one extension
+point: a subclass that observes every op (the hunt's recording machine, which also runs
+each op under the per-op watchdog) wraps it and calls ``super().apply_op(op)``."""
 from __future__ import annotations
 
 from hypothesis import event
@@ -14,7 +18,7 @@ class OracleMachine(RuleBasedStateMachine):
         self.oracle = None
         self.broken = False         # an op raised: the teardown must not run the oracle's
 
-    def _apply(self, op):
+    def apply_op(self, op):
         before = dict(self.oracle.events)
         try:
             out = self.oracle.apply(op)

@@ -75,81 +75,81 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
         # ---- allocation ----------------------------------------------------------
         @rule(target=handles, size=st.integers(0, 1024), tid=TIDS)
         def alloc(self, size, tid):
-            return multiple(*self._apply(Alloc(self._size(size), tid)))
+            return multiple(*self.apply_op(Alloc(self._size(size), tid)))
 
         @rule(target=handles, size=st.integers(0, 1024),
               n=st.one_of(st.integers(1, 20), st.sampled_from([64, 255, 256, 300])), tid=TIDS)
         def alloc_many(self, size, n, tid):
-            return multiple(*self._apply(AllocMany(self._size(size), n, tid)))
+            return multiple(*self.apply_op(AllocMany(self._size(size), n, tid)))
 
         # ---- free ------------------------------------------------------------------
         @rule(h=consumes(handles), tid=TIDS)
         def free(self, h, tid):
-            self._apply(Free(h, tid))
+            self.apply_op(Free(h, tid))
 
         @rule(h=consumes(handles), tid=TIDS)
         def race_free(self, h, tid):
-            self._apply(RaceFree(h, tid))     # the oracle's trace keeps the schedule that ran
+            self.apply_op(RaceFree(h, tid))     # the oracle's trace keeps the schedule that ran
 
         @rule(n=st.one_of(st.integers(1, 20), st.sampled_from([64, 256, 300])), tid=TIDS,
               newest=st.booleans())
         def free_many(self, n, tid, newest):
-            self._apply(FreeMany(n, tid, newest))
+            self.apply_op(FreeMany(n, tid, newest))
 
         # ---- client data -------------------------------------------------------------
         @rule(h=handles, offset=st.integers(0, 40), data=st.binary(min_size=1, max_size=16))
         def write(self, h, offset, data):
-            self._apply(Write(h, offset, data))
+            self.apply_op(Write(h, offset, data))
 
         @rule(h=handles, offset=st.integers(0, 40), n=st.integers(0, 16))
         def read(self, h, offset, n):
-            self._apply(Read(h, offset, n))
+            self.apply_op(Read(h, offset, n))
 
         # ---- threads, stats, maintenance ---------------------------------------------
         @rule(tid=TIDS)
         def thread_exit(self, tid):
-            self._apply(ThreadExit(tid))
+            self.apply_op(ThreadExit(tid))
 
         @rule()
         def flush_stats(self):
-            self._apply(FlushStats())
+            self.apply_op(FlushStats())
 
         @rule(tid=TIDS, c=CLASSES)
         def evict(self, tid, c):
-            self._apply(Evict(tid, c))
+            self.apply_op(Evict(tid, c))
 
         @rule(tid=TIDS, c=CLASSES)
         def drain(self, tid, c):
-            self._apply(Drain(tid, c))
+            self.apply_op(Drain(tid, c))
 
         @rule(tid=TIDS, c=CLASSES)
         def refill(self, tid, c):
-            self._apply(Refill(tid, c))
+            self.apply_op(Refill(tid, c))
 
         @rule()
         def quiesce(self):
-            self._apply(Quiesce())
+            self.apply_op(Quiesce())
 
         # ---- bad input ---------------------------------------------------------------
         @rule(size=BAD_SIZES, tid=st.one_of(TIDS, BAD_TIDS))   # a bad tid is named first
         def bad_alloc(self, size, tid):
-            self._apply(BadAlloc(size, tid))
+            self.apply_op(BadAlloc(size, tid))
 
         @precondition(lambda self: caps.detects_invalid_frees)
         @rule(kind=st.sampled_from(["double", "unaligned", "interior", "foreign", "none"]),
               h=st.integers(0, 50), tid=TIDS)
         def bad_free(self, kind, h, tid):
-            self._apply(BadFree(kind, self.oracle.next_handle - 1 - h, tid))
+            self.apply_op(BadFree(kind, self.oracle.next_handle - 1 - h, tid))
 
         @rule(call=st.sampled_from(["alloc", "free", "thread_exit"]), h=st.integers(0, 50),
               tid=BAD_TIDS)
         def bad_tid(self, call, h, tid):
-            self._apply(BadTid(call, tid, self.oracle.next_handle - 1 - h))
+            self.apply_op(BadTid(call, tid, self.oracle.next_handle - 1 - h))
 
         @precondition(lambda self: caps.bounds_checked)
         @rule(h=st.integers(0, 50), write=st.booleans(), kind=st.sampled_from(["edge", "none"]))
         def bad_access(self, h, write, kind):
-            self._apply(BadAccess(self.oracle.next_handle - 1 - h, write, kind))
+            self.apply_op(BadAccess(self.oracle.next_handle - 1 - h, write, kind))
 
         def teardown(self):
             if self.oracle is not None and not self.broken:
@@ -171,17 +171,17 @@ def deep_rules(base):
         @rule(target=base.handles, size=st.integers(0, 1024), n=st.integers(256, 2048),
               tid=TIDS)
         def deep_alloc(self, size, n, tid):
-            return multiple(*self._apply(AllocMany(self._size(size), n, tid)))
+            return multiple(*self.apply_op(AllocMany(self._size(size), n, tid)))
 
         @rule(n=st.integers(64, 2048), tid=TIDS, newest=st.booleans())
         def deep_free(self, n, tid, newest):
-            self._apply(FreeMany(n, tid, newest))
+            self.apply_op(FreeMany(n, tid, newest))
 
         @rule(size=st.integers(0, 1024), rounds=st.integers(1, 8), n=st.integers(16, 256),
               tid=TIDS, by=TIDS)
         def churn(self, size, rounds, n, tid, by):
             for _ in range(rounds):
-                self._apply(AllocMany(self._size(size), n, tid))
-                self._apply(FreeMany(n, by, newest=True))
+                self.apply_op(AllocMany(self._size(size), n, tid))
+                self.apply_op(FreeMany(n, by, newest=True))
 
     return Deep

@@ -64,59 +64,59 @@ def make_malloc_machine(factory, l3_every: int = L3_EVERY, name: str = "MallocMa
 
         @rule(target=handles, size=sizes, tid=TIDS)
         def alloc(self, size, tid):
-            return multiple(*self._apply(Alloc(size, tid)))
+            return multiple(*self.apply_op(Alloc(size, tid)))
 
         @rule(target=handles, size=small_sizes, n=BURSTS, tid=TIDS)
         def alloc_many(self, size, n, tid):
-            return multiple(*self._apply(AllocMany(size, n, tid)))
+            return multiple(*self.apply_op(AllocMany(size, n, tid)))
 
         @rule(target=handles, n=st.integers(0, 16), size=small_sizes, tid=TIDS)
         def calloc(self, n, size, tid):
-            return multiple(*self._apply(Calloc(n, size, tid)))
+            return multiple(*self.apply_op(Calloc(n, size, tid)))
 
         @rule(target=handles, alignment=ALIGNMENTS, k=st.integers(1, 8), tid=TIDS,
               posix=st.booleans())
         def aligned_alloc(self, alignment, k, tid, posix):
-            return multiple(*self._apply(AlignedAlloc(alignment, alignment * k, tid, posix)))
+            return multiple(*self.apply_op(AlignedAlloc(alignment, alignment * k, tid, posix)))
 
         @rule(target=handles, h=consumes(handles), size=sizes.filter(bool), tid=TIDS)
         def realloc(self, h, size, tid):
-            return multiple(*self._apply(Realloc(h, size, tid)))
+            return multiple(*self.apply_op(Realloc(h, size, tid)))
 
         @rule(h=consumes(handles), tid=TIDS)
         def free(self, h, tid):
-            self._apply(Free(h, tid))
+            self.apply_op(Free(h, tid))
 
         @rule(n=BURSTS, tid=TIDS, newest=st.booleans())
         def free_many(self, n, tid, newest):
-            self._apply(FreeMany(n, tid, newest))
+            self.apply_op(FreeMany(n, tid, newest))
 
         @rule(tid=TIDS)
         def free_null(self, tid):
-            self._apply(FreeNull(tid))
+            self.apply_op(FreeNull(tid))
 
         @rule(h=handles, offset=st.integers(0, MAX_SIZE), data=st.binary(min_size=1,
                                                                           max_size=16))
         def write(self, h, offset, data):
-            self._apply(Write(h, offset, data))
+            self.apply_op(Write(h, offset, data))
 
         @rule(h=handles, offset=st.integers(0, MAX_SIZE), n=st.integers(0, 16))
         def read(self, h, offset, n):
-            self._apply(Read(h, offset, n))
+            self.apply_op(Read(h, offset, n))
 
         @precondition(lambda self: self.oracle is not None and self.oracle.detects)
         @rule(kind=st.sampled_from(["double", "interior"]), back=st.integers(0, 20), tid=TIDS)
         def bad_free(self, kind, back, tid):
             """Only for a library that declares it detects invalid frees."""
-            self._apply(BadFree(kind, self.oracle.next_handle - 1 - back, tid))
+            self.apply_op(BadFree(kind, self.oracle.next_handle - 1 - back, tid))
 
         @rule(tid=TIDS)
         def thread_exit(self, tid):
-            self._apply(ThreadExit(tid))
+            self.apply_op(ThreadExit(tid))
 
         @rule()
         def quiesce(self):
-            self._apply(Quiesce())
+            self.apply_op(Quiesce())
 
         def teardown(self):
             if self.oracle is None:

@@ -120,11 +120,11 @@ def _forget_the_base(self, slab):
 
 
 def _lockstep(ops):
-    """The lockstep machine's op loop (``OracleMachine._apply``) over ``ops``."""
+    """The lockstep machine's op loop (``OracleMachine.apply_op``) over ``ops``."""
     machine = make_machine(RefAllocator, FastAllocator)()
     machine.oracle = Oracle(RefAllocator(CFG), FastAllocator(CFG))
     for op in ops:
-        machine._apply(op)
+        machine.apply_op(op)
     return machine.oracle
 
 

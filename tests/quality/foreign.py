@@ -43,9 +43,9 @@ def hunt_foreign(factory, budget: float = 60.0, seed: int = 0, config_strategy=t
     base = make_machine(RefAllocator, factory, config_strategy, name="ForeignHunt")
 
     class Machine(base):
-        def _apply(self, op):
+        def apply_op(self, op):
             try:
-                return super()._apply(op)
+                return super().apply_op(op)
             except BaseException:
                 self._note()
                 raise
