@@ -5,7 +5,7 @@ Measures alloc/free ops per second of replaying the acceptance workload, the
 (``hakmem_verify.workloads.seeded.random_ops(**ACCEPTANCE)``: sizes 0..1024, 4 virtual
 threads, cross-thread frees), on the seed Config.  Each repetition replays
 the sequence on a fresh FastAllocator and then on a fresh RefAllocator in this
-process (``hakmem_verify.workloads.seeded.replay``: alloc/free only, no checks, no data
+process (``hakmem_verify.workloads.seeded.run_bare``: no checks, no data
 writes); it prints the median ops/s of each and the ratio fast/ref.
 
 Both are Python models over simulated memory: the numbers compare the cost
@@ -30,14 +30,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_common import fresh_rate
-from hakmem_verify.workloads.seeded import ACCEPTANCE, random_ops, replay
+from hakmem_verify.workloads.seeded import ACCEPTANCE, random_ops, run_bare
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 
 
 def ops_per_second(cls, ops) -> float:
     """Ops/s of replaying ops (alloc/free only) on a fresh ``cls(Config())``."""
-    return fresh_rate(cls, ops, replay)
+    return fresh_rate(cls, ops, run_bare)
 
 
 def load_baseline(root: str):

@@ -1,10 +1,10 @@
 """Seeded op sequences for the tiny pool, shared by the acceptance test and the benchmark.
 
-An op sequence is a plain list of tuples that names blocks by *handle*, not
-by address (the two allocators place blocks differently):
+An op sequence is a list of ops of the op language (``hakmem_verify.contract.ops``) that
+names blocks by *handle*, not by address (the two allocators place blocks differently):
 
-    ("alloc", size, tid)     the k-th "alloc" of the list creates handle k
-    ("free", handle, tid)    free that handle's block from thread tid
+    Alloc(size, tid)         the k-th Alloc of the list creates handle k
+    Free(handle, tid)        free that handle's block from thread tid
 
 Every free names a handle that is live at that point of the list, so a run on
 an allocator that never runs out of memory (the seed Config has no slab
@@ -13,8 +13,8 @@ one is a cross-thread free: in ``hakmem_verify.models.fast`` it takes the remote
 the block's slab is still owned by the allocating thread.
 
 >>> ops = random_ops(6, seed=1, threads=2, sizes=(8, 16))
->>> ops[0][0], len(ops)
-('alloc', 6)
+>>> type(ops[0]).__name__, len(ops)
+('Alloc', 6)
 >>> ops == random_ops(6, seed=1, threads=2, sizes=(8, 16))
 True
 
@@ -28,6 +28,9 @@ preset of the generator's parameters, ``NAME:PRESET`` (``larson:tiny``,
 from __future__ import annotations
 
 import random
+
+from hakmem_verify.contract.ops import (Alloc, AllocMany, FlushStats, Free, FreeMany, Quiesce, Read,
+                                        ThreadExit, Write)
 
 # The acceptance workload: tests/unit/test_hundred_thousand_ops.py checks it,
 # bench/bench_allocators.py times it.  random_ops(**ACCEPTANCE)
@@ -51,7 +54,7 @@ def random_ops(n: int, seed: int, threads: int = 4, sizes=range(0, 1025),
     for _ in range(n):
         if not live or rng.random() < alloc_prob:
             tid = rng.randrange(threads)
-            ops.append(("alloc", rng.choice(sizes), tid))
+            ops.append(Alloc(rng.choice(sizes), tid))
             live.append(len(owner))
             owner.append(tid)
         else:
@@ -61,35 +64,19 @@ def random_ops(n: int, seed: int, threads: int = 4, sizes=range(0, 1025),
             tid = owner[h]
             if threads > 1 and rng.random() < cross_thread:
                 tid = (tid + rng.randrange(1, threads)) % threads
-            ops.append(("free", h, tid))
+            ops.append(Free(h, tid))
     return ops
 
 
-def replay(allocator, ops) -> list:
-    """Apply ops to allocator; returns the address of every handle (None if out of memory).
-
-    The plain loop the benchmark times: no checks, no data writes.
-    """
-    addrs = []
-    alloc, free = allocator.alloc, allocator.free
-    for kind, arg, tid in ops:
-        if kind == "alloc":
-            addrs.append(alloc(arg, tid))
-        else:
-            free(addrs[arg], tid)
-    return addrs
-
-
 def run_bare(allocator, ops) -> list:
-    """Apply ``hakmem_verify.oracle.lockstep`` ops to one allocator, no oracle and no checks.
+    """Apply ops to one allocator, no oracle and no checks: the loop the benchmarks time
+    (``bench/bench_allocators.py``, ``bench/bench_workloads.py``).
 
     Returns the address of every handle.  Handles Alloc, AllocMany, Free,
     FreeMany, Write, Read, ThreadExit, FlushStats and Quiesce (other ops are
     ignored).  A handle whose alloc ran out of memory is None and its frees are
-    skipped.  The loop ``bench/bench_workloads.py`` times.  Cost: O(ops).
+    skipped.  Cost: O(ops).
     """
-    from hakmem_verify.contract.ops import (Alloc, AllocMany, FlushStats, Free, FreeMany, Quiesce,
-                                            Read, ThreadExit, Write)
     addrs, live = [], {}
     alloc, free = allocator.alloc, allocator.free
     for op in ops:
@@ -133,4 +120,4 @@ from .standard import (  # noqa: E402
     PRESETS, WORKLOADS, Workload, generate, workload_names)
 
 __all__ = ["ACCEPTANCE", "PRESETS", "WORKLOADS", "Workload", "generate", "random_ops",
-           "replay", "run_bare", "workload_names"]
+           "run_bare", "workload_names"]

@@ -18,6 +18,7 @@ from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify import check as inv
 from hakmem_verify.contract.api import Config
+from hakmem_verify.contract.ops import Alloc
 from hakmem_verify.check import check_impl
 
 N_OPS = ACCEPTANCE["n"]               # 100,000
@@ -37,8 +38,10 @@ def test_a_hundred_thousand_random_ops_on_four_threads_match_the_reference_and_l
     fast_addr, ref_addr, alloc_tid = [], [], []     # handle -> address, allocating tid
     live = set()
     remote_frees = 0
-    for k, (kind, arg, tid) in enumerate(ops, 1):
-        if kind == "alloc":
+    for k, op in enumerate(ops, 1):
+        tid = op.tid
+        if isinstance(op, Alloc):
+            arg = op.size
             f, r = fa.alloc(arg, tid), ref.alloc(arg, tid)
             assert f is not None and r is not None, f"op {k}: out of memory on the seed Config"
             assert fa.usable_size(f) == ref.usable_size(r) >= arg
@@ -50,7 +53,7 @@ def test_a_hundred_thousand_random_ops_on_four_threads_match_the_reference_and_l
             alloc_tid.append(tid)
             live.add(h)
         else:
-            h = arg
+            h = op.handle
             assert fa.read(fast_addr[h], 8) == tag(h) == ref.read(ref_addr[h], 8), \
                 f"op {k}: handle {h}'s tag was overwritten"
             remote_frees += tid != alloc_tid[h]
