@@ -109,6 +109,18 @@ def cycle(graph: dict) -> list:
     return []
 
 
+def unnamed_modules(pkg: Path = PKG) -> list:
+    """Modules of a sub-package whose README does not name them (``x.py`` or ``x``)."""
+    out = []
+    for u in units(pkg):
+        d = pkg.joinpath(*u.split("."))
+        readme = d / "README.md"
+        text = readme.read_text() if readme.exists() else ""
+        out += [f"{u}/{p.name}" for p in sorted(d.glob("*.py")) if p.name != "__init__.py"
+                and not re.search(rf"\b{re.escape(p.stem)}\b", text)]
+    return out
+
+
 def long_modules(root: Path = ROOT) -> list:
     return [(str(p.relative_to(root)), n) for p in sorted([*(root / "hakmem_verify").rglob("*.py"),
                                                            *(root / "tests").rglob("*.py")])
@@ -131,6 +143,10 @@ def test_the_imports_keep_to_what_each_readme_allows():
 def test_the_sub_packages_import_each_other_without_a_cycle():
     assert cycle({u: set(d) for u, d in actual().items()}) == []
     assert cycle({u: may or set() for u, may in declared().items()}) == []
+
+
+def test_every_module_is_named_in_its_sub_packages_readme():
+    assert unnamed_modules() == []
 
 
 def test_no_module_is_longer_than_400_lines():
@@ -171,6 +187,14 @@ def test_the_checks_find_a_forbidden_import_a_cycle_and_a_missing_readme(tmp_pat
     assert cycle({u: set(d) for u, d in got.items()}) in (["high", "low", "high"],
                                                           ["low", "high", "low"])
     assert cycle({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+@pytest.mark.quality
+def test_the_readme_check_finds_a_module_its_readme_does_not_name(tmp_path):
+    pkg = plant(tmp_path, {"__init__.py": "", "low/__init__.py": "",
+                           "low/README.md": "`named.py` and `other`.\nMay import: nothing.\n",
+                           "low/named.py": "", "low/other.py": "", "low/hidden.py": ""})
+    assert unnamed_modules(pkg) == ["low/hidden.py"]
 
 
 @pytest.mark.quality
