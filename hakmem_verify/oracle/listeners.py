@@ -8,7 +8,9 @@ it must not call the implementation's mutating methods.
 * ``before_step(oracle, step, *args)`` and ``after_step(oracle, step)``: around each call an
   op makes that changes the implementation's state the way the design's paths describe:
   ``"alloc"`` (size class, tid), ``"free"`` (the implementation's address, tid) and
-  ``"quiesce"`` (no arguments); a burst makes one per element;
+  ``"quiesce"`` (no arguments); a burst makes one per element.  ``after_step`` comes after
+  the checks the oracle makes inside the call (a quiesce's whole-heap check included), so
+  a safety check names a bug before a listener's own check does;
 * ``on_op(oracle, burst)``: after the checks of an op, and of each element of a burst;
 * ``on_teardown(oracle)``: after the teardown's last check.
 """

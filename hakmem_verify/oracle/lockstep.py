@@ -41,8 +41,6 @@ from hakmem_verify.schedule import race_free_with_drain
 #: the runner, replay and the reproducers.
 L3_EVERY = 25
 
-OK_NONE = Obs("ok", None)
-
 
 class Oracle:
     """Runs the reference and an implementation in lockstep and checks every op: the safety
@@ -378,11 +376,15 @@ class Oracle:
             listener.on_teardown(self)
 
     def quiesce(self) -> None:
+        """Quiesce both sides and check the whole heap; then the listeners' after_step."""
         for listener in self.listeners:
             listener.before_step(self, "quiesce")
-        self.both("quiesce()", self.ref.quiesce, self.fast.quiesce)
+        self._quiesce()
         for listener in self.listeners:
             listener.after_step(self, "quiesce")
+
+    def _quiesce(self) -> None:
+        self.both("quiesce()", self.ref.quiesce, self.fast.quiesce)
         if self.white_box:
             snap = self.fast.snapshot()
             for tid, t in sorted(snap.threads.items()):
