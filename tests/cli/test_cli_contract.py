@@ -109,10 +109,12 @@ def test_a_signal_while_working_exits_3_promptly_without_a_traceback(
         name, argv, working, sig, check, tmp_path):
     if name == "stress" and not _native_stress_available():
         pytest.skip("the C pool cannot be built here")
+    launched = time.monotonic()
     proc = subprocess.Popen(CLI + _args(argv, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         seen = _wait_for(proc, working, START_TIMEOUT)
+        startup = time.monotonic() - launched      # how loaded the machine is, measured
         assert proc.poll() is None, f"{name} finished before the signal:\n{seen[-2000:]}"
         proc.send_signal(getattr(signal, sig))
         sent = time.monotonic()
@@ -126,8 +128,10 @@ def test_a_signal_while_working_exits_3_promptly_without_a_traceback(
     assert proc.returncode == 3, f"{name}: exit {proc.returncode}\n{err[-3000:]}"
     assert "Traceback" not in err, err[-3000:]
     assert "interrupted" in err + out.decode(errors="replace")
-    limit = PLOT_LIMIT if name in PLOTTERS else STOP_LIMIT
-    assert took < limit, f"{name} took {took:.1f} s to stop"
+    # promptly: within the limit, or on a loaded machine within twice the time the same
+    # command took to start working (a ratio in one run, not an absolute time)
+    limit = max(PLOT_LIMIT if name in PLOTTERS else STOP_LIMIT, 2 * startup)
+    assert took < limit, f"{name} took {took:.1f} s to stop (it started in {startup:.1f} s)"
     if check:
         check(tmp_path)
 
