@@ -249,11 +249,22 @@ def configured_tests(root: str) -> list:
     return list(conf.get("tool", {}).get("hakmem-fuzz", {}).get("mutate", {}).get("tests", []))
 
 
+def implementation_dir(path: str) -> str:
+    """The directory of the implementation a file belongs to: its top-level directory, or
+    for a model of this harness ``hakmem_verify/models/NAME`` (the harness around it, its
+    planted bugs included, is not a caller of the implementation's code)."""
+    parts = path.split(os.sep)
+    if parts[:2] == ["hakmem_verify", "models"] and len(parts) > 3:
+        return os.sep.join(parts[:3])
+    return parts[0]
+
+
 def package_sources(root: str, files: list, sources: dict) -> dict:
-    """Every Python file of the top-level directories the mutated files live in (the
-    callers of a mutated function may live in a file that is not mutated)."""
+    """Every Python file of the implementations the mutated files live in
+    (:func:`implementation_dir`; the callers of a mutated function may live in a file that
+    is not mutated)."""
     out = dict(sources)
-    for top in sorted({f.split(os.sep)[0] for f in files if os.sep in f}):
+    for top in sorted({implementation_dir(f) for f in files if os.sep in f}):
         for path in glob.glob(os.path.join(root, top, "**", "*.py"), recursive=True):
             rel = os.path.relpath(path, root)
             if rel not in out:

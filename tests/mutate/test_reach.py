@@ -148,6 +148,18 @@ def test_callers_in_files_that_are_not_mutated_still_make_a_function_reachable()
     assert "Probe.hit" not in whole and not whole
 
 
+def test_the_harness_around_a_model_is_not_a_caller_of_its_code():
+    from hakmem_verify.mutate.run import implementation_dir, package_sources
+    path = os.path.join("hakmem_verify", "models", "fast", "bitmap.py")
+    assert implementation_dir(path) == os.path.join("hakmem_verify", "models", "fast")
+    assert implementation_dir(os.path.join("mypool", "sub", "x.py")) == "mypool"
+    src = {path: open(os.path.join(ROOT, path), "rb").read()}
+    whole = package_sources(ROOT, [path], src)
+    assert all(f.startswith(implementation_dir(path)) for f in whole)
+    # called by the unit tests and the harness's checks only: not by the model's API
+    assert "TwoTierBitmap.is_free" in names(f for f in unreachable(whole) if f.path == path)
+
+
 def test_a_nested_function_is_named_after_its_parents():
     src = b"class A:\n    def f(self):\n        def g():\n            return 1\n        return g()\n"
     assert names(unreachable({"n.py": src}, entries=set())) == {"A.f", "A.f.g"}
