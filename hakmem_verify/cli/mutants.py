@@ -71,6 +71,7 @@ def _hunt_race(m, budget, seed) -> dict:
     from hakmem_verify.models.fast import FastAllocator
     from hakmem_verify.models.ref import RefAllocator
     from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
+    from hakmem_verify.contract.ops import op_repr
     base = {"name": m.name, "equivalent": m.equivalent, "expect": list(m.expect),
             "machine": "concurrent"}
     try:
@@ -87,7 +88,7 @@ def _hunt_race(m, budget, seed) -> dict:
             "preemptions": r.preemptions if r.killed else None,
             "examples": r.examples, "seed": seed,
             "config": repr(r.config) if r.config is not None else None,
-            "rounds": [[{str(t): [list(op) for op in p] for t, p in progs.items()}, sched]
+            "rounds": [[{str(t): [op_repr(op) for op in p] for t, p in progs.items()}, sched]
                        for progs, sched in r.rounds],
             "reproducer": r.reproducer}
 

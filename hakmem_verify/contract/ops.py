@@ -7,6 +7,7 @@ is a Config plus a list of these values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 # ============================================================================
 # Ops
@@ -68,7 +69,8 @@ class ThreadExit:
 
 @dataclass(frozen=True)
 class FlushStats:
-    pass
+    tid: Optional[int] = None   # None: every thread's batches (``Allocator.flush_stats``);
+    #   a tid: that thread's own batches (``Hooks.flush_steps``, the concurrent machine)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class FreeNull:
 
 OPS = (Alloc, AllocMany, Free, RaceFree, FreeMany, Write, Read, ThreadExit, FlushStats, Evict, Drain,
        Refill, Quiesce, BadAlloc, BadFree, BadTid, BadAccess, Check)
+#: the ops of a concurrent round's thread programs (``hakmem_verify.oracle.concurrent``): each
+#: names the thread that runs it, a Free a handle live at the round's start, a FlushStats its tid
+CONCURRENT_OPS = (Alloc, Free, Drain, Evict, ThreadExit, FlushStats)
 #: the ops of the malloc tier (hakmem_verify.oracle.malloc); the lockstep tier has no realloc
 MALLOC_OPS = (Alloc, AllocMany, Calloc, AlignedAlloc, Realloc, Free, FreeMany, FreeNull, Write,
               Read, ThreadExit, Quiesce, Check, BadFree)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hypothesis import event, note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from hakmem_verify.oracle.concurrent import TOTALS, Harness
+from hakmem_verify.oracle.concurrent import TOTALS, Harness, make_thread_op
 
 from .chunks import run_chunks
 from .configs import concurrent_configs
@@ -85,14 +85,15 @@ def draw_programs(data, h: Harness) -> dict:
         for _ in range(data.draw(st.integers(1, MAX_OPS), label=f"ops of {tid}")):
             kind = data.draw(st.sampled_from(OP_KINDS), label="op")
             if kind == "free" and free:
-                prog.append(("free", free.pop(data.draw(
+                prog.append(make_thread_op("free", tid, free.pop(data.draw(
                     st.integers(0, len(free) - 1), label="block"))))
             elif kind in ("drain", "evict"):
-                prog.append((kind, data.draw(st.integers(0, 1), label="class")))
+                k = data.draw(st.integers(0, 1), label="class")
+                prog.append(make_thread_op(kind, tid, k % h.config.num_classes))
             elif kind in ("exit", "flush"):
-                prog.append((kind,))
+                prog.append(make_thread_op(kind, tid))
             else:
-                prog.append(("alloc", data.draw(st.integers(
+                prog.append(make_thread_op("alloc", tid, data.draw(st.integers(
                     0, h.config.max_size), label="size")))
         programs[tid] = prog
     return programs

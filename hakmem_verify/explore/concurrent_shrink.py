@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.contract.ops import Alloc, Drain, Evict, Free
 from hakmem_verify.schedule import Replay
 
 #: Default wall-clock budget of a shrink, in seconds (``--shrink-seconds``)
@@ -101,12 +103,12 @@ class _Attempt:
                 for tid, prog in progs.items():
                     out, pos = [], []
                     for uid, op in prog:
-                        if op[0] == "free":
-                            hd = amap.get(op[1])
+                        if type(op) is Free:
+                            hd = amap.get(op.handle)
                             if hd is None or hd not in live:
                                 continue
                             live.discard(hd)
-                            op = ("free", hd)
+                            op = replace(op, handle=hd)
                         out.append(op)
                         pos.append(uid)
                     if out:
@@ -184,12 +186,14 @@ def _search_schedule(ref_factory, fast_factory, config, sym, inv_id, r: int,
 
 def symbolize(ref_factory, fast_factory, config, rounds):
     """Rounds whose frees name the alloc op (round, tid, pos) that made the block."""
-    from hakmem_verify.oracle.concurrent import Harness
+    from hakmem_verify.oracle.concurrent import Harness, thread_op
     h = Harness(ref_factory(config), fast_factory(config))
     owner, sym = {}, []                              # handle -> alloc op
     for r, (progs, sched) in enumerate(rounds):
-        sym.append(({tid: [((r, tid, k), ("free", owner.get(op[1], ("gone", op[1])))
-                            if op[0] == "free" else tuple(op))
+        progs = {tid: [thread_op(op, tid, config) for op in prog]
+                 for tid, prog in progs.items()}
+        sym.append(({tid: [((r, tid, k), replace(op, handle=owner.get(
+                                op.handle, ("gone", op.handle))) if type(op) is Free else op)
                            for k, op in enumerate(prog)] for tid, prog in progs.items()},
                     sched))
         try:
@@ -225,11 +229,15 @@ def _candidates(sym):
     for r, (progs, sched) in enumerate(sym):                # simpler arguments
         for tid, prog in progs.items():
             for k, (uid, op) in enumerate(prog):
-                if op[0] in ("alloc", "drain", "evict") and op[1] != 0:
+                field = _SIMPLER.get(type(op))
+                if field is not None and getattr(op, field) != 0:
                     new = dict(progs)
-                    new[tid] = prog[:k] + [(uid, (op[0], 0))] + prog[k + 1:]
+                    new[tid] = prog[:k] + [(uid, replace(op, **{field: 0}))] + prog[k + 1:]
                     yield r, _with(sym, r, new, sched)
 
+
+#: the argument of an op tried at 0 (the smallest size, the first class)
+_SIMPLER = {Alloc: "size", Drain: "class_idx", Evict: "class_idx"}
 
 #: Config fields tried at their simplest value (smaller caches need fewer ops to fill)
 SIMPLEST = {"mini_mag_capacity": 1, "refill_batch": 1, "magazine_capacity": 1,
@@ -237,7 +245,6 @@ SIMPLEST = {"mini_mag_capacity": 1, "refill_batch": 1, "magazine_capacity": 1,
 
 
 def _config_candidates(config):
-    from dataclasses import replace
     for name, value in SIMPLEST.items():
         cur = getattr(config, name)
         for v in sorted({value, cur - 1}):

@@ -4,9 +4,10 @@ This module runs and checks rounds (:class:`Harness`) and replays recorded ones
 (:func:`replay`); the Hypothesis machine that draws them and its hunt are in
 ``hakmem_verify.explore.concurrent_hunt``, the reproducers' shrinking in ``hakmem_verify.explore.concurrent_shrink``.
 
-A round gives each thread a program of 1-4 ops (alloc, a free of a block live at
-the round's start -- local if the thread allocated it, remote otherwise --
-drain, evict, thread exit, flush of its own stats) and runs them as a
+A round gives each thread a program of 1-4 ops of ``hakmem_verify.contract.ops``
+(``CONCURRENT_OPS``: Alloc, a Free of a block live at the round's start -- local if
+the thread allocated it, remote otherwise -- Drain, Evict, ThreadExit, FlushStats of
+its own batches), each naming its thread, and runs them as a
 ``hakmem_verify.schedule.Run`` over the implementation's step generators
 (``Hooks.alloc_steps``, ``free_steps``, ...).  Checks:
 
@@ -53,6 +54,8 @@ from hakmem_verify.check.concurrency import BETWEEN_STEPS
 from hakmem_verify.check.registry import fail, violation_of
 from hakmem_verify.check.progress import crash_step, livelock
 from hakmem_verify.check.slab_accounting import check_pool
+from hakmem_verify.contract.ops import (CONCURRENT_OPS, Alloc, Drain, Evict, FlushStats, Free,
+                                        ThreadExit, op_repr)
 from .blocks import fill_pattern
 from hakmem_verify.schedule import Replay, Run, ScheduleError
 
@@ -60,9 +63,49 @@ from hakmem_verify.schedule import Replay, Run, ScheduleError
 TOTALS: Counter = Counter()
 
 
-def op_text(op, tid: int) -> str:
-    kind, *args = op
-    return f"{kind}({', '.join(map(str, args + [f'tid={tid}']))})"
+#: the printed name of each op of a thread program (``OpRecord.what``, messages)
+_NAMES = {Alloc: "alloc", Free: "free", Drain: "drain", Evict: "evict", ThreadExit: "exit",
+          FlushStats: "flush"}
+#: the first field of each op that is printed before its tid (none for exit and flush)
+_ARG = {Alloc: "size", Free: "handle", Drain: "class_idx", Evict: "class_idx"}
+#: the tuple form of a program's op that earlier reproducers hold: (kind, argument)
+_TUPLE_KINDS = {"alloc": Alloc, "free": Free, "drain": Drain, "evict": Evict,
+                "exit": ThreadExit, "flush": FlushStats}
+
+
+def op_text(op) -> str:
+    """``alloc(8, tid=0)``: how a thread program's op is printed in records and messages."""
+    arg = _ARG.get(type(op))
+    return f"{_NAMES[type(op)]}({'' if arg is None else f'{getattr(op, arg)}, '}tid={op.tid})"
+
+
+def make_thread_op(kind: str, tid: int, arg=None):
+    """The op of thread tid named ``kind`` (``OP_KINDS`` of the generators: alloc, free,
+    drain, evict, exit, flush) with its one argument (size, handle or class), if any."""
+    cls = _TUPLE_KINDS[kind]
+    if cls in (ThreadExit, FlushStats):
+        return cls(tid=tid)
+    return cls(tid, arg) if cls in (Drain, Evict) else cls(arg, tid)
+
+
+def thread_op(op, tid: int, config: Config):
+    """The op of ``contract.ops`` that thread tid runs: ``op`` itself, checked to name tid;
+    or its tuple form from an earlier reproducer (``("free", 3)``, ``("evict", 1)``: the
+    class taken modulo the Config's classes, as it was run), converted."""
+    if isinstance(op, tuple):
+        kind = _TUPLE_KINDS.get(op[0] if op else None)
+        if kind is None or len(op) != (1 if kind in (ThreadExit, FlushStats) else 2):
+            raise ValueError(f"unknown op {op!r}: expected alloc, free, drain, evict, exit, "
+                             "flush")
+        return make_thread_op(op[0], tid, op[1] % config.num_classes
+                              if kind in (Drain, Evict) else op[1:2] and op[1])
+    if type(op) not in _NAMES:
+        raise ValueError(f"{op!r} is not an op of a thread program: expected one of "
+                         + ", ".join(k.__name__ for k in CONCURRENT_OPS))
+    if op.tid != tid:
+        raise ValueError(f"{op!r} is in the program of tid {tid}: an op runs on the thread "
+                         "it names")
+    return op
 
 
 class Harness:
@@ -78,10 +121,15 @@ class Harness:
         self.preemptions = []    # preemptions of each round's schedule
         self.checks = Counter()
         self._ops = 0            # ops of the round being run (LIVELOCK's op budget)
+        self._programs = {}      # the round's programs: tid -> ops
 
     # ---- a round ---------------------------------------------------------------------
     def run_round(self, programs: dict, strategy) -> Run:
-        """Run ``programs`` (tid -> list of op tuples) under ``strategy``; check it."""
+        """Run ``programs`` (tid -> list of ops, ``CONCURRENT_OPS``) under ``strategy``;
+        check it."""
+        programs = {tid: [thread_op(op, tid, self.config) for op in prog]
+                    for tid, prog in programs.items()}
+        self._programs = programs
         run = Run(self._starts(programs), after_step=self._after_step)
         self._ops = sum(len(p) for p in programs.values())
         self.rounds.append((programs, None))
@@ -125,27 +173,22 @@ class Harness:
                         f"(step {len(run.schedule)} of the round)", run.schedule)
 
     def _starts(self, programs: dict) -> dict:
-        out = {}
-        for tid, prog in programs.items():
-            out[tid] = [(op_text(op, tid), self._start(op, tid)) for op in prog]
-        return out
+        return {tid: [(op_text(op), self._start(op)) for op in prog]
+                for tid, prog in programs.items()}
 
-    def _start(self, op, tid: int):
-        f = self.fast
-        kind = op[0]
-        if kind == "alloc":
-            return lambda: f.alloc_steps(op[1], tid)
-        if kind == "free":
-            return lambda: self._begin_free(op[1], tid)
-        if kind == "drain":
-            return lambda: f.drain_steps(tid, op[1] % self.config.num_classes)
-        if kind == "evict":
-            return lambda: f.evict_steps(tid, op[1] % self.config.num_classes)
-        if kind == "exit":
-            return lambda: f.thread_exit_steps(tid)
-        if kind == "flush":
-            return lambda: f.flush_steps(tid)
-        raise ValueError(f"unknown op {op!r}: expected alloc, free, drain, evict, exit, flush")
+    def _start(self, op):
+        f, kind = self.fast, type(op)
+        if kind is Alloc:
+            return lambda: f.alloc_steps(op.size, op.tid)
+        if kind is Free:
+            return lambda: self._begin_free(op.handle, op.tid)
+        if kind is Drain:
+            return lambda: f.drain_steps(op.tid, op.class_idx)
+        if kind is Evict:
+            return lambda: f.evict_steps(op.tid, op.class_idx)
+        if kind is ThreadExit:
+            return lambda: f.thread_exit_steps(op.tid)
+        return lambda: f.flush_steps(op.tid)
 
     def _begin_free(self, h: int, tid: int):
         """The client gives block h up at the free's first step (after checking it)."""
@@ -165,7 +208,7 @@ class Harness:
     def _after_step(self, run: Run, tid: int, label: str) -> None:
         if label == "end":
             rec = next(r for r in reversed(run.records) if r.tid == tid)
-            if rec.what.startswith("alloc(") and rec.value is not None:
+            if type(self._op(rec)) is Alloc and rec.value is not None:
                 self._handed_out(rec, tid)
         elif label != "error":
             self.checks["LIVELOCK"] += 1
@@ -224,7 +267,7 @@ class Harness:
     def _linearize(self, run: Run) -> None:
         """LOCK-01/02: some order of the round's ops that respects real time explains
         every outcome; the reference is left in that order's state."""
-        recs = [r for r in run.records if r.what.split("(")[0] in ("alloc", "free", "exit")]
+        recs = [r for r in run.records if type(self._op(r)) in (Alloc, Free, ThreadExit)]
         budget = [5000]
 
         def dfs(left, ref, bound):
@@ -256,24 +299,26 @@ class Harness:
         for h, ref_addr in bound.items():
             self.handles[h][1] = ref_addr
 
+    def _op(self, rec):
+        """The op of record rec (its thread's program, at its index)."""
+        return self._programs[rec.tid][rec.index]
+
     def _ref_apply(self, ref, r):
         """Apply op record r to ``ref``; {handle: ref addr} if its outcome matches r's."""
-        kind = r.what.split("(")[0]
-        args = r.what[len(kind) + 1:-1].split(", ")
-        tid = int(args[-1].split("=")[1])
+        op = self._op(r)
         try:
-            if kind == "alloc":
-                a = ref.alloc(int(args[0]), tid)
+            if type(op) is Alloc:
+                a = ref.alloc(op.size, op.tid)
                 if a is None:
                     return None if r.value is not None else {}
                 if r.kind != "ok" or r.value is None or \
                         ref.usable_size(a) != self.handles[r.handle][2]:
                     return None
                 return {r.handle: a}
-            if kind == "free":
-                ref.free(self.handles[int(args[0])][1], tid)
+            if type(op) is Free:
+                ref.free(self.handles[op.handle][1], op.tid)
             else:
-                ref.thread_exit(tid)
+                ref.thread_exit(op.tid)
         except InvariantViolation:
             raise
         except Exception as e:  # a contract error is an outcome
@@ -293,10 +338,21 @@ class Harness:
         inv.qui_01_empty(self.fast.snapshot(), self._live())
 
     def reproducer(self) -> str:
-        lines = [f"config = {self.config!r}", "rounds = ["]
-        lines += [f"    ({p!r}, {s!r})," for p, s in self.rounds]
+        """Python source (runnable: its imports first) of the Config and the rounds run."""
+        names = sorted({type(op).__name__ for p, _ in self.rounds for prog in p.values()
+                        for op in prog})
+        lines = ["from hakmem_verify.contract.api import Config"]
+        lines += [f"from hakmem_verify.contract.ops import {', '.join(names)}"] if names else []
+        lines += [f"config = {self.config!r}", "rounds = ["]
+        lines += [f"    ({programs_repr(p)}, {s!r})," for p, s in self.rounds]
         lines.append("]  # replay: hakmem_verify.oracle.concurrent.replay(Ref, Fast, config, rounds)")
         return "\n".join(lines)
+
+
+def programs_repr(programs: dict) -> str:
+    """Python source of a round's programs (ops of ``hakmem_verify.contract.ops``)."""
+    return "{" + ", ".join(f"{tid!r}: [{', '.join(op_repr(op) for op in prog)}]"
+                           for tid, prog in programs.items()) + "}"
 
 
 #: exceptions that are not crashes of a step: findings, a schedule that does not replay,
@@ -314,4 +370,4 @@ def replay(ref_factory, fast_factory, config: Config, rounds, strict: bool = Tru
     return h
 
 
-__all__ = ["Harness", "replay", "TOTALS"]
+__all__ = ["Harness", "replay", "TOTALS", "thread_op", "make_thread_op", "op_text", "programs_repr"]

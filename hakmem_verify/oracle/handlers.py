@@ -115,6 +115,10 @@ def _thread_exit(o: Oracle, op: ThreadExit):
 
 
 def _flush_stats(o: Oracle, op: FlushStats):
+    if op.tid is not None:
+        raise ValueError(f"{op!r} flushes one thread's batches, an op of the concurrent "
+                         "machine (hakmem_verify.oracle.concurrent); the lockstep oracle "
+                         "flushes every thread: FlushStats()")
     o.both("flush_stats()", o.ref.flush_stats, o.fast.flush_stats)
     o.op_check(stat_checks.stat_01_after_flush,
                o.stats_of("implementation", o.fast.stats),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
-from hakmem_verify.oracle.concurrent import Harness
+from hakmem_verify.oracle.concurrent import Harness, make_thread_op
 from hakmem_verify.explore.concurrent_hunt import OP_KINDS
 from hakmem_verify.explore.concurrent_shrink import SHRINK_SECONDS, shrink_rounds
 from hakmem_verify.explore.concurrent_hunt import STARVE_EVERY
@@ -66,13 +66,13 @@ def random_programs(rng: random.Random, h: Harness) -> dict:
         for _ in range(rng.randint(1, 4)):
             kind = rng.choice(OP_KINDS)
             if kind == "free" and free:
-                prog.append(("free", free.pop()))
+                prog.append(make_thread_op("free", tid, free.pop()))
             elif kind in ("drain", "evict"):
-                prog.append((kind, rng.randint(0, 1)))
+                prog.append(make_thread_op(kind, tid, rng.randint(0, 1) % h.config.num_classes))
             elif kind in ("exit", "flush"):
-                prog.append((kind,))
+                prog.append(make_thread_op(kind, tid))
             else:
-                prog.append(("alloc", rng.randint(0, h.config.max_size)))
+                prog.append(make_thread_op("alloc", tid, rng.randint(0, h.config.max_size)))
         programs[tid] = prog
     return programs
 

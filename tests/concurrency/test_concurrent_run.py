@@ -1,6 +1,7 @@
 """Random and PCT schedules over random concurrent rounds (the runner's concurrent family)."""
 from hakmem_verify.runner.concurrent import run_concurrent
 from hakmem_verify.planted.races import RACES
+from hakmem_verify.contract.ops import Alloc
 
 
 def test_random_and_pct_rounds_on_the_clean_model_find_nothing_and_count_their_schedules():
@@ -36,7 +37,7 @@ def test_the_post_pass_returns_its_input_at_once_when_its_budget_is_spent():
     from hakmem_verify.models.ref import RefAllocator
     from hakmem_verify.contract.api import Config
     from hakmem_verify.explore.concurrent_shrink import shrink_rounds
-    rounds = [({0: [("alloc", 8)], 1: [("alloc", 8)]}, "0 1")]
+    rounds = [({0: [Alloc(8, 0)], 1: [Alloc(8, 1)]}, "0 1")]
     stats = {}
     cfg = Config(class_sizes=(8,), slab_size=64)
     assert shrink_rounds(RefAllocator, FastAllocator, cfg, rounds, "STAT-01", 0,

@@ -14,7 +14,7 @@ from hakmem_verify.check.progress import op_budget, solo_bound
 from hakmem_verify.check.slab_accounting import PoolTables, check_pool, slab_acct
 from hakmem_verify.oracle.lockstep import Oracle
 from hakmem_verify.explore.machines import make_machine
-from hakmem_verify.contract.ops import Alloc, Free, Quiesce, ThreadExit
+from hakmem_verify.contract.ops import Alloc, Drain, FlushStats, Free, Quiesce, ThreadExit
 from hakmem_verify.schedule import Replay, Run, Starve
 
 CFG = Config(class_sizes=(8,), slab_size=64, word_bits=4, mini_mag_capacity=1,
@@ -50,8 +50,8 @@ def test_the_progress_bounds_grow_with_the_caches_and_the_round():
 
 
 def test_a_push_spinning_on_a_descheduled_drain_is_a_livelock_naming_op_and_schedule():
-    rounds = [({0: [("alloc", 0), ("alloc", 0)]}, "0*6"), ({1: [("free", 0)]}, "1*4"),
-              ({0: [("drain", 0)], 1: [("free", 1)]}, "0*2 1*40")]
+    rounds = [({0: [Alloc(0, 0), Alloc(0, 0)]}, "0*6"), ({1: [Free(0, 1)]}, "1*4"),
+              ({0: [Drain(0, 0)], 1: [Free(1, 1)]}, "0*2 1*40")]
     with RACES["push-waits-for-drain"].apply(), pytest.raises(InvariantViolation) as exc:
         replay(RefAllocator, FastAllocator, CFG, rounds, strict=False)
     msg = str(exc.value)
@@ -68,7 +68,7 @@ def test_an_exception_inside_a_step_is_a_crash_finding_with_op_thread_and_schedu
         raise IndexError("list index out of range")
     h.fast.flush_steps = broken
     with pytest.raises(InvariantViolation) as exc:
-        h.run_round({0: [("flush",)], 1: [("alloc", 0)]}, Replay("0 1*3 0"))
+        h.run_round({0: [FlushStats(0)], 1: [Alloc(0, 1)]}, Replay("0 1*3 0"))
     msg = str(exc.value)
     assert exc.value.inv_id == "CRASH-STEP" and "IndexError" in msg, msg
     assert "flush(tid=0) on tid 0, at its step 2" in msg and "schedule 0 1*3 0" in msg, msg
@@ -76,7 +76,7 @@ def test_an_exception_inside_a_step_is_a_crash_finding_with_op_thread_and_schedu
 
 
 def test_a_push_into_an_exited_owner_raises_in_the_model_and_is_a_crash_finding():
-    rounds = [({0: [("alloc", 0)]}, "0*3"), ({0: [("exit",)], 1: [("free", 0)]}, "1*2 0*4 1*3")]
+    rounds = [({0: [Alloc(0, 0)]}, "0*3"), ({0: [ThreadExit(0)], 1: [Free(0, 1)]}, "1*2 0*4 1*3")]
     with RACES["push-touches-exited-owner"].apply(), pytest.raises(InvariantViolation) as exc:
         replay(RefAllocator, FastAllocator, CFG, rounds, strict=False)
     assert exc.value.inv_id == "CRASH-STEP" and "KeyError" in str(exc.value)
@@ -85,7 +85,7 @@ def test_a_push_into_an_exited_owner_raises_in_the_model_and_is_a_crash_finding(
 
 
 def test_a_slab_lost_from_its_class_table_is_found_at_the_quiescent_point():
-    rounds = [({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0 1*2 0")]
+    rounds = [({0: [Alloc(0, 0)], 1: [Alloc(0, 1)]}, "0 1*2 0")]
     with RACES["class-table-published-outside-lock"].apply(), \
             pytest.raises(InvariantViolation) as exc:
         replay(RefAllocator, FastAllocator, CFG, rounds)

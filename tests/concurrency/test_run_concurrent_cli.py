@@ -102,7 +102,7 @@ def test_mutants_hunts_a_planted_race_with_the_concurrent_machine_and_its_rounds
     assert row["machine"] == "concurrent" and row["inv_id"] == "STAT-01"
     assert row["repro_steps"] >= 2 and row["preemptions"] >= 1
     scope = {}
-    exec(row["reproducer"].replace("Config(", "__import__('hakmem_verify.contract.api').contract.api.Config("), scope)
+    exec(row["reproducer"], scope)
     with RACES["seed-stats-global-add"].apply():
         try:
             replay(RefAllocator, FastAllocator, scope["config"], scope["rounds"])

@@ -10,6 +10,7 @@ from hakmem_verify.explore import differential
 from hakmem_verify.models.native.allocator import NativeAllocator
 from hakmem_verify.models.native.mutants import DIFF
 from hakmem_verify.contract.api import Config, InvariantViolation
+from hakmem_verify.contract.ops import Alloc, Evict, Free, Quiesce, ThreadExit
 
 from .test_native_matches_model import run_both, superslab
 from hakmem_verify.check import check_impl
@@ -22,8 +23,7 @@ SS = superslab(TINY, k=4, pool_max=1, sll=2)
 #: evicts the class-1 one (a block of it still live); thread 1 frees a class-0 block: the
 #: model routes it to the remote stack of thread 0's slab (ss_remote, free_remote)
 REMOTE_FREE_NEXT_TO_AN_UNOWNED_SLAB = [
-    ("alloc", 0, 0, 0), ("alloc", 0, 16, 0), ("evict", 0, 1, 0), ("free", 1, 0, 0),
-    ("alloc", 1, 0, 0), ("exit", 0, 0, 0), ("quiesce", 0, 0, 0)]
+    Alloc(0, 0), Alloc(16, 0), Evict(0, 1), Free(0, 1), Alloc(0, 1), ThreadExit(0), Quiesce()]
 
 
 def test_the_c_pool_accepts_superslab_mode_and_its_snapshot_carries_the_superslabs():
@@ -80,8 +80,7 @@ def test_a_superslab_release_unmaps_only_its_own_pages():
     cfg = superslab(Config(class_sizes=(8, 16, 32, 64, 128, 256, 512, 1024), slab_size=1024,
                            word_bits=8, mini_mag_capacity=2, refill_batch=2,
                            magazine_capacity=2, flush_interval=2), k=2, pool_max=0, sll=0)
-    ops = [("alloc", 0, 0, 0)] * 3 + [("alloc", 1, 0, 0)] + [("free", 0, 0, 0)] * 4 \
-        + [("quiesce", 0, 0, 0)]
+    ops = [Alloc(0, 0)] * 3 + [Alloc(0, 1)] + [Free(h, 0) for h in range(4)] + [Quiesce()]
     run_both(cfg, ops, check=True)
 
 
@@ -91,7 +90,7 @@ def test_the_differential_test_catches_each_planted_superslab_bug(mutant):
     """ss-mask-off-by-one-slab: the free reads the owner of the unowned slab above
     (free_magazine for free_remote); ss-counter-wrong-route: ss_local for ss_remote."""
     run_both(SS, REMOTE_FREE_NEXT_TO_AN_UNOWNED_SLAB, check=True)       # the clean build
-    with pytest.raises(AssertionError, match="op 3 free"):
+    with pytest.raises(AssertionError, match=r"op 3 Free\(handle=0, tid=1\)"):
         run_both(SS, REMOTE_FREE_NEXT_TO_AN_UNOWNED_SLAB, mutant=mutant)
     r = differential.hunt(mutant, budget=30, seed=0)                     # random cases too
     assert r.killed, f"{mutant} ({DIFF[mutant]}) survived {r.cases} random cases"

@@ -9,6 +9,7 @@ from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import InvariantViolation
 from hakmem_verify.oracle.concurrent import replay
 from hakmem_verify.explore.concurrent_hunt import hunt_concurrent
+from hakmem_verify.contract.ops import Alloc
 
 
 def test_every_concurrency_mutant_documents_its_bug_and_is_of_the_concurrency_kind():
@@ -33,7 +34,7 @@ def test_the_concurrent_machine_kills_the_planted_race(name):
     assert r.inv_id in m.expect, f"{name} was caught by {r.inv_id}, expected one of " \
                                  f"{m.expect}: {r.message[:300]}"
     scope = {}
-    exec(r.reproducer.replace("Config(", "__import__('hakmem_verify.contract.api').contract.api.Config("), scope)
+    exec(r.reproducer, scope)
     n_ops = sum(len(p) for progs, _ in scope["rounds"] for p in progs.values())
     assert n_ops == r.ops
     print(f"\n{name}: {r.inv_id}, reproducer of {n_ops} ops, {r.preemptions} preemptions")
@@ -50,8 +51,8 @@ def test_the_seed_stats_add_reproducer_of_seed_findings_fails_under_the_sample_o
     from hakmem_verify.contract.api import Config
     cfg = Config(class_sizes=(8, 16), slab_size=64, word_bits=4, mini_mag_capacity=1,
                  refill_batch=1, magazine_capacity=1, flush_interval=1)
-    rounds = [({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0*4 1*4"),
-              ({0: [("alloc", 0)], 1: [("alloc", 0)]}, "0 1*3 0*2")]
+    rounds = [({0: [Alloc(0, 0)], 1: [Alloc(0, 1)]}, "0*4 1*4"),
+              ({0: [Alloc(0, 0)], 1: [Alloc(0, 1)]}, "0 1*3 0*2")]
     with RACES["seed-stats-global-add"].apply(), pytest.raises(InvariantViolation) as exc:
         replay(RefAllocator, FastAllocator, cfg, rounds)
     assert exc.value.inv_id == "STAT-01"
