@@ -79,7 +79,7 @@ def classify_all(exc: BaseException) -> list:
 
 
 def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, deep=False,
-                      conformance: bool = True):
+                      conformance: bool = True, oracle=None):
     """A machine class that records the stats of every run and its last failure.
     ``impl``: a ``module:factory`` spec (``hakmem_verify.explore.impl``), default the fast model; Configs
     the implementation declares unsupported are skipped and counted."""
@@ -90,7 +90,8 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, 
         from .impl import load_impl, skipping_unsupported
         factory = skipping_unsupported(load_impl(impl), unsupported)
     base = make_machine(RefAllocator, factory, config_strategy, l3_every=l3_every,
-                        name="HuntMachine", deep=deep, conformance=conformance)
+                        name="HuntMachine", deep=deep, conformance=conformance,
+                        **({} if oracle is None else {"oracle": oracle}))
     wd = watchdog or Watchdog(0)
 
     class Recording(base):
@@ -154,23 +155,24 @@ def recording_machine(config_strategy, l3_every: int, watchdog=None, impl=None, 
 def hunt(budget: float = 60.0, seed: int = 0, config_strategy=None, chunk: int = 50,
          step_count: int = 50, l3_every: int = L3_EVERY, database=None,
          stop=lambda: False, on_chunk=None, op_timeout: float = OP_TIMEOUT,
-         impl=None, deep: bool = False, conformance: bool = True) -> HuntResult:
+         impl=None, deep: bool = False, conformance: bool = True, oracle=None) -> HuntResult:
     """Run the machine until a failure or ``budget`` seconds; the result is shrunk.
 
     ``op_timeout`` is the per-op watchdog in seconds (0: off); see ``hakmem_verify.explore.watchdog``.
     ``impl`` names the implementation under test (``module:factory``; default hakmem_verify.models.fast).
     ``deep``: the machine has the deep-history rules (``hakmem_verify.explore.machines.deep_rules``).
     ``conformance``: the oracle checks the design's paths (off: the safety checks alone).
+    ``oracle``: the machine's oracle class (default ``hakmem_verify.oracle.lockstep.Oracle``).
     """
     with Watchdog(op_timeout) as wd:
         return _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database,
-                     stop, on_chunk, wd, impl, deep, conformance)
+                     stop, on_chunk, wd, impl, deep, conformance, oracle)
 
 
 def _hunt(budget, seed, config_strategy, chunk, step_count, l3_every, database, stop,
-          on_chunk, wd, impl=None, deep=False, conformance=True) -> HuntResult:
+          on_chunk, wd, impl=None, deep=False, conformance=True, oracle=None) -> HuntResult:
     Machine = recording_machine(default_configs if config_strategy is None else config_strategy,
-                                l3_every, wd, impl, deep, conformance)
+                                l3_every, wd, impl, deep, conformance, oracle)
     rec = Machine.record
     start = time.monotonic()
     result = HuntResult(killed=False, seed=seed)

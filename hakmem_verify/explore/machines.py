@@ -41,7 +41,8 @@ BAD_TIDS = st.sampled_from([-1, True, None, "0", 1.0])
 
 
 def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: int = L3_EVERY,
-                 name: str = "LockstepMachine", deep: bool = False, conformance: bool = True):
+                 name: str = "LockstepMachine", deep: bool = False, conformance: bool = True,
+                 oracle=Oracle):
     """A RuleBasedStateMachine class over fresh ref/fast allocators per example.  A C
     library (an Impl of the malloc tier) gets the malloc machine instead: no reference,
     the contract of malloc (``hakmem_verify.explore.malloc_machine``).
@@ -52,7 +53,8 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
 
     ``deep``: the rules of deep histories too (:func:`deep_rules`), thousands of ops of
     one class per example.  ``conformance``: the oracles check the design's paths
-    (``hakmem_verify.oracle.conformance``)."""
+    (``hakmem_verify.oracle.conformance``).  ``oracle``: the oracle class (a subclass of
+    ``Oracle``, or a planted broken one: ``hakmem-fuzz mutate --oracle``)."""
     if getattr(fast_factory, "tier", None) == "malloc":
         from .malloc_machine import make_malloc_machine
         return make_malloc_machine(fast_factory, l3_every, name)
@@ -68,7 +70,7 @@ def make_machine(ref_factory, fast_factory, config_strategy=configs, l3_every: i
 
         @initialize(cfg=config_strategy)
         def setup(self, cfg):
-            self.oracle = Oracle(ref_factory(cfg), fast_factory(cfg), l3_every=l3_every,
+            self.oracle = oracle(ref_factory(cfg), fast_factory(cfg), l3_every=l3_every,
                                  conformance=conformance)
             event(f"config slab={cfg.slab_size} classes={len(cfg.class_sizes)}")
 

@@ -194,14 +194,14 @@ def worker(module: str, budget: float, seed: int, scratch: str, oracle: str = ""
     except BaseException as e:
         return out(status="start", message=f"the implementation {impl or 'hakmem_verify.models.fast'} "
                                            f"cannot start: {type(e).__name__}: {e}")
+    oracle_class = None
     if oracle:
-        from hakmem_verify.explore import machines
         mod_name, _, cls = oracle.partition(":")
-        machines.Oracle = getattr(importlib.import_module(mod_name), cls)
+        oracle_class = getattr(importlib.import_module(mod_name), cls)
     steps = concurrent_capable(factory)
     seq_budget = budget * SEQUENTIAL_SHARE if steps else budget
     from hakmem_verify.runner.worker import config_strategy   # what a clean run draws
-    r = hunt(budget=seq_budget, seed=seed, impl=impl or None,
+    r = hunt(budget=seq_budget, seed=seed, impl=impl or None, oracle=oracle_class,
              config_strategy=config_strategy(["any"], impl=impl or None))
     if r.killed:
         return out(status="killed", inv_id=r.inv_id, kill_time=round(r.time_to_fail, 2),

@@ -5,6 +5,9 @@ import json
 import os
 
 from hakmem_verify.cli import main as cli
+from hakmem_verify.contract.api import InvariantViolation
+from hakmem_verify.explore.hunt import hunt
+from hakmem_verify.oracle.lockstep import Oracle
 from hakmem_verify.mutate.operators import Mutant
 from hakmem_verify.mutate.run import run_one
 
@@ -103,3 +106,15 @@ def test_a_survivor_of_the_hunt_is_killed_by_a_failing_test_given_with_tests():
     assert r["status"] == "killed" and r["machine"] == "tests", r
     assert r["inv_id"] == ("test:tests/unit/test_fast_walk.py::"
                            "test_a_cycle_ends_the_walk_and_is_named_as_a_cycle")
+
+
+class Tripwire(Oracle):
+    """An oracle that fails its first op: shows which oracle class a hunt ran."""
+
+    def apply(self, op):
+        raise InvariantViolation("TRIP-01", f"the oracle class passed in ran {op!r}")
+
+
+def test_a_hunt_runs_the_oracle_class_it_is_given_as_mutate_oracle_does():
+    assert hunt(budget=5, seed=0, oracle=Tripwire).inv_id == "TRIP-01"
+    assert not hunt(budget=1, seed=0).killed            # the default oracle: the clean model
