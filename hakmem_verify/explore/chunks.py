@@ -5,6 +5,7 @@ foreign allocators' quality tests all run it; what they make of a failure is the
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, Phase, seed as hyp_seed, settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -43,3 +44,25 @@ def run_chunks(machine, budget: float, seed: int = 0, chunk: int = 50, steps: in
 
 
 __all__ = ["run_chunks"]
+
+
+@contextmanager
+def shrink_limits(shrinks: int = None, seconds: float = None):
+    """Hypothesis's shrinking inside the block stops after ``shrinks`` successful shrinks or
+    ``seconds`` of wall-clock time (None: its own limits, 500 and 300 s).
+
+    Hypothesis has no setting for either, so this is the one place that sets its engine's
+    ``MAX_SHRINKS`` and ``MAX_SHRINKING_SECONDS``, restored on exit: the quality tests (a
+    count, so a loaded machine stops at the same example), the C library hunts of
+    ``hakmem-fuzz mutate --c-file`` and the shrink budgets of the runner and the
+    concurrent hunt (``concurrent_shrink.hypothesis_shrink_budget``)."""
+    from hypothesis.internal.conjecture import engine
+    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
+    if shrinks is not None:
+        engine.MAX_SHRINKS = shrinks
+    if seconds is not None:
+        engine.MAX_SHRINKING_SECONDS = max(0.0, seconds)
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved

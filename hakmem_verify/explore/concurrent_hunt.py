@@ -191,7 +191,7 @@ class ConcurrentHunt:
 def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int = 0,
                     chunk: int = 50, steps: int = 10, shrink_seconds: float = SHRINK_SECONDS,
                     post_shrink_seconds: float = None,
-                    config_strategy=None) -> ConcurrentHunt:
+                    config_strategy=None, examples: int = None) -> ConcurrentHunt:
     """Run the concurrent machine until it fails or ``budget`` seconds pass, then shrink
     within ``shrink_seconds`` of wall-clock time: Hypothesis first
     (``engine.MAX_SHRINKING_SECONDS``), then ``hakmem_verify.explore.concurrent_shrink.shrink_rounds`` for
@@ -199,7 +199,8 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     budget ends first the smallest failing example found so far is kept and
     ``shrink_cut`` says so.  Chunks of ``chunk`` examples alternate between schedules
     that only preempt and schedules in which the thread a preemption switches to runs
-    alone until its op ends (``DrawnSchedule``'s ``starve``)."""
+    alone until its op ends (``DrawnSchedule``'s ``starve``).  ``examples``: stop after
+    the chunk in which that many examples have run, whatever is left of the budget."""
     Machine = make_concurrent_machine(ref_factory, fast_factory,
                                       config_strategy if config_strategy is not None
                                       else concurrent_configs,
@@ -207,7 +208,7 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     Machine.record["shrink_budget"] = shrink_seconds if shrink_seconds > 0 else None
     start = time.monotonic()
     with hypothesis_shrink_budget(shrink_seconds) as hyp:
-        res = _hunt(Machine, budget, start, seed, chunk, steps, shrink_seconds > 0)
+        res = _hunt(Machine, budget, start, seed, chunk, steps, shrink_seconds > 0, examples)
     res.shrink_cut = res.shrink_cut or hyp["cut"]
     if res.killed and res.config is not None:
         t0 = time.monotonic()
@@ -230,11 +231,14 @@ def hunt_concurrent(ref_factory, fast_factory, budget: float = 60.0, seed: int =
     return res
 
 
-def _hunt(Machine, budget, start, s, chunk, steps, shrink=True) -> ConcurrentHunt:
+def _hunt(Machine, budget, start, s, chunk, steps, shrink=True,
+          examples=None) -> ConcurrentHunt:
     def starve_or_not(seed):       # one chunk in STARVE_EVERY starves
         Machine.record["starve"] = (seed - s) % STARVE_EVERY == STARVE_EVERY - 1
+    enough = None if examples is None else \
+        (lambda: Machine.record["examples"] >= examples)
     exc, _ = run_chunks(Machine, budget, s, chunk, steps, shrink=shrink, cuts=(ShrinkCut,),
-                        before_chunk=starve_or_not, start=start)
+                        before_chunk=starve_or_not, start=start, stop=enough)
     if exc is None:
         return ConcurrentHunt(False, seconds=time.monotonic() - start,
                               examples=Machine.record["examples"])

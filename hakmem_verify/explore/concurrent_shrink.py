@@ -44,7 +44,8 @@ def hypothesis_shrink_budget(seconds: float):
     "five minutes" whatever the limit) is dropped; the caller reports the cut instead.
     """
     from hypothesis import reporting, statistics
-    from hypothesis.internal.conjecture import engine
+
+    from .chunks import shrink_limits
 
     info = {"cut": False, "seconds": 0.0}
     outer_collect, outer_report = statistics.collector.value, reporting.current_reporter()
@@ -63,12 +64,9 @@ def hypothesis_shrink_budget(seconds: float):
             return
         outer_report(text)
 
-    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, max(0.0, seconds)
-    try:
-        with statistics.collector.with_value(collect), reporting.with_reporter(report):
-            yield info
-    finally:
-        engine.MAX_SHRINKING_SECONDS = saved
+    with shrink_limits(seconds=seconds), statistics.collector.with_value(collect), \
+            reporting.with_reporter(report):
+        yield info
 
 
 def failure_id(exc: BaseException) -> str:

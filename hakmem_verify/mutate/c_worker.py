@@ -272,8 +272,6 @@ def worker(job: dict) -> int:
     def out(**kw):
         print(TAG + json.dumps(kw), flush=True)
         return 0
-    from hypothesis.internal.conjecture import engine
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = SHRINKS, SHRINK_SECONDS
     from hakmem_verify.models.malloc.spec import MallocSpecError, resolve
     try:
         spec = resolve(job["spec"])
@@ -286,10 +284,12 @@ def worker(job: dict) -> int:
             return out(status="killed", inv_id=inv, kill_time=0.0, machine="load",
                        message=msg[:300])
         return out(status="error", message=msg[:300])
+    from hakmem_verify.explore.chunks import shrink_limits
     from hakmem_verify.explore.hunt import hunt
     try:
-        r = hunt(budget=job["budget"], seed=job["seed"], impl=job["spec"], chunk=CHUNK,
-                 step_count=STEP_COUNT)
+        with shrink_limits(SHRINKS, SHRINK_SECONDS):
+            r = hunt(budget=job["budget"], seed=job["seed"], impl=job["spec"], chunk=CHUNK,
+                     step_count=STEP_COUNT)
     except Exception as e:  # the harness could not run it: named, not scored
         return out(status="error", message=f"{type(e).__name__}: {e}"[:300])
     if r.killed:

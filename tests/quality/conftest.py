@@ -4,7 +4,8 @@ the invariant it names and (where asserted) the reproducer, not the shortest rep
 stops at the same example as an idle one and names the same invariant; SHRINK_SECONDS
 only guards against a pathological shrink."""
 import pytest
-from hypothesis.internal.conjecture import engine
+
+from hakmem_verify.explore.chunks import shrink_limits
 
 SHRINKS = 40
 SHRINK_SECONDS = 60
@@ -12,10 +13,8 @@ SHRINK_SECONDS = 60
 
 @pytest.fixture(autouse=True)
 def _bounded_shrinking():
-    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = SHRINKS, SHRINK_SECONDS
-    yield
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
+    with shrink_limits(SHRINKS, SHRINK_SECONDS):
+        yield
 
 
 @pytest.fixture
@@ -23,7 +22,5 @@ def c_library_shrink():
     """Hunts of a C library (tests/quality/test_malloc_tier_quality.py,
     test_c_example_bugs.py) fork a process per replay: they shrink for at most 8 s, 20
     steps (what they check is the kill and the check named, not the smallest trace)."""
-    saved = engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = 20, 8
-    yield
-    engine.MAX_SHRINKS, engine.MAX_SHRINKING_SECONDS = saved
+    with shrink_limits(20, 8):
+        yield
