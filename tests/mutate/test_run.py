@@ -112,9 +112,9 @@ class Tripwire(Oracle):
     """An oracle that fails its first op: shows which oracle class a hunt ran."""
 
     def apply(self, op):
-        raise InvariantViolation("TRIP-01", f"the oracle class passed in ran {op!r}")
+        raise InvariantViolation("TRIPWIRE", f"the oracle class passed in ran {op!r}")
 
 
 def test_a_hunt_runs_the_oracle_class_it_is_given_as_mutate_oracle_does():
-    assert hunt(budget=5, seed=0, oracle=Tripwire).inv_id == "TRIP-01"
+    assert hunt(budget=5, seed=0, oracle=Tripwire).inv_id == "TRIPWIRE"
     assert not hunt(budget=1, seed=0).killed            # the default oracle: the clean model
