@@ -12,6 +12,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import pool, steps, superslab, validate
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.bitmap import TwoTierBitmap
 from hakmem_verify.contract.api import Config
@@ -22,52 +23,57 @@ _orig = {name: getattr(ops, name) for name in (
     "remote_drain", "stats_flush_if_needed", "stats_flush_all", "atomic_add",
     "atomic_add_remote_count")}
 _fa = {name: getattr(FA, name) for name in (
-    "_free_route", "_adopt", "_maybe_release", "_new_slab", "_find_partial",
-    "_free", "_validate_free", "stats", "_alloc_hot", "drain_remote", "free_steps",
-    "_alloc_gen", "_alloc_slow_steps", "_evict_steps", "_evict_active_gen",
-    "_thread_exit_gen", "_quiesce_gen", "_take_slab_steps", "_take_slab", "_new_slab_base",
-    "_remote_push", "_ss_with_room", "_ss_acquire")}
+    "_free_route", "_free", "stats", "_alloc_hot", "drain_remote", "_remote_push")}
+#: the module functions of the fast model the planted bugs wrap: "module.name" -> original
+#: (a bug patches the module's attribute: every caller calls through the module)
+_fn = {f"{mod.__name__.rsplit('.', 1)[-1]}.{name}": getattr(mod, name) for mod, names in (
+    (steps, ("free_steps", "alloc_gen", "alloc_slow_steps", "evict_slab_steps",
+             "evict_active_gen", "thread_exit_gen", "quiesce_gen", "take_slab_steps",
+             "take_slab")),
+    (pool, ("adopt", "maybe_release", "new_slab", "find_partial", "new_slab_base")),
+    (validate, ("validate_free",)),
+    (superslab, ("with_room", "acquire"))) for name in names}
 
 
 def around_steps(name: str, before=None, after=None):
-    """A patch of FastAllocator's step generator ``name`` (every sequential op runs its
-    generator, so both machines see it) that calls ``before(self, *args)`` first and
-    ``after(self, result, *args)`` once the original's steps are done; ``after``
+    """A patch of the fast model's step generator ``steps.name`` (every sequential op runs
+    its generator, so both machines see it) that calls ``before(fa, *args)`` first and
+    ``after(fa, result, *args)`` once the original's steps are done; ``after``
     returns the op's result."""
-    orig = _fa[name]
+    orig = _fn[f"steps.{name}"]
 
-    def steps(self, *args):
+    def gen(fa, *args):
         if before is not None:
-            before(self, *args)
-        result = yield from orig(self, *args)
-        return result if after is None else after(self, result, *args)
-    return (FA, name, steps)
+            before(fa, *args)
+        result = yield from orig(fa, *args)
+        return result if after is None else after(fa, result, *args)
+    return (steps, name, gen)
 
 
 def pick_before_lock(name: str, key: str, label: str, pick):
-    """A patch of FastAllocator's step generator ``name`` (``(self, t, c)``) that first
-    takes one step ``label`` outside the pool lock, in which thread t picks
-    ``pick(self, t, c)`` (no step when it picks None); the pool-lock step takes the pick
+    """A patch of the fast model's step generator ``steps.name`` (``(fa, t, c)``) that
+    first takes one step ``label`` outside the pool lock, in which thread t picks
+    ``pick(fa, t, c)`` (no step when it picks None); the pool-lock step takes the pick
     with :func:`take_pick` (``key`` names the picks).  A pick lives for the one call."""
-    orig = _fa[name]
+    orig = _fn[f"steps.{name}"]
 
-    def steps(self, t, c):
-        picks = self.__dict__.setdefault(key, {})
-        picked = pick(self, t, c)
+    def gen(fa, t, c):
+        picks = fa.__dict__.setdefault(key, {})
+        picked = pick(fa, t, c)
         if picked is not None:
             picks[t.tid] = picked
             yield label
         try:
-            return (yield from orig(self, t, c))
+            return (yield from orig(fa, t, c))
         finally:
             picks.pop(t.tid, None)
-    return (FA, name, steps)
+    return (steps, name, gen)
 
 
-def take_pick(self, key: str, tid: int):
+def take_pick(fa, key: str, tid: int):
     """What thread tid picked before the pool lock (:func:`pick_before_lock`), taken
     once; None when it picked nothing."""
-    return self.__dict__.get(key, {}).pop(tid, None)
+    return fa.__dict__.get(key, {}).pop(tid, None)
 
 
 _bm = {name: TwoTierBitmap.__dict__[name] for name in ("__init__", "set_used", "set_free")}

@@ -90,7 +90,7 @@ def _exit_forgets_mag():
         if t is not None:
             for m in t.mags:
                 m.top = 0
-    return patched(around_steps("_thread_exit_gen", before=drop_magazines))
+    return patched(around_steps("thread_exit_gen", before=drop_magazines))
 
 
 @mutant("magazine-pop-post-decrement", expect=("LIVE-02", "PART-01", "RMT-01", "MM-02",

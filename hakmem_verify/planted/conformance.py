@@ -5,6 +5,7 @@ model that takes another path, or miscounts, misleads every performance conclusi
 """
 from __future__ import annotations
 
+from hakmem_verify.models.fast import pool, steps
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.probe import Probe
 from hakmem_verify.models.fast.structs import NULL
@@ -12,7 +13,7 @@ from hakmem_verify.models.fast.structs import NULL
 from . import mutant, patched
 
 FA = FastAllocator
-_orig_hit, _orig_mag, _orig_evict_steps = Probe.hit, Probe.mag, FA._evict_steps
+_orig_hit, _orig_mag, _orig_evict_steps = Probe.hit, Probe.mag, steps.evict_slab_steps
 _orig_alloc_hot, _orig_hot_mini_mag, _orig_hot_refill = (
     FA._alloc_hot, FA._hot_mini_mag, FA._hot_refill)
 _orig_slab_hit = Probe.slab_hit
@@ -66,12 +67,12 @@ def _spill_minus_one():
     """Evicting a slab with a non-empty mini-magazine counts the spill as -1.
     Bug class: a miscounting debug counter (the refill-stage / spill statistics users
     read to find why the hot path got slower are wrong)."""
-    def _evict_steps(self, t, slab):
+    def evict_slab_steps(self, t, slab):
         full = slab.mini_mag.count > 0
         yield from _orig_evict_steps(self, t, slab)
         if full:
             self.probe.counts["spill"] -= 2
-    return patched((FA, "_evict_steps", _evict_steps))
+    return patched((steps, "evict_slab_steps", evict_slab_steps))
 
 
 @mutant("conf-stat-flush-counted-twice", expect=("CONF-05",))
@@ -114,4 +115,4 @@ def _release_never():
     of its own memory.
     Bug class: a page/span that is never returned (memory held by an idle size class;
     other classes cannot reuse it)."""
-    return patched((FA, "_maybe_release", lambda self, slab: None))
+    return patched((pool, "maybe_release", lambda self, slab: None))

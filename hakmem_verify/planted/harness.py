@@ -3,6 +3,7 @@ thread exit, crashes escaping a call, and footprints that leave out a change.
 """
 from __future__ import annotations
 
+from hakmem_verify.models.fast import steps, validate
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.structs import ThreadState
 from hakmem_verify.contract.api import Footprint
@@ -17,7 +18,7 @@ def _exit_keeps_state():
     """thread_exit returns the caches but leaves an (empty) thread state behind.
     Bug class: per-thread state not torn down at thread exit (a TLS destructor that
     forgets to unregister the thread, leaking its heap record)."""
-    orig = FA._thread_exit_gen
+    orig = steps.thread_exit_gen
 
     def thread_exit_gen(self, tid):
         had = tid in self._threads
@@ -25,7 +26,7 @@ def _exit_keeps_state():
         if had:
             self._threads[tid] = ThreadState(tid, self.config.num_classes,
                                              self.config.magazine_capacity)
-    return patched((FA, "_thread_exit_gen", thread_exit_gen))
+    return patched((steps, "thread_exit_gen", thread_exit_gen))
 
 
 @mutant("crash-in-free", expect=("LOCK-03",))
@@ -33,14 +34,14 @@ def _crash_in_free():
     """free raises a KeyError (not a contract error) for every block at index 3 mod 7.
     Bug class: an unchecked lookup in a free path that a rare block reaches (a crash,
     not an allocator error, escapes to the client)."""
-    orig = FA.free_steps
+    orig = steps.free_steps
 
     def free_steps(self, addr, tid=0):
-        slab = self._slab_of(addr) if isinstance(addr, int) else None
+        slab = validate.slab_of(self, addr) if isinstance(addr, int) else None
         if slab is not None and (addr - slab.base) // slab.block_size % 7 == 3:
             raise KeyError(addr)
         return orig(self, addr, tid)
-    return patched((FA, "free_steps", free_steps))
+    return patched((steps, "free_steps", free_steps))
 
 
 @mutant("hook-drain-reports-nothing", expect=("HOOK-02",))

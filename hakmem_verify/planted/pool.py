@@ -3,13 +3,13 @@ limit, and what a client sees directly: sizes, validation, data."""
 from __future__ import annotations
 
 from hakmem_verify.models.fast import core as ops
-from hakmem_verify.models.fast import steps as steps_mod
+from hakmem_verify.models.fast import pool, steps, validate
 from hakmem_verify.models.fast.bitmap import TwoTierBitmap
 from hakmem_verify.models.fast.structs import NULL
 from hakmem_verify.contract.api import DoubleFree, size_to_class
 
 from . import mutant, patched
-from .base import FA, _fa, around_steps, wide_block_configs
+from .base import FA, _fa, _fn, around_steps, wide_block_configs
 
 
 # ============================================================================
@@ -21,12 +21,12 @@ def _a_eq_b():
     """Adopting a slab makes it both A and B (the old A is dropped, not moved to B).
     Bug class: aliasing of two cache slots."""
     def adopt(self, t, slab):
-        _fa["_adopt"](self, t, slab)
+        _fn["pool.adopt"](self, t, slab)
         old_b = t.active_b[slab.class_idx]
         if old_b is not None and old_b is not slab:
-            self._evict(t, old_b)
+            pool.evict(self, t, old_b)
         t.active_b[slab.class_idx] = slab
-    return patched((FA, "_adopt", adopt))
+    return patched((pool, "adopt", adopt))
 
 
 @mutant("evict-keeps-active-pointer", expect=("OWN-01",))
@@ -36,9 +36,9 @@ def _evict_keeps_active():
     def evict_active_gen(self, t, slab, c):
         if slab is None:
             return False
-        yield from self._evict_steps(t, slab)
+        yield from steps.evict_slab_steps(self, t, slab)
         return True
-    return patched((FA, "_evict_active_gen", evict_active_gen))
+    return patched((steps, "evict_active_gen", evict_active_gen))
 
 
 @mutant("evict-keeps-owner", expect=("OWN-02", "OWN-01"))
@@ -48,7 +48,7 @@ def _evict_keeps_owner():
     def keep_owner(self, result, t, slab):
         if slab.base in self._slabs:
             slab.owner = t.tid
-    return patched(around_steps("_evict_steps", after=keep_owner))
+    return patched(around_steps("evict_slab_steps", after=keep_owner))
 
 
 @mutant("adopt-foreign-slab", expect=("OWN-01", "OWN-02", "CONF-01"))
@@ -63,7 +63,7 @@ def _adopt_foreign():
                 if best is None or slab.base < best.base:
                     best = slab
         return best
-    return patched((FA, "_find_partial", find_partial))
+    return patched((pool, "find_partial", find_partial))
 
 
 # ============================================================================
@@ -78,9 +78,9 @@ def _release_live():
         if slab.owner is None and slab.base in self._slabs and slab.mini_mag.count == 0 \
                 and slab.remote_head == NULL and slab.bitmap.free_count >= slab.nblocks - 1 \
                 and slab.nblocks > 1:
-            return self._release_slab(slab)
-        return _fa["_maybe_release"](self, slab)
-    return patched((FA, "_maybe_release", maybe_release))
+            return pool.release_slab(self, slab)
+        return _fn["pool.maybe_release"](self, slab)
+    return patched((pool, "maybe_release", maybe_release))
 
 
 @mutant("slab-limit-off-by-one", expect=("OOM-01",))
@@ -91,8 +91,8 @@ def _limit_obo():
         lim = self.config.max_slabs_per_class
         if lim is not None and len(self._class_slabs[c]) >= lim - 1:
             return None
-        return _fa["_new_slab"](self, c)
-    return patched((FA, "_new_slab", new_slab))
+        return _fn["pool.new_slab"](self, c)
+    return patched((pool, "new_slab", new_slab))
 
 
 @mutant("partial-slabs-ignored", expect=("OOM-01", "CONF-01"))
@@ -100,7 +100,7 @@ def _partial_ignored():
     """The slow path never reuses an unowned partial slab: it asks for a new one.
     Bug class: fragmentation leak (out of memory with free blocks available).  The path
     check sees it at the first such alloc: a new slab where the design adopts (CONF-01)."""
-    return patched((FA, "_find_partial", lambda self, c: None))
+    return patched((pool, "find_partial", lambda self, c: None))
 
 
 @mutant("slab-geometry-off-by-one", expect=("SLAB-01",))
@@ -108,12 +108,12 @@ def _geometry():
     """A new slab is carved into one block fewer than slab_size / block_size (the last
     block is never used). Bug class: wrong slab geometry (header reservation miscount)."""
     def new_slab(self, c):
-        slab = _fa["_new_slab"](self, c)
+        slab = _fn["pool.new_slab"](self, c)
         if slab is not None and slab.nblocks > 1:
             slab.nblocks -= 1
             slab.bitmap = TwoTierBitmap(slab.nblocks, self.config.word_bits)
         return slab
-    return patched((FA, "_new_slab", new_slab))
+    return patched((pool, "new_slab", new_slab))
 
 
 @mutant("slab-released-twice", expect=("LIVE-02", "OWN-01", "MAG-02", "PART-01"))
@@ -123,10 +123,10 @@ def _released_twice():
     (two owners of one address range, double allocation)."""
     def maybe_release(self, slab):
         n = len(self._free_bases)
-        _fa["_maybe_release"](self, slab)
+        _fn["pool.maybe_release"](self, slab)
         if len(self._free_bases) > n:
             self._free_bases.insert(0, self._free_bases[-1])
-    return patched((FA, "_maybe_release", maybe_release))
+    return patched((pool, "maybe_release", maybe_release))
 
 
 @mutant("quiesce-skips-a-thread", expect=("QUI-01",))
@@ -135,12 +135,12 @@ def _quiesce_skip():
     Bug class: incomplete teardown (a thread's caches never returned)."""
     def quiesce_gen(self):
         for tid in sorted(self._threads)[:-1]:
-            yield from self._thread_exit_gen(tid)
+            yield from steps.thread_exit_gen(self, tid)
         for slab in list(self._slabs.values()):
             if slab.owner is None:
-                yield from self._drain_steps(None, slab)
-            self._maybe_release(slab)
-    return patched((FA, "_quiesce_gen", quiesce_gen))
+                yield from steps.drain_slab_steps(self, None, slab)
+            pool.maybe_release(self, slab)
+    return patched((steps, "quiesce_gen", quiesce_gen))
 
 
 # ============================================================================
@@ -156,7 +156,7 @@ def _unown_undrained(self, t, slab):
         ops.batch_spill_to_bitmap(slab, slab.mini_mag)
     slab.owner = None
     self.probe.slab(slab.base)
-    self._maybe_release(slab)
+    pool.maybe_release(self, slab)
 
 
 def _unown_actives_undrained(self, t):
@@ -179,7 +179,7 @@ def _exit_skips_drain():
         t = self._threads.get(tid)
         if t is not None:
             _unown_actives_undrained(self, t)
-    return patched(around_steps("_thread_exit_gen", before=unown_first))
+    return patched(around_steps("thread_exit_gen", before=unown_first))
 
 
 @mutant("adopt-evicts-b-undrained", equivalent=True)
@@ -197,8 +197,8 @@ def _adopt_b_undrained():
         if old_b is not None:
             _unown_undrained(self, t, old_b)
             t.active_b[c] = None
-        _fa["_adopt"](self, t, slab)
-    return patched((FA, "_adopt", adopt))
+        _fn["pool.adopt"](self, t, slab)
+    return patched((pool, "adopt", adopt))
 
 
 @mutant("quiesce-skips-drains", expect=("EVICT-01",))
@@ -210,10 +210,10 @@ def _quiesce_no_drain():
     def quiesce_gen(self):
         for tid in sorted(self._threads):
             _unown_actives_undrained(self, self._threads[tid])
-            yield from self._thread_exit_gen(tid)
+            yield from steps.thread_exit_gen(self, tid)
         for slab in list(self._slabs.values()):
-            self._maybe_release(slab)
-    return patched((FA, "_quiesce_gen", quiesce_gen))
+            pool.maybe_release(self, slab)
+    return patched((steps, "quiesce_gen", quiesce_gen))
 
 
 # ============================================================================
@@ -229,32 +229,32 @@ def _size_obo():
         if size > 0 and size - 1 <= class_sizes[c - 1 if c else 0] and c:
             return c - 1
         return c
-    return patched((steps_mod, "size_to_class", size_to_cls))
+    return patched((steps, "size_to_class", size_to_cls))
 
 
 @mutant("double-free-undetected", expect=("LOCK-01",))
 def _double_free():
     """free() accepts a block start that is not live (no double-free detection);
     the block enters a cache twice. Bug class: undetected double free."""
-    def validate(self, addr, tid):
+    def validate_free(self, addr, tid):
         try:
-            return _fa["_validate_free"](self, addr, tid)
+            return _fn["validate.validate_free"](self, addr, tid)
         except DoubleFree:
-            slab = self._slab_of(addr)
+            slab = validate.slab_of(self, addr)
             self._live[addr] = slab.class_idx
             return slab, slab.class_idx
-    return patched((FA, "_validate_free", validate))
+    return patched((validate, "validate_free", validate_free))
 
 
 @mutant("error-changes-state", expect=("LOCK-01",))
 def _error_state():
     """free() creates the calling thread's state before validating the address, so a
     rejected free still changes the allocator. Bug class: side effect on an error path."""
-    def validate(self, addr, tid):
-        self._check_tid(tid)
-        self._thread(tid)
-        return _fa["_validate_free"](self, addr, tid)
-    return patched((FA, "_validate_free", validate))
+    def validate_free(self, addr, tid):
+        validate.check_tid(self, tid)
+        validate.thread(self, tid)
+        return _fn["validate.validate_free"](self, addr, tid)
+    return patched((validate, "validate_free", validate_free))
 
 
 @mutant("free-poisons-neighbour", expect=("DATA-01",), configs=wide_block_configs)
@@ -264,7 +264,7 @@ def _poison_neighbour():
     neighbour, are overwritten. Bug class: allocator write into a live block."""
     def free_(self, addr, tid):
         push = _fa["_free"](self, addr, tid)
-        slab = self._slab_of(addr)
+        slab = validate.slab_of(self, addr)
         if slab is not None:
             off = addr - slab.base + 8
             end = min(off + slab.block_size, len(slab.mem))

@@ -11,11 +11,12 @@ hunted by the concurrent machine (``hakmem_verify.explore.concurrent_hunt``), no
 from __future__ import annotations
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import pool, steps
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.structs import NULL, store_word
 
 from . import KindView, Mutant, mutant, patched, register
-from .base import _fa, pick_before_lock, take_pick
+from .base import _fa, _fn, pick_before_lock, take_pick
 
 FA = FastAllocator
 
@@ -63,13 +64,13 @@ def _serve_unowned():
     Bug class: a thread handed a block of a slab it does not own (the slab stays
     adoptable: another thread adopts it and its owner-private view no longer matches
     what was taken, or two threads carve the same slab)."""
-    orig = FA._alloc_slow_steps
+    orig = steps.alloc_slow_steps
 
     def alloc_slow_steps(self, t, c):
         if t.mags[c].top == 0 and all(s is None or (s.bitmap.free_count == 0 and
                                                     s.mini_mag.count == 0)
                                       for s in (t.active_a[c], t.active_b[c])):
-            slab = self._find_partial(c)
+            slab = pool.find_partial(self, c)
             if slab is not None and slab.bitmap.free_count > 0:
                 idx = slab.bitmap.find_free()
                 slab.bitmap.set_used(idx)
@@ -78,7 +79,7 @@ def _serve_unowned():
                 yield "pool"
                 return slab.block_addr(idx)
         return (yield from orig(self, t, c))
-    return patched((FA, "_alloc_slow_steps", alloc_slow_steps))
+    return patched((steps, "alloc_slow_steps", alloc_slow_steps))
 
 
 # ============================================================================
@@ -186,7 +187,7 @@ def _seed_stats_add():
                 if n:
                     batch[c] = 0
                     yield from add_steps(self, counters, c, n)
-    return patched((FA, "_stats_steps", stats_steps), (FA, "_flush_all_steps", flush_all_steps))
+    return patched((steps, "stats_steps", stats_steps), (steps, "flush_all_steps", flush_all_steps))
 
 
 @race("evict-unowns-before-spill", expect=("OWN-03", "RMT-01"))
@@ -205,10 +206,10 @@ def _unown_first():
             self.probe.priv(slab.base, t.tid, slab.owner)
             self.probe.slab_hit("spill", slab.base)
             ops.batch_spill_to_bitmap(slab, slab.mini_mag)
-        yield from self._drain_steps(t.tid, slab)
-        self._maybe_release(slab)
+        yield from steps.drain_slab_steps(self, t.tid, slab)
+        pool.maybe_release(self, slab)
         yield "pool"
-    return patched((FA, "_evict_steps", evict_steps))
+    return patched((steps, "evict_slab_steps", evict_steps))
 
 
 @race("adopt-find-then-claim", expect=("OWN-01", "OWN-02", "OWN-03"))
@@ -218,11 +219,11 @@ def _adopt_split():
     Bug class: check-then-act across a lock release (two owners of one slab)."""
     def find_partial(self, c):
         found = take_pick(self, "_found", self._slow_thread.tid)
-        return found if found is not None else _fa["_find_partial"](self, c)
+        return found if found is not None else _fn["pool.find_partial"](self, c)
     # found in one pool-lock step, claimed in the next: the lock is dropped in between
-    return patched(pick_before_lock("_take_slab_steps", "_found", "pool",
-                                    lambda self, t, c: _fa["_find_partial"](self, c)),
-                   (FA, "_find_partial", find_partial))
+    return patched(pick_before_lock("take_slab_steps", "_found", "pool",
+                                    lambda self, t, c: _fn["pool.find_partial"](self, c)),
+                   (pool, "find_partial", find_partial))
 
 
 @race("free-acts-on-stale-owner", expect=("OWN-03",))

@@ -5,11 +5,12 @@ new ones) and the equivalent pop-one drain.  Registered in ``hakmem_verify.plant
 from __future__ import annotations
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import pool, steps
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.structs import NULL, TinySlab, load_word
 
 from . import patched
-from .base import _fa, pick_before_lock, take_pick
+from .base import _fa, _fn, pick_before_lock, take_pick
 from .races import race
 
 FA = FastAllocator
@@ -26,7 +27,7 @@ def reusing_new_slab(keep_remote: bool):
     ``keep_remote``: the remote head and count are not reset (the pool takes a released
     slab's stack for empty)."""
     def new_slab(self, c):
-        slab = _fa["_new_slab"](self, c)
+        slab = _fn["pool.new_slab"](self, c)
         old = self.__dict__.get("_released", {}).pop(slab.base, None) if slab else None
         if old is None:
             return slab
@@ -47,7 +48,7 @@ def reusing_new_slab(keep_remote: bool):
 def release(self, slab) -> None:
     """``_release_slab`` that keeps the released TinySlab (:func:`reusing_new_slab`)."""
     self.__dict__.setdefault("_released", {})[slab.base] = slab
-    self._release_slab(slab)
+    pool.release_slab(self, slab)
 
 
 def release_flying(self, slab) -> None:
@@ -66,11 +67,11 @@ def _quiesce_keeps_empty():
     Bug class: memory kept at teardown (the pool never returns what it drained)."""
     def quiesce_gen(self):
         for tid in sorted(self._threads):
-            yield from self._thread_exit_gen(tid)
+            yield from steps.thread_exit_gen(self, tid)
         for slab in list(self._slabs.values()):
-            yield from self._drain_steps(None, slab)
+            yield from steps.drain_slab_steps(self, None, slab)
             yield "pool"
-    return patched((FA, "_quiesce_gen", quiesce_gen))
+    return patched((steps, "quiesce_gen", quiesce_gen))
 
 
 @race("release-during-push", expect=("RMT-01", "RMT-02", "DATA-01", "PART-01", "LIVE-02",
@@ -85,8 +86,8 @@ def _release_during_push():
     (RMT-02).
     Bug class: a slab released to the pool while a push to it is in flight (use after
     release through a lock-free stack)."""
-    return patched((FA, "_maybe_release", release_flying), (FA, "_remote_push", flying_push),
-                   (FA, "_new_slab", reusing_new_slab(False)))
+    return patched((pool, "maybe_release", release_flying), (FA, "_remote_push", flying_push),
+                   (pool, "new_slab", reusing_new_slab(False)))
 
 
 def flying_push(self, slab, addr):
@@ -131,8 +132,8 @@ def _unown_with_remote():
         if slab.owner is None and slab.base in self._slabs and slab.mini_mag.count == 0 \
                 and slab.bitmap.free_count + slab.remote_count == slab.nblocks:
             release(self, slab)
-    return patched((FA, "_maybe_release", maybe_release),
-                   (FA, "_new_slab", reusing_new_slab(True)))
+    return patched((pool, "maybe_release", maybe_release),
+                   (pool, "new_slab", reusing_new_slab(True)))
 
 
 @race("new-slab-outside-lock", expect=("LIVE-02", "PART-01", "OWN-01", "OWN-02"))
@@ -142,19 +143,19 @@ def _new_slab_outside_lock():
     need a new slab make two slabs at one address and hand out the same blocks.
     Bug class: a lost update to a shared bump pointer (check-then-act on the pool)."""
     def read_base(self, t, c):
-        if _fa["_find_partial"](self, c) is None and not self._free_bases:
+        if _fn["pool.find_partial"](self, c) is None and not self._free_bases:
             return self._next_base
         return None
 
     def new_slab_base(self):
         base = take_pick(self, "_base_read", self._slow_thread.tid)
         if base is None:
-            return _fa["_new_slab_base"](self)
+            return _fn["pool.new_slab_base"](self)
         self._next_base = base + self.config.slab_size     # bumped from the stale read
         return base
     # the next slab address read in one step, bumped in the pool-lock step after it
-    return patched(pick_before_lock("_take_slab_steps", "_base_read", "pool-read", read_base),
-                   (FA, "_new_slab_base", new_slab_base))
+    return patched(pick_before_lock("take_slab_steps", "_base_read", "pool-read", read_base),
+                   (pool, "new_slab_base", new_slab_base))
 
 
 # ============================================================================

@@ -7,10 +7,11 @@ them from the correct code.
 from __future__ import annotations
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import steps
 from hakmem_verify.models.fast.allocator import FastAllocator
 
 from . import patched
-from .base import _fa, around_steps
+from .base import _fa, _fn, around_steps
 from .races import race
 
 FA = FastAllocator
@@ -52,7 +53,7 @@ def _table_outside_lock():
     Bug class: lost update of a copy-on-write structure published by a plain store
     outside the lock (not a compare-and-swap)."""
     def take_slab(self, t, c):
-        path = _fa["_take_slab"](self, t, c)
+        path = _fn["steps.take_slab"](self, t, c)
         if path == "new_slab":
             table = dict(self._class_slabs[c])          # the next version, with the slab
             del self._class_slabs[c][t.active_a[c].base]  # not visible until published
@@ -64,8 +65,8 @@ def _table_outside_lock():
         if table is not None:
             self._class_slabs[c] = table                # published outside the lock
         return path
-    return patched((FA, "_take_slab", take_slab),
-                   around_steps("_take_slab_steps", after=publish))
+    return patched((steps, "take_slab", take_slab),
+                   around_steps("take_slab_steps", after=publish))
 
 
 @race("push-touches-exited-owner", expect=("CRASH-STEP",))

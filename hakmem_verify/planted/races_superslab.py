@@ -10,11 +10,12 @@ import dataclasses
 from hypothesis import strategies as st
 
 from hakmem_verify.explore.configs import random_config
+from hakmem_verify.models.fast import pool, superslab
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.explore.configs import concurrent_configs, superslab_concurrent_configs
 
 from . import patched
-from .base import _fa, pick_before_lock, take_pick
+from .base import _fn, pick_before_lock, take_pick
 from .races import race
 from .races_pool import flying_push, release_flying, reusing_new_slab
 
@@ -45,10 +46,10 @@ def _reclaim_without_lock():
             picked = take_pick(self, "_picked", self._slow_thread.tid)
             if picked is not None and (picked.free_slots or picked.carved < picked.nslots):
                 return picked                       # whoever owns it now
-        return _fa["_ss_with_room"](self, owner)
-    return patched(pick_before_lock("_alloc_slow_steps", "_picked", "ss-scan",
-                                    lambda self, t, c: _fa["_ss_with_room"](self, None)),
-                   (FA, "_ss_with_room", with_room))
+        return _fn["superslab.with_room"](self, owner)
+    return patched(pick_before_lock("alloc_slow_steps", "_picked", "ss-scan",
+                                    lambda self, t, c: _fn["superslab.with_room"](self, None)),
+                   (superslab, "with_room", with_room))
 
 
 @race("ss-pool-pop-without-lock", expect=("SS-08", "SS-07", "SS-01", "SS-02", "LIVE-02",
@@ -68,11 +69,11 @@ def _pool_pop_without_lock():
             if picked in self._ss_pool:
                 self._ss_pool.remove(picked)
             self._ss_pool.append(picked)
-        return _fa["_ss_acquire"](self, t)
-    return patched(pick_before_lock("_alloc_slow_steps", "_pool_picks", "ss-pool-read",
+        return _fn["superslab.acquire"](self, t)
+    return patched(pick_before_lock("alloc_slow_steps", "_pool_picks", "ss-pool-read",
                                     lambda self, t, c: self._ss_pool[-1] if self._ss_pool
                                     else None),
-                   (FA, "_ss_acquire", acquire))
+                   (superslab, "acquire", acquire))
 
 
 @race("ss-release-during-push", expect=("RMT-01", "RMT-02", "DATA-01", "PART-01", "LIVE-02",
@@ -87,8 +88,8 @@ def _ss_release_during_push():
     writes its link into a block a client holds (DATA-01).
     Bug class: a SuperSlab released while a remote free into it is in flight (mimalloc
     counts a delayed free as in use until it lands)."""
-    return patched((FA, "_maybe_release", release_flying), (FA, "_remote_push", flying_push),
-                   (FA, "_new_slab", reusing_new_slab(False)))
+    return patched((pool, "maybe_release", release_flying), (FA, "_remote_push", flying_push),
+                   (pool, "new_slab", reusing_new_slab(False)))
 
 
 __all__: list = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import steps, validate
 from hakmem_verify.models.fast.allocator import FastAllocator
 from hakmem_verify.models.fast.structs import NULL, load_word, store_word
 from hakmem_verify.contract.api import SEED_CLASS_SIZES, Config
@@ -165,14 +166,14 @@ def _seed_phase3():
     def flush_only_on_slow_path(batch, g, c, interval):
         return False
 
-    orig_slow = FA._alloc_slow_steps
+    orig_slow = steps.alloc_slow_steps
 
     def alloc_slow_steps(self, t, c):
         _seed_flush_if_needed(t.alloc_batch, self.g_alloc_count, c)
         _seed_flush_if_needed(t.free_batch, self.g_free_count, c)
         return (yield from orig_slow(self, t, c))
     return patched((ops, "stats_flush_if_needed", flush_only_on_slow_path),
-                   (FA, "_alloc_slow_steps", alloc_slow_steps))
+                   (steps, "alloc_slow_steps", alloc_slow_steps))
 
 
 # ============================================================================
@@ -189,7 +190,7 @@ def _seed_hot_path():
     by the hot path never flushes: pending grows without bound (STAT-02) and the
     reported statistics drift from the exact ones."""
     def alloc_gen(self, tid, class_idx):
-        t = self._thread(tid)
+        t = validate.thread(self, tid)
         mag = t.mags[class_idx]
         p = NULL
         if mag.top > 0:
@@ -217,10 +218,10 @@ def _seed_hot_path():
             ops.stats_record_alloc(t.alloc_batch, class_idx)   # no flush on the hot path
             return p
         return (yield from _orig_alloc_gen(self, tid, class_idx))  # slow path (records, flushes)
-    return patched((FA, "_alloc_gen", alloc_gen))
+    return patched((steps, "alloc_gen", alloc_gen))
 
 
-_orig_alloc_gen = FA._alloc_gen
+_orig_alloc_gen = steps.alloc_gen
 
 
 # ============================================================================
@@ -265,4 +266,4 @@ def _seed_refill_tls():
         if moved:
             self.probe.hit("tls_refill")
         return moved
-    return patched((FA, "_refill_tls_magazine", refill_tls_magazine))
+    return patched((steps, "refill_tls_magazine", refill_tls_magazine))

@@ -42,7 +42,7 @@ def _stats_exit():
         if t is not None:
             t.alloc_batch[:] = [0] * len(t.alloc_batch)
             t.free_batch[:] = [0] * len(t.free_batch)
-    return patched(around_steps("_thread_exit_gen", before=discard_batches))
+    return patched(around_steps("thread_exit_gen", before=discard_batches))
 
 
 @mutant("stats-global-add-not-atomic", expect=("STAT-01",))
@@ -73,7 +73,7 @@ def _stats_stale():
 
     def keep_stale(self, result, tid):
         self._stale_stats = _fa["stats"](self)
-    return patched((FA, "stats", stats), around_steps("_thread_exit_gen", after=keep_stale))
+    return patched((FA, "stats", stats), around_steps("thread_exit_gen", after=keep_stale))
 
 
 @mutant("exact-counts-failed-alloc", expect=("STAT-04", "STAT-01"))
@@ -84,4 +84,4 @@ def _exact_failed():
         if p is None:
             self._exact_alloc[c] += 1
         return p
-    return patched(around_steps("_alloc_gen", after=count_failed))
+    return patched(around_steps("alloc_gen", after=count_failed))

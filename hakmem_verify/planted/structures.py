@@ -3,6 +3,7 @@ free count), the intrusive mini-magazine, and the batch refill and spill between
 from __future__ import annotations
 
 from hakmem_verify.models.fast import core as ops
+from hakmem_verify.models.fast import steps
 from hakmem_verify.models.fast.bitmap import TwoTierBitmap
 from hakmem_verify.models.fast.structs import NULL, load_word, store_word
 
@@ -252,9 +253,9 @@ def _evict_skips_spill():
             return False
         self.probe.thread(t.tid)
         t.active_a[c], t.active_b[c] = t.active_b[c], None
-        yield from self._drain_steps(t.tid, slab)
+        yield from steps.drain_slab_steps(self, t.tid, slab)
         slab.owner = None
         self.probe.slab(slab.base)
         yield "pool"
         return True
-    return patched((FA, "_evict_active_gen", evict_active_gen))
+    return patched((steps, "evict_active_gen", evict_active_gen))

@@ -8,14 +8,13 @@ import dataclasses
 
 from hypothesis import strategies as st
 
-from hakmem_verify.models.fast.superslab import FastSuperSlab
+from hakmem_verify.models.fast import superslab
 from hakmem_verify.contract.api import Config
 
 from . import mutant, patched
-from .base import FA
 
-_ss = {name: FastSuperSlab.__dict__[name] for name in (
-    "_ss_slot", "_ss_slab_released", "_ss_reclaim", "_ss_partial_rank")}
+_ss = {name: getattr(superslab, name) for name in (
+    "slot_of", "slab_released", "reclaim", "partial_rank")}
 
 
 @st.composite
@@ -48,8 +47,8 @@ def _slot_off_by_one():
     Bug class: off-by-one in the address-to-metadata mapping (a block attributed to the
     wrong slab)."""
     def slot(self, ss_base, addr):
-        return _ss["_ss_slot"](self, ss_base, addr) - 1
-    return patched((FA, "_ss_slot", slot))
+        return _ss["slot_of"](self, ss_base, addr) - 1
+    return patched((superslab, "slot_of", slot))
 
 
 @mutant("ss-free-slot-lost", expect=("SS-02",), configs=superslab_configs)
@@ -59,10 +58,10 @@ def _free_slot_lost():
     Bug class: a leak in a two-level allocator's own metadata."""
     def released(self, slab):
         ss = self._superslabs[slab.base & self._ss_mask]
-        _ss["_ss_slab_released"](self, slab)
+        _ss["slab_released"](self, slab)
         if ss.free_slots:                       # the slot just put back (unless released)
             ss.free_slots.pop()
-    return patched((FA, "_ss_slab_released", released))
+    return patched((superslab, "slab_released", released))
 
 
 @mutant("ss-reclaim-keeps-owner", expect=("SS-07",), configs=superslab_configs)
@@ -72,9 +71,9 @@ def _reclaim_keeps_owner():
     Bug class: ownership recorded on one side only (mimalloc's abandoned-segment reclaim
     must set the segment's thread id)."""
     def reclaim(self, t, ss):
-        _ss["_ss_reclaim"](self, t, ss)
+        _ss["reclaim"](self, t, ss)
         ss.owner = None
-    return patched((FA, "_ss_reclaim", reclaim))
+    return patched((superslab, "reclaim", reclaim))
 
 
 @mutant("ss-reclaim-before-own", expect=("CONF-01",), configs=superslab_configs)
@@ -84,9 +83,9 @@ def _reclaim_before_own():
     Bug class: a search order inverted (every block is still handed out once, but each
     thread grows its SuperSlabs: the memory the mode bounds is not bounded)."""
     def rank(self, t, slab):
-        key = _ss["_ss_partial_rank"](self, t, slab)
+        key = _ss["partial_rank"](self, t, slab)
         return None if key is None else (not key[0], key[1])
-    return patched((FA, "_ss_partial_rank", rank))
+    return patched((superslab, "partial_rank", rank))
 
 
 # ============================================================================
@@ -101,7 +100,7 @@ def _pool_pop_unlocked():
     Bug class: an unlocked (or ABA) pop of a shared free list."""
     def pop(self):
         return self._ss_pool[-1]
-    return patched((FA, "_ss_pool_pop", pop))
+    return patched((superslab, "pool_pop", pop))
 
 
 @mutant("ss-map-uncounted", expect=("SS-09",), configs=superslab_configs)
@@ -109,7 +108,7 @@ def _map_uncounted():
     """A SuperSlab mapped from the OS is not counted (``ss_map``): the reserved memory
     the counters report (the explore panel's OOM-risk number) is short by a SuperSlab.
     Bug class: an accounting counter forgotten on one path of several."""
-    real = FA._ss_acquire
+    real = superslab.acquire
 
     def acquire(self, t):
         before = self.probe.counts["ss_map"]
@@ -117,7 +116,7 @@ def _map_uncounted():
         if self.probe.counts["ss_map"] != before:
             self.probe.counts["ss_map"] = before
         return ss
-    return patched((FA, "_ss_acquire", acquire))
+    return patched((superslab, "acquire", acquire))
 
 
 @mutant("ss-release-ignores-remote", expect=("SS-04",), configs=superslab_configs)
@@ -130,7 +129,7 @@ def _release_ignores_remote():
     def releasable(self, ss):
         return all(s is None or s.bitmap.free_count + s.remote_count + s.mini_mag.count
                    == s.nblocks for s in ss.slabs)
-    return patched((FA, "_ss_releasable", releasable))
+    return patched((superslab, "releasable", releasable))
 
 
 # ============================================================================
@@ -142,9 +141,9 @@ def _sll_ignores_capacity():
     """The tls_sll push has no capacity test: a thread's free list grows without bound.
     Bug class: an unbounded thread cache (memory stranded in one thread)."""
     def push(self, t, c, slab, addr):
-        self._sll_link(t, c, slab, addr)
+        superslab.sll_link(self, t, c, slab, addr)
         return True
-    return patched((FA, "_sll_push", push))
+    return patched((superslab, "sll_push", push))
 
 
 @mutant("tls-sll-not-flushed-at-exit", expect=("PART-01", "SS-05"), configs=superslab_configs)
@@ -155,7 +154,7 @@ def _sll_not_flushed():
     def flush(self, t):
         return
         yield
-    return patched((FA, "_sll_flush_steps", flush))
+    return patched((superslab, "sll_flush_steps", flush))
 
 
 def _counting(remote_counter):
@@ -173,7 +172,7 @@ def _counter_on_wrong_route():
     """A free into a SuperSlab another thread owns counts ss_local: the totals still add
     up, only the route is wrong.
     Bug class: a debug counter on the wrong branch (the diagnosis it feeds is wrong)."""
-    return patched((FA, "_ss_count_free",
+    return patched((superslab, "count_free",
                     _counting(lambda ss: "ss_local" if ss.owner is not None
                                     else "ss_remote")))
 
@@ -184,7 +183,7 @@ def _remote_uncounted_when_abandoned():
     """A free into an abandoned SuperSlab (no owner) counts neither ss_local nor
     ss_remote: the free-pipeline counters no longer add up to the frees.
     Bug class: a counter missing on a rare branch."""
-    return patched((FA, "_ss_count_free",
+    return patched((superslab, "count_free",
                     _counting(lambda ss: None if ss.owner is None else "ss_remote")))
 
 

@@ -4,7 +4,7 @@ one) is seen by the lockstep machine too.  Each op is run once with its generato
 wrapped by a spy; the spy must have run, to completion."""
 import pytest
 
-from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.fast import FastAllocator, steps
 from hakmem_verify.contract.api import Config
 from hakmem_verify.check import check_impl
 
@@ -23,36 +23,36 @@ def _cross_thread_heap():
     return fa, blocks
 
 
-OPS = {                                     # generator -> the sequential op that must run it
-    "_alloc_gen": lambda fa, b: fa.alloc(8, 0),
+OPS = {                                     # generator (in steps) -> the op that must run it
+    "alloc_gen": lambda fa, b: fa.alloc(8, 0),
     "free_steps": lambda fa, b: fa.free(b[5], 0),
-    "_alloc_slow_steps": lambda fa, b: [fa.alloc(8, 2) for _ in range(3)],
-    "_drain_actives_gen": lambda fa, b: fa.drain_remote(0, 0),
-    "_evict_active_gen": lambda fa, b: fa.evict_active(0, 0),
-    "_evict_steps": lambda fa, b: fa.evict_active(0, 0),
-    "_drain_steps": lambda fa, b: fa.drain_remote(0, 0),
-    "_thread_exit_gen": lambda fa, b: fa.thread_exit(0),
-    "_return_block_steps": lambda fa, b: fa.thread_exit(1),
-    "_flush_gen": lambda fa, b: fa.flush_stats(),
-    "_flush_all_steps": lambda fa, b: fa.thread_exit(1),
-    "_quiesce_gen": lambda fa, b: fa.quiesce(),
+    "alloc_slow_steps": lambda fa, b: [fa.alloc(8, 2) for _ in range(3)],
+    "drain_actives_gen": lambda fa, b: fa.drain_remote(0, 0),
+    "evict_active_gen": lambda fa, b: fa.evict_active(0, 0),
+    "evict_slab_steps": lambda fa, b: fa.evict_active(0, 0),
+    "drain_slab_steps": lambda fa, b: fa.drain_remote(0, 0),
+    "thread_exit_gen": lambda fa, b: fa.thread_exit(0),
+    "return_block_steps": lambda fa, b: fa.thread_exit(1),
+    "flush_gen": lambda fa, b: fa.flush_stats(),
+    "flush_all_steps": lambda fa, b: fa.thread_exit(1),
+    "quiesce_gen": lambda fa, b: fa.quiesce(),
 }
 
 
 @pytest.mark.parametrize("gen_name", sorted(OPS))
 def test_the_sequential_op_runs_the_generator(gen_name, monkeypatch):
-    orig = getattr(FastAllocator, gen_name)
+    orig = getattr(steps, gen_name)
     runs = []
 
-    def spy(self, *args, **kwargs):
-        steps = orig(self, *args, **kwargs)
+    def spy(fa, *args, **kwargs):
+        gen = orig(fa, *args, **kwargs)
         runs.append("started")
-        result = yield from steps
+        result = yield from gen
         runs.append("finished")
         return result
 
     fa, blocks = _cross_thread_heap()
-    monkeypatch.setattr(FastAllocator, gen_name, spy)
+    monkeypatch.setattr(steps, gen_name, spy)
     OPS[gen_name](fa, blocks)
     assert runs and runs[-1] == "finished", f"the op never ran {gen_name}"
     check_impl(fa, 3)
@@ -73,14 +73,14 @@ def test_a_bug_in_a_generator_is_a_bug_of_the_sequential_op(monkeypatch):
     clean.quiesce()
     assert clean.slab_bases() == []
 
-    orig = FastAllocator._thread_exit_gen
+    orig = steps.thread_exit_gen
 
-    def forgets(self, tid):
-        for m in self._threads[tid].mags:
+    def forgets(fa, tid):
+        for m in fa._threads[tid].mags:
             m.top = 0
-        return (yield from orig(self, tid))
+        return (yield from orig(fa, tid))
 
     fa = _all_freed_into_magazines()
-    monkeypatch.setattr(FastAllocator, "_thread_exit_gen", forgets)
+    monkeypatch.setattr(steps, "thread_exit_gen", forgets)
     fa.quiesce()
     assert len(fa.slab_bases()) == 2

@@ -7,6 +7,7 @@ from hakmem_verify.planted import patched
 from hakmem_verify.planted import races_progress  # noqa: F401  (registers its races in RACES)
 from hakmem_verify.planted.races import RACES
 from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.fast import pool as fast_pool
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import Config, InvariantViolation
 from hakmem_verify.oracle.concurrent import Harness, replay
@@ -132,7 +133,7 @@ def test_the_lockstep_machine_checks_slab_accounting_after_its_l3_check(monkeypa
     monkeypatch.setattr("hakmem_verify.explore.machine_base.event", lambda *a: None)   # outside a test
     ops = [Alloc(8, 0), Free(0, 0), ThreadExit(0), Quiesce()]
     assert _lockstep(ops).checks["SLAB-ACCT"] >= 1          # the first op and Quiesce
-    with patched((FastAllocator, "_maybe_release", _forget_the_base)), \
+    with patched((fast_pool, "maybe_release", _forget_the_base)), \
             pytest.raises(InvariantViolation) as exc:
         _lockstep(ops)
     assert exc.value.inv_id == "SLAB-ACCT" and "fell off every list" in str(exc.value)
@@ -146,7 +147,7 @@ def test_a_replay_checks_slab_accounting_as_the_machine_does():
     clean = Oracle(RefAllocator(CFG), FastAllocator(CFG))
     clean.run(ops)
     assert clean.checks["SLAB-ACCT"] >= 1
-    with patched((FastAllocator, "_maybe_release", _forget_the_base)), \
+    with patched((fast_pool, "maybe_release", _forget_the_base)), \
             pytest.raises(InvariantViolation) as exc:
         Oracle(RefAllocator(CFG), FastAllocator(CFG)).run(ops)
     assert exc.value.inv_id == "SLAB-ACCT" and "last op Quiesce()" in str(exc.value)

@@ -71,7 +71,7 @@ def test_the_models_test_only_helpers_are_unreachable_and_its_api_is_not():
     dead = names(unreachable(src))
     assert "TwoTierBitmap.is_free" in dead            # called by the unit tests only
     assert not dead & {"FastAllocator.alloc", "FastAllocator.free", "FastAllocator._slow_path",
-                       "FastHooks.snapshot", "mini_mag_pop", "batch_refill_from_bitmap"}
+                       "FastAllocator.snapshot", "mini_mag_pop", "batch_refill_from_bitmap"}
 
 
 def test_the_list_of_equivalent_mutants_parses_and_a_malformed_line_is_named(tmp_path):

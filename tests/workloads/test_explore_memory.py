@@ -11,7 +11,8 @@ from hakmem_verify.workloads.design_space import (explore, kept_bound, measure, 
                           reserved_from_snapshot)
 from hakmem_verify.report.explore import memory_panel
 from hakmem_verify.workloads.seeded import generate
-from hakmem_verify.models.fast import FastAllocator
+from hakmem_verify.models.fast import FastAllocator, pool, superslab
+from hakmem_verify.planted import patched
 from hakmem_verify.contract.api import Config
 from hakmem_verify.contract.ops import Alloc, Free, ThreadExit
 
@@ -161,23 +162,20 @@ def test_the_counter_reading_agrees_with_a_complete_snapshot():
 # Quality: a planted leak makes "memory comes back" say no
 # ---------------------------------------------------------------------------
 
-class NeverReleasesSlabs(FastAllocator):
+def never_releases_slabs():
     """A free slab is never released (per-slab mode's leak)."""
-
-    def _maybe_release(self, slab):
-        return None
+    return patched((pool, "maybe_release", lambda fa, slab: None))
 
 
-class NeverUnmapsSuperSlabs(FastAllocator):
+def never_unmaps_superslabs():
     """A SuperSlab never counts as free, so it is neither pooled nor unmapped."""
-
-    def _ss_releasable(self, ss):
-        return False
+    return patched((superslab, "releasable", lambda fa, ss: False))
 
 
 def test_a_planted_slab_leak_says_memory_does_not_come_back():
     ops = _one_class(2 * (SLAB // 64) + 1)
-    m = measure(ops, PER_SLAB, make_fast=NeverReleasesSlabs, samples=5)["memory"]
+    with never_releases_slabs():
+        m = measure(ops, PER_SLAB, samples=5)["memory"]
     assert m["reserved_after"] == 3 * SLAB and not m["comes_back"]
     assert m["verdict"].startswith("NO")
 
@@ -185,8 +183,8 @@ def test_a_planted_slab_leak_says_memory_does_not_come_back():
 def test_a_planted_superslab_leak_says_memory_does_not_come_back():
     ops = [Alloc(8, t) for t in (1, 2, 3)] + [Free(h, h + 1) for h in range(3)] \
         + [ThreadExit(t) for t in (1, 2, 3)]
-    runs = explore([("three-threads", ops)], sweep=[{"use_superslab": True}], samples=5,
-                   make_fast=NeverUnmapsSuperSlabs)
+    with never_unmaps_superslabs():
+        runs = explore([("three-threads", ops)], sweep=[{"use_superslab": True}], samples=5)
     leaky = runs[-1]["memory"]
     assert leaky["reserved_after"] == 3 * SS > leaky["kept_bound"]
     assert not leaky["comes_back"]

@@ -34,7 +34,7 @@ generator to completion (``run_steps``), so there is one code path.
 
 SuperSlab mode (``Config.use_superslab``): slabs are carved from thread-owned
 SuperSlabs, and a free into the caller's own SuperSlab goes first to its tls_sll,
-which an alloc pops first (``hakmem_verify.models.fast.superslab``, the ``FastSuperSlab`` mixin).
+which an alloc pops first (``hakmem_verify.models.fast.superslab``).
 
 A debug table of handed-out blocks (``_live``) validates every free, read and
 write so errors are raised with the state unchanged, as a debug allocator's
@@ -42,25 +42,36 @@ headers do; the invariants check that it agrees with the structures.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Mapping, Optional
 
-from hakmem_verify.contract.api import BadArgument, Config, InvalidAddress, Stats
+from hakmem_verify.contract.api import BadArgument, Config, Footprint, InvalidAddress, Stats
 from hakmem_verify.contract.unsupported import require_whole_blocks
 
 from . import core as ops
-from .hooks import FastHooks
+from . import hooks, introspect, pool, steps, superslab, validate
 from .probe import PATHS, Probe
-from .steps import FastSteps, run_steps
-from .superslab import FastSuperSlab
-from .validate import FastValidation, _hex
+from .steps import run_steps
+from .validate import _hex
 from .structs import NULL, ThreadState, TinySlab, store_word
 
 
-class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
-    """The seed design over simulated memory; implements ``hakmem_verify.contract.api.Allocator`` and,
-    with the ``FastHooks`` mixin (``hakmem_verify.models.fast.hooks``) and the ``FastSteps`` mixin (its
-    ops as atomic steps, ``hakmem_verify.models.fast.steps``), ``hakmem_verify.contract.api.Hooks``.  Every
-    debug counter and every recorded change goes through ``self.probe``."""
+class FastAllocator:
+    """The seed design over simulated memory; implements ``hakmem_verify.contract.api.Allocator``
+    and ``hakmem_verify.contract.api.Hooks``.  Every debug counter and every recorded change goes
+    through ``self.probe``.
+
+    A struct with the idioms, the hot path and the free route as methods; the rest of the
+    model is functions over its fields, in the package's modules, each taking the allocator
+    as its first argument ``fa``: its ops as atomic steps (``steps``), the pool of slabs
+    (``pool``), SuperSlab mode (``superslab``), argument validation (``validate``), the
+    white-box hooks (``hooks``).
+    Its methods of the two protocols are its own; where their body is one of those functions
+    they delegate to it.  The fields the modules share (set in ``__init__`` and
+    ``superslab.init``): ``config``, ``probe``; the pool: ``_slabs``, ``_class_slabs``,
+    ``_free_bases``, ``_next_base``, ``_slab_mask``; the threads: ``_threads``; the debug
+    table and counts: ``_live``, ``g_alloc_count``, ``g_free_count``, ``_exact_alloc``,
+    ``_exact_free``, ``_check_level``, ``_popped``; SuperSlab mode: ``_ss``, ``_superslabs``,
+    ``_ss_pool``, ``_ss_unmapped``, ``_ss_mask``, ``_slow_thread``."""
 
     def __init__(self, config: Config = Config()):
         require_whole_blocks(config)
@@ -80,7 +91,7 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         self._check_level = config.check_level      # own self-check after every call (0: off)
         self.probe = Probe(nc)                      # debug counters + footprint
         self._popped = None                         # (tid, addr) of the last magazine pop
-        self._ss_init()                             # SuperSlab mode (off: nothing else)
+        superslab.init(self)                        # SuperSlab mode (off: nothing else)
 
     # ========================================================================
     # Public API
@@ -93,10 +104,10 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         Cost: O(1) on the hot path; O(refill_batch) on refill; O(slabs of the
         class) on the slow path.
         """
-        steps = self.alloc_steps(size, tid)
+        gen = steps.alloc_steps(self, size, tid)
         try:                                    # run_steps, inlined: the hot path's cost
             while True:
-                next(steps)
+                next(gen)
         except StopIteration as stop:
             return stop.value
 
@@ -116,14 +127,14 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     def free(self, addr: int, tid: int = 0) -> None:
         """Return a live block. Cost O(1) (O(nblocks) if it releases a slab).
         The steps of :meth:`free_steps`, run to completion."""
-        for _ in self.free_steps(addr, tid):   # run_steps, with no result to return
+        for _ in steps.free_steps(self, addr, tid):     # run_steps, with no result to return
             pass
 
     def _free(self, addr: int, tid: int):
         """Validate, unlive, route, count.  Returns the remote push's steps, not yet run
         (the last thing a remote free does), or None when the block is already placed."""
-        slab, c = self._validate_free(addr, tid)
-        t = self._threads.get(tid) or self._thread(tid)
+        slab, c = validate.validate_free(self, addr, tid)
+        t = self._threads.get(tid) or validate.thread(self, tid)
         del self._live[addr]
         self._exact_free[c] += 1
         self.probe.op(tid)
@@ -142,19 +153,19 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     def write(self, addr: int, data: bytes) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise BadArgument(f"write data must be bytes, got {type(data).__name__}")
-        slab, off = self._check_access(addr, len(data), "write")
+        slab, off = validate.check_access(self, addr, len(data), "write")
         slab.mem[off:off + len(data)] = data
 
     def read(self, addr: int, n: int) -> bytes:
         if not isinstance(n, int) or isinstance(n, bool):
             raise BadArgument(f"read length must be an int, got {type(n).__name__}")
-        slab, off = self._check_access(addr, n, "read")
+        slab, off = validate.check_access(self, addr, n, "read")
         return bytes(slab.mem[off:off + n])
 
     def thread_exit(self, tid: int) -> None:
         """Return every block tid caches, release its active slabs, flush its stats.
         The steps of :meth:`thread_exit_steps`, run to completion."""
-        run_steps(self.thread_exit_steps(tid))
+        run_steps(steps.thread_exit_steps(self, tid))
 
     def stats(self) -> Stats:
         return Stats(tuple(self.g_alloc_count), tuple(self.g_free_count))
@@ -165,12 +176,78 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     def flush_stats(self) -> None:
         """Every thread flushes its stat batches (the steps of :meth:`flush_steps`)."""
         for tid in list(self._threads):
-            run_steps(self.flush_steps(tid))
+            run_steps(steps.flush_steps(self, tid))
 
     def quiesce(self) -> None:
         """Exit every thread, drain every remote stack, release every free slab.
         The steps of :meth:`quiesce_steps`, run to completion."""
-        run_steps(self.quiesce_steps())
+        run_steps(steps.quiesce_steps(self))
+
+    # ========================================================================
+    # The ops as atomic steps (``steps``) and the white-box hooks: contract.api.Hooks
+    # ========================================================================
+
+    def alloc_steps(self, size: int, tid: int = 0) -> Iterator[str]:
+        return steps.alloc_steps(self, size, tid)
+
+    def free_steps(self, addr: int, tid: int = 0) -> Iterator[str]:
+        return steps.free_steps(self, addr, tid)
+
+    def drain_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        return steps.drain_steps(self, tid, class_idx)
+
+    def evict_steps(self, tid: int, class_idx: int) -> Iterator[str]:
+        return steps.evict_steps(self, tid, class_idx)
+
+    def thread_exit_steps(self, tid: int) -> Iterator[str]:
+        return steps.thread_exit_steps(self, tid)
+
+    def flush_steps(self, tid: int) -> Iterator[str]:
+        return steps.flush_steps(self, tid)
+
+    def quiesce_steps(self) -> Iterator[str]:
+        return steps.quiesce_steps(self)
+
+    @property
+    def path_counts(self) -> Mapping[str, int]:
+        """The seed's debug counters (read-only view; names in ``PATHS``)."""
+        return self.probe.view
+
+    def evict_active(self, tid: int, class_idx: int) -> bool:
+        """Evict tid's active slab A of class_idx (spill + drain + unown); B moves to A.
+        The steps of ``evict_steps``, run to completion."""
+        return run_steps(steps.evict_steps(self, tid, class_idx))
+
+    def refill_active(self, tid: int, class_idx: int) -> int:
+        return hooks.refill_active(self, tid, class_idx)
+
+    def drain_remote(self, tid: int, class_idx: int) -> int:
+        """Owner tid drains the remote stacks of its active slabs of class_idx.
+        The steps of ``drain_steps``, run to completion; blocks drained."""
+        return run_steps(steps.drain_steps(self, tid, class_idx))
+
+    def live_blocks(self) -> dict:
+        return dict(self._live)
+
+    def active_slab(self, tid: int, class_idx: int, which: str = "a") -> Optional[int]:
+        return hooks.active_slab(self, tid, class_idx, which)
+
+    def slab_bases(self, class_idx: Optional[int] = None) -> list:
+        return hooks.slab_bases(self, class_idx)
+
+    def pool_lists(self):
+        return hooks.pool_lists(self)
+
+    def take_footprint(self) -> Footprint:
+        """What changed since the last call (``hakmem_verify.contract.api.Footprint``); resets it. O(1)."""
+        return self.probe.take()
+
+    def snapshot(self, bases=None, mags=None, tids=None):
+        """Plain data: every slab and thread (``bases=None``); or the slabs in ``bases``,
+        the threads in ``tids`` (all if None) and those named in ``mags``
+        (``{(tid, class): lo}``), with the magazine slots from lo to the top of the
+        named magazines (see ``introspect.snapshot``)."""
+        return introspect.snapshot(self, bases, mags, tids)
 
     # ========================================================================
     # The idioms, each written once: magazine pop/push, mini-mag pop, refill, drain
@@ -214,19 +291,19 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         return ops.batch_refill_from_bitmap(slab, slab.mini_mag, self.config.refill_batch)
 
     def _drain(self, slab: TinySlab, tid=None) -> int:
-        """Splice slab's remote stack into its bitmap (:meth:`_drain_steps` run to
+        """Splice slab's remote stack into its bitmap (``steps.drain_slab_steps`` run to
         completion); ``tid``: the draining thread (None: the pool, at quiescence)."""
-        return run_steps(self._drain_steps(tid, slab))
+        return run_steps(steps.drain_slab_steps(self, tid, slab))
 
     # ========================================================================
-    # Allocation: hot path (Phase 2) and slow path (Phase 4)
+    # Allocation: hot path (Phase 2); the slow path (Phase 4) is ``steps`` and ``pool``
     # ========================================================================
 
     def _alloc_hot(self, t: ThreadState, c: int) -> int:
         """Fast path: TLS magazine, then A's mini-mag, then a batch refill of A (in
         SuperSlab mode the tls_sll first)."""
         if self._ss:
-            p = self._sll_pop(t, c)
+            p = superslab.sll_pop(self, t, c)
             if p != NULL:
                 self.probe.hit("ss_alloc_tls_sll_hit")
                 return p
@@ -259,80 +336,6 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
             self.probe.hit(path)
         return p
 
-    def _find_partial(self, c: int) -> Optional[TinySlab]:
-        """Slow path: lowest unowned slab of class c with a free block (SuperSlab mode:
-        one the slow path's thread may adopt, ``_ss_find_partial``)."""
-        if self._ss:
-            return self._ss_find_partial(self._slow_thread, c)
-        best = None
-        for slab in self._class_slabs[c].values():
-            if slab.owner is None and (slab.bitmap.free_count > 0 or slab.mini_mag.count > 0
-                                       or slab.remote_head != NULL):
-                if best is None or slab.base < best.base:
-                    best = slab
-        return best
-
-    def _new_slab(self, c: int) -> Optional[TinySlab]:
-        """Slow path: a fresh slab for class c, or None at the memory limit (SuperSlab
-        mode: carved in a SuperSlab the slow path's thread owns, ``_ss_carve``)."""
-        cfg = self.config
-        if cfg.max_slabs_per_class is not None and \
-                len(self._class_slabs[c]) >= cfg.max_slabs_per_class:
-            return None
-        base = self._new_slab_base()
-        slab = TinySlab(base, c, cfg.class_sizes[c], cfg.slab_size, cfg.word_bits,
-                        cfg.mini_mag_capacity)
-        self._slabs[base] = slab
-        self._class_slabs[c][base] = slab
-        if self._ss:
-            self._ss_place(slab)
-        self.probe.slab(base)
-        return slab
-
-    def _new_slab_base(self) -> int:
-        """Slow path: the base of a new slab: carved in a SuperSlab (SuperSlab mode),
-        else a released base, else the pool's next address (bumped)."""
-        if self._ss:
-            return self._ss_carve(self._slow_thread)
-        if self._free_bases:
-            return self._free_bases.pop()
-        base = self._next_base
-        self._next_base += self.config.slab_size
-        return base
-
-    def _adopt(self, t: ThreadState, slab: TinySlab) -> None:
-        """Make slab t's active A; old A becomes B; old B is evicted."""
-        c = slab.class_idx
-        old_b = t.active_b[c]
-        if old_b is not None:
-            self._evict(t, old_b)
-        t.active_b[c] = t.active_a[c]
-        t.active_a[c] = slab
-        slab.owner = t.tid
-        self.probe.thread(t.tid)
-        self.probe.slab(slab.base)
-        self._drain(slab, t.tid)
-
-    def _evict(self, t: ThreadState, slab: TinySlab) -> None:
-        """Spill the mini-mag, drain the remote stack, unown; release if empty
-        (:meth:`_evict_steps` run to completion)."""
-        run_steps(self._evict_steps(t, slab))
-
-    def _maybe_release(self, slab: TinySlab) -> None:
-        if slab.owner is None and slab.fully_free() and slab.base in self._slabs:
-            self._release_slab(slab)
-
-    def _release_slab(self, slab: TinySlab) -> None:
-        """Slab leaves the pool of slabs in use: its base goes back to the free bases
-        (SuperSlab mode: its slot to its SuperSlab, ``_ss_slab_released``)."""
-        del self._slabs[slab.base]
-        del self._class_slabs[slab.class_idx][slab.base]
-        self.probe.slab_hit("slab_release", slab.base)
-        if self._ss:
-            self._ss_slab_released(slab)
-        else:
-            self._free_bases.append(slab.base)
-
     # ========================================================================
     # Free
     # ========================================================================
@@ -340,9 +343,9 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
     def _free_route(self, t: ThreadState, slab: TinySlab, addr: int):
         """Route a freed block: remote push (its steps returned, not yet run) to a slab
         owned by another thread, else the TLS magazine, else back to the slab (SuperSlab
-        mode: ``_ss_free_route``)."""
+        mode: ``superslab.free_route``)."""
         if self._ss:
-            return self._ss_free_route(t, slab, addr)
+            return superslab.free_route(self, t, slab, addr)
         if slab.owner is not None and slab.owner != t.tid:
             return self._remote_push(slab, addr)
         self._keep_or_return(t, slab, addr)
@@ -364,8 +367,8 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
 
     def _return_block(self, tid: int, slab: TinySlab, addr: int) -> None:
         """Put a free block back into its slab from thread tid (not its magazine):
-        :meth:`_return_block_steps` run to completion."""
-        run_steps(self._return_block_steps(tid, slab, addr))
+        ``steps.return_block_steps`` run to completion."""
+        run_steps(steps.return_block_steps(self, tid, slab, addr))
 
     def _put_local(self, tid: int, slab: TinySlab, addr: int) -> None:
         """A free block back into slab tid owns (mini-mag or bitmap) or an unowned slab."""
@@ -374,7 +377,7 @@ class FastAllocator(FastSteps, FastSuperSlab, FastValidation, FastHooks):
         if slab.owner == tid and ops.mini_mag_push(slab, slab.mini_mag, addr):
             return
         slab.bitmap.set_free((addr - slab.base) // slab.block_size)
-        self._maybe_release(slab)
+        pool.maybe_release(self, slab)
 
 
 __all__ = ["FastAllocator", "PATHS", "store_word"]
