@@ -11,6 +11,8 @@ everything, and checks that the view it kept equals the complete state
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hakmem_verify.contract.api import InvariantViolation, Snapshot
 from .geometry import h
 from .registry import RUNS, LiveSet, View, fail, form_of, invariant, run_op, run_view
@@ -127,9 +129,7 @@ class Checker:
             if t is None:
                 self._forget_thread(tid)
         view.tids = [t for t in tids if t in part.threads]
-        # the checks see every thread: the partial snapshot is this step's own object
-        object.__setattr__(part, "threads", view.threads)
-        snap = part
+        snap = replace(part, threads=view.threads)     # the checks see every thread
         try:
             run_view(snap, view, level, counts=self.counts)
         except InvariantViolation as e:
