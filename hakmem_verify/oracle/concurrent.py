@@ -68,9 +68,8 @@ _NAMES = {Alloc: "alloc", Free: "free", Drain: "drain", Evict: "evict", ThreadEx
           FlushStats: "flush"}
 #: the first field of each op that is printed before its tid (none for exit and flush)
 _ARG = {Alloc: "size", Free: "handle", Drain: "class_idx", Evict: "class_idx"}
-#: the tuple form of a program's op that earlier reproducers hold: (kind, argument)
-_TUPLE_KINDS = {"alloc": Alloc, "free": Free, "drain": Drain, "evict": Evict,
-                "exit": ThreadExit, "flush": FlushStats}
+#: the op of each name: the tuple form earlier reproducers hold is (name, argument)
+_TUPLE_KINDS = {name: cls for cls, name in _NAMES.items()}
 
 
 def op_text(op) -> str:
@@ -97,8 +96,9 @@ def thread_op(op, tid: int, config: Config):
         if kind is None or len(op) != (1 if kind in (ThreadExit, FlushStats) else 2):
             raise ValueError(f"unknown op {op!r}: expected alloc, free, drain, evict, exit, "
                              "flush")
-        return make_thread_op(op[0], tid, op[1] % config.num_classes
-                              if kind in (Drain, Evict) else op[1:2] and op[1])
+        arg = op[1] if len(op) == 2 else None
+        return make_thread_op(op[0], tid, arg % config.num_classes
+                              if kind in (Drain, Evict) else arg)
     if type(op) not in _NAMES:
         raise ValueError(f"{op!r} is not an op of a thread program: expected one of "
                          + ", ".join(k.__name__ for k in CONCURRENT_OPS))
@@ -339,14 +339,17 @@ class Harness:
 
     def reproducer(self) -> str:
         """Python source (runnable: its imports first) of the Config and the rounds run."""
-        names = sorted({type(op).__name__ for p, _ in self.rounds for prog in p.values()
-                        for op in prog})
-        lines = ["from hakmem_verify.contract.api import Config"]
-        lines += [f"from hakmem_verify.contract.ops import {', '.join(names)}"] if names else []
+        lines = ["from hakmem_verify.contract.api import Config"] + ops_import(self.rounds)
         lines += [f"config = {self.config!r}", "rounds = ["]
         lines += [f"    ({programs_repr(p)}, {s!r})," for p, s in self.rounds]
         lines.append("]  # replay: hakmem_verify.oracle.concurrent.replay(Ref, Fast, config, rounds)")
         return "\n".join(lines)
+
+
+def ops_import(rounds) -> list:
+    """The import line (a list of one, or empty) of the op classes that ``rounds`` use."""
+    names = sorted({type(op).__name__ for progs, _ in rounds for p in progs.values() for op in p})
+    return [f"from hakmem_verify.contract.ops import {', '.join(names)}"] if names else []
 
 
 def programs_repr(programs: dict) -> str:
@@ -370,4 +373,5 @@ def replay(ref_factory, fast_factory, config: Config, rounds, strict: bool = Tru
     return h
 
 
-__all__ = ["Harness", "replay", "TOTALS", "thread_op", "make_thread_op", "op_text", "programs_repr"]
+__all__ = ["Harness", "replay", "TOTALS", "thread_op", "make_thread_op", "op_text", "ops_import",
+           "programs_repr"]

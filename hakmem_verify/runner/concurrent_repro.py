@@ -15,7 +15,7 @@ from typing import Optional
 from hakmem_verify.models.fast import FastAllocator
 from hakmem_verify.models.ref import RefAllocator
 from hakmem_verify.contract.api import Config
-from hakmem_verify.oracle.concurrent import programs_repr, replay, thread_op
+from hakmem_verify.oracle.concurrent import ops_import, programs_repr, replay, thread_op
 
 from .replay import _ident, reproducer_doc, reproducer_file, save_reproducer
 
@@ -48,10 +48,8 @@ def reproducer_source(config: Config, rounds, *, name: str, inv_id: str = "",
     rounds = [({tid: [thread_op(op, tid, config) for op in prog]
                 for tid, prog in progs.items()}, sched) for progs, sched in rounds]
     rounds_src = "\n".join(f"    ({programs_repr(p)}, {s!r})," for p, s in rounds)
-    names = sorted({type(op).__name__ for progs, _ in rounds for p in progs.values() for op in p})
-    ops_import = f"from hakmem_verify.contract.ops import {', '.join(names)}\n" if names else ""
     return reproducer_file(
-        doc, "from hakmem_verify.contract.api import Config\n" + ops_import +
+        doc, "\n".join(["from hakmem_verify.contract.api import Config"] + ops_import(rounds)) + "\n" +
         "\nfrom hakmem_verify.runner.concurrent_repro import replay_rounds",
         config, mutant, impl, "ROUNDS", rounds_src, _ident(name, "rounds"),
         "replay_rounds(CONFIG, ROUNDS, mutant=MUTANT, impl=IMPL)")
